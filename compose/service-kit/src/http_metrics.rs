@@ -1,0 +1,69 @@
+//! Request counting and timing for every route, labelled by axum's matched route template
+//! (never the raw URI, whose ids would explode the label set).
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::Response,
+};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+pub const REQUESTS_TOTAL: &str = "http_requests_total";
+pub const REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+
+/// Request latency buckets: our handlers answer in well under a millisecond to a few hundred
+/// milliseconds; the tail buckets catch a slow dependency before the 5 s client timeouts.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl HttpMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                REQUESTS_TOTAL,
+                "HTTP requests answered, by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                REQUEST_DURATION_SECONDS,
+                "Time from receiving a request to answering it, by route and method.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(Self { requests, duration })
+    }
+
+    pub async fn middleware(State(metrics): State<Self>, request: Request, next: Next) -> Response {
+        let started = Instant::now();
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|path| path.as_str().to_owned())
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let method = request.method().as_str().to_owned();
+        let response = next.run(request).await;
+        metrics
+            .requests
+            .with_label_values(&[&route, &method, response.status().as_str()])
+            .inc();
+        metrics
+            .duration
+            .with_label_values(&[&route, &method])
+            .observe(started.elapsed().as_secs_f64());
+        response
+    }
+}

@@ -1,0 +1,16 @@
+//! The runtime every MetaFrazo binary shares: typed config from environment variables,
+//! structured logs, `/healthz` + `/readyz` + `/metrics`, and serving with graceful shutdown.
+
+pub mod checks;
+pub mod config;
+pub mod connections;
+pub mod http_metrics;
+pub mod readiness;
+pub mod server;
+pub mod telemetry;
+/// The harness for integration tests against the running local stack.
+pub mod testing;
+
+pub use config::{ConfigError, env_or, env_secret_or};
+pub use readiness::{DependencyCheck, Readiness};
+pub use server::{Application, ServerConfig, ServiceRouter, new_registry, serve, shutdown_signal};

@@ -1,0 +1,160 @@
+//! Serving a service's router with the operational routes every binary has, and stopping it
+//! gracefully: on SIGTERM or Ctrl-C, stop accepting, let in-flight requests finish within a
+//! grace period, then give up on the stragglers.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, http::header, middleware, response::IntoResponse, routing::get};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{ConfigError, Readiness, env_or, http_metrics::HttpMetrics};
+
+/// Where a service listens and how long it drains on shutdown.
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// `listen_var` names the service's own address variable; `SHUTDOWN_GRACE_SECS`
+    /// (default 10) is shared by every service.
+    pub fn from_env(listen_var: &'static str, default: SocketAddr) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env_or(listen_var, default)?,
+            shutdown_grace: Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", 10)?),
+        })
+    }
+}
+
+/// A service bound to its port and ready to serve: tests bind port 0 and read the port back.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    pub async fn bind(config: &ServerConfig, router: Router) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        Ok(Self {
+            listener,
+            router,
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        serve(self.listener, self.router, shutdown, self.shutdown_grace).await
+    }
+}
+
+/// Adds `/healthz`, `/readyz` and `/metrics` to a service's routes and counts every request.
+pub struct ServiceRouter {
+    pub registry: Arc<Registry>,
+    pub readiness: Readiness,
+}
+
+impl ServiceRouter {
+    pub fn finish(self, app: Router) -> anyhow::Result<Router> {
+        let http_metrics = HttpMetrics::register(&self.registry)?;
+        let registry = self.registry;
+        Ok(app
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                get(Readiness::handler).with_state(self.readiness),
+            )
+            .route("/metrics", get(move || render_metrics(registry)))
+            .layer(middleware::from_fn_with_state(
+                http_metrics,
+                HttpMetrics::middleware,
+            )))
+    }
+}
+
+async fn render_metrics(registry: Arc<Registry>) -> impl IntoResponse {
+    let mut body = Vec::new();
+    let encoder = TextEncoder::new();
+    if let Err(err) = encoder.encode(&registry.gather(), &mut body) {
+        tracing::error!(error = %err, "encoding metrics failed");
+    }
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+        body,
+    )
+}
+
+/// A registry with this process's CPU, memory and file-descriptor metrics already in it.
+pub fn new_registry() -> anyhow::Result<Arc<Registry>> {
+    let registry = Registry::new();
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    Ok(Arc::new(registry))
+}
+
+/// Resolves on SIGTERM (what `compose/local down`, systemd and Kubernetes send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let stopping = CancellationToken::new();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(stopping.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        () = shutdown => stopping.cancel(),
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the grace period"
+            );
+            Ok(())
+        }
+    }
+}

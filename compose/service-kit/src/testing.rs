@@ -1,0 +1,352 @@
+//! The harness integration tests share: where the running local stack is (the same variables
+//! and defaults as the services), fresh isolated resources per test, and a TCP gate to cut a
+//! dependency off and bring it back.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use secrecy::ExposeSecret;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::connections::{ClickHouseConfig, KafkaConfig, PostgresConfig, SmtpConfig};
+
+/// A name no other test (or earlier run) uses: `prefix_` and 12 hex digits.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}_{}", &id[..12])
+}
+
+/// Addresses of the running stack, as `compose/local` exports them.
+pub struct Stack {
+    pub postgres: PostgresConfig,
+    pub clickhouse: ClickHouseConfig,
+    pub kafka: KafkaConfig,
+    pub smtp: SmtpConfig,
+    /// `PROMETHEUS_URL`, default `http://127.0.0.1:9090`.
+    pub prometheus_url: String,
+    /// `METAFRAZO_STACK_DIR`, default `.stack/` at the workspace root.
+    pub dir: PathBuf,
+}
+
+impl Stack {
+    pub fn from_env() -> Self {
+        Self {
+            postgres: PostgresConfig::from_env().expect("DATABASE_URL"),
+            clickhouse: ClickHouseConfig::from_env().expect("CLICKHOUSE_*"),
+            kafka: KafkaConfig::from_env().expect("KAFKA_BROKERS"),
+            smtp: SmtpConfig::from_env().expect("SMTP_URL"),
+            prometheus_url: std::env::var("PROMETHEUS_URL")
+                .unwrap_or_else(|_| "http://127.0.0.1:9090".to_owned()),
+            dir: std::env::var_os("METAFRAZO_STACK_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join(".stack")),
+        }
+    }
+
+    /// A new, empty Postgres database owned by the stack's role; returns its config.
+    pub async fn fresh_postgres(&self) -> PostgresConfig {
+        let name = unique("test");
+        let pool = self.postgres.pool().expect("postgres pool");
+        let client = pool.get().await.expect("connect to the stack's Postgres");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        let mut url = url::Url::parse(self.postgres.url.expose_secret()).expect("DATABASE_URL");
+        url.set_path(&name);
+        PostgresConfig {
+            url: url.to_string().into(),
+            pool_size: 4,
+        }
+    }
+
+    /// A new, empty ClickHouse database; returns a config pointing at it.
+    pub async fn fresh_clickhouse(&self) -> ClickHouseConfig {
+        let name = unique("test");
+        self.clickhouse
+            .client()
+            .with_database("default")
+            .query(&format!("CREATE DATABASE {name}"))
+            .execute()
+            .await
+            .expect("create a test ClickHouse database");
+        ClickHouseConfig {
+            url: self.clickhouse.url.clone(),
+            database: name,
+            user: self.clickhouse.user.clone(),
+            password: self.clickhouse.password.clone(),
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // This crate lives at <root>/compose/service-kit.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A TCP forwarder in front of a real server. While closed, new connections are accepted and
+/// dropped at once and live ones are cut, as when the server is down; reopening restores it.
+pub struct TcpGate {
+    pub addr: SocketAddr,
+    state: Arc<std::sync::Mutex<GateState>>,
+    task: JoinHandle<()>,
+}
+
+struct GateState {
+    open: bool,
+    /// Cancels and tracks the forwarding of the connections accepted while open.
+    cut: CancellationToken,
+    connections: TaskTracker,
+}
+
+impl TcpGate {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gate");
+        let addr = listener.local_addr().expect("gate address");
+        let state = Arc::new(std::sync::Mutex::new(GateState {
+            open: true,
+            cut: CancellationToken::new(),
+            connections: TaskTracker::new(),
+        }));
+        let gate_state = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = gate_state.lock().expect("gate state");
+                if !state.open {
+                    continue;
+                }
+                let cut = state.cut.clone();
+                state.connections.spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        () = cut.cancelled() => {},
+                    }
+                });
+            }
+        });
+        Self { addr, state, task }
+    }
+
+    /// A gate in front of the Postgres `config` names, and that config routed through it.
+    pub async fn for_postgres(config: &PostgresConfig) -> (Self, PostgresConfig) {
+        let url = config.url.expose_secret();
+        let gate = Self::start(url_addr(url)).await;
+        let routed = PostgresConfig {
+            url: url_via(url, gate.addr).into(),
+            pool_size: config.pool_size,
+        };
+        (gate, routed)
+    }
+
+    /// A gate in front of the ClickHouse `config` names, and that config routed through it.
+    pub async fn for_clickhouse(config: &ClickHouseConfig) -> (Self, ClickHouseConfig) {
+        let gate = Self::start(url_addr(&config.url)).await;
+        let routed = ClickHouseConfig {
+            url: url_via(&config.url, gate.addr),
+            database: config.database.clone(),
+            user: config.user.clone(),
+            password: config.password.clone(),
+        };
+        (gate, routed)
+    }
+
+    /// A gate in front of the SMTP server `config` names, and that config routed through it.
+    pub async fn for_smtp(config: &SmtpConfig) -> (Self, SmtpConfig) {
+        let url = config.url.expose_secret();
+        let gate = Self::start(url_addr(url)).await;
+        let routed = SmtpConfig {
+            url: url_via(url, gate.addr).into(),
+        };
+        (gate, routed)
+    }
+
+    /// Cuts every live connection (returning once they are closed) and refuses new ones.
+    pub async fn close(&self) {
+        let connections = {
+            let mut state = self.state.lock().expect("gate state");
+            state.open = false;
+            state.cut.cancel();
+            state.connections.close();
+            std::mem::take(&mut state.connections)
+        };
+        connections.wait().await;
+    }
+
+    pub fn open(&self) {
+        let mut state = self.state.lock().expect("gate state");
+        state.open = true;
+        state.cut = CancellationToken::new();
+        state.connections = TaskTracker::new();
+    }
+}
+
+impl Drop for TcpGate {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Ok(state) = self.state.lock() {
+            state.cut.cancel();
+        }
+    }
+}
+
+/// The `host:port` a URL points at, resolved to a socket address.
+fn url_addr(raw: &str) -> SocketAddr {
+    let url = url::Url::parse(raw).expect("a URL");
+    let host = url.host_str().expect("a host");
+    let port = url.port_or_known_default().expect("a port");
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .expect("resolvable host")
+        .next()
+        .expect("an address")
+}
+
+/// The same URL pointed at `addr`.
+fn url_via(raw: &str, addr: SocketAddr) -> String {
+    let mut url = url::Url::parse(raw).expect("a URL");
+    url.set_host(Some(&addr.ip().to_string())).expect("host");
+    url.set_port(Some(addr.port())).expect("port");
+    url.to_string()
+}
+
+/// A service running inside the test process on a port of its own.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    pub fn spawn(app: crate::Application) -> Self {
+        let address = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("HTTP client"),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the service answers")
+    }
+
+    /// Triggers a graceful shutdown and waits for the server to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("server task")
+    }
+
+    /// `/readyz` answers 200 now.
+    pub async fn assert_ready(&self) {
+        let response = self.get("/readyz").await;
+        let status = response.status();
+        assert_eq!(
+            status,
+            200,
+            "not ready: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// With `gate` closed `/readyz` is 503 and names `dependency`; once it opens again the
+    /// service reports ready by itself within a few seconds, and `/healthz` stays 200 throughout.
+    pub async fn assert_readiness_follows(&self, gate: &TcpGate, dependency: &str) {
+        self.assert_ready().await;
+        gate.close().await;
+        let response = self.get("/readyz").await;
+        assert_eq!(
+            response.status(),
+            503,
+            "ready although {dependency} is cut off"
+        );
+        let body: serde_json::Value = response.json().await.expect("JSON body");
+        assert_eq!(body["error"], "not_ready");
+        assert_ne!(body["dependencies"][dependency], "ok", "body: {body}");
+        assert!(
+            body["message"].as_str().unwrap_or("").contains(dependency),
+            "the message should name {dependency}: {body}"
+        );
+        assert_eq!(self.get("/healthz").await.status(), 200);
+
+        gate.open();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let response = self.get("/readyz").await;
+            if response.status() == 200 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still not ready 10 s after {dependency} came back: {}",
+                response.text().await.unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Runs a service binary on a free port, waits until it listens, sends SIGTERM and asserts it
+/// exits 0 within its grace period: what `compose/local down` and orchestrators rely on.
+pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &str) {
+    // Pick a free port: bind port 0, note it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = tokio::process::Command::new(binary)
+        .env(listen_var, format!("127.0.0.1:{port}"))
+        .env("SHUTDOWN_GRACE_SECS", "5")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the service binary");
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reqwest::get(&health).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{binary} never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within 10 s of SIGTERM")
+        .expect("exit status");
+    assert!(status.success(), "{binary} exited with {status}");
+}

@@ -1,0 +1,36 @@
+# Prometheus scraping every service, with its data under .stack/prometheus.
+
+prometheus_healthy() { pid_alive prometheus && http_ok "$PROMETHEUS_URL/-/ready"; }
+
+prometheus_start() {
+  require_free_port prometheus "$PROMETHEUS_PORT"
+  mkdir -p "$STACK_DIR/prometheus/data"
+  sed -e "s|@INGRESS@|$INGRESS_ADDR|" -e "s|@ONBOARDING@|$ONBOARDING_ADDR|" \
+    -e "s|@DASHBOARDS@|$DASHBOARDS_ADDR|" -e "s|@PIPELINE@|$PIPELINE_ADDR|" \
+    -e "s|@PROMETHEUS@|127.0.0.1:$PROMETHEUS_PORT|" \
+    "$COMPOSE_DIR/stack/prometheus.yml" >"$STACK_DIR/prometheus/prometheus.yml"
+  spawn prometheus /usr/bin/prometheus \
+    --config.file="$STACK_DIR/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$STACK_DIR/prometheus/data" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+  wait_until prometheus 30 "$STACK_DIR/logs/prometheus.log" prometheus_healthy
+  # Returning before the first scrape would let a test see targets as "unknown".
+  wait_until prometheus 30 "$STACK_DIR/logs/prometheus.log" prometheus_targets_up
+  say "prometheus: up on $PROMETHEUS_URL, every target up"
+}
+
+prometheus_targets_up() {
+  local body
+  body=$(curl -fsS --max-time 2 "$PROMETHEUS_URL/api/v1/targets?state=active" 2>/dev/null) || return 1
+  # Up when at least one target is listed and none is unknown or down.
+  grep -q '"health":"up"' <<<"$body" && ! grep -qE '"health":"(unknown|down)"' <<<"$body"
+}
+
+prometheus_stop() { stop_spawned prometheus; }
+
+prometheus_status() {
+  local running=stopped healthy=down
+  pid_alive prometheus && running=running
+  prometheus_healthy && healthy=healthy
+  report prometheus "$running" "$healthy" "$PROMETHEUS_URL"
+}

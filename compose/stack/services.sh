@@ -1,0 +1,80 @@
+# Our own binaries, built from this checkout and run from its target directory. A service whose
+# binary was rebuilt since it started counts as not up, so `up` restarts it with the new code.
+
+SERVICES=(ingress onboarding dashboards pipeline)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+service_addr() {
+  case $1 in
+    ingress) echo "$INGRESS_ADDR" ;;
+    onboarding) echo "$ONBOARDING_ADDR" ;;
+    dashboards) echo "$DASHBOARDS_ADDR" ;;
+    pipeline) echo "$PIPELINE_ADDR" ;;
+  esac
+}
+
+build_services() {
+  say "building the services (cargo build --workspace --bins)"
+  (cd "$ROOT" && cargo build --workspace --bins --locked)
+}
+
+service_ready() { http_ok "http://$(service_addr "$1")/readyz"; }
+
+service_current() {
+  pid_alive "$1" && [[ ! $TARGET_DIR/debug/$1 -nt $(pid_file "$1") ]]
+}
+
+services_healthy() {
+  local service
+  for service in "${SERVICES[@]}"; do
+    service_current "$service" && service_ready "$service" || return 1
+  done
+}
+
+services_start() {
+  local service
+  for service in "${SERVICES[@]}"; do
+    service_current "$service" && continue
+    stop_spawned "$service"
+    require_free_port "$service" "$(service_addr "$service" | cut -d: -f2)"
+    spawn "$service" "$TARGET_DIR/debug/$service"
+  done
+  for service in "${SERVICES[@]}"; do
+    wait_until "$service" 60 "$STACK_DIR/logs/$service.log" service_ready "$service"
+    say "$service: ready on http://$(service_addr "$service")"
+  done
+}
+
+services_stop() {
+  local service
+  for service in "${SERVICES[@]}"; do
+    stop_spawned "$service"
+  done
+}
+
+services_status() {
+  local service running healthy all_ok=0
+  for service in "${SERVICES[@]}"; do
+    running=stopped healthy=down
+    pid_alive "$service" && running=running
+    service_ready "$service" && healthy=healthy
+    report "$service" "$running" "$healthy" "http://$(service_addr "$service")" || all_ok=1
+  done
+  return $all_ok
+}
+
+print_endpoints() {
+  cat <<EOT
+
+MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
+  ingress      http://$INGRESS_ADDR
+  onboarding   http://$ONBOARDING_ADDR
+  dashboards   http://$DASHBOARDS_ADDR
+  pipeline     http://$PIPELINE_ADDR/metrics
+  postgres     127.0.0.1:$POSTGRES_PORT (database and role metafrazo)
+  clickhouse   $CLICKHOUSE_URL
+  kafka        $KAFKA_BROKERS
+  smtp         127.0.0.1:$SMTP_PORT (mail kept in $STACK_DIR/mail/new)
+  prometheus   $PROMETHEUS_URL
+EOT
+}

@@ -1,0 +1,12 @@
+//! Config → telemetry → build → serve; everything else lives in the library so tests run it too.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::telemetry::init("dashboards");
+    let config = dashboards::Config::from_env()?;
+    let app = dashboards::build(config).await?;
+    app.run_until_stopped(service_kit::shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}

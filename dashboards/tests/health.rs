@@ -1,0 +1,44 @@
+//! Dashboards against the real stack: ready with ClickHouse and Postgres, and its readiness
+//! follows each of them going away and coming back.
+
+use service_kit::testing::{TcpGate, TestApp};
+
+fn config() -> dashboards::Config {
+    let mut config = dashboards::Config::from_env().expect("config");
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+#[tokio::test]
+async fn ready_when_clickhouse_and_postgres_answer() {
+    let app = TestApp::spawn(dashboards::build(config()).await.unwrap());
+    app.assert_ready().await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
+    let mut config = config();
+    let (gate, routed) = TcpGate::for_clickhouse(&config.clickhouse).await;
+    config.clickhouse = routed;
+    let app = TestApp::spawn(dashboards::build(config).await.unwrap());
+    app.assert_readiness_follows(&gate, "clickhouse").await;
+}
+
+#[tokio::test]
+async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
+    let mut config = config();
+    let (gate, routed) = TcpGate::for_postgres(&config.postgres).await;
+    config.postgres = routed;
+    let app = TestApp::spawn(dashboards::build(config).await.unwrap());
+    app.assert_readiness_follows(&gate, "postgres").await;
+}
+
+#[tokio::test]
+async fn the_binary_exits_cleanly_on_sigterm() {
+    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+        env!("CARGO_BIN_EXE_dashboards"),
+        "DASHBOARDS_ADDR",
+    )
+    .await;
+}

@@ -1,0 +1,54 @@
+//! The ingress answers health, readiness and metrics against the real stack, and its readiness
+//! follows its dependencies.
+
+use service_kit::testing::{TcpGate, TestApp};
+
+fn config() -> ingress::Config {
+    let mut config = ingress::Config::from_env().expect("config");
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+#[tokio::test]
+async fn ready_when_kafka_and_postgres_answer() {
+    let app = TestApp::spawn(ingress::build(config()).await.unwrap());
+    app.assert_ready().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("dependency_up{dependency=\"kafka\"} 1"),
+        "{metrics}"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
+    let mut config = config();
+    let (gate, routed) = TcpGate::for_postgres(&config.postgres).await;
+    config.postgres = routed;
+    let app = TestApp::spawn(ingress::build(config).await.unwrap());
+    app.assert_readiness_follows(&gate, "postgres").await;
+}
+
+#[tokio::test]
+async fn not_ready_and_says_why_when_no_broker_answers() {
+    let mut config = config();
+    config.kafka.brokers = "127.0.0.1:1".to_owned();
+    let app = TestApp::spawn(ingress::build(config).await.unwrap());
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_ne!(body["dependencies"]["kafka"], "ok", "{body}");
+    assert_eq!(body["dependencies"]["postgres"], "ok", "{body}");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_binary_exits_cleanly_on_sigterm() {
+    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+        env!("CARGO_BIN_EXE_ingress"),
+        "INGRESS_ADDR",
+    )
+    .await;
+}

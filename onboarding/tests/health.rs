@@ -1,0 +1,44 @@
+//! Onboarding against the real stack: ready with Postgres and the SMTP server, and its readiness
+//! follows each of them going away and coming back.
+
+use service_kit::testing::{TcpGate, TestApp};
+
+fn config() -> onboarding::Config {
+    let mut config = onboarding::Config::from_env().expect("config");
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+#[tokio::test]
+async fn ready_when_postgres_and_smtp_answer() {
+    let app = TestApp::spawn(onboarding::build(config()).await.unwrap());
+    app.assert_ready().await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
+    let mut config = config();
+    let (gate, routed) = TcpGate::for_postgres(&config.postgres).await;
+    config.postgres = routed;
+    let app = TestApp::spawn(onboarding::build(config).await.unwrap());
+    app.assert_readiness_follows(&gate, "postgres").await;
+}
+
+#[tokio::test]
+async fn not_ready_while_the_mail_server_is_cut_off_and_ready_again_after() {
+    let mut config = config();
+    let (gate, routed) = TcpGate::for_smtp(&config.smtp).await;
+    config.smtp = routed;
+    let app = TestApp::spawn(onboarding::build(config).await.unwrap());
+    app.assert_readiness_follows(&gate, "smtp").await;
+}
+
+#[tokio::test]
+async fn the_binary_exits_cleanly_on_sigterm() {
+    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+        env!("CARGO_BIN_EXE_onboarding"),
+        "ONBOARDING_ADDR",
+    )
+    .await;
+}
