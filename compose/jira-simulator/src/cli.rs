@@ -1,0 +1,277 @@
+//! The command line: `serve`, `install`, `stream`, `uninstall`. Every option can also come from a
+//! `SIMULATOR_*` environment variable, and every default works on the local stack.
+
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+use crate::{commands, delivery::DeliveryOptions, events::EventFixtures, target::Target};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jira-simulator",
+    version,
+    about = "Plays Atlassian against the local MetaFrazo stack."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Connect install keys, the Forge JWKS and Jira's user-email endpoint until SIGTERM.
+    Serve(ServeArgs),
+    /// Install the app on new Jira sites (signed lifecycle callbacks) and write the installations.
+    Install(InstallArgs),
+    /// Stream signed Connect webhooks for the installations at a steady rate, with Jira's retries.
+    Stream(StreamArgs),
+    /// Uninstall the installations of the file.
+    Uninstall(UninstallArgs),
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Install(args) => commands::install::run(args).await,
+            Command::Stream(args) => commands::stream::run(args).await,
+            Command::Uninstall(args) => commands::uninstall::run(args).await,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The RSA signing key (PEM), created on first use. `serve` and `install` must share it.
+    #[arg(
+        long,
+        env = "SIMULATOR_KEY_FILE",
+        default_value = ".stack/simulator/key.pem"
+    )]
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Onboarding: the descriptor and lifecycle callbacks go here.
+    #[arg(
+        long,
+        env = "SIMULATOR_ONBOARDING_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub onboarding: Url,
+    /// The ingress: `/atlassian/events`, `/forge/events` and `/webhooks/` go here.
+    #[arg(
+        long,
+        env = "SIMULATOR_INGRESS_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub ingress: Url,
+}
+
+impl TargetArgs {
+    pub(crate) fn target(&self) -> Target {
+        Target::new(self.onboarding.clone(), self.ingress.clone())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InstallationsArgs {
+    /// The installations file `install` writes and the other commands read.
+    #[arg(
+        long = "from",
+        env = "SIMULATOR_INSTALLATIONS",
+        default_value = ".stack/simulator/installation.json"
+    )]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Retries after the first attempt, on 408/409/425/429/5xx, timeouts and failed connections.
+    #[arg(long, env = "SIMULATOR_MAX_RETRIES", default_value_t = 5)]
+    pub max_retries: u32,
+    /// How long one attempt may take (e.g. `10s`, `500ms`).
+    #[arg(long, env = "SIMULATOR_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The delay before the first retry; it doubles for each further one.
+    #[arg(long, env = "SIMULATOR_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub backoff: Duration,
+}
+
+impl DeliveryArgs {
+    pub(crate) fn options(&self) -> DeliveryOptions {
+        DeliveryOptions {
+            max_retries: self.max_retries,
+            timeout: self.timeout,
+            backoff: self.backoff,
+            identifier: None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "SIMULATOR_ADDR", default_value = "127.0.0.1:8090")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Installations made by `install`, for the user-email endpoint.
+    #[arg(
+        long,
+        env = "SIMULATOR_INSTALLATIONS",
+        default_value = ".stack/simulator/installation.json"
+    )]
+    pub installations: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The running `serve`: install is refused unless it serves this key, since the app fetches it there.
+    #[arg(
+        long,
+        env = "SIMULATOR_KEY_URL",
+        default_value = "http://127.0.0.1:8090"
+    )]
+    pub key_url: Url,
+    /// How many Jira sites to install on.
+    #[arg(long, env = "SIMULATOR_WORKSPACES", default_value = "1")]
+    pub workspaces: NonZeroU32,
+    /// Where to write the installations (replaced).
+    #[arg(
+        long,
+        env = "SIMULATOR_INSTALLATIONS",
+        default_value = ".stack/simulator/installation.json"
+    )]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub installations: InstallationsArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Events per second, spread over the installations in turn.
+    #[arg(long, env = "SIMULATOR_RATE", default_value_t = 50.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// How many events to send (default 1000 unless `--duration` is given).
+    #[arg(long, env = "SIMULATOR_COUNT", conflicts_with = "duration")]
+    pub count: Option<u64>,
+    /// How long to send for instead of a count (e.g. `30s`, `2m`).
+    #[arg(long, env = "SIMULATOR_DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Deliveries in flight at most; when the ingress is slower, the rate drops.
+    #[arg(long, env = "SIMULATOR_CONCURRENCY", default_value_t = 64)]
+    pub concurrency: usize,
+    /// The event fixtures to vary.
+    #[arg(long, env = "SIMULATOR_FIXTURES", default_value_os_t = EventFixtures::default_dir())]
+    pub fixtures: PathBuf,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub installations: InstallationsArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `500ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s or 500ms"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a positive number of events per second"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("1.5", 1_500),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3d").is_err());
+    }
+
+    #[test]
+    fn stream_defaults_work_on_the_local_stack() {
+        let cli = Cli::try_parse_from(["jira-simulator", "stream"]).expect("parses");
+        let Command::Stream(args) = cli.command else {
+            panic!("stream")
+        };
+        assert_eq!(args.rate, 50.0);
+        assert_eq!(args.target.ingress.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(
+            args.installations.path,
+            PathBuf::from(".stack/simulator/installation.json")
+        );
+        assert!(
+            Cli::try_parse_from([
+                "jira-simulator",
+                "stream",
+                "--count",
+                "5",
+                "--duration",
+                "1s"
+            ])
+            .is_err()
+        );
+    }
+}

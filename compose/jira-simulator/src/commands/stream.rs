@@ -1,0 +1,197 @@
+//! `stream`: signed Connect webhooks for the installations of the file, at a steady rate, each
+//! delivered with Jira's retries; a tally of the outcomes at the end.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail, ensure};
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
+
+use crate::{
+    cli::StreamArgs,
+    config::SimulatorConfig,
+    delivery::{Delivery, Outcome},
+    error::SimulatorError,
+    events::EventFixtures,
+    installations_file::InstallationsFile,
+    simulator::Simulator,
+};
+
+/// Without `--count` or `--duration`.
+const DEFAULT_COUNT: u64 = 1000;
+
+pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
+    let path = &args.installations.path;
+    let installations = InstallationsFile::read(path)?.installations;
+    ensure!(
+        !installations.is_empty(),
+        "no installations in {}: run `jira-simulator install` first",
+        path.display()
+    );
+    let fixtures = EventFixtures::load(&args.fixtures)?;
+    // Connect webhooks are signed with each installation's shared secret; this key signs nothing.
+    let simulator = Arc::new(
+        Simulator::new(SimulatorConfig::default())
+            .await
+            .context("starting the simulator")?,
+    );
+    let target = Arc::new(args.target.target());
+    let options = args.delivery.options();
+    let limit = match (args.count, args.duration) {
+        (_, Some(duration)) => Limit::Until(Instant::now() + duration),
+        (count, None) => Limit::Count(count.unwrap_or(DEFAULT_COUNT)),
+    };
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let in_flight = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut rng = StdRng::from_entropy();
+    let mut tasks = JoinSet::new();
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+    // A slow ingress lowers the rate rather than causing a burst once it recovers.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    while !limit.reached(sent) {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = &mut ctrl_c => {
+                eprintln!("interrupted: waiting for the deliveries in flight");
+                break;
+            }
+        }
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the delivery limit closed")?;
+        let installation = installations[(sent % installations.len() as u64) as usize].clone();
+        let event = fixtures.generate(&mut rng);
+        let (simulator, target, options, tally) = (
+            simulator.clone(),
+            target.clone(),
+            options.clone(),
+            tally.clone(),
+        );
+        tasks.spawn(async move {
+            let result = simulator
+                .send_connect_event(&target, &installation, &event, options)
+                .await;
+            tally
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(result);
+            drop(permit);
+        });
+        sent += 1;
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+
+    let elapsed = started.elapsed();
+    let tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
+    println!(
+        "sent {sent} events in {:.1} s ({:.1}/s) to {}",
+        elapsed.as_secs_f64(),
+        sent as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+        args.target.ingress
+    );
+    println!("{}", tally.summary());
+    let lost = tally.refused.values().sum::<u64>() + tally.gave_up + tally.errors;
+    if lost > 0 {
+        bail!("{lost} of {sent} events were not accepted");
+    }
+    Ok(())
+}
+
+enum Limit {
+    Count(u64),
+    Until(Instant),
+}
+
+impl Limit {
+    fn reached(&self, sent: u64) -> bool {
+        match self {
+            Self::Count(count) => sent >= *count,
+            Self::Until(deadline) => Instant::now() >= *deadline,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: u64,
+    /// Final refusals by status.
+    refused: BTreeMap<u16, u64>,
+    gave_up: u64,
+    /// Deliveries that needed at least one retry, and the retries they took.
+    retried: u64,
+    retries: u64,
+    /// Deliveries that could not even be attempted (a signing failure).
+    errors: u64,
+    last_refusal: Option<String>,
+}
+
+impl Tally {
+    fn record(&mut self, result: Result<Delivery, SimulatorError>) {
+        let delivery = match result {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                self.errors += 1;
+                self.last_refusal = Some(format!("{:#}", anyhow::Error::from(err)));
+                return;
+            }
+        };
+        if delivery.retries() > 0 {
+            self.retried += 1;
+            self.retries += u64::from(delivery.retries());
+        }
+        match delivery.outcome {
+            Outcome::Accepted { .. } => self.accepted += 1,
+            Outcome::Refused { status } => {
+                *self.refused.entry(status).or_default() += 1;
+                self.last_refusal = Some(format!("HTTP {status}: {}", delivery.last_body));
+            }
+            Outcome::RetriesExhausted => {
+                self.gave_up += 1;
+                self.last_refusal = delivery
+                    .attempts
+                    .last()
+                    .map(|attempt| format!("{:?}", attempt.result));
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        let refused: u64 = self.refused.values().sum();
+        let by_status: Vec<String> = self
+            .refused
+            .iter()
+            .map(|(status, n)| format!("{n}×{status}"))
+            .collect();
+        let mut text = format!(
+            "accepted {}, refused {refused}{}, gave up {}, retried {} ({} retries)",
+            self.accepted,
+            if by_status.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_status.join(", "))
+            },
+            self.gave_up,
+            self.retried,
+            self.retries,
+        );
+        if self.errors > 0 {
+            text.push_str(&format!(", not sent {}", self.errors));
+        }
+        if let Some(last) = &self.last_refusal {
+            text.push_str(&format!("\nlast failure: {last}"));
+        }
+        text
+    }
+}

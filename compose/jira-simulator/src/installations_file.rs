@@ -1,0 +1,56 @@
+//! The JSON file `install` writes and `stream`, `uninstall` and `serve` read: the Connect
+//! installations made against the local stack, with what a third tool needs to sign as Jira.
+
+use std::{fs, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    connect::ConnectInstallation,
+    error::{Result, SimulatorError},
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallationsFile {
+    /// The kid the installs were signed with.
+    #[serde(default)]
+    pub kid: String,
+    /// Where its public key is served, for tools that verify install tokens themselves.
+    #[serde(default)]
+    pub install_keys_url: String,
+    pub installations: Vec<ConnectInstallation>,
+}
+
+impl InstallationsFile {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            fs::read_to_string(path).map_err(|source| SimulatorError::ReadInstallations {
+                path: path.to_owned(),
+                source,
+            })?;
+        serde_json::from_str(&text).map_err(|source| SimulatorError::ParseInstallations {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes the file whole (parent folders created), replacing it in one rename so a reader
+    /// never sees half of it.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let write_err = |source| SimulatorError::WriteInstallations {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            fs::create_dir_all(parent).map_err(write_err)?;
+        }
+        let mut text = serde_json::to_string_pretty(self).map_err(|err| write_err(err.into()))?;
+        text.push('\n');
+        let staging = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        fs::write(&staging, text).map_err(write_err)?;
+        fs::rename(&staging, path).map_err(write_err)
+    }
+}

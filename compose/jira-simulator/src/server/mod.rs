@@ -1,0 +1,91 @@
+//! The HTTP side of the simulator: what Atlassian serves to apps. The install keys and Forge JWKS
+//! that verify our signatures, and the one Jira REST endpoint onboarding calls.
+
+mod keys;
+mod user_email;
+
+use std::{io, net::SocketAddr, sync::Arc};
+
+use axum::{Router, routing::get};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::{
+    error::{Result, SimulatorError},
+    keys::SigningKey,
+    registry::Registry,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct ServerState {
+    pub(crate) key: Arc<SigningKey>,
+    pub(crate) registry: Arc<Registry>,
+}
+
+fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/install-keys/{kid}", get(keys::install_key))
+        .route("/forge/jwks.json", get(keys::jwks))
+        .route("/rest/api/3/user/email", get(user_email::user_email))
+        .with_state(state)
+}
+
+/// The running key server. Dropping it stops the server without waiting for it.
+#[derive(Debug)]
+pub(crate) struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    pub(crate) async fn bind(addr: SocketAddr, state: ServerState) -> Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async {
+                    // A dropped sender is a stop signal too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "key server listening");
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "key server ended with an error"),
+                Err(err) => tracing::warn!(error = %err, "key server task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

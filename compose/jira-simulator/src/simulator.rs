@@ -1,0 +1,109 @@
+//! The simulator itself: one signing key, an HTTP client to call the app with, the installations
+//! it made, and (when started) the key server. The Connect, Forge and admin webhook modules add
+//! its methods.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use url::Url;
+
+use crate::{
+    config::{ForgeAppConfig, SimulatorConfig},
+    error::{Result, SimulatorError},
+    keys::{Jwk, SigningKey},
+    registry::Registry,
+    server::{RunningServer, ServerState},
+};
+
+/// A bound on every call that has no delivery timeout of its own (descriptor, lifecycle).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub struct Simulator {
+    pub(crate) key: Arc<SigningKey>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) forge: ForgeAppConfig,
+    server: Option<RunningServer>,
+}
+
+impl Simulator {
+    /// A simulator serving its keys on `config.addr` (port 0: a free port, see [`Simulator::addr`]).
+    pub async fn start(config: SimulatorConfig) -> Result<Self> {
+        let mut simulator = Self::new(config.clone()).await?;
+        let state = ServerState {
+            key: simulator.key.clone(),
+            registry: simulator.registry.clone(),
+        };
+        simulator.server = Some(RunningServer::bind(config.addr, state).await?);
+        Ok(simulator)
+    }
+
+    /// A simulator that signs and sends but serves nothing: for a process that runs next to a
+    /// `serve`, sharing its key file (the CLI's `install`, `stream`, `uninstall`).
+    pub async fn new(config: SimulatorConfig) -> Result<Self> {
+        let key_file = config.key_file.clone();
+        // Generating an RSA key takes CPU for a while; keep it off the async workers.
+        let key = tokio::task::spawn_blocking(move || match key_file {
+            Some(path) => SigningKey::load_or_create(&path),
+            None => SigningKey::generate(),
+        })
+        .await
+        .map_err(|err| SimulatorError::KeyTask(err.to_string()))??;
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            // Atlassian does not follow an app's redirects; a 3xx is the answer.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(SimulatorError::HttpClient)?;
+        tracing::info!(kid = key.kid(), "signing key ready");
+        Ok(Self {
+            key: Arc::new(key),
+            http,
+            registry: Arc::new(Registry::new(config.installations_file)),
+            forge: config.forge,
+            server: None,
+        })
+    }
+
+    /// The kid of the signing key: install tokens and FITs carry it in their header.
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    pub fn public_key_pem(&self) -> &str {
+        self.key.public_key_pem()
+    }
+
+    pub fn jwk(&self) -> Jwk {
+        self.key.jwk()
+    }
+
+    /// Where the key server listens; `None` for a simulator made with [`Simulator::new`].
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(RunningServer::addr)
+    }
+
+    /// `http://{addr}`: the base for `/install-keys/{kid}`, `/forge/jwks.json` and Jira's REST API.
+    pub fn url(&self) -> Option<Url> {
+        let addr = self.addr()?;
+        Url::parse(&format!("http://{addr}")).ok()
+    }
+
+    /// `http://{addr}/install-keys/`: configure it where production has
+    /// `https://connect-install-keys.atlassian.com/`.
+    pub fn install_keys_base_url(&self) -> Option<Url> {
+        self.url()?.join("/install-keys/").ok()
+    }
+
+    /// `http://{addr}/forge/jwks.json`.
+    pub fn jwks_url(&self) -> Option<Url> {
+        self.url()?.join("/forge/jwks.json").ok()
+    }
+
+    /// Stops the key server (if any), letting in-flight requests finish.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
