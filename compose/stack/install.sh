@@ -15,7 +15,7 @@ DEBIAN_PACKAGES=(
   zlib1g-dev
 )
 TANSU_VERSION=0.6.0
-TANSU_BIN=$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu
+export TANSU_BIN=$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu
 
 install_all() {
   install_debian_packages

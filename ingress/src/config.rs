@@ -1,15 +1,68 @@
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
 use service_kit::{
     ConfigError, ServerConfig,
     connections::{KafkaConfig, PostgresConfig},
+    env_or,
+    secret_cipher::SecretCipher,
 };
+use url::Url;
 
 pub struct Config {
     /// `INGRESS_ADDR`, default `127.0.0.1:8080`.
     pub server: ServerConfig,
     pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub producer: ProducerConfig,
     pub postgres: PostgresConfig,
+    /// `SECRETS_KEY`: decrypts the shared secrets onboarding stored.
+    pub cipher: SecretCipher,
+    pub verify: VerifyConfig,
+    /// `INGRESS_MAX_BODY_BYTES`, default 1 MiB: larger deliveries get 413. Jira's largest
+    /// issue events (long descriptions, many fields) stay well under it.
+    pub max_body_bytes: usize,
+    /// `INSTALLATIONS_RESYNC_SECS`, default 30: full reload of the installation cache, on top of
+    /// following every change as it is notified.
+    pub installations_resync: Duration,
+}
+
+pub struct TopicsConfig {
+    /// `KAFKA_RAW_TOPIC`, default `jira.raw-events`.
+    pub raw: String,
+    /// `KAFKA_DEAD_LETTER_TOPIC`, default `jira.dead-letters`.
+    pub dead_letter: String,
+    /// `KAFKA_RAW_PARTITIONS`, default 8: used only when ingress creates the raw topic.
+    pub raw_partitions: i32,
+}
+
+pub struct ProducerConfig {
+    /// `KAFKA_PRODUCE_TIMEOUT_MS`, default 5000: how long a delivery may wait for the broker's
+    /// acknowledgement before the request is answered 503 (Atlassian then retries).
+    pub produce_timeout: Duration,
+    /// `KAFKA_LINGER_MS`, default 5: batching delay, traded against latency.
+    pub linger_ms: u32,
+    /// `KAFKA_QUEUE_MAX_MESSAGES`, default 100000: the local queue; when full, 503 at once.
+    pub queue_max_messages: u32,
+    /// `KAFKA_IDEMPOTENCE`, default false. Duplicates are removed downstream by delivery id, so
+    /// idempotence only saves the pipeline some work; and tansu 0.6 (the local broker) answers an
+    /// idempotent producer with unknown errors after it restarts, which would wedge ingress
+    /// until its own restart. Turn it on against Apache Kafka.
+    pub idempotence: bool,
+}
+
+pub struct VerifyConfig {
+    /// `PUBLIC_BASE_URL`, default `http://127.0.0.1:8081`: its path is the base of every `qsh`.
+    pub public_base_url: Url,
+    /// `JWT_LEEWAY_SECS`, default 30.
+    pub jwt_leeway_secs: u64,
+    /// `FORGE_JWKS_URL`, default the local simulator's; Atlassian's is
+    /// `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`.
+    pub forge_jwks_url: Url,
+    /// `FORGE_APP_ID`, default the demo app's ARI: the `aud` of every Forge Invocation Token.
+    pub forge_app_id: String,
 }
 
 impl Config {
@@ -20,7 +73,36 @@ impl Config {
                 SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             )?,
             kafka: KafkaConfig::from_env()?,
+            topics: TopicsConfig {
+                raw: env_or("KAFKA_RAW_TOPIC", "jira.raw-events".to_owned())?,
+                dead_letter: env_or("KAFKA_DEAD_LETTER_TOPIC", "jira.dead-letters".to_owned())?,
+                raw_partitions: env_or("KAFKA_RAW_PARTITIONS", 8)?,
+            },
+            producer: ProducerConfig {
+                produce_timeout: Duration::from_millis(env_or("KAFKA_PRODUCE_TIMEOUT_MS", 5000)?),
+                linger_ms: env_or("KAFKA_LINGER_MS", 5)?,
+                queue_max_messages: env_or("KAFKA_QUEUE_MAX_MESSAGES", 100_000)?,
+                idempotence: env_or("KAFKA_IDEMPOTENCE", false)?,
+            },
             postgres: PostgresConfig::from_env()?,
+            cipher: SecretCipher::from_env()?,
+            verify: VerifyConfig {
+                public_base_url: env_or(
+                    "PUBLIC_BASE_URL",
+                    Url::parse("http://127.0.0.1:8081").expect("valid default"),
+                )?,
+                jwt_leeway_secs: env_or("JWT_LEEWAY_SECS", 30)?,
+                forge_jwks_url: env_or(
+                    "FORGE_JWKS_URL",
+                    Url::parse("http://127.0.0.1:8090/forge/jwks.json").expect("valid default"),
+                )?,
+                forge_app_id: env_or(
+                    "FORGE_APP_ID",
+                    "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a".to_owned(),
+                )?,
+            },
+            max_body_bytes: env_or("INGRESS_MAX_BODY_BYTES", 1024 * 1024)?,
+            installations_resync: Duration::from_secs(env_or("INSTALLATIONS_RESYNC_SECS", 30)?),
         })
     }
 }

@@ -1,31 +1,143 @@
-//! The front door for Jira's events: verifies each delivery and produces it to the raw topic.
+//! The front door for Jira's events: verifies each delivery (Connect JWT, Forge Invocation
+//! Token, or admin-webhook HMAC) against an in-memory copy of the installations, and produces
+//! it, untouched, inside an envelope to the raw topic. 202 only once the broker has it.
 
 mod config;
+pub mod envelope;
+mod error;
+pub mod installations;
+pub mod metrics;
+mod routes;
+mod sink;
+pub mod verify;
 
-pub use config::Config;
+pub use config::{Config, ProducerConfig, TopicsConfig, VerifyConfig};
+pub use error::IngressError;
+pub use routes::{ADMIN_WEBHOOKS, CONNECT_EVENTS, FORGE_EVENTS};
 
-use axum::Router;
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use service_kit::{
-    Application, Readiness, ServiceRouter,
-    checks::{KafkaCheck, PostgresCheck},
-    new_registry,
+    Application, Readiness, ServiceRouter, checks::KafkaCheck, kafka_topics, new_registry,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    installations::{Installations, InstallationsLoaded},
+    metrics::IngressMetrics,
+    sink::EventSink,
+    verify::{ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier},
 };
 
-/// Connects (lazily) to Kafka and Postgres and binds the listener.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    installations: Installations,
+    connect: Arc<ConnectVerifier>,
+    forge: Arc<ForgeVerifier>,
+    sink: Arc<EventSink>,
+    metrics: IngressMetrics,
+    max_body_bytes: usize,
+}
+
+/// Starts following the installations and creating the topics in the background (neither may
+/// hold up startup: readiness reports them), then binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
-    let postgres = config.postgres.pool()?;
+    let metrics = IngressMetrics::register(&registry)?;
+    let installations = Installations::default();
+    tokio::spawn(installations.clone().follow(
+        config.postgres.url.clone(),
+        config.cipher.clone(),
+        config.installations_resync,
+        CancellationToken::new(),
+    ));
+    tokio::spawn(create_topics(
+        config.kafka.brokers.clone(),
+        config.topics.raw.clone(),
+        config.topics.dead_letter.clone(),
+        config.topics.raw_partitions,
+    ));
+    let sink = Arc::new(EventSink::new(
+        &config.kafka.brokers,
+        &config.producer,
+        &config.topics,
+    )?);
+    tokio::spawn(sample_gauges(
+        Arc::clone(&sink),
+        installations.clone(),
+        metrics.clone(),
+    ));
     let readiness = Readiness::new(
         &registry,
         vec![
             Box::new(KafkaCheck::new(&config.kafka.brokers)?),
-            Box::new(PostgresCheck(postgres)),
+            Box::new(InstallationsLoaded(installations.clone())),
         ],
     )?;
+    let state = AppState {
+        installations,
+        connect: Arc::new(ConnectVerifier {
+            base_path: config.verify.public_base_url.path().to_owned(),
+            leeway_secs: config.verify.jwt_leeway_secs,
+        }),
+        forge: Arc::new(ForgeVerifier {
+            keys: ForgeKeys::new(config.verify.forge_jwks_url.clone()),
+            app_id: config.verify.forge_app_id.clone(),
+            leeway_secs: config.verify.jwt_leeway_secs,
+        }),
+        sink,
+        metrics,
+        max_body_bytes: config.max_body_bytes,
+    };
+    let events = Router::new()
+        .route(CONNECT_EVENTS, post(routes::connect_events))
+        .route(FORGE_EVENTS, post(routes::forge_events))
+        .route(ADMIN_WEBHOOKS, post(routes::admin_webhooks))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(state);
     let router = ServiceRouter {
         registry,
         readiness,
     }
-    .finish(Router::new())?;
+    .finish(events)?;
     Ok(Application::bind(&config.server, router).await?)
+}
+
+async fn create_topics(brokers: String, raw: String, dead_letter: String, partitions: i32) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let topics = [
+            kafka_topics::TopicSpec {
+                name: &raw,
+                partitions,
+            },
+            kafka_topics::TopicSpec {
+                name: &dead_letter,
+                partitions: 1,
+            },
+        ];
+        match kafka_topics::ensure(&brokers, &topics).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?backoff, "cannot create topics yet")
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Gauges that are read rather than counted, refreshed every second.
+async fn sample_gauges(
+    sink: Arc<EventSink>,
+    installations: Installations,
+    metrics: IngressMetrics,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        metrics.queue_depth.set(i64::from(sink.queue_depth()));
+        metrics.installations.set(installations.len() as i64);
+    }
 }

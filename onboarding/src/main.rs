@@ -1,12 +1,57 @@
-//! Config → telemetry → build → serve; everything else lives in the library so tests run it too.
+//! Serves onboarding; `onboarding webhook-connection create --name N --jira-url U` instead
+//! creates an admin-webhook connection and prints its URL path and secret.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "MetaFrazo onboarding: install callbacks, setup links, organizations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Manage webhooks registered by a Jira admin.
+    #[command(subcommand)]
+    WebhookConnection(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Create a connection: prints the path to register in Jira and the secret, once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The Jira site the webhooks come from.
+        #[arg(long)]
+        jira_url: String,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     service_kit::telemetry::init("onboarding");
     let config = onboarding::Config::from_env()?;
-    let app = onboarding::build(config).await?;
-    app.run_until_stopped(service_kit::shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = onboarding::build(config).await?;
+            app.run_until_stopped(service_kit::shutdown_signal())
+                .await?;
+            tracing::info!("stopped");
+        }
+        Command::WebhookConnection(WebhookCommand::Create { name, jira_url }) => {
+            let pool = config.postgres.pool()?;
+            onboarding::db::migrate(&pool).await?;
+            let created =
+                onboarding::webhook_connections::create(&pool, &config.cipher, &name, &jira_url)
+                    .await?;
+            println!("webhook URL path: /webhooks/{}", created.id);
+            println!("secret (shown once): {}", created.secret);
+        }
+    }
     Ok(())
 }

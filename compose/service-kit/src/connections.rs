@@ -12,6 +12,7 @@ use crate::{
 };
 
 /// `DATABASE_URL`, default `postgres://metafrazo:metafrazo@127.0.0.1:5432/metafrazo`.
+#[derive(Clone)]
 pub struct PostgresConfig {
     pub url: SecretString,
     /// `DATABASE_POOL_SIZE`, default 16.
@@ -56,6 +57,7 @@ impl PostgresConfig {
 
 /// `CLICKHOUSE_URL` (default `http://127.0.0.1:8123`), `CLICKHOUSE_DATABASE` (default
 /// `metafrazo`), `CLICKHOUSE_USER` (default `default`), `CLICKHOUSE_PASSWORD` (default empty).
+#[derive(Clone)]
 pub struct ClickHouseConfig {
     pub url: String,
     pub database: String,
@@ -86,6 +88,7 @@ impl ClickHouseConfig {
 }
 
 /// `KAFKA_BROKERS`, default `127.0.0.1:9092`.
+#[derive(Clone)]
 pub struct KafkaConfig {
     pub brokers: String,
 }
@@ -100,6 +103,7 @@ impl KafkaConfig {
 
 /// `SMTP_URL`, default `smtp://127.0.0.1:1025` (the local sink). Use `smtps://` or
 /// `smtp://…?tls=required` with credentials for a real relay.
+#[derive(Clone)]
 pub struct SmtpConfig {
     pub url: SecretString,
 }

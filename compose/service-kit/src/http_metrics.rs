@@ -19,6 +19,17 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Attached to a response by an error's `IntoResponse`, so the refusal is logged once, here,
+/// with its route, rather than by each handler.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub code: &'static str,
+    /// For the operator's log; never a secret or a token.
+    pub reason: String,
+    /// The installation (client key) concerned, when known.
+    pub installation: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct HttpMetrics {
     requests: IntCounterVec,
@@ -56,6 +67,16 @@ impl HttpMetrics {
             .unwrap_or_else(|| "unmatched".to_owned());
         let method = request.method().as_str().to_owned();
         let response = next.run(request).await;
+        if let Some(refusal) = response.extensions().get::<Refusal>() {
+            tracing::warn!(
+                route = %route,
+                status = response.status().as_u16(),
+                code = refusal.code,
+                reason = %refusal.reason,
+                installation = refusal.installation.as_deref().unwrap_or(""),
+                "request refused"
+            );
+        }
         metrics
             .requests
             .with_label_values(&[&route, &method, response.status().as_str()])

@@ -3,9 +3,12 @@
 
 pub mod checks;
 pub mod config;
+pub mod connect_jwt;
 pub mod connections;
 pub mod http_metrics;
+pub mod kafka_topics;
 pub mod readiness;
+pub mod secret_cipher;
 pub mod server;
 pub mod telemetry;
 /// The harness for integration tests against the running local stack.

@@ -276,6 +276,24 @@ impl TestApp {
         );
     }
 
+    /// Waits (up to 10 s) for `/readyz` to answer 200: for services that load state in the
+    /// background after they start listening.
+    pub async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let response = self.get("/readyz").await;
+            if response.status() == 200 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not ready within 10 s: {}",
+                response.text().await.unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// With `gate` closed `/readyz` is 503 and names `dependency`; once it opens again the
     /// service reports ready by itself within a few seconds, and `/healthz` stays 200 throughout.
     pub async fn assert_readiness_follows(&self, gate: &TcpGate, dependency: &str) {
@@ -349,4 +367,76 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &s
         .expect("exits within 10 s of SIGTERM")
         .expect("exit status");
     assert!(status.success(), "{binary} exited with {status}");
+}
+
+/// A Kafka-protocol broker of the test's own (tansu, durable SQLite storage in a folder of its
+/// own under the stack directory), which the test may stop and start again: the shared broker
+/// cannot be stopped without disturbing every other test. `TANSU_BIN` names the binary
+/// (`compose/local` exports it).
+pub struct TestBroker {
+    pub brokers: String,
+    port: u16,
+    dir: PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl TestBroker {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = Stack::from_env()
+            .dir
+            .join("test-brokers")
+            .join(unique("broker"));
+        std::fs::create_dir_all(&dir).expect("broker folder");
+        let mut broker = Self {
+            brokers: format!("127.0.0.1:{port}"),
+            port,
+            dir,
+            child: None,
+        };
+        broker.start_again().await;
+        broker
+    }
+
+    /// Starts the broker on the same port and storage, waiting until it accepts connections.
+    pub async fn start_again(&mut self) {
+        let binary = std::env::var("TANSU_BIN").expect("TANSU_BIN (compose/local test sets it)");
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let child = tokio::process::Command::new(binary)
+            .current_dir(&self.dir)
+            .env("RUST_LOG", "warn")
+            .args([
+                "broker",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &listener,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the test broker did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the broker (SIGKILL: as abrupt as a crash) and waits for it to be gone.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill the test broker");
+        }
+    }
 }

@@ -1,0 +1,190 @@
+//! The raw-event envelope, the contract between ingress and the pipeline. The Kafka message
+//! value is the delivery's payload, byte for byte; everything we know about the delivery
+//! travels in named headers, so the envelope is self-describing and versioned without ever
+//! re-encoding what Atlassian sent.
+
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+pub const VERSION: u8 = 1;
+
+pub mod header {
+    pub const VERSION: &str = "mf-envelope";
+    pub const INSTALLATION_ID: &str = "mf-installation-id";
+    pub const CLIENT_KEY: &str = "mf-client-key";
+    pub const DELIVERY_ID: &str = "mf-delivery-id";
+    pub const RETRY: &str = "mf-retry";
+    pub const SOURCE: &str = "mf-source";
+    pub const RECEIVED_AT_MS: &str = "mf-received-at-ms";
+    pub const REQUEST_ID: &str = "mf-request-id";
+    /// Only on dead letters: why the message could not be used.
+    pub const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Connect,
+    Forge,
+    WebhookSecret,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Forge => "forge",
+            Self::WebhookSecret => "webhook-secret",
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = EnvelopeError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "connect" => Ok(Self::Connect),
+            "forge" => Ok(Self::Forge),
+            "webhook-secret" => Ok(Self::WebhookSecret),
+            other => Err(EnvelopeError::Invalid(header::SOURCE, other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub installation_id: Uuid,
+    pub client_key: String,
+    /// Atlassian's webhook identifier, or the hex SHA-256 of the payload when it sends none;
+    /// with the installation, the key that makes a retried delivery count once.
+    pub delivery_id: String,
+    pub retry: u32,
+    pub source: Source,
+    pub received_at_ms: i64,
+    pub request_id: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the message has no {0} header")]
+    Missing(&'static str),
+    #[error("envelope version {0} is not one this build reads")]
+    UnsupportedVersion(String),
+    #[error("header {0} has an invalid value {1:?}")]
+    Invalid(&'static str, String),
+}
+
+impl Envelope {
+    /// The message key: all of one installation's events go to one partition, in order.
+    pub fn key(&self) -> String {
+        self.installation_id.to_string()
+    }
+
+    /// The header pairs to produce, in a fixed order.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (header::VERSION, VERSION.to_string()),
+            (header::INSTALLATION_ID, self.installation_id.to_string()),
+            (header::CLIENT_KEY, self.client_key.clone()),
+            (header::DELIVERY_ID, self.delivery_id.clone()),
+            (header::RETRY, self.retry.to_string()),
+            (header::SOURCE, self.source.as_str().to_owned()),
+            (header::RECEIVED_AT_MS, self.received_at_ms.to_string()),
+            (header::REQUEST_ID, self.request_id.clone()),
+        ]
+    }
+
+    /// Reads an envelope back from a message's headers and value.
+    pub fn decode<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        payload: &[u8],
+    ) -> Result<Self, EnvelopeError> {
+        let mut found: std::collections::HashMap<&str, &[u8]> = Default::default();
+        for (name, value) in headers {
+            found.insert(name, value);
+        }
+        let text = |name: &'static str| -> Result<&str, EnvelopeError> {
+            let bytes = found.get(name).ok_or(EnvelopeError::Missing(name))?;
+            std::str::from_utf8(bytes)
+                .map_err(|_| EnvelopeError::Invalid(name, String::from_utf8_lossy(bytes).into()))
+        };
+        let version = text(header::VERSION)?;
+        if version != VERSION.to_string() {
+            return Err(EnvelopeError::UnsupportedVersion(version.to_owned()));
+        }
+        fn parse<T: FromStr>(name: &'static str, value: &str) -> Result<T, EnvelopeError> {
+            value
+                .parse()
+                .map_err(|_| EnvelopeError::Invalid(name, value.to_owned()))
+        }
+        Ok(Self {
+            installation_id: parse(header::INSTALLATION_ID, text(header::INSTALLATION_ID)?)?,
+            client_key: text(header::CLIENT_KEY)?.to_owned(),
+            delivery_id: text(header::DELIVERY_ID)?.to_owned(),
+            retry: parse(header::RETRY, text(header::RETRY)?)?,
+            source: text(header::SOURCE)?.parse()?,
+            received_at_ms: parse(header::RECEIVED_AT_MS, text(header::RECEIVED_AT_MS)?)?,
+            request_id: text(header::REQUEST_ID)?.to_owned(),
+            payload: payload.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        Envelope {
+            installation_id: Uuid::new_v4(),
+            client_key: "7a6b1c2d".into(),
+            delivery_id: "wh-1".into(),
+            retry: 2,
+            source: Source::Forge,
+            received_at_ms: 1_763_397_602_311,
+            request_id: "req-1".into(),
+            payload: b"{\"webhookEvent\":\"x\"}\xff".to_vec(),
+        }
+    }
+
+    #[test]
+    fn an_envelope_decodes_to_what_was_encoded() {
+        let envelope = sample();
+        let headers = envelope.headers();
+        let decoded = Envelope::decode(
+            headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_bytes())),
+            &envelope.payload,
+        )
+        .unwrap();
+        assert_eq!(decoded, envelope);
+    }
+
+    #[test]
+    fn a_missing_or_unknown_header_value_is_named() {
+        let envelope = sample();
+        let headers = envelope.headers();
+        let without_delivery = headers
+            .iter()
+            .filter(|(name, _)| *name != header::DELIVERY_ID)
+            .map(|(name, value)| (*name, value.as_bytes()));
+        assert_eq!(
+            Envelope::decode(without_delivery, b"{}"),
+            Err(EnvelopeError::Missing(header::DELIVERY_ID))
+        );
+        let future = headers.iter().map(|(name, value)| {
+            if *name == header::VERSION {
+                (*name, &b"9"[..])
+            } else {
+                (*name, value.as_bytes())
+            }
+        });
+        assert_eq!(
+            Envelope::decode(future, b"{}"),
+            Err(EnvelopeError::UnsupportedVersion("9".into()))
+        );
+    }
+}

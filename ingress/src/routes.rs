@@ -1,0 +1,334 @@
+//! The three doors events come through, one route each, and what they share once a delivery is
+//! verified: check it is an event, wrap it in an envelope, produce it, answer 202.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{OriginalUri, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header::AUTHORIZATION},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    AppState,
+    envelope::{Envelope, Source},
+    error::IngressError,
+    installations::Installation,
+    verify::{self, connect_jwt::ConnectRequest, forge_fit::FitFailure, webhook_hmac},
+};
+
+pub const CONNECT_EVENTS: &str = "/atlassian/events";
+pub const FORGE_EVENTS: &str = "/forge/events";
+pub const ADMIN_WEBHOOKS: &str = "/webhooks/{connection}";
+
+const WEBHOOK_IDENTIFIER: &str = "x-atlassian-webhook-identifier";
+const WEBHOOK_RETRY: &str = "x-atlassian-webhook-retry";
+const HUB_SIGNATURE: &str = "x-hub-signature";
+const REQUEST_ID: &str = "x-request-id";
+
+pub(crate) async fn connect_events(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let body = read_body(body, state.max_body_bytes)?;
+        let installation = state
+            .connect
+            .verify(
+                &state.installations,
+                &ConnectRequest {
+                    authorization: header(&headers, AUTHORIZATION.as_str()),
+                    method: "POST",
+                    path: uri.path(),
+                    query: uri.query(),
+                },
+                verify::now_secs(),
+            )
+            .map_err(|(refused, installation)| IngressError::Refused {
+                refused,
+                installation,
+            })?;
+        accept(&state, &installation, Source::Connect, &headers, body).await
+    };
+    answer(&state, CONNECT_EVENTS, outcome.await)
+}
+
+pub(crate) async fn forge_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let body = read_body(body, state.max_body_bytes)?;
+        let installation = state
+            .forge
+            .verify(
+                &state.installations,
+                header(&headers, AUTHORIZATION.as_str()),
+                verify::now_secs(),
+            )
+            .await
+            .map_err(|failure| match failure {
+                FitFailure::Refused(refused, installation) => IngressError::Refused {
+                    refused,
+                    installation,
+                },
+                FitFailure::KeysUnavailable(reason) => IngressError::KeysUnavailable(reason),
+            })?;
+        accept(&state, &installation, Source::Forge, &headers, body).await
+    };
+    answer(&state, FORGE_EVENTS, outcome.await)
+}
+
+pub(crate) async fn admin_webhooks(
+    State(state): State<AppState>,
+    Path(connection): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let body = read_body(body, state.max_body_bytes)?;
+        let installation = webhook_hmac::verify(
+            &state.installations,
+            &connection,
+            header(&headers, HUB_SIGNATURE),
+            &body,
+        )
+        .map_err(|refused| IngressError::Refused {
+            refused,
+            installation: Some(connection.clone()),
+        })?;
+        accept(&state, &installation, Source::WebhookSecret, &headers, body).await
+    };
+    answer(&state, ADMIN_WEBHOOKS, outcome.await)
+}
+
+/// Counts the outcome and renders the answer.
+fn answer(
+    state: &AppState,
+    route: &'static str,
+    outcome: Result<Accepted, IngressError>,
+) -> Response {
+    match outcome {
+        Ok(accepted) => {
+            state
+                .metrics
+                .deliveries
+                .with_label_values(&[route, "accepted"])
+                .inc();
+            accepted.into_response()
+        }
+        Err(err) => {
+            state
+                .metrics
+                .deliveries
+                .with_label_values(&[route, err.outcome()])
+                .inc();
+            if let IngressError::Refused { refused, .. } = &err {
+                state
+                    .metrics
+                    .refusals
+                    .with_label_values(&[refused.code()])
+                    .inc();
+            }
+            err.into_response()
+        }
+    }
+}
+
+pub(crate) struct Accepted {
+    delivery_id: String,
+    request_id: String,
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "accepted", "delivery_id": self.delivery_id})),
+        )
+            .into_response();
+        if let Ok(value) = self.request_id.parse() {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, IngressError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => IngressError::BodyTooLarge { limit },
+        _ => IngressError::UnreadableBody(rejection.body_text()),
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// Checks the verified body is an event, then produces it: to the raw topic when it is, to the
+/// dead-letter topic (and 400) when it is not.
+async fn accept(
+    state: &AppState,
+    installation: &Arc<Installation>,
+    source: Source,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Accepted, IngressError> {
+    let _in_flight = InFlight::enter(&state.metrics.in_flight);
+    let received_at_ms = chrono::Utc::now().timestamp_millis();
+    let delivery_id = header(headers, WEBHOOK_IDENTIFIER)
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map(str::to_owned)
+        .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
+    let request_id = header(headers, REQUEST_ID)
+        .filter(|id| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let envelope = Envelope {
+        installation_id: installation.id,
+        client_key: installation.client_key.clone(),
+        delivery_id: delivery_id.clone(),
+        retry: header(headers, WEBHOOK_RETRY)
+            .and_then(|retry| retry.trim().parse().ok())
+            .unwrap_or(0),
+        source,
+        received_at_ms,
+        request_id: request_id.clone(),
+        payload: body.to_vec(),
+    };
+    if let Err(reason) = check_is_event(&body, source) {
+        state
+            .metrics
+            .dead_letters
+            .with_label_values(&["not_an_event"])
+            .inc();
+        if let Err(err) = state.sink.dead_letter(&envelope, &reason).await {
+            tracing::error!(error = %err, %request_id, "could not keep an invalid delivery on the dead-letter topic");
+        }
+        return Err(IngressError::NotAnEvent(reason));
+    }
+    let started = Instant::now();
+    state.sink.send(&envelope).await?;
+    state
+        .metrics
+        .produce_duration
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .last_event
+        .with_label_values(&[&installation.id.to_string()])
+        .set(received_at_ms / 1000);
+    Ok(Accepted {
+        delivery_id,
+        request_id,
+    })
+}
+
+/// A Jira event is a JSON object naming its type: `webhookEvent` for Connect and admin
+/// webhooks, `eventType` for Forge (top level, or inside a `payload` wrapper).
+fn check_is_event(body: &[u8], source: Source) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "webhookEvent")]
+        webhook_event: Option<serde_json::Value>,
+        #[serde(rename = "eventType")]
+        event_type: Option<serde_json::Value>,
+        payload: Option<Box<Probe>>,
+    }
+    let probe: Probe = serde_json::from_slice(body).map_err(|err| format!("not JSON: {err}"))?;
+    let named = |value: &Option<serde_json::Value>| {
+        value
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    let ok = match source {
+        Source::Forge => {
+            named(&probe.event_type)
+                || probe
+                    .payload
+                    .as_ref()
+                    .is_some_and(|inner| named(&inner.event_type))
+        }
+        Source::Connect | Source::WebhookSecret => named(&probe.webhook_event),
+    };
+    if ok {
+        Ok(())
+    } else if source == Source::Forge {
+        Err("no eventType".to_owned())
+    } else {
+        Err("no webhookEvent".to_owned())
+    }
+}
+
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_a_json_object_naming_its_type() {
+        let cases: &[(&[u8], Source, bool)] = &[
+            (
+                br#"{"webhookEvent":"jira:issue_created"}"#,
+                Source::Connect,
+                true,
+            ),
+            (br#"{"webhookEvent":""}"#, Source::Connect, false),
+            (br#"{"issue":{}}"#, Source::WebhookSecret, false),
+            (
+                br#"{"eventType":"avi:jira:created:issue"}"#,
+                Source::Forge,
+                true,
+            ),
+            (
+                br#"{"payload":{"eventType":"avi:jira:created:issue"}}"#,
+                Source::Forge,
+                true,
+            ),
+            (
+                br#"{"webhookEvent":"jira:issue_created"}"#,
+                Source::Forge,
+                false,
+            ),
+            (b"not json", Source::Connect, false),
+            (b"[1,2]", Source::Connect, false),
+            (b"{\"webhookEvent\":\"\xff\"}", Source::Connect, false),
+        ];
+        for (body, source, expected) in cases {
+            assert_eq!(
+                check_is_event(body, *source).is_ok(),
+                *expected,
+                "{} as {source:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Forge Remote events: Forge Invocation Tokens minted by the simulator with its own RSA key,
+//! published as a JWKS that ingress fetches.
+
+mod support;
+
+use jira_simulator::{Simulator, SimulatorConfig};
+use serde_json::{Value, json};
+use support::{Harness, fixture, once};
+
+async fn post(harness: &Harness, authorization: Option<String>) -> (u16, String) {
+    let mut request = harness
+        .ingress
+        .client
+        .post(format!("{}/forge/events", harness.ingress.address))
+        .body(fixture("forge/issue_created.json"));
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn a_forge_event_with_a_valid_token_lands_in_the_topic() {
+    let harness = Harness::start().await;
+    let installation = harness.install_forge().await;
+    let event: Value = serde_json::from_slice(&fixture("forge/issue_updated_status.json")).unwrap();
+    let delivery = harness
+        .sim
+        .send_forge_event(&harness.target, &installation, &event, once())
+        .await
+        .unwrap();
+    assert!(delivery.is_accepted(), "{delivery:?}");
+    let (envelope, _) = &harness.envelopes(&harness.raw_topic, 1).await[0];
+    assert_eq!(envelope.source, ingress::envelope::Source::Forge);
+    assert_eq!(envelope.client_key, installation.installation_id);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&envelope.payload).unwrap(),
+        event
+    );
+}
+
+#[tokio::test]
+async fn each_way_a_forge_token_can_be_untrusted_gets_401_saying_which() {
+    let harness = Harness::start().await;
+    let installation = harness.install_forge().await;
+    let stranger = Simulator::start(SimulatorConfig::default()).await.unwrap();
+    let bearer = |overrides: Value| {
+        format!(
+            "Bearer {}",
+            harness.sim.mint_fit(&installation, &overrides).unwrap()
+        )
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut tampered = harness.sim.mint_fit(&installation, &json!({})).unwrap();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(&tampered).unwrap();
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"guessing"),
+    )
+    .unwrap();
+    let unknown = harness.sim.new_forge_installation();
+
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("no token", None, "missing_token"),
+        (
+            "bad signature",
+            Some(format!("Bearer {tampered}")),
+            "bad_signature",
+        ),
+        (
+            "signed by a key Atlassian does not publish",
+            Some(format!(
+                "Bearer {}",
+                stranger.mint_fit(&installation, &json!({})).unwrap()
+            )),
+            "unknown_signing_key",
+        ),
+        (
+            "another app's audience",
+            Some(bearer(
+                json!({"aud": "ari:cloud:ecosystem::app/someone-else"}),
+            )),
+            "wrong_audience",
+        ),
+        (
+            "wrong issuer",
+            Some(bearer(json!({"iss": "forge/something-else"}))),
+            "wrong_issuer",
+        ),
+        (
+            "expired",
+            Some(bearer(
+                json!({"iat": now - 900, "nbf": now - 900, "exp": now - 600}),
+            )),
+            "expired",
+        ),
+        (
+            "HS256",
+            Some(format!("Bearer {hs256}")),
+            "unsupported_algorithm",
+        ),
+        (
+            "unknown installation",
+            Some(format!(
+                "Bearer {}",
+                harness.sim.mint_fit(&unknown, &json!({})).unwrap()
+            )),
+            "unknown_installation",
+        ),
+    ];
+    for (case, authorization, code) in cases {
+        assert_eq!(
+            post(&harness, authorization).await,
+            (401, code.to_owned()),
+            "{case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_uninstalled_forge_installation_is_refused() {
+    let harness = Harness::start().await;
+    let installation = harness.install_forge().await;
+    let client = harness.pool.get().await.unwrap();
+    onboarding::db::installations::set_state(
+        &client,
+        &installation.installation_id,
+        onboarding::db::installations::State::Uninstalled,
+    )
+    .await
+    .unwrap();
+    let event: Value = serde_json::from_slice(&fixture("forge/issue_created.json")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let delivery = harness
+            .sim
+            .send_forge_event(&harness.target, &installation, &event, once())
+            .await
+            .unwrap();
+        if delivery.statuses() == vec![Some(401)] {
+            assert!(delivery.last_body.contains("uninstalled"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepted a second after uninstall"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! What Atlassian's calls can fail with, and the one place that turns it into a response:
+//! 401 for anything untrusted (so Atlassian does not retry a forgery into success), 400 for a
+//! malformed body, 503 for our own trouble (Atlassian retries).
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use service_kit::{connect_jwt::ConnectJwtError, http_metrics::Refusal};
+
+use super::install_keys::InstallKeyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("no such lifecycle event")]
+    UnknownEvent,
+    #[error(transparent)]
+    Token(#[from] ConnectJwtError),
+    #[error("the signing key is not trusted: {0}")]
+    UntrustedKey(InstallKeyError),
+    #[error("this install token was already used")]
+    Replayed,
+    #[error("the token's issuer is not the clientKey in the body")]
+    ClientKeyMismatch,
+    #[error("the callback is for another app")]
+    ForeignApp,
+    #[error("the body is not a lifecycle payload: {0}")]
+    InvalidBody(String),
+    #[error("Atlassian's install-key server cannot be reached: {0}")]
+    KeyServerUnreachable(String),
+    #[error("the installation store is unavailable: {0}")]
+    Store(String),
+}
+
+impl From<tokio_postgres::Error> for LifecycleError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Store(err.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for LifecycleError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Store(err.to_string())
+    }
+}
+
+impl LifecycleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownEvent => "unknown_event",
+            Self::Token(err) => err.code(),
+            Self::UntrustedKey(_) => "untrusted_key",
+            Self::Replayed => "replayed",
+            Self::ClientKeyMismatch => "client_key_mismatch",
+            Self::ForeignApp => "foreign_app",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::KeyServerUnreachable(_) => "key_server_unreachable",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::UnknownEvent => StatusCode::NOT_FOUND,
+            Self::Token(_)
+            | Self::UntrustedKey(_)
+            | Self::Replayed
+            | Self::ClientKeyMismatch
+            | Self::ForeignApp => StatusCode::UNAUTHORIZED,
+            Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::KeyServerUnreachable(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for LifecycleError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            // Our own trouble: say what the caller can do, not our internals.
+            Self::Store(_) | Self::KeyServerUnreachable(_) => {
+                "temporarily unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            Json(json!({"error": self.code(), "message": message})),
+        )
+            .into_response();
+        response.extensions_mut().insert(Refusal {
+            code: self.code(),
+            reason: self.to_string(),
+            installation: None,
+        });
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 10.into());
+        }
+        response
+    }
+}

@@ -1,0 +1,170 @@
+//! `POST /atlassian/lifecycle/{installed,uninstalled,enabled,disabled}`: Atlassian's install
+//! callbacks. Trusted only when RS256-signed by Atlassian (key by `kid` from the install-key
+//! server), addressed to our base URL, bound to this request by `qsh`, fresh, and not seen
+//! before. Anything else is refused with 401 and changes nothing.
+
+use axum::{
+    body::Bytes,
+    extract::{OriginalUri, Path, State},
+    http::{HeaderMap, StatusCode, header::AUTHORIZATION},
+};
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{
+    AppState,
+    atlassian::{LifecycleError, install_keys::InstallKeyError},
+    db::installations::{self, NewInstallation, Source, State as InstallState},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LifecycleEvent {
+    Installed,
+    Uninstalled,
+    Enabled,
+    Disabled,
+}
+
+impl LifecycleEvent {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "installed" => Some(Self::Installed),
+            "uninstalled" => Some(Self::Uninstalled),
+            "enabled" => Some(Self::Enabled),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleBody {
+    key: String,
+    client_key: String,
+    #[serde(default)]
+    shared_secret: Option<String>,
+    base_url: String,
+    #[serde(default)]
+    cloud_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Atlassian sends secrets of at least 32 characters; a shorter one is not theirs.
+const MIN_SHARED_SECRET_LEN: usize = 32;
+
+pub(crate) async fn lifecycle(
+    State(state): State<AppState>,
+    Path(event): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, LifecycleError> {
+    let event = LifecycleEvent::parse(&event).ok_or(LifecycleError::UnknownEvent)?;
+    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token =
+        connect_jwt::token_from(authorization, uri.query()).ok_or(ConnectJwtError::Missing)?;
+    let (header, issuer) = connect_jwt::peek(&token)?;
+    // Only Atlassian's asymmetric signature proves an install: a shared-secret (HS256) token
+    // could be minted by anyone who learned an old secret.
+    if header.alg != Algorithm::RS256 {
+        return Err(ConnectJwtError::UnsupportedAlgorithm(format!("{:?}", header.alg)).into());
+    }
+    let kid = header.kid.ok_or(ConnectJwtError::MissingKeyId)?;
+    let key = state.install_keys.key(&kid).await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64);
+    let base_url = state.atlassian.base_url();
+    let qsh = connect_jwt::query_string_hash(
+        "POST",
+        uri.path(),
+        uri.query(),
+        state.atlassian.public_base_url.path(),
+    );
+    let claims = connect_jwt::verify(
+        &token,
+        &key,
+        &Expected {
+            algorithm: Algorithm::RS256,
+            qsh: &qsh,
+            audience: Some(&base_url),
+            leeway_secs: state.atlassian.jwt_leeway_secs,
+            now,
+        },
+    )?;
+
+    let body: LifecycleBody = serde_json::from_slice(&body)
+        .map_err(|err| LifecycleError::InvalidBody(err.to_string()))?;
+    if body.client_key != issuer || claims.iss != body.client_key {
+        return Err(LifecycleError::ClientKeyMismatch);
+    }
+    if body.key != state.atlassian.app_key {
+        return Err(LifecycleError::ForeignApp);
+    }
+
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let token_hash = Sha256::digest(token.as_bytes());
+    let expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp.max(0) as u64);
+    if !installations::first_use_of_token(&transaction, &token_hash, expires_at).await? {
+        return Err(LifecycleError::Replayed);
+    }
+    match event {
+        LifecycleEvent::Installed => {
+            let secret = body
+                .shared_secret
+                .as_deref()
+                .filter(|secret| secret.len() >= MIN_SHARED_SECRET_LEN)
+                .ok_or_else(|| {
+                    LifecycleError::InvalidBody(
+                        "an install must carry a sharedSecret of 32 or more characters".to_owned(),
+                    )
+                })?;
+            let encrypted = state.cipher.encrypt(secret.as_bytes());
+            let recorded = installations::record_install(
+                &transaction,
+                &NewInstallation {
+                    source: Source::Connect,
+                    client_key: &body.client_key,
+                    base_url: &body.base_url,
+                    cloud_id: body.cloud_id.as_deref(),
+                    encrypted_secret: Some(&encrypted),
+                    installer_account_id: claims.sub.as_deref(),
+                    display_name: body.description.as_deref().unwrap_or("").trim(),
+                },
+            )
+            .await?;
+            tracing::info!(
+                client_key = %body.client_key,
+                installation = %recorded.id,
+                first_install = recorded.first_install,
+                "installed"
+            );
+        }
+        LifecycleEvent::Uninstalled | LifecycleEvent::Enabled | LifecycleEvent::Disabled => {
+            let new_state = match event {
+                LifecycleEvent::Uninstalled => InstallState::Uninstalled,
+                LifecycleEvent::Disabled => InstallState::Disabled,
+                _ => InstallState::Installed,
+            };
+            let known = installations::set_state(&transaction, &body.client_key, new_state).await?;
+            tracing::info!(client_key = %body.client_key, known, state = new_state.as_str(), "lifecycle");
+        }
+    }
+    transaction.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<InstallKeyError> for LifecycleError {
+    fn from(err: InstallKeyError) -> Self {
+        match err {
+            InstallKeyError::Unreachable(reason) => Self::KeyServerUnreachable(reason),
+            other => Self::UntrustedKey(other),
+        }
+    }
+}

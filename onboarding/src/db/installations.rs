@@ -1,0 +1,154 @@
+//! The `installations` table: every connected Jira workspace and its state. Each write fires
+//! the `installation_changed` notification (a trigger), which every ingress follows.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Connect,
+    Forge,
+    Webhook,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Forge => "forge",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Installed,
+    Uninstalled,
+    Disabled,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Installed => "installed",
+            Self::Uninstalled => "uninstalled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// A workspace as Atlassian (or an admin) announced it.
+pub struct NewInstallation<'a> {
+    pub source: Source,
+    pub client_key: &'a str,
+    pub base_url: &'a str,
+    pub cloud_id: Option<&'a str>,
+    /// Already encrypted with the `SecretCipher`; `None` for Forge.
+    pub encrypted_secret: Option<&'a [u8]>,
+    pub installer_account_id: Option<&'a str>,
+    pub display_name: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: Uuid,
+    /// False when the client key was known: a reinstall, whose secret was rotated.
+    pub first_install: bool,
+}
+
+/// Inserts the installation, or for a known client key of the same source rotates its secret
+/// and marks it installed again, keeping its id (and so its organization and history).
+pub async fn record_install(
+    client: &impl GenericClient,
+    new: &NewInstallation<'_>,
+) -> Result<Recorded, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "INSERT INTO installations
+                 (id, source, client_key, base_url, cloud_id, secret, state, installer_account_id, display_name)
+             VALUES ($1, $2, $3, $4, $5, $6, 'installed', $7, $8)
+             ON CONFLICT (client_key) DO UPDATE SET
+                 base_url = EXCLUDED.base_url,
+                 cloud_id = coalesce(EXCLUDED.cloud_id, installations.cloud_id),
+                 secret = EXCLUDED.secret,
+                 state = 'installed',
+                 installer_account_id = coalesce(EXCLUDED.installer_account_id, installations.installer_account_id),
+                 updated_at = now(),
+                 uninstalled_at = NULL
+             WHERE installations.source = EXCLUDED.source
+             RETURNING id, (xmax = 0) AS inserted",
+            &[
+                &Uuid::new_v4(),
+                &new.source.as_str(),
+                &new.client_key,
+                &new.base_url,
+                &new.cloud_id,
+                &new.encrypted_secret,
+                &new.installer_account_id,
+                &new.display_name,
+            ],
+        )
+        .await?;
+    Ok(Recorded {
+        id: row.get("id"),
+        first_install: row.get("inserted"),
+    })
+}
+
+/// Sets the state of a known installation; false when the client key is unknown.
+pub async fn set_state(
+    client: &impl GenericClient,
+    client_key: &str,
+    state: State,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE installations
+             SET state = $2,
+                 updated_at = now(),
+                 uninstalled_at = CASE WHEN $2 = 'uninstalled' THEN now() ELSE uninstalled_at END
+             WHERE client_key = $1",
+            &[&client_key, &state.as_str()],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Records a lifecycle token as used; false when it was used before (a replay).
+pub async fn first_use_of_token(
+    client: &impl GenericClient,
+    token_sha256: &[u8],
+    expires_at: SystemTime,
+) -> Result<bool, tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM lifecycle_tokens_seen WHERE expires_at < now() - interval '1 hour'",
+            &[],
+        )
+        .await?;
+    let inserted = client
+        .execute(
+            "INSERT INTO lifecycle_tokens_seen (token_sha256, expires_at) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&token_sha256, &expires_at],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// The current state of an installation, for tests and the admin page.
+pub async fn state_of(
+    client: &impl GenericClient,
+    client_key: &str,
+) -> Result<Option<(Uuid, String, Option<Vec<u8>>)>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT id, state, secret FROM installations WHERE client_key = $1",
+            &[&client_key],
+        )
+        .await?
+        .map(|row| (row.get(0), row.get(1), row.get(2))))
+}

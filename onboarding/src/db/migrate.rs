@@ -1,0 +1,82 @@
+//! Versioned Postgres migrations, embedded in the binary, applied in order under an advisory
+//! lock (several instances may start at once) and recorded in `schema_migrations`. A database
+//! migrated by a newer build is refused rather than silently run against.
+
+use deadpool_postgres::Pool;
+
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "installations",
+    sql: include_str!("../../migrations/0001_installations.sql"),
+}];
+
+/// Arbitrary, fixed: the advisory lock key that serializes migrations.
+const MIGRATION_LOCK: i64 = 0x6d66_6d69_6772;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(
+        "the database is at schema version {found}, newer than this build knows ({known}); deploy the newer build"
+    )]
+    NewerSchema { found: i32, known: i32 },
+    #[error("cannot reach Postgres to migrate: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("migration failed: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// Applies every migration the database lacks; returns how many were applied.
+pub async fn migrate(pool: &Pool) -> Result<usize, MigrateError> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    integer PRIMARY KEY,
+                name       text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+    let current: i32 = transaction
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = MIGRATIONS.last().map_or(0, |migration| migration.version);
+    if current > known {
+        return Err(MigrateError::NewerSchema {
+            found: current,
+            known,
+        });
+    }
+    let mut applied = 0;
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        transaction.batch_execute(migration.sql).await?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&migration.version, &migration.name],
+            )
+            .await?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migrated"
+        );
+        applied += 1;
+    }
+    transaction.commit().await?;
+    Ok(applied)
+}

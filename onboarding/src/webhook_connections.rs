@@ -1,0 +1,49 @@
+//! Webhooks a Jira admin registers by hand (Jira Data Center, or a Cloud admin webhook): each
+//! is a connection with its own URL (`/webhooks/{id}`) and HMAC secret. Until organizations
+//! manage them in the UI, `onboarding webhook-connection create` makes one.
+
+use deadpool_postgres::Pool;
+use rand::{Rng, distributions::Alphanumeric};
+use service_kit::secret_cipher::SecretCipher;
+
+use crate::db::installations::{self, NewInstallation, Source};
+
+pub struct CreatedConnection {
+    pub id: String,
+    /// Shown once, to be pasted into Jira's webhook form; stored only encrypted.
+    pub secret: String,
+}
+
+pub async fn create(
+    pool: &Pool,
+    cipher: &SecretCipher,
+    name: &str,
+    jira_base_url: &str,
+) -> anyhow::Result<CreatedConnection> {
+    let id = format!("wh_{}", random_token(24));
+    let secret = random_token(40);
+    let encrypted = cipher.encrypt(secret.as_bytes());
+    let client = pool.get().await?;
+    installations::record_install(
+        &client,
+        &NewInstallation {
+            source: Source::Webhook,
+            client_key: &id,
+            base_url: jira_base_url,
+            cloud_id: None,
+            encrypted_secret: Some(&encrypted),
+            installer_account_id: None,
+            display_name: name,
+        },
+    )
+    .await?;
+    Ok(CreatedConnection { id, secret })
+}
+
+fn random_token(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
