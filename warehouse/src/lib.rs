@@ -1,2 +1,9 @@
 //! The ClickHouse side of MetaFrazo: schema, migrations and every analytical query.
-//! SQL here must run on Debian's ClickHouse 18.16 (the local stack) and on a current LTS.
+//! SQL here must run on Debian's ClickHouse 18.16 (the local stack) and on a current LTS; where
+//! a choice exists only for 18.16, the SQL says so.
+
+pub mod migrate;
+pub mod rows;
+
+pub use migrate::{MigrateError, migrate};
+pub use rows::{EventRow, FieldChangeRow};

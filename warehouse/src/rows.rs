@@ -1,0 +1,59 @@
+//! The rows the pipeline writes and the warehouse queries read, one struct per table. Field
+//! order is column order: the `clickhouse` crate writes RowBinary by position.
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+/// One delivery: `events`, keyed by (installation_id, delivery_id).
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct EventRow {
+    pub installation_id: String,
+    pub delivery_id: String,
+    /// `connect`, `forge` or `webhook-secret`.
+    pub source: String,
+    /// The event family: `issue`, `comment`, `worklog`, `issue_link`, `sprint`, `board`,
+    /// `project`, `version`, `user`, or `unknown` (kept, never dropped).
+    pub family: String,
+    /// Normalized, the same for a Connect event and its Forge twin: `issue_created`,
+    /// `issue_updated`, `issue_deleted`, `comment_created`, `worklog_updated`, `sprint_started`,
+    /// `version_released`, … or, for an unknown event, Jira's own name.
+    pub event_type: String,
+    /// When it happened in Jira (the payload's `timestamp`), milliseconds since the epoch, UTC.
+    pub occurred_at_ms: i64,
+    /// When ingress received it, milliseconds since the epoch, UTC.
+    pub received_at_ms: i64,
+    pub project_id: String,
+    pub project_key: String,
+    pub issue_id: String,
+    pub issue_key: String,
+    pub issue_type: String,
+    pub status: String,
+    /// Jira's status category key: `new`, `indeterminate`, `done` (empty when unknown).
+    pub status_category: String,
+    pub priority: String,
+    /// The account id of who did it, when the payload says.
+    pub actor_account_id: String,
+    /// The delivery's body, for the single-event view.
+    pub payload: String,
+}
+
+/// One changelog item of an issue update: `field_changes`.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct FieldChangeRow {
+    pub installation_id: String,
+    pub delivery_id: String,
+    /// Position in the changelog, so two changes of one field in one delivery stay two rows.
+    pub item_index: u16,
+    pub occurred_at_ms: i64,
+    pub project_key: String,
+    pub issue_id: String,
+    pub issue_key: String,
+    pub issue_type: String,
+    /// Jira's field name (`status`, `assignee`, `priority`, `resolution`, …).
+    pub field: String,
+    pub field_id: String,
+    pub from_value: String,
+    pub to_value: String,
+    pub from_string: String,
+    pub to_string: String,
+}

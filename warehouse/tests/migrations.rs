@@ -1,0 +1,38 @@
+//! Migrations against the stack's real ClickHouse (18.16 locally), each test in a fresh database.
+
+use service_kit::testing::Stack;
+
+#[tokio::test]
+async fn migrating_twice_applies_each_migration_once() {
+    let client = Stack::from_env().fresh_clickhouse().await.client();
+    let first = warehouse::migrate(&client).await.unwrap();
+    assert_eq!(first.len() as u32, warehouse::migrate::latest_version());
+    let second = warehouse::migrate(&client).await.unwrap();
+    assert!(second.is_empty(), "nothing left to apply: {second:?}");
+    for table in ["events", "field_changes"] {
+        let exists: u8 = client
+            .query("SELECT toUInt8(count()) FROM system.tables WHERE database = currentDatabase() AND name = ?")
+            .bind(table)
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(exists, 1, "{table} exists");
+    }
+}
+
+#[tokio::test]
+async fn a_warehouse_migrated_by_a_newer_build_is_refused() {
+    let client = Stack::from_env().fresh_clickhouse().await.client();
+    warehouse::migrate(&client).await.unwrap();
+    client
+        .query("INSERT INTO schema_migrations (version, name) VALUES (?, 'from the future')")
+        .bind(warehouse::migrate::latest_version() + 1)
+        .execute()
+        .await
+        .unwrap();
+    let err = warehouse::migrate(&client).await.unwrap_err();
+    assert!(
+        matches!(err, warehouse::MigrateError::NewerSchema { .. }),
+        "{err}"
+    );
+}
