@@ -1,0 +1,61 @@
+//! What every analytical query is asked about: which installations (the caller's organization's,
+//! decided by the caller), which time range, in which time zone, with which filters.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The installations to count; never empty (an empty set is a query about nothing).
+    pub installations: Vec<String>,
+    /// Inclusive start of the range.
+    pub from: DateTime<Utc>,
+    /// Exclusive end of the range.
+    pub to: DateTime<Utc>,
+    /// An IANA time zone name (`Europe/Berlin`); weeks and days are the viewer's.
+    pub time_zone: String,
+    pub filters: Filters,
+}
+
+/// Empty lists filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub projects: Vec<String>,
+    pub issue_types: Vec<String>,
+    pub event_types: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no installation to query")]
+    NoInstallations,
+    #[error("the time range ends before it starts")]
+    EmptyRange,
+    #[error("{0:?} is not a time zone name")]
+    BadTimeZone(String),
+    #[error("the warehouse cannot answer: {0}")]
+    Warehouse(#[from] clickhouse::error::Error),
+}
+
+impl Scope {
+    /// Checks what SQL cannot: the time zone is passed to ClickHouse as a bound string (so it
+    /// cannot inject), but only zone-shaped names are sent at all; ClickHouse rejects unknown ones.
+    pub(crate) fn validate(&self) -> Result<(), QueryError> {
+        if self.installations.is_empty() {
+            return Err(QueryError::NoInstallations);
+        }
+        if self.to <= self.from {
+            return Err(QueryError::EmptyRange);
+        }
+        let tz = &self.time_zone;
+        let shaped = !tz.is_empty()
+            && tz.len() <= 64
+            && tz
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'));
+        if shaped {
+            Ok(())
+        } else {
+            Err(QueryError::BadTimeZone(tz.clone()))
+        }
+    }
+}

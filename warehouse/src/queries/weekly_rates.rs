@@ -1,0 +1,222 @@
+//! Weekly rates: events per ISO week (Monday to Sunday in the viewer's time zone) by kind, with
+//! how many days of data stand behind each week, so a partial week (the first week of a
+//! connection, or this week) is marked rather than read as a drop. Every count is of distinct
+//! deliveries, so a delivery stored twice is counted once.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days, NaiveDate};
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::scope::{QueryError, Scope};
+
+/// The kinds counted, as the `kind` of each row.
+pub const KINDS: &[&str] = &[
+    "issue_created",
+    "issue_updated",
+    "issue_resolved",
+    "issue_deleted",
+    "comment_created",
+    "transition_new",
+    "transition_indeterminate",
+    "transition_done",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyRates {
+    pub weeks: Vec<Week>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Week {
+    /// The Monday the week starts on, in the viewer's time zone.
+    pub start: NaiveDate,
+    /// Days of the week inside the data: after the first event and not in the future (0–7).
+    pub days_with_data: u8,
+    /// Count per kind; every kind of `KINDS` is present, zero when nothing happened.
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl Week {
+    pub fn is_partial(&self) -> bool {
+        self.days_with_data < 7
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct CountRow {
+    week: u16,
+    kind: String,
+    events: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct DataDays {
+    first_day: u16,
+    today: u16,
+    has_data: u8,
+}
+
+/// Shared filter on `events` and `field_changes`: installations, range, project, issue type.
+/// Lists are cast because ClickHouse 18.16 types an empty array literal as Array(Nothing),
+/// which `has` refuses.
+const EVENT_FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
+    AND occurred_at_ms >= ? AND occurred_at_ms < ?
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+
+pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates, QueryError> {
+    scope.validate()?;
+    // Dates come back as days since the epoch (ClickHouse's Date in RowBinary).
+    let sql = format!(
+        "SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week,
+                kind,
+                toUInt64(uniqExact(installation_id, delivery_id)) AS events
+         FROM (
+             SELECT installation_id, delivery_id, occurred_at_ms, event_type AS kind
+             FROM events
+             WHERE {EVENT_FILTER}
+               AND event_type IN ('issue_created', 'issue_updated', 'issue_deleted', 'comment_created')
+             UNION ALL
+             SELECT installation_id, delivery_id, occurred_at_ms, 'issue_resolved' AS kind
+             FROM field_changes
+             WHERE {EVENT_FILTER}
+               AND field = 'resolution' AND from_value = '' AND to_value != ''
+             UNION ALL
+             SELECT installation_id, delivery_id, occurred_at_ms, concat('transition_', status_category) AS kind
+             FROM events
+             WHERE {EVENT_FILTER}
+               AND status_category != ''
+               AND (installation_id, delivery_id) IN (
+                   SELECT installation_id, delivery_id FROM field_changes
+                   WHERE {EVENT_FILTER} AND field = 'status')
+         )
+         WHERE empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), kind)
+         GROUP BY week, kind
+         ORDER BY week, kind"
+    );
+    let mut query = client.query(&sql).bind(&scope.time_zone);
+    // Once per EVENT_FILTER in the SQL above.
+    for _ in 0..4 {
+        query = bind_event_filter(query, scope);
+    }
+    let rows = query
+        .bind(&scope.filters.event_types)
+        .bind(&scope.filters.event_types)
+        .fetch_all::<CountRow>()
+        .await?;
+
+    let days = client
+        .query(
+            "SELECT toUInt16(toDate(toDateTime(intDiv(min(occurred_at_ms), 1000)), ?)) AS first_day,
+                    toUInt16(toDate(now(), ?)) AS today,
+                    toUInt8(count() > 0) AS has_data
+             FROM events WHERE has(CAST(? AS Array(String)), installation_id)",
+        )
+        .bind(&scope.time_zone)
+        .bind(&scope.time_zone)
+        .bind(&scope.installations)
+        .fetch_one::<DataDays>()
+        .await?;
+
+    let first_week = monday_of(local_date(client, scope, scope.from.timestamp()).await?);
+    let last_week = monday_of(local_date(client, scope, (scope.to.timestamp() - 1).max(0)).await?);
+    let mut weeks = Vec::new();
+    let mut start = first_week;
+    while start <= last_week {
+        let counts = KINDS
+            .iter()
+            .filter(|kind| {
+                scope.filters.event_types.is_empty()
+                    || scope.filters.event_types.iter().any(|t| t == *kind)
+            })
+            .map(|kind| ((*kind).to_owned(), 0))
+            .collect();
+        weeks.push(Week {
+            start,
+            days_with_data: days_with_data(start, &days),
+            counts,
+        });
+        start = start + Days::new(7);
+    }
+    for row in rows {
+        let week = epoch_day(row.week);
+        if let Some(entry) = weeks.iter_mut().find(|w| w.start == week) {
+            entry.counts.insert(row.kind, row.events);
+        }
+    }
+    Ok(WeeklyRates { weeks })
+}
+
+fn bind_event_filter(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
+    query
+        .bind(&scope.installations)
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
+}
+
+async fn local_date(
+    client: &Client,
+    scope: &Scope,
+    unix_seconds: i64,
+) -> Result<NaiveDate, QueryError> {
+    let day: u16 = client
+        .query("SELECT toUInt16(toDate(toDateTime(?), ?))")
+        .bind(unix_seconds)
+        .bind(&scope.time_zone)
+        .fetch_one()
+        .await?;
+    Ok(epoch_day(day))
+}
+
+fn epoch_day(days: u16) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Days::new(u64::from(days))
+}
+
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    date - Days::new(u64::from(date.weekday().num_days_from_monday()))
+}
+
+fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
+    if days.has_data == 0 {
+        return 0;
+    }
+    let (first, today) = (epoch_day(days.first_day), epoch_day(days.today));
+    (0..7)
+        .map(|offset| week + Days::new(offset))
+        .filter(|day| *day >= first && *day <= today)
+        .count() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_week_counts_only_days_between_the_first_event_and_today() {
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        let day = |date: NaiveDate| (date - epoch_day(0)).num_days() as u16;
+        let data = |first: NaiveDate, today: NaiveDate| DataDays {
+            first_day: day(first),
+            today: day(today),
+            has_data: 1,
+        };
+        let wednesday = monday + Days::new(2);
+        let next_week = monday + Days::new(9);
+        assert_eq!(days_with_data(monday, &data(wednesday, next_week)), 5);
+        assert_eq!(
+            days_with_data(monday, &data(monday - Days::new(30), wednesday)),
+            3
+        );
+        assert_eq!(
+            days_with_data(monday, &data(monday - Days::new(30), next_week)),
+            7
+        );
+        assert_eq!(monday_of(wednesday), monday);
+    }
+}
