@@ -1,8 +1,12 @@
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
 use service_kit::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, KafkaConfig},
+    env_or,
 };
 
 pub struct Config {
@@ -10,6 +14,30 @@ pub struct Config {
     pub server: ServerConfig,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
+    pub consumer: ConsumerConfig,
+    pub batch: BatchConfig,
+}
+
+pub struct ConsumerConfig {
+    /// `KAFKA_RAW_TOPIC`, default `jira.raw-events` (what ingress produces to).
+    pub raw_topic: String,
+    /// `KAFKA_DEAD_LETTER_TOPIC`, default `jira.dead-letters`.
+    pub dead_letter_topic: String,
+    /// `KAFKA_CONSUMER_GROUP`, default `metafrazo-pipeline`: instances sharing it split the
+    /// partitions between them.
+    pub group: String,
+}
+
+/// A batch is inserted when any limit is reached. ClickHouse wants few, large inserts (about
+/// one a second per table); the defaults keep memory bounded and the delay around a second.
+#[derive(Clone, Copy)]
+pub struct BatchConfig {
+    /// `BATCH_MAX_ROWS`, default 20000 deliveries.
+    pub max_rows: usize,
+    /// `BATCH_MAX_BYTES`, default 32 MiB of payload.
+    pub max_bytes: usize,
+    /// `BATCH_MAX_WAIT_MS`, default 1000: the longest an event waits to be inserted.
+    pub max_wait: Duration,
 }
 
 impl Config {
@@ -21,6 +49,19 @@ impl Config {
             )?,
             kafka: KafkaConfig::from_env()?,
             clickhouse: ClickHouseConfig::from_env()?,
+            consumer: ConsumerConfig {
+                raw_topic: env_or("KAFKA_RAW_TOPIC", "jira.raw-events".to_owned())?,
+                dead_letter_topic: env_or(
+                    "KAFKA_DEAD_LETTER_TOPIC",
+                    "jira.dead-letters".to_owned(),
+                )?,
+                group: env_or("KAFKA_CONSUMER_GROUP", "metafrazo-pipeline".to_owned())?,
+            },
+            batch: BatchConfig {
+                max_rows: env_or("BATCH_MAX_ROWS", 20_000)?,
+                max_bytes: env_or("BATCH_MAX_BYTES", 32 * 1024 * 1024)?,
+                max_wait: Duration::from_millis(env_or("BATCH_MAX_WAIT_MS", 1000)?),
+            },
         })
     }
 }

@@ -1,19 +1,41 @@
-//! Drains the raw topic into ClickHouse. It has no API of its own; its HTTP port serves only
-//! health and metrics.
+//! Drains the raw topic into ClickHouse: decode each envelope, normalize the Jira payload into
+//! rows, insert in batches, store offsets only for what ClickHouse accepted. Its HTTP port
+//! serves only health and metrics.
 
+mod batch;
 mod config;
+pub mod metrics;
+pub mod normalize;
+mod warehouse_sink;
+mod worker;
 
-pub use config::Config;
+pub use config::{BatchConfig, Config, ConsumerConfig};
+pub use worker::Worker;
+
+use std::time::Duration;
 
 use axum::Router;
 use service_kit::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
+    kafka_topics::{self, TopicSpec},
     new_registry,
 };
+use tokio_util::sync::CancellationToken;
 
-pub async fn build(config: Config) -> anyhow::Result<Application> {
+/// The HTTP side and the consuming side; `main` runs both and stops both.
+pub struct Pipeline {
+    pub app: Application,
+    pub worker: Worker,
+    clickhouse: clickhouse::Client,
+    brokers: String,
+    raw_topic: String,
+    dead_letter_topic: String,
+}
+
+pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     let registry = new_registry()?;
+    let metrics = metrics::PipelineMetrics::register(&registry)?;
     let readiness = Readiness::new(
         &registry,
         vec![
@@ -21,10 +43,88 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             Box::new(ClickHouseCheck(config.clickhouse.client())),
         ],
     )?;
+    let worker = Worker::new(&config, metrics)?;
     let router = ServiceRouter {
         registry,
         readiness,
     }
     .finish(Router::new())?;
-    Ok(Application::bind(&config.server, router).await?)
+    Ok(Pipeline {
+        app: Application::bind(&config.server, router).await?,
+        worker,
+        clickhouse: config.clickhouse.client(),
+        brokers: config.kafka.brokers.clone(),
+        raw_topic: config.consumer.raw_topic.clone(),
+        dead_letter_topic: config.consumer.dead_letter_topic.clone(),
+    })
+}
+
+impl Pipeline {
+    /// Migrates the warehouse and creates the topics (retrying while ClickHouse or the broker is
+    /// away), then consumes until `stop`.
+    pub async fn consume(
+        clickhouse: clickhouse::Client,
+        brokers: String,
+        topics: (String, String),
+        worker: Worker,
+        stop: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let prepared = async {
+                warehouse::migrate(&clickhouse).await?;
+                kafka_topics::ensure(
+                    &brokers,
+                    &[
+                        TopicSpec {
+                            name: &topics.0,
+                            partitions: 8,
+                        },
+                        TopicSpec {
+                            name: &topics.1,
+                            partitions: 1,
+                        },
+                    ],
+                )
+                .await
+            };
+            match prepared.await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "cannot prepare the warehouse or topics yet")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                () = tokio::time::sleep(backoff) => {},
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+        worker.run(stop).await
+    }
+
+    /// Serves HTTP and consumes until `shutdown`; then the worker flushes and commits.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let consuming = tokio::spawn(Self::consume(
+            self.clickhouse,
+            self.brokers,
+            (self.raw_topic, self.dead_letter_topic),
+            self.worker,
+            stop.clone(),
+        ));
+        let stop_on_signal = stop.clone();
+        self.app
+            .run_until_stopped(async move {
+                shutdown.await;
+                stop_on_signal.cancel();
+            })
+            .await?;
+        stop.cancel();
+        consuming.await??;
+        Ok(())
+    }
 }

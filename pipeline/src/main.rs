@@ -1,11 +1,12 @@
-//! Config → telemetry → build → serve; everything else lives in the library so tests run it too.
+//! Config → telemetry → build → run; everything else lives in the library so tests run it too.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_kit::telemetry::init("pipeline");
     let config = pipeline::Config::from_env()?;
-    let app = pipeline::build(config).await?;
-    app.run_until_stopped(service_kit::shutdown_signal())
+    let pipeline = pipeline::build(config).await?;
+    pipeline
+        .run_until_stopped(service_kit::shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

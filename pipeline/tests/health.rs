@@ -11,7 +11,7 @@ fn config() -> pipeline::Config {
 
 #[tokio::test]
 async fn ready_when_kafka_and_clickhouse_answer() {
-    let app = TestApp::spawn(pipeline::build(config()).await.unwrap());
+    let app = TestApp::spawn(pipeline::build(config()).await.unwrap().app);
     app.assert_ready().await;
     app.stop().await.unwrap();
 }
@@ -21,7 +21,7 @@ async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
     let mut config = config();
     let (gate, routed) = TcpGate::for_clickhouse(&config.clickhouse).await;
     config.clickhouse = routed;
-    let app = TestApp::spawn(pipeline::build(config).await.unwrap());
+    let app = TestApp::spawn(pipeline::build(config).await.unwrap().app);
     app.assert_readiness_follows(&gate, "clickhouse").await;
 }
 

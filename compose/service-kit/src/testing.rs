@@ -19,6 +19,15 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", &id[..12])
 }
 
+/// The JWT with one character in the middle of its signature changed: a wrong signature, not a
+/// malformed token (the last character's spare bits could make it merely bad base64).
+pub fn flip_signature_char(token: &str) -> String {
+    let mut chars: Vec<char> = token.chars().collect();
+    let at = chars.len().saturating_sub(20);
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
 /// Addresses of the running stack, as `compose/local` exports them.
 pub struct Stack {
     pub postgres: PostgresConfig,

@@ -1,0 +1,90 @@
+//! Inserting a batch into ClickHouse, retried with capped exponential backoff until it is
+//! accepted or the pipeline is told to stop. While it retries nothing new is consumed, so memory
+//! stays bounded and the broker keeps what we have not stored.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use warehouse::{EventRow, FieldChangeRow};
+
+use crate::{batch::Batch, metrics::PipelineMetrics};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub(crate) struct WarehouseSink {
+    pub(crate) client: clickhouse::Client,
+    pub(crate) metrics: PipelineMetrics,
+}
+
+/// The batch was not stored because the pipeline is stopping; its offsets must not be stored.
+#[derive(Debug)]
+pub(crate) struct Abandoned;
+
+impl WarehouseSink {
+    pub(crate) async fn insert(
+        &self,
+        batch: &Batch,
+        stop: &CancellationToken,
+    ) -> Result<(), Abandoned> {
+        if batch.events.is_empty() {
+            return Ok(());
+        }
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Instant::now();
+            match self.try_insert(batch).await {
+                Ok(()) => {
+                    self.metrics
+                        .insert_duration
+                        .observe(started.elapsed().as_secs_f64());
+                    self.metrics.batch_rows.observe(batch.events.len() as f64);
+                    self.metrics
+                        .inserted_rows
+                        .with_label_values(&["events"])
+                        .inc_by(batch.events.len() as u64);
+                    self.metrics
+                        .inserted_rows
+                        .with_label_values(&["field_changes"])
+                        .inc_by(batch.field_changes.len() as u64);
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    for received in &batch.received_at_ms {
+                        self.metrics
+                            .end_to_end_delay
+                            .observe((now_ms - received).max(0) as f64 / 1000.0);
+                    }
+                    return Ok(());
+                }
+                Err(err) => {
+                    self.metrics.insert_failures.inc();
+                    tracing::warn!(error = %err, rows = batch.events.len(), retry_in = ?backoff, "ClickHouse insert failed; consuming paused");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Err(Abandoned),
+                () = tokio::time::sleep(backoff) => {},
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Field changes first: if we crash between the two inserts, the redelivered batch inserts
+    /// both again and the keys absorb the copies; events are never visible without their changes.
+    async fn try_insert(&self, batch: &Batch) -> Result<(), clickhouse::error::Error> {
+        if !batch.field_changes.is_empty() {
+            let mut insert = self
+                .client
+                .insert::<FieldChangeRow>("field_changes")
+                .await?;
+            for row in &batch.field_changes {
+                insert.write(row).await?;
+            }
+            insert.end().await?;
+        }
+        let mut insert = self.client.insert::<EventRow>("events").await?;
+        for row in &batch.events {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    }
+}

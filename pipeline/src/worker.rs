@@ -1,0 +1,231 @@
+//! The consuming loop: read envelopes from the raw topic, normalize them into rows, insert a
+//! batch when it is full or old enough, and only then store the offsets it covers. Messages that
+//! can never become rows go to the dead-letter topic with the reason, and their offsets are
+//! stored with the batch they arrived in, so a poison message never blocks its partition.
+
+use std::time::Duration;
+
+use ingress::envelope::Envelope;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    batch::Batch,
+    config::{BatchConfig, Config},
+    metrics::PipelineMetrics,
+    normalize::{self, Delivery},
+    warehouse_sink::{Abandoned, WarehouseSink},
+};
+
+/// How long a stopping pipeline keeps trying to insert its last batch.
+const FINAL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
+
+pub struct Worker {
+    consumer: StreamConsumer,
+    dead_letters: FutureProducer,
+    dead_letter_topic: String,
+    raw_topic: String,
+    sink: WarehouseSink,
+    batch: BatchConfig,
+    metrics: PipelineMetrics,
+}
+
+impl Worker {
+    pub(crate) fn new(config: &Config, metrics: PipelineMetrics) -> anyhow::Result<Self> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &config.kafka.brokers)
+            .set("group.id", &config.consumer.group)
+            .set("client.id", "metafrazo-pipeline")
+            .set("auto.offset.reset", "earliest")
+            // Commit in the background what we stored, and store only what ClickHouse accepted.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .create()?;
+        let dead_letters: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.kafka.brokers)
+            .set("acks", "all")
+            .create()?;
+        Ok(Self {
+            consumer,
+            dead_letters,
+            dead_letter_topic: config.consumer.dead_letter_topic.clone(),
+            raw_topic: config.consumer.raw_topic.clone(),
+            sink: WarehouseSink {
+                client: config.clickhouse.client(),
+                metrics: metrics.clone(),
+            },
+            batch: config.batch,
+            metrics,
+        })
+    }
+
+    /// Runs until `stop` is cancelled, then inserts what it holds (within a deadline), stores
+    /// and commits those offsets, and returns.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        self.consumer.subscribe(&[&self.raw_topic])?;
+        loop {
+            let mut batch = Batch::default();
+            let deadline = Instant::now() + self.batch.max_wait;
+            let stopping = loop {
+                if batch.events.len() >= self.batch.max_rows || batch.bytes >= self.batch.max_bytes
+                {
+                    break false;
+                }
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break true,
+                    () = tokio::time::sleep_until(deadline) => break false,
+                    received = self.consumer.recv() => match received {
+                        Ok(message) => {
+                            if self.take(&message, &mut batch, &stop).await.is_err() {
+                                // Stopping before a poison message was kept: store nothing
+                                // more, so everything unstored is read again.
+                                return Ok(());
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "consuming failed; retrying"),
+                    },
+                }
+            };
+            if stopping {
+                let flush_stop = CancellationToken::new();
+                let cancel = flush_stop.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(FINAL_FLUSH_DEADLINE).await;
+                    cancel.cancel();
+                });
+                if self.flush(&batch, &flush_stop).await.is_ok()
+                    && let Err(err) = self.consumer.commit_consumer_state(CommitMode::Sync)
+                {
+                    tracing::warn!(error = %err, "final offset commit failed; the last batch may be read again");
+                }
+                tracing::info!("pipeline stopped");
+                return Ok(());
+            }
+            // A batch abandoned here means we are stopping: the next turn of the loop sees it.
+            let _ = self.flush(&batch, &stop).await;
+        }
+    }
+
+    async fn flush(&self, batch: &Batch, stop: &CancellationToken) -> Result<(), Abandoned> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.sink.insert(batch, stop).await?;
+        for ((topic, partition), offset) in &batch.offsets {
+            // Fails only for a partition revoked meanwhile; its new owner reads it again and
+            // the duplicates change no number.
+            if let Err(err) = self.consumer.store_offset(topic, *partition, *offset) {
+                tracing::warn!(error = %err, topic, partition, "offset not stored");
+            }
+        }
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        message: &BorrowedMessage<'_>,
+        batch: &mut Batch,
+        stop: &CancellationToken,
+    ) -> Result<(), Abandoned> {
+        self.metrics.consumed.inc();
+        let headers: Vec<(&str, &[u8])> = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .filter_map(|header| header.value.map(|value| (header.key, value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let payload = message.payload().unwrap_or_default();
+        let outcome = Envelope::decode(headers.iter().copied(), payload)
+            .map_err(|err| ("undecodable_envelope", err.to_string()))
+            .and_then(|envelope| {
+                let installation_id = envelope.installation_id.to_string();
+                normalize::normalize(&Delivery {
+                    installation_id: &installation_id,
+                    delivery_id: &envelope.delivery_id,
+                    source: envelope.source.as_str(),
+                    received_at_ms: envelope.received_at_ms,
+                    payload: &envelope.payload,
+                })
+                .map_err(|err| ("unnormalizable_payload", err.to_string()))
+            });
+        match outcome {
+            Ok(normalized) => {
+                batch.push(normalized.event, normalized.field_changes);
+            }
+            Err((reason, detail)) => {
+                self.dead_letter(message, &headers, reason, &detail, stop)
+                    .await?;
+            }
+        }
+        batch.handled(message.topic(), message.partition(), message.offset());
+        Ok(())
+    }
+
+    /// Keeps the message on the dead-letter topic, retrying until the broker takes it (or we
+    /// stop, in which case its offset is never stored and it is read again).
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        headers: &[(&str, &[u8])],
+        reason: &'static str,
+        detail: &str,
+        stop: &CancellationToken,
+    ) -> Result<(), Abandoned> {
+        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        tracing::warn!(
+            reason,
+            detail,
+            partition = message.partition(),
+            offset = message.offset(),
+            "dead-lettering a message"
+        );
+        let why = format!("{reason}: {detail}");
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let mut owned = OwnedHeaders::new_with_capacity(headers.len() + 1);
+            for (key, value) in headers.iter().filter(|(key, _)| *key != DEAD_LETTER_REASON) {
+                owned = owned.insert(Header {
+                    key,
+                    value: Some(*value),
+                });
+            }
+            owned = owned.insert(Header {
+                key: DEAD_LETTER_REASON,
+                value: Some(why.as_bytes()),
+            });
+            let mut record = FutureRecord::to(&self.dead_letter_topic)
+                .payload(message.payload().unwrap_or_default())
+                .headers(owned);
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            match self
+                .dead_letters
+                .send(record, Duration::from_secs(10))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err((err, _)) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "dead-letter topic unavailable")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Err(Abandoned),
+                () = tokio::time::sleep(backoff) => {},
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The pipeline against the real broker and ClickHouse: envelopes in a topic of the test's own
+//! end up as rows exactly once, poison goes to the dead letters with its reason, a replay of
+//! the topic changes no count, and a ClickHouse outage loses nothing.
+
+use std::time::Duration;
+
+use ingress::envelope::{Envelope, Source};
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer, StreamConsumer},
+    message::{Header, Headers, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use service_kit::{
+    connections::ClickHouseConfig,
+    kafka_topics::{self, TopicSpec},
+    testing::{Stack, TcpGate, TestApp, unique},
+};
+use tokio_util::sync::CancellationToken;
+
+const FIXTURES: &[&str] = &[
+    "comment_created",
+    "issue_created",
+    "issue_deleted",
+    "issue_resolved",
+    "issue_updated_assignee_priority",
+    "issue_updated_status",
+    "issuelink_created",
+    "project_created",
+    "sprint_started",
+    "user_created",
+    "version_released",
+    "worklog_created",
+];
+
+struct Setup {
+    stack: Stack,
+    clickhouse: ClickHouseConfig,
+    raw: String,
+    dead: String,
+    producer: FutureProducer,
+    installation: uuid::Uuid,
+}
+
+async fn setup() -> Setup {
+    let stack = Stack::from_env();
+    let clickhouse = stack.fresh_clickhouse().await;
+    let raw = unique("raw");
+    let dead = unique("dead");
+    kafka_topics::ensure(
+        &stack.kafka.brokers,
+        &[
+            TopicSpec {
+                name: &raw,
+                partitions: 2,
+            },
+            TopicSpec {
+                name: &dead,
+                partitions: 1,
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let producer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka.brokers)
+        .create()
+        .unwrap();
+    Setup {
+        stack,
+        clickhouse,
+        raw,
+        dead,
+        producer,
+        installation: uuid::Uuid::new_v4(),
+    }
+}
+
+impl Setup {
+    fn config(&self, clickhouse: &ClickHouseConfig) -> pipeline::Config {
+        let mut config = pipeline::Config::from_env().unwrap();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.clickhouse = clickhouse.clone();
+        config.consumer.raw_topic = self.raw.clone();
+        config.consumer.dead_letter_topic = self.dead.clone();
+        config.consumer.group = unique("group");
+        config.batch.max_wait = Duration::from_millis(200);
+        config
+    }
+
+    /// Starts consuming in the background with its own consumer group; returns its stop switch,
+    /// the task, and its HTTP side (for its metrics).
+    async fn run(
+        &self,
+        clickhouse: &ClickHouseConfig,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+        TestApp,
+    ) {
+        let config = self.config(clickhouse);
+        let stop = CancellationToken::new();
+        let built = pipeline::build(config).await.unwrap();
+        let task = tokio::spawn(pipeline::Pipeline::consume(
+            clickhouse.client(),
+            self.stack.kafka.brokers.clone(),
+            (self.raw.clone(), self.dead.clone()),
+            built.worker,
+            stop.clone(),
+        ));
+        (stop, task, TestApp::spawn(built.app))
+    }
+
+    async fn produce(&self, envelope: &Envelope, with_headers: bool) {
+        let mut headers = OwnedHeaders::new();
+        if with_headers {
+            for (key, value) in envelope.headers() {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+        }
+        let key = envelope.key();
+        self.producer
+            .send(
+                FutureRecord::to(&self.raw)
+                    .key(&key)
+                    .payload(&envelope.payload)
+                    .headers(headers),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(err, _)| err)
+            .unwrap();
+    }
+
+    fn fixture_envelopes(&self) -> Vec<Envelope> {
+        FIXTURES
+            .iter()
+            .map(|name| Envelope {
+                installation_id: self.installation,
+                client_key: "client".into(),
+                delivery_id: format!("delivery-{name}"),
+                retry: 0,
+                source: Source::Connect,
+                received_at_ms: 1_763_397_700_000,
+                request_id: "request".into(),
+                payload: std::fs::read(format!(
+                    "{}/../../shared/fixtures/jira/{name}.json",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            })
+            .collect()
+    }
+
+    async fn scalar(&self, sql: &str) -> u64 {
+        self.clickhouse
+            .client()
+            .query(sql)
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded) until `events` holds `expected` distinct deliveries.
+    async fn wait_for_events(&self, expected: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let stored = self
+                .clickhouse
+                .client()
+                .query("SELECT toUInt64(uniqExact(installation_id, delivery_id)) FROM events")
+                .fetch_one::<u64>()
+                .await
+                .unwrap_or(0);
+            if stored >= expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {stored} of {expected} events stored"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.scalar("SELECT toUInt64(uniqExact(installation_id, delivery_id)) FROM events").await,
+            self.scalar("SELECT toUInt64(count()) FROM events FINAL").await,
+            self.scalar("SELECT toUInt64(uniqExact(installation_id, delivery_id, item_index)) FROM field_changes").await,
+        )
+    }
+
+    async fn dead_letters(&self, count: usize) -> Vec<String> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.stack.kafka.brokers)
+            .set("group.id", unique("reader"))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[&self.dead]).unwrap();
+        let mut reasons = Vec::new();
+        while reasons.len() < count {
+            let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+                .await
+                .expect("dead letters within 30 s")
+                .unwrap();
+            let reason = message
+                .headers()
+                .and_then(|headers| {
+                    headers
+                        .iter()
+                        .find(|header| header.key == "mf-dead-letter-reason")
+                        .and_then(|header| {
+                            header
+                                .value
+                                .map(|v| String::from_utf8_lossy(v).into_owned())
+                        })
+                })
+                .unwrap_or_default();
+            reasons.push(reason);
+        }
+        reasons
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
+    let setup = setup().await;
+    warehouse::migrate(&setup.clickhouse.client())
+        .await
+        .unwrap();
+    let envelopes = setup.fixture_envelopes();
+    for envelope in &envelopes {
+        setup.produce(envelope, true).await;
+    }
+    let mut not_json = envelopes[0].clone();
+    not_json.delivery_id = "poison-not-json".into();
+    not_json.payload = b"<html>".to_vec();
+    setup.produce(&not_json, true).await;
+    setup.produce(&envelopes[1], false).await;
+
+    let (stop, task, _app) = setup.run(&setup.clickhouse).await;
+    setup.wait_for_events(envelopes.len() as u64).await;
+    let reasons = setup.dead_letters(2).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("unnormalizable_payload")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("undecodable_envelope")),
+        "{reasons:?}"
+    );
+    let (distinct, final_count, changes) = setup.counts().await;
+    assert_eq!(distinct, envelopes.len() as u64);
+    assert_eq!(final_count, envelopes.len() as u64);
+    assert!(
+        changes >= 2,
+        "the assignee/priority update has two field changes"
+    );
+}
+
+#[tokio::test]
+async fn replaying_the_topic_changes_no_count() {
+    let setup = setup().await;
+    warehouse::migrate(&setup.clickhouse.client())
+        .await
+        .unwrap();
+    let envelopes = setup.fixture_envelopes();
+    for envelope in &envelopes {
+        setup.produce(envelope, true).await;
+    }
+    let (stop, task, _app) = setup.run(&setup.clickhouse).await;
+    setup.wait_for_events(envelopes.len() as u64).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let before = setup.counts().await;
+
+    // Jira retries (the same deliveries again) and a consumer group reading the whole topic
+    // from the start (a redelivery after a crash, at its worst).
+    for envelope in &envelopes {
+        setup.produce(envelope, true).await;
+    }
+    let (stop, task, app) = setup.run(&setup.clickhouse).await;
+    // The second group reads all 2n messages and inserts every delivery again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        let consumed = metric(&metrics, "pipeline_consumed_total");
+        let inserted = metric(&metrics, "pipeline_inserted_rows_total{table=\"events\"}");
+        if consumed >= 2 * envelopes.len() as u64 && inserted >= envelopes.len() as u64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replay stalled: {consumed} read, {inserted} inserted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        setup.counts().await,
+        before,
+        "(distinct deliveries, rows after merge, distinct field changes)"
+    );
+}
+
+#[tokio::test]
+async fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
+    let setup = setup().await;
+    warehouse::migrate(&setup.clickhouse.client())
+        .await
+        .unwrap();
+    let (gate, routed) = TcpGate::for_clickhouse(&setup.clickhouse).await;
+    let envelopes = setup.fixture_envelopes();
+    let (stop, task, _app) = setup.run(&routed).await;
+    gate.close().await;
+    for envelope in &envelopes {
+        setup.produce(envelope, true).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        setup.counts().await.0,
+        0,
+        "nothing stored while ClickHouse is away"
+    );
+    gate.open();
+    setup.wait_for_events(envelopes.len() as u64).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let (distinct, final_count, _) = setup.counts().await;
+    assert_eq!(
+        (distinct, final_count),
+        (envelopes.len() as u64, envelopes.len() as u64)
+    );
+}
+
+/// The value of one series in Prometheus text, 0 when absent.
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
