@@ -3,119 +3,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc};
+mod support;
+
+use chrono::{Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc};
 use service_kit::testing::Stack;
+use support::{Generated, generate, insert};
 use warehouse::{
-    EventRow, FieldChangeRow,
+    EventRow,
     queries::{Filters, Scope, weekly_rates},
 };
-
-struct Generated {
-    events: Vec<EventRow>,
-    changes: Vec<FieldChangeRow>,
-}
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
-
-fn event(
-    installation: &str,
-    delivery: String,
-    kind: &str,
-    at_ms: i64,
-    project: &str,
-    category: &str,
-) -> EventRow {
-    EventRow {
-        installation_id: installation.into(),
-        delivery_id: delivery,
-        source: "connect".into(),
-        family: if kind.starts_with("comment") {
-            "comment"
-        } else {
-            "issue"
-        }
-        .into(),
-        event_type: kind.into(),
-        occurred_at_ms: at_ms,
-        received_at_ms: at_ms + 100,
-        project_id: "1".into(),
-        project_key: project.into(),
-        issue_id: "10".into(),
-        issue_key: format!("{project}-1"),
-        issue_type: "Bug".into(),
-        status: String::new(),
-        status_category: category.into(),
-        priority: "High".into(),
-        actor_account_id: "u".into(),
-        payload: "{}".into(),
-    }
-}
-
-fn change(event: &EventRow, index: u16, field: &str, from: &str, to: &str) -> FieldChangeRow {
-    FieldChangeRow {
-        installation_id: event.installation_id.clone(),
-        delivery_id: event.delivery_id.clone(),
-        item_index: index,
-        occurred_at_ms: event.occurred_at_ms,
-        project_key: event.project_key.clone(),
-        issue_id: event.issue_id.clone(),
-        issue_key: event.issue_key.clone(),
-        issue_type: event.issue_type.clone(),
-        field: field.into(),
-        field_id: field.into(),
-        from_value: from.into(),
-        to_value: to.into(),
-        from_string: from.into(),
-        to_string: to.into(),
-    }
-}
-
-fn generate(start: DateTime<Utc>, installations: &[&str]) -> Generated {
-    let mut rng = Lcg(42);
-    let mut events = Vec::new();
-    let mut changes = Vec::new();
-    for n in 0..600 {
-        let installation = installations[rng.next(installations.len() as u64) as usize];
-        let at = start.timestamp_millis() + rng.next(35 * 24 * 3600 * 1000) as i64;
-        let project = ["SEC", "OPS"][rng.next(2) as usize];
-        let kind = [
-            "issue_created",
-            "issue_updated",
-            "issue_updated",
-            "issue_deleted",
-            "comment_created",
-        ][rng.next(5) as usize];
-        let category = if kind == "issue_updated" {
-            ["new", "indeterminate", "done"][rng.next(3) as usize]
-        } else {
-            ""
-        };
-        let row = event(installation, format!("d{n}"), kind, at, project, category);
-        if kind == "issue_updated" {
-            match rng.next(3) {
-                0 => changes.push(change(&row, 0, "status", "1", "2")),
-                1 => {
-                    changes.push(change(&row, 0, "status", "1", "3"));
-                    changes.push(change(&row, 1, "resolution", "", "10000"));
-                }
-                _ => changes.push(change(&row, 0, "priority", "3", "1")),
-            }
-        }
-        events.push(row);
-    }
-    Generated { events, changes }
-}
 
 fn expected(
     generated: &Generated,
@@ -169,22 +65,6 @@ fn expected(
         .into_iter()
         .map(|(key, set)| (key, set.len() as u64))
         .collect()
-}
-
-async fn insert(client: &clickhouse::Client, generated: &Generated) {
-    let mut insert = client.insert::<EventRow>("events").await.unwrap();
-    for row in &generated.events {
-        insert.write(row).await.unwrap();
-    }
-    insert.end().await.unwrap();
-    let mut insert = client
-        .insert::<FieldChangeRow>("field_changes")
-        .await
-        .unwrap();
-    for row in &generated.changes {
-        insert.write(row).await.unwrap();
-    }
-    insert.end().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! Every analytical query, as a typed function the dashboards call with a [`Scope`].
 
+pub mod events;
 mod scope;
 pub mod weekly_rates;
 
+pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, feed};
 pub use scope::{Filters, QueryError, Scope};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};

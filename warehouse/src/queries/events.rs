@@ -1,0 +1,147 @@
+//! Single events: a paged feed newest first, and one event with its field changes. A delivery
+//! stored twice appears once (`LIMIT 1 BY` its key). Paging is by cursor (the last row's time
+//! and delivery id), so new events arriving do not shift the pages.
+
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+
+use super::scope::{QueryError, Scope};
+use crate::{EventRow, FieldChangeRow};
+
+/// Filters the feed adds to the scope's.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFilters {
+    pub issue_key: Option<String>,
+    pub actor_account_id: Option<String>,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub occurred_at_ms: i64,
+    pub delivery_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// Newest first; `payload` is left empty here (the single-event view carries it).
+    pub events: Vec<EventRow>,
+    /// Present when there may be more.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDetail {
+    pub event: EventRow,
+    pub field_changes: Vec<FieldChangeRow>,
+}
+
+const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type, occurred_at_ms,
+    received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
+    status_category, priority, actor_account_id";
+
+pub async fn feed(
+    client: &Client,
+    scope: &Scope,
+    filters: &FeedFilters,
+    after: Option<&Cursor>,
+    page_size: u32,
+) -> Result<FeedPage, QueryError> {
+    scope.validate()?;
+    let page_size = page_size.clamp(1, 500);
+    let sql = format!(
+        "SELECT {COLUMNS}, '' AS payload
+         FROM events
+         WHERE has(CAST(? AS Array(String)), installation_id)
+           AND occurred_at_ms >= ? AND occurred_at_ms < ?
+           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
+           AND (? = '' OR issue_key = ?)
+           AND (? = '' OR actor_account_id = ?)
+           AND (? = 0 OR occurred_at_ms < ? OR (occurred_at_ms = ? AND delivery_id < ?))
+         ORDER BY occurred_at_ms DESC, delivery_id DESC
+         LIMIT 1 BY installation_id, delivery_id
+         LIMIT ?"
+    );
+    let issue_key = filters.issue_key.clone().unwrap_or_default();
+    let actor = filters.actor_account_id.clone().unwrap_or_default();
+    let (has_cursor, cursor_ms, cursor_id) = match after {
+        Some(cursor) => (1u8, cursor.occurred_at_ms, cursor.delivery_id.clone()),
+        None => (0u8, 0, String::new()),
+    };
+    let events = client
+        .query(&sql)
+        .bind(&scope.installations)
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.event_types)
+        .bind(&scope.filters.event_types)
+        .bind(&issue_key)
+        .bind(&issue_key)
+        .bind(&actor)
+        .bind(&actor)
+        .bind(has_cursor)
+        .bind(cursor_ms)
+        .bind(cursor_ms)
+        .bind(&cursor_id)
+        .bind(page_size)
+        .fetch_all::<EventRow>()
+        .await?;
+    let next = (events.len() == page_size as usize)
+        .then(|| events.last())
+        .flatten()
+        .map(|last| Cursor {
+            occurred_at_ms: last.occurred_at_ms,
+            delivery_id: last.delivery_id.clone(),
+        });
+    Ok(FeedPage { events, next })
+}
+
+/// One event, if it belongs to one of `installations` (anything else is as if it did not
+/// exist, so another organization's ids reveal nothing).
+pub async fn event(
+    client: &Client,
+    installations: &[String],
+    installation_id: &str,
+    delivery_id: &str,
+) -> Result<Option<EventDetail>, QueryError> {
+    if !installations.iter().any(|known| known == installation_id) {
+        return Ok(None);
+    }
+    let event = client
+        .query(&format!(
+            "SELECT {COLUMNS}, payload FROM events
+             WHERE installation_id = ? AND delivery_id = ?
+             LIMIT 1"
+        ))
+        .bind(installation_id)
+        .bind(delivery_id)
+        .fetch_optional::<EventRow>()
+        .await?;
+    let Some(event) = event else {
+        return Ok(None);
+    };
+    let field_changes = client
+        .query(
+            "SELECT installation_id, delivery_id, item_index, occurred_at_ms, project_key,
+                    issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
+                    from_string, to_string
+             FROM field_changes
+             WHERE installation_id = ? AND delivery_id = ?
+             ORDER BY item_index
+             LIMIT 1 BY item_index",
+        )
+        .bind(installation_id)
+        .bind(delivery_id)
+        .fetch_all::<FieldChangeRow>()
+        .await?;
+    Ok(Some(EventDetail {
+        event,
+        field_changes,
+    }))
+}
