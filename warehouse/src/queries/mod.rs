@@ -1,9 +1,12 @@
 //! Every analytical query, as a typed function the dashboards call with a [`Scope`].
 
+mod calendar;
 pub mod events;
 mod scope;
+pub mod trends;
 pub mod weekly_rates;
 
 pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, feed};
 pub use scope::{Filters, QueryError, Scope};
+pub use trends::{TrendWeek, Trends, trends};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};

@@ -5,11 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Days, NaiveDate};
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::scope::{QueryError, Scope};
+use super::{
+    calendar::{epoch_day, week_starts},
+    scope::{QueryError, Scope},
+};
 
 /// The kinds counted, as the `kind` of each row.
 pub const KINDS: &[&str] = &[
@@ -120,11 +123,8 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         .fetch_one::<DataDays>()
         .await?;
 
-    let first_week = monday_of(local_date(client, scope, scope.from.timestamp()).await?);
-    let last_week = monday_of(local_date(client, scope, (scope.to.timestamp() - 1).max(0)).await?);
     let mut weeks = Vec::new();
-    let mut start = first_week;
-    while start <= last_week {
+    for start in week_starts(client, scope).await? {
         let counts = KINDS
             .iter()
             .filter(|kind| {
@@ -138,7 +138,6 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
             days_with_data: days_with_data(start, &days),
             counts,
         });
-        start = start + Days::new(7);
     }
     for row in rows {
         let week = epoch_day(row.week);
@@ -160,28 +159,6 @@ fn bind_event_filter(query: clickhouse::query::Query, scope: &Scope) -> clickhou
         .bind(&scope.filters.issue_types)
 }
 
-async fn local_date(
-    client: &Client,
-    scope: &Scope,
-    unix_seconds: i64,
-) -> Result<NaiveDate, QueryError> {
-    let day: u16 = client
-        .query("SELECT toUInt16(toDate(toDateTime(?), ?))")
-        .bind(unix_seconds)
-        .bind(&scope.time_zone)
-        .fetch_one()
-        .await?;
-    Ok(epoch_day(day))
-}
-
-fn epoch_day(days: u16) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Days::new(u64::from(days))
-}
-
-fn monday_of(date: NaiveDate) -> NaiveDate {
-    date - Days::new(u64::from(date.weekday().num_days_from_monday()))
-}
-
 fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
     if days.has_data == 0 {
         return 0;
@@ -196,6 +173,7 @@ fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queries::calendar::monday_of;
 
     #[test]
     fn a_week_counts_only_days_between_the_first_event_and_today() {

@@ -1,0 +1,169 @@
+//! Trends per ISO week (viewer's time zone): issues created against resolved, reopened, the open
+//! backlog at each week's end, the median time from creation to resolution of the issues
+//! resolved that week, and how often chosen fields changed. All counts are of distinct
+//! deliveries (or changelog items), so duplicates change nothing.
+//!
+//! We never backfill: the backlog counts issues created since the workspace was connected
+//! (created − resolved + reopened, cumulative from the first event), and the time to
+//! resolution is known only for issues whose creation we saw.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::{
+    calendar::{epoch_day, week_starts},
+    scope::{QueryError, Scope},
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trends {
+    pub weeks: Vec<TrendWeek>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendWeek {
+    /// The Monday the week starts on, in the viewer's time zone.
+    pub start: NaiveDate,
+    pub created: u64,
+    pub resolved: u64,
+    /// Resolutions cleared again.
+    pub reopened: u64,
+    /// Open issues at the end of the week, counted from the first event in range.
+    pub backlog: i64,
+    /// Median hours from creation to resolution of the issues resolved this week whose
+    /// creation we saw (for an even count, the upper of the two middle values, as ClickHouse's
+    /// `quantileExact` gives it); `None` when there were none.
+    pub median_hours_to_resolution: Option<f64>,
+    /// Changes per requested field (`assignee`, `priority`, …), zero when none.
+    pub field_changes: BTreeMap<String, u64>,
+}
+
+#[derive(Row, Deserialize)]
+struct WeekCount {
+    week: u16,
+    kind: String,
+    n: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct WeekMedian {
+    week: u16,
+    resolved_with_creation: u64,
+    median_ms: f64,
+}
+
+const FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
+    AND occurred_at_ms >= ? AND occurred_at_ms < ?
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+
+fn bind_filter(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
+    query
+        .bind(&scope.installations)
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
+}
+
+pub async fn trends(
+    client: &Client,
+    scope: &Scope,
+    fields: &[String],
+) -> Result<Trends, QueryError> {
+    scope.validate()?;
+    let counts_sql = format!(
+        "SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
+                toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
+         FROM (
+             SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms, 'created' AS kind
+             FROM events WHERE {FILTER} AND event_type = 'issue_created'
+             UNION ALL
+             SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
+                    multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
+                            field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
+                            concat('field:', field)) AS kind
+             FROM field_changes WHERE {FILTER}
+         )
+         GROUP BY week, kind"
+    );
+    let mut query = client.query(&counts_sql).bind(&scope.time_zone);
+    for _ in 0..2 {
+        query = bind_filter(query, scope);
+    }
+    let counts = query.fetch_all::<WeekCount>().await?;
+
+    // Resolution time: each resolution (deduplicated) joined with its issue's creation.
+    let median_sql = format!(
+        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
+                toUInt64(count()) AS resolved_with_creation,
+                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
+         FROM (
+             SELECT installation_id, issue_id, any(occurred_at_ms) AS resolved_ms
+             FROM field_changes
+             WHERE {FILTER} AND field = 'resolution' AND from_value = '' AND to_value != ''
+             GROUP BY installation_id, issue_id, delivery_id, item_index
+         )
+         ANY INNER JOIN (
+             SELECT installation_id, issue_id, min(occurred_at_ms) AS created_ms
+             FROM events
+             WHERE has(CAST(? AS Array(String)), installation_id) AND event_type = 'issue_created'
+             GROUP BY installation_id, issue_id
+         ) USING (installation_id, issue_id)
+         WHERE resolved_ms >= created_ms
+         GROUP BY week"
+    );
+    let medians = bind_filter(client.query(&median_sql).bind(&scope.time_zone), scope)
+        .bind(&scope.installations)
+        .fetch_all::<WeekMedian>()
+        .await?;
+
+    let mut weeks: Vec<TrendWeek> = week_starts(client, scope)
+        .await?
+        .into_iter()
+        .map(|start| TrendWeek {
+            start,
+            created: 0,
+            resolved: 0,
+            reopened: 0,
+            backlog: 0,
+            median_hours_to_resolution: None,
+            field_changes: fields.iter().map(|field| (field.clone(), 0)).collect(),
+        })
+        .collect();
+    for row in counts {
+        let Some(week) = weeks.iter_mut().find(|w| w.start == epoch_day(row.week)) else {
+            continue;
+        };
+        match row.kind.as_str() {
+            "created" => week.created = row.n,
+            "resolved" => week.resolved = row.n,
+            "reopened" => week.reopened = row.n,
+            other => {
+                if let Some(field) = other.strip_prefix("field:")
+                    && let Some(count) = week.field_changes.get_mut(field)
+                {
+                    *count += row.n;
+                }
+            }
+        }
+    }
+    for row in medians {
+        if let Some(week) = weeks.iter_mut().find(|w| w.start == epoch_day(row.week))
+            && row.resolved_with_creation > 0
+        {
+            week.median_hours_to_resolution = Some(row.median_ms / 3_600_000.0);
+        }
+    }
+    let mut open = 0i64;
+    for week in &mut weeks {
+        open += week.created as i64 - week.resolved as i64 + week.reopened as i64;
+        week.backlog = open;
+    }
+    Ok(Trends { weeks })
+}
