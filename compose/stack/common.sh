@@ -25,6 +25,9 @@ export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
 export SMTP_URL=${SMTP_URL:-smtp://127.0.0.1:$SMTP_PORT}
 export PROMETHEUS_URL=${PROMETHEUS_URL:-http://127.0.0.1:$PROMETHEUS_PORT}
 export METAFRAZO_STACK_DIR=$STACK_DIR
+# Static group membership for the stack's one pipeline: tansu 0.6 does not expire a killed
+# member's session, so without it a restarted pipeline would wait for partitions forever.
+export KAFKA_GROUP_INSTANCE_ID=${KAFKA_GROUP_INSTANCE_ID:-pipeline-local}
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 fail_note() { printf '\033[31mxx\033[0m %s\n' "$*" >&2; }

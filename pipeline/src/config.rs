@@ -26,6 +26,12 @@ pub struct ConsumerConfig {
     /// `KAFKA_CONSUMER_GROUP`, default `metafrazo-pipeline`: instances sharing it split the
     /// partitions between them.
     pub group: String,
+    /// `KAFKA_SESSION_TIMEOUT_MS`, default 10000: how long a crashed instance keeps its
+    /// partitions before the group gives them to another.
+    pub session_timeout_ms: u32,
+    /// `KAFKA_GROUP_INSTANCE_ID`, default none: a stable name per instance (e.g. the pod name)
+    /// turns on static membership, so a restarted instance resumes its partitions at once.
+    pub instance_id: Option<String>,
 }
 
 /// A batch is inserted when any limit is reached. ClickHouse wants few, large inserts (about
@@ -56,6 +62,9 @@ impl Config {
                     "jira.dead-letters".to_owned(),
                 )?,
                 group: env_or("KAFKA_CONSUMER_GROUP", "metafrazo-pipeline".to_owned())?,
+                session_timeout_ms: env_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
+                instance_id: Some(env_or("KAFKA_GROUP_INSTANCE_ID", String::new())?)
+                    .filter(|id| !id.is_empty()),
             },
             batch: BatchConfig {
                 max_rows: env_or("BATCH_MAX_ROWS", 20_000)?,

@@ -39,7 +39,13 @@ pub struct Worker {
 
 impl Worker {
     pub(crate) fn new(config: &Config, metrics: PipelineMetrics) -> anyhow::Result<Self> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let mut consumer_config = ClientConfig::new();
+        if let Some(instance) = &config.consumer.instance_id {
+            // Static membership: a restarted instance takes its partitions back at once
+            // instead of waiting for its dead self's session to expire.
+            consumer_config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer = consumer_config
             .set("bootstrap.servers", &config.kafka.brokers)
             .set("group.id", &config.consumer.group)
             .set("client.id", "metafrazo-pipeline")
@@ -48,6 +54,20 @@ impl Worker {
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
+            // A crashed instance holds its partitions until its session expires: keep that
+            // short so a restart (or the group's other members) takes over within seconds.
+            .set(
+                "session.timeout.ms",
+                config.consumer.session_timeout_ms.to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (config.consumer.session_timeout_ms / 5)
+                    .max(500)
+                    .to_string(),
+            )
+            // Longer than the slowest insert retry stays away from the consumer's poll.
+            .set("max.poll.interval.ms", "120000")
             .create()?;
         let dead_letters: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &config.kafka.brokers)

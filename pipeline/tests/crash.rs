@@ -1,0 +1,164 @@
+//! `kill -9` of the pipeline binary in the middle of a stream, then a restart: every delivery is
+//! stored, and after ClickHouse's merge exactly once; the distinct count never exceeds the truth.
+
+use std::time::Duration;
+
+use ingress::envelope::{Envelope, Source};
+use rdkafka::{
+    ClientConfig,
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use service_kit::{
+    kafka_topics::{self, TopicSpec},
+    testing::{Stack, unique},
+};
+
+const DELIVERIES: usize = 600;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
+    let stack = Stack::from_env();
+    let clickhouse = stack.fresh_clickhouse().await;
+    let client = clickhouse.client();
+    let (raw, dead, group) = (unique("raw"), unique("dead"), unique("group"));
+    kafka_topics::ensure(
+        &stack.kafka.brokers,
+        &[
+            TopicSpec {
+                name: &raw,
+                partitions: 4,
+            },
+            TopicSpec {
+                name: &dead,
+                partitions: 1,
+            },
+        ],
+    )
+    .await
+    .unwrap();
+
+    let payload = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/jira/issue_updated_status.json"
+    ))
+    .unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka.brokers)
+        .set("linger.ms", "20")
+        .create()
+        .unwrap();
+    let installations: Vec<uuid::Uuid> = (0..8).map(|_| uuid::Uuid::new_v4()).collect();
+    let sends = (0..DELIVERIES).map(|n| {
+        let envelope = Envelope {
+            installation_id: installations[n % installations.len()],
+            client_key: "client".into(),
+            delivery_id: format!("delivery-{n}"),
+            retry: 0,
+            source: Source::Connect,
+            received_at_ms: 1_763_397_700_000,
+            request_id: "request".into(),
+            payload: payload.clone(),
+        };
+        let producer = &producer;
+        let raw = &raw;
+        async move {
+            let mut headers = OwnedHeaders::new();
+            for (key, value) in envelope.headers() {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let key = envelope.key();
+            producer
+                .send(
+                    FutureRecord::to(raw)
+                        .key(&key)
+                        .payload(&envelope.payload)
+                        .headers(headers),
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|(err, _)| err)
+                .unwrap();
+        }
+    });
+    futures::future::join_all(sends).await;
+
+    let start = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .env("PIPELINE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("CLICKHOUSE_DATABASE", &clickhouse.database)
+            .env("KAFKA_RAW_TOPIC", &raw)
+            .env("KAFKA_DEAD_LETTER_TOPIC", &dead)
+            .env("KAFKA_CONSUMER_GROUP", &group)
+            .env("KAFKA_GROUP_INSTANCE_ID", "pipeline-0")
+            // Small, frequent batches, so the kill lands between inserts and offset commits.
+            .env("BATCH_MAX_ROWS", "50")
+            .env("BATCH_MAX_WAIT_MS", "50")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the pipeline binary")
+    };
+    let distinct = || async {
+        client
+            .query("SELECT toUInt64(uniqExact(installation_id, delivery_id)) FROM events")
+            .fetch_one::<u64>()
+            .await
+            .unwrap_or(0)
+    };
+
+    let mut first = start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = distinct().await;
+        if stored >= (DELIVERIES / 3) as u64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {stored} stored before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().await.unwrap(); // SIGKILL: no flush, no commit
+    let at_kill = distinct().await;
+    assert!(
+        at_kill < DELIVERIES as u64,
+        "the kill came too late to test anything ({at_kill})"
+    );
+
+    let _second = start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = distinct().await;
+        assert!(
+            stored <= DELIVERIES as u64,
+            "more deliveries than were sent: {stored}"
+        );
+        if stored == DELIVERIES as u64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {stored} of {DELIVERIES} after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after_merge: u64 = client
+        .query("SELECT toUInt64(count()) FROM events FINAL")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(after_merge, DELIVERIES as u64);
+}
