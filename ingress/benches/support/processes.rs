@@ -1,0 +1,300 @@
+//! The processes the benchmark starts besides itself (a private tansu broker that keeps
+//! everything in memory, and the real ingress binary), and what /proc says about their CPU time
+//! and memory.
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use service_kit::testing::unique;
+use tokio::{
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+/// How long a started process may take to listen (or to report ready).
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// Linux reports CPU time in clock ticks of `USER_HZ`, which is 100 on every architecture we run.
+const TICKS_PER_SEC: f64 = 100.0;
+
+pub(crate) struct Broker {
+    /// `127.0.0.1:<port>`, for `KAFKA_BROKERS` and `bootstrap.servers`.
+    pub(crate) address: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Broker {
+    /// tansu on a free port with memory storage: the shared broker's SQLite storage would be the
+    /// bottleneck of both targets alike and hide the difference being measured.
+    pub(crate) async fn start() -> anyhow::Result<Self> {
+        let binary = tansu_binary()?;
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(unique("bench-tansu"));
+        std::fs::create_dir_all(&dir).context("create the broker's folder")?;
+        let listener = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&binary)
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn")
+            .args(["broker", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        wait_for("tansu to listen", || async move {
+            TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await?;
+        Ok(Self {
+            address: format!("127.0.0.1:{port}"),
+            dir,
+            child,
+        })
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `TANSU_BIN`, else where `compose/local up` builds it.
+fn tansu_binary() -> anyhow::Result<PathBuf> {
+    let binary = match std::env::var_os("TANSU_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
+            .join(".cache/metafrazo/tansu-0.6.0/bin/tansu"),
+    };
+    if !binary.is_file() {
+        bail!(
+            "no tansu at {} (set TANSU_BIN, or run compose/local up)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// What the ingress child is pointed at.
+pub(crate) struct IngressEnv<'a> {
+    pub(crate) brokers: &'a str,
+    pub(crate) database_url: &'a str,
+    pub(crate) raw_topic: &'a str,
+    pub(crate) dead_letter_topic: &'a str,
+    pub(crate) public_base_url: &'a str,
+}
+
+/// The release `ingress` binary, configured as in production: by environment variables.
+pub(crate) struct Ingress {
+    /// `http://127.0.0.1:<port>`
+    pub(crate) url: String,
+    /// Its stderr (warnings and errors only), kept for a look after the run.
+    pub(crate) log: PathBuf,
+    child: Child,
+}
+
+impl Ingress {
+    pub(crate) async fn start(env: &IngressEnv<'_>) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log = std::env::temp_dir().join(format!("{}.log", unique("bench-ingress")));
+        let stderr = std::fs::File::create(&log).context("create the ingress log")?;
+        let child = Command::new(env!("CARGO_BIN_EXE_ingress"))
+            .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
+            .env("KAFKA_BROKERS", env.brokers)
+            .env("KAFKA_RAW_TOPIC", env.raw_topic)
+            .env("KAFKA_DEAD_LETTER_TOPIC", env.dead_letter_topic)
+            .env("DATABASE_URL", env.database_url)
+            .env("PUBLIC_BASE_URL", env.public_base_url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the ingress binary")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let readyz = format!("{url}/readyz");
+        wait_for("ingress to report ready", || {
+            let readyz = readyz.clone();
+            async move {
+                reqwest::get(&readyz)
+                    .await
+                    .is_ok_and(|response| response.status().is_success())
+            }
+        })
+        .await
+        .with_context(|| format!("its log: {}", log.display()))?;
+        Ok(Self { url, log, child })
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, mut ready: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + START_LIMIT;
+    while !ready().await {
+        if Instant::now() >= deadline {
+            bail!("gave up after {START_LIMIT:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("find a free port")?
+        .port())
+}
+
+/// Peak resident memory (`VmHWM`) of a process, in KiB.
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU seconds (user + system) from a `/proc/.../stat` file: a process's, dead threads
+/// included, or one thread's.
+fn cpu_seconds(stat: &Path) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    // The command name, in parentheses, may hold spaces; fields are counted after it, where
+    // the state is field 3 and utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SEC)
+}
+
+/// Where the CPU went: the ingress child, the broker, this process split into the baseline
+/// server (its runtime's threads and librdkafka's, named `baseline` and `rdk:`) and the rest,
+/// the load generator; and whatever else ran on the machine meanwhile.
+pub(crate) struct CpuMeter {
+    ingress: u32,
+    broker: u32,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct CpuSample {
+    at: Instant,
+    ingress: f64,
+    broker: f64,
+    baseline: f64,
+    bench: f64,
+    machine: f64,
+}
+
+/// CPU seconds spent over one or more intervals, by whom.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CpuSpent {
+    /// The intervals' wall-clock length.
+    pub(crate) wall: f64,
+    pub(crate) ingress: f64,
+    pub(crate) baseline: f64,
+    pub(crate) broker: f64,
+    pub(crate) generator: f64,
+    /// Every other process on the machine (and the hypervisor's steal).
+    pub(crate) others: f64,
+}
+
+impl CpuSpent {
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.wall += other.wall;
+        self.ingress += other.ingress;
+        self.baseline += other.baseline;
+        self.broker += other.broker;
+        self.generator += other.generator;
+        self.others += other.others;
+    }
+
+    /// Cores busy on average (2.0 is the whole of a 2-core machine) for `seconds` of CPU.
+    pub(crate) fn cores(&self, seconds: f64) -> f64 {
+        seconds / self.wall.max(f64::EPSILON)
+    }
+}
+
+impl CpuMeter {
+    pub(crate) fn new(ingress: u32, broker: u32) -> Self {
+        Self { ingress, broker }
+    }
+
+    pub(crate) fn sample(&self) -> CpuSample {
+        let process =
+            |pid: u32| cpu_seconds(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or(0.0);
+        CpuSample {
+            at: Instant::now(),
+            ingress: process(self.ingress),
+            broker: process(self.broker),
+            baseline: baseline_threads_cpu(),
+            bench: cpu_seconds(Path::new("/proc/self/stat")).unwrap_or(0.0),
+            machine: machine_busy_seconds().unwrap_or(0.0),
+        }
+    }
+
+    pub(crate) fn since(&self, before: &CpuSample) -> CpuSpent {
+        let now = self.sample();
+        let ingress = now.ingress - before.ingress;
+        let broker = now.broker - before.broker;
+        let bench = now.bench - before.bench;
+        let baseline = now.baseline - before.baseline;
+        let others = now.machine - before.machine - ingress - broker - bench;
+        CpuSpent {
+            wall: now.at.duration_since(before.at).as_secs_f64(),
+            ingress,
+            baseline,
+            broker,
+            generator: bench - baseline,
+            others: others.max(0.0),
+        }
+    }
+}
+
+/// CPU seconds all cores have spent busy since boot: `/proc/stat`'s first line, all but idle
+/// and iowait.
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().unwrap_or(0.0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy = ticks.iter().take(8).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
+    Some(busy / TICKS_PER_SEC)
+}
+
+fn baseline_threads_cpu() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.starts_with("baseline") || name.starts_with("rdk:"))
+        })
+        .filter_map(|task| cpu_seconds(&task.path().join("stat")))
+        .sum()
+}
