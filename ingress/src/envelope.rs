@@ -5,6 +5,8 @@
 
 use std::str::FromStr;
 
+use axum::body::Bytes;
+
 use uuid::Uuid;
 
 pub const VERSION: u8 = 1;
@@ -63,7 +65,8 @@ pub struct Envelope {
     pub source: Source,
     pub received_at_ms: i64,
     pub request_id: String,
-    pub payload: Vec<u8>,
+    /// Shared with the request body it came from: never copied on the way to the broker.
+    pub payload: Bytes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,7 +130,7 @@ impl Envelope {
             source: text(header::SOURCE)?.parse()?,
             received_at_ms: parse(header::RECEIVED_AT_MS, text(header::RECEIVED_AT_MS)?)?,
             request_id: text(header::REQUEST_ID)?.to_owned(),
-            payload: payload.to_vec(),
+            payload: Bytes::copy_from_slice(payload),
         })
     }
 }
@@ -145,7 +148,7 @@ mod tests {
             source: Source::Forge,
             received_at_ms: 1_763_397_602_311,
             request_id: "req-1".into(),
-            payload: b"{\"webhookEvent\":\"x\"}\xff".to_vec(),
+            payload: Bytes::from_static(b"{\"webhookEvent\":\"x\"}\xff"),
         }
     }
 

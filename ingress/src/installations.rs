@@ -36,6 +36,8 @@ fn source_from_store(value: &str) -> Option<Source> {
 
 pub struct Installation {
     pub id: Uuid,
+    /// `id` as text, made once: it labels a metric on every accepted event.
+    pub id_label: String,
     pub client_key: String,
     pub source: Source,
     /// Decrypted shared secret (Connect) or HMAC secret (webhook); none for Forge.
@@ -217,8 +219,10 @@ fn from_row(row: &tokio_postgres::Row, cipher: &SecretCipher) -> Option<Installa
             }
         },
     };
+    let id: Uuid = row.get("id");
     Some(Installation {
-        id: row.get("id"),
+        id,
+        id_label: id.to_string(),
         client_key,
         source,
         secret,

@@ -102,7 +102,7 @@ impl EventSink {
         let key = envelope.key();
         let record = FutureRecord::to(topic)
             .key(&key)
-            .payload(&envelope.payload)
+            .payload(envelope.payload.as_ref())
             .headers(headers)
             .timestamp(envelope.received_at_ms);
         let delivery = self

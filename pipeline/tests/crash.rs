@@ -65,7 +65,7 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
             source: Source::Connect,
             received_at_ms: 1_763_397_700_000,
             request_id: "request".into(),
-            payload: payload.clone(),
+            payload: payload.clone().into(),
         };
         let producer = &producer;
         let raw = &raw;
@@ -82,7 +82,7 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
                 .send(
                     FutureRecord::to(raw)
                         .key(&key)
-                        .payload(&envelope.payload)
+                        .payload(envelope.payload.as_ref())
                         .headers(headers),
                     Duration::from_secs(30),
                 )

@@ -126,7 +126,7 @@ impl Setup {
             .send(
                 FutureRecord::to(&self.raw)
                     .key(&key)
-                    .payload(&envelope.payload)
+                    .payload(envelope.payload.as_ref())
                     .headers(headers),
                 Duration::from_secs(10),
             )
@@ -150,7 +150,8 @@ impl Setup {
                     "{}/../../shared/fixtures/jira/{name}.json",
                     env!("CARGO_MANIFEST_DIR")
                 ))
-                .unwrap(),
+                .unwrap()
+                .into(),
             })
             .collect()
     }
@@ -239,7 +240,7 @@ async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
     }
     let mut not_json = envelopes[0].clone();
     not_json.delivery_id = "poison-not-json".into();
-    not_json.payload = b"<html>".to_vec();
+    not_json.payload = b"<html>".to_vec().into();
     setup.produce(&not_json, true).await;
     setup.produce(&envelopes[1], false).await;
 

@@ -60,12 +60,11 @@ impl HttpMetrics {
 
     pub async fn middleware(State(metrics): State<Self>, request: Request, next: Next) -> Response {
         let started = Instant::now();
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|path| path.as_str().to_owned())
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let method = request.method().as_str().to_owned();
+        // Clones of an Arc and of a standard method: no allocation per request.
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let method = request.method().clone();
+        let method = method.as_str();
         let response = next.run(request).await;
         if let Some(refusal) = response.extensions().get::<Refusal>() {
             tracing::warn!(
@@ -79,11 +78,11 @@ impl HttpMetrics {
         }
         metrics
             .requests
-            .with_label_values(&[&route, &method, response.status().as_str()])
+            .with_label_values(&[route, method, response.status().as_str()])
             .inc();
         metrics
             .duration
-            .with_label_values(&[&route, &method])
+            .with_label_values(&[route, method])
             .observe(started.elapsed().as_secs_f64());
         response
     }
