@@ -5,7 +5,7 @@
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 
-use super::scope::{QueryError, Scope};
+use super::scope::{QueryError, SCOPE_FILTER, Scope, bind_scope};
 use crate::{EventRow, FieldChangeRow};
 
 /// Filters the feed adds to the scope's.
@@ -52,10 +52,7 @@ pub async fn feed(
     let sql = format!(
         "SELECT {COLUMNS}, '' AS payload
          FROM events
-         WHERE has(CAST(? AS Array(String)), installation_id)
-           AND occurred_at_ms >= ? AND occurred_at_ms < ?
-           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+         WHERE {SCOPE_FILTER}
            AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
            AND (? = '' OR issue_key = ?)
            AND (? = '' OR actor_account_id = ?)
@@ -70,15 +67,7 @@ pub async fn feed(
         Some(cursor) => (1u8, cursor.occurred_at_ms, cursor.delivery_id.clone()),
         None => (0u8, 0, String::new()),
     };
-    let events = client
-        .query(&sql)
-        .bind(&scope.installations)
-        .bind(scope.from.timestamp_millis())
-        .bind(scope.to.timestamp_millis())
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types)
+    let events = bind_scope(client.query(&sql), scope)
         .bind(&scope.filters.event_types)
         .bind(&scope.filters.event_types)
         .bind(&issue_key)

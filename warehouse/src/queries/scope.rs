@@ -59,3 +59,27 @@ impl Scope {
         }
     }
 }
+
+/// The scope's row filter, for `events` and `field_changes` alike (both have the columns):
+/// installations, time range, projects, issue types. Bind its values with [`bind_scope`].
+/// Lists are cast because ClickHouse 18.16 types an empty array literal as Array(Nothing),
+/// which `has` refuses.
+pub(crate) const SCOPE_FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
+    AND occurred_at_ms >= ? AND occurred_at_ms < ?
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+
+/// Binds the values of one [`SCOPE_FILTER`], in its order.
+pub(crate) fn bind_scope(
+    query: clickhouse::query::Query,
+    scope: &Scope,
+) -> clickhouse::query::Query {
+    query
+        .bind(&scope.installations)
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
+}

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    scope::{QueryError, Scope},
+    scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,22 +55,6 @@ struct WeekMedian {
     median_ms: f64,
 }
 
-const FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
-    AND occurred_at_ms >= ? AND occurred_at_ms < ?
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
-
-fn bind_filter(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
-    query
-        .bind(&scope.installations)
-        .bind(scope.from.timestamp_millis())
-        .bind(scope.to.timestamp_millis())
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types)
-}
-
 pub async fn trends(
     client: &Client,
     scope: &Scope,
@@ -82,19 +66,19 @@ pub async fn trends(
                 toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
          FROM (
              SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms, 'created' AS kind
-             FROM events WHERE {FILTER} AND event_type = 'issue_created'
+             FROM events WHERE {SCOPE_FILTER} AND event_type = 'issue_created'
              UNION ALL
              SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
                     multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
                             field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
                             concat('field:', field)) AS kind
-             FROM field_changes WHERE {FILTER}
+             FROM field_changes WHERE {SCOPE_FILTER}
          )
          GROUP BY week, kind"
     );
     let mut query = client.query(&counts_sql).bind(&scope.time_zone);
     for _ in 0..2 {
-        query = bind_filter(query, scope);
+        query = bind_scope(query, scope);
     }
     let counts = query.fetch_all::<WeekCount>().await?;
 
@@ -106,7 +90,7 @@ pub async fn trends(
          FROM (
              SELECT installation_id, issue_id, any(occurred_at_ms) AS resolved_ms
              FROM field_changes
-             WHERE {FILTER} AND field = 'resolution' AND from_value = '' AND to_value != ''
+             WHERE {SCOPE_FILTER} AND field = 'resolution' AND from_value = '' AND to_value != ''
              GROUP BY installation_id, issue_id, delivery_id, item_index
          )
          ANY INNER JOIN (
@@ -118,7 +102,7 @@ pub async fn trends(
          WHERE resolved_ms >= created_ms
          GROUP BY week"
     );
-    let medians = bind_filter(client.query(&median_sql).bind(&scope.time_zone), scope)
+    let medians = bind_scope(client.query(&median_sql).bind(&scope.time_zone), scope)
         .bind(&scope.installations)
         .fetch_all::<WeekMedian>()
         .await?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    scope::{QueryError, Scope},
+    scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
 /// The kinds counted, as the `kind` of each row.
@@ -61,14 +61,6 @@ struct DataDays {
     has_data: u8,
 }
 
-/// Shared filter on `events` and `field_changes`: installations, range, project, issue type.
-/// Lists are cast because ClickHouse 18.16 types an empty array literal as Array(Nothing),
-/// which `has` refuses.
-const EVENT_FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
-    AND occurred_at_ms >= ? AND occurred_at_ms < ?
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
-
 pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates, QueryError> {
     scope.validate()?;
     // Dates come back as days since the epoch (ClickHouse's Date in RowBinary).
@@ -79,30 +71,30 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
          FROM (
              SELECT installation_id, delivery_id, occurred_at_ms, event_type AS kind
              FROM events
-             WHERE {EVENT_FILTER}
+             WHERE {SCOPE_FILTER}
                AND event_type IN ('issue_created', 'issue_updated', 'issue_deleted', 'comment_created')
              UNION ALL
              SELECT installation_id, delivery_id, occurred_at_ms, 'issue_resolved' AS kind
              FROM field_changes
-             WHERE {EVENT_FILTER}
+             WHERE {SCOPE_FILTER}
                AND field = 'resolution' AND from_value = '' AND to_value != ''
              UNION ALL
              SELECT installation_id, delivery_id, occurred_at_ms, concat('transition_', status_category) AS kind
              FROM events
-             WHERE {EVENT_FILTER}
+             WHERE {SCOPE_FILTER}
                AND status_category != ''
                AND (installation_id, delivery_id) IN (
                    SELECT installation_id, delivery_id FROM field_changes
-                   WHERE {EVENT_FILTER} AND field = 'status')
+                   WHERE {SCOPE_FILTER} AND field = 'status')
          )
          WHERE empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), kind)
          GROUP BY week, kind
          ORDER BY week, kind"
     );
     let mut query = client.query(&sql).bind(&scope.time_zone);
-    // Once per EVENT_FILTER in the SQL above.
+    // Once per SCOPE_FILTER in the SQL above.
     for _ in 0..4 {
-        query = bind_event_filter(query, scope);
+        query = bind_scope(query, scope);
     }
     let rows = query
         .bind(&scope.filters.event_types)
@@ -146,17 +138,6 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         }
     }
     Ok(WeeklyRates { weeks })
-}
-
-fn bind_event_filter(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
-    query
-        .bind(&scope.installations)
-        .bind(scope.from.timestamp_millis())
-        .bind(scope.to.timestamp_millis())
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types)
 }
 
 fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
