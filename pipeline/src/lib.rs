@@ -4,6 +4,7 @@
 
 mod batch;
 mod config;
+pub mod lag;
 pub mod metrics;
 pub mod normalize;
 mod warehouse_sink;
@@ -43,7 +44,7 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
             Box::new(ClickHouseCheck(config.clickhouse.client())),
         ],
     )?;
-    let worker = Worker::new(&config, metrics)?;
+    let worker = Worker::new(&config, metrics, lag::LagReporter::register(&registry)?)?;
     let router = ServiceRouter {
         registry,
         readiness,

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     batch::Batch,
     config::{BatchConfig, Config},
+    lag::{self, LagReporter},
     metrics::PipelineMetrics,
     normalize::{self, Delivery},
     warehouse_sink::{Abandoned, WarehouseSink},
@@ -28,7 +29,7 @@ const FINAL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
 
 pub struct Worker {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagReporter>,
     dead_letters: FutureProducer,
     dead_letter_topic: String,
     raw_topic: String,
@@ -38,14 +39,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn new(config: &Config, metrics: PipelineMetrics) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        config: &Config,
+        metrics: PipelineMetrics,
+        lag: LagReporter,
+    ) -> anyhow::Result<Self> {
         let mut consumer_config = ClientConfig::new();
         if let Some(instance) = &config.consumer.instance_id {
             // Static membership: a restarted instance takes its partitions back at once
             // instead of waiting for its dead self's session to expire.
             consumer_config.set("group.instance.id", instance);
         }
-        let consumer: StreamConsumer = consumer_config
+        let consumer: StreamConsumer<LagReporter> = consumer_config
             .set("bootstrap.servers", &config.kafka.brokers)
             .set("group.id", &config.consumer.group)
             .set("client.id", "metafrazo-pipeline")
@@ -68,7 +73,8 @@ impl Worker {
             )
             // Longer than the slowest insert retry stays away from the consumer's poll.
             .set("max.poll.interval.ms", "120000")
-            .create()?;
+            .set("statistics.interval.ms", lag::STATISTICS_INTERVAL_MS)
+            .create_with_context(lag)?;
         let dead_letters: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &config.kafka.brokers)
             .set("acks", "all")

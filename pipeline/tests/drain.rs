@@ -244,9 +244,30 @@ async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
     setup.produce(&not_json, true).await;
     setup.produce(&envelopes[1], false).await;
 
-    let (stop, task, _app) = setup.run(&setup.clickhouse).await;
+    let (stop, task, app) = setup.run(&setup.clickhouse).await;
     setup.wait_for_events(envelopes.len() as u64).await;
     let reasons = setup.dead_letters(2).await;
+    // Lag comes from librdkafka's statistics, every few seconds: once everything is read, the
+    // partition holding the events (one installation: one partition) reports zero.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        let zero_lag = metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("pipeline_consumer_lag_messages{") && line.contains(&setup.raw)
+            })
+            .filter(|line| line.ends_with(" 0"))
+            .count();
+        if zero_lag >= 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no zero lag reported: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     stop.cancel();
     task.await.unwrap().unwrap();
 

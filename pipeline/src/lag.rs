@@ -1,0 +1,47 @@
+//! Consumer lag per partition, from librdkafka's own statistics (emitted every
+//! `statistics.interval.ms`): how many messages of the raw topic wait behind what this
+//! instance has read. No extra requests to the broker.
+
+use prometheus::{IntGaugeVec, Opts, Registry};
+use rdkafka::{ClientContext, Statistics, consumer::ConsumerContext};
+
+pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
+
+/// How often librdkafka reports; the gauge is at most this stale.
+pub(crate) const STATISTICS_INTERVAL_MS: &str = "5000";
+
+pub(crate) struct LagReporter {
+    lag: IntGaugeVec,
+}
+
+impl LagReporter {
+    pub(crate) fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let lag = IntGaugeVec::new(
+            Opts::new(
+                CONSUMER_LAG_MESSAGES,
+                "Messages of each assigned partition not yet read by this instance.",
+            ),
+            &["topic", "partition"],
+        )?;
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Self { lag })
+    }
+}
+
+impl ClientContext for LagReporter {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, stats) in &stats.partitions {
+                // librdkafka lists an internal partition -1 and reports -1 for partitions it
+                // does not consume; neither is lag.
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    self.lag
+                        .with_label_values(&[topic.as_str(), &partition.to_string()])
+                        .set(stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for LagReporter {}
