@@ -34,3 +34,13 @@ clickhouse_status() {
   clickhouse_healthy && healthy=healthy
   report clickhouse "$running" "$healthy" "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
 }
+
+# Tests create a database each (test_<id>); a new test run drops the previous run's.
+clickhouse_drop_test_databases() {
+  local name
+  for name in $(curl -fsS --max-time 5 "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/" \
+    --data-binary "SELECT name FROM system.databases WHERE startsWith(name, 'test_')"); do
+    curl -fsS --max-time 30 "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/" \
+      --data-binary "DROP DATABASE IF EXISTS $name" >/dev/null
+  done
+}

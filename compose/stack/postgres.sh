@@ -53,3 +53,13 @@ postgres_status() {
   postgres_healthy && healthy=healthy
   report postgres "$running" "$healthy" "127.0.0.1:$POSTGRES_PORT (role and database metafrazo)"
 }
+
+# Tests create a database each (test_<id>); a new test run drops the previous run's.
+postgres_drop_test_databases() {
+  local name
+  for name in $(as_postgres "$PG_BIN/psql" -At -h "$PG_DIR/socket" -p "$POSTGRES_PORT" -U postgres -d postgres \
+    -c "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'"); do
+    as_postgres "$PG_BIN/psql" -q -h "$PG_DIR/socket" -p "$POSTGRES_PORT" -U postgres -d postgres \
+      -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+  done
+}
