@@ -62,9 +62,14 @@ impl Scope {
 
 /// The scope's row filter, for `events` and `field_changes` alike (both have the columns):
 /// installations, time range, projects, issue types. Bind its values with [`bind_scope`].
-/// Lists are cast because ClickHouse 18.16 types an empty array literal as Array(Nothing),
-/// which `has` refuses.
-pub(crate) const SCOPE_FILTER: &str = "has(CAST(? AS Array(String)), installation_id)
+/// Installations and time are written so the primary key (installation_id, occurred_at, …)
+/// prunes: `IN (SELECT arrayJoin(…))` and the `occurred_at` bounds use the index, where
+/// `has(array, installation_id)` and a condition on `occurred_at_ms` alone scan every row
+/// (measured: ~1 s per view over 10M events). Lists are cast because ClickHouse 18.16 types
+/// an empty array literal as Array(Nothing), which `has` refuses.
+pub(crate) const SCOPE_FILTER: &str =
+    "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+    AND occurred_at >= toDateTime(intDiv(?, 1000)) AND occurred_at <= toDateTime(intDiv(?, 1000))
     AND occurred_at_ms >= ? AND occurred_at_ms < ?
     AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
     AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
@@ -76,6 +81,8 @@ pub(crate) fn bind_scope(
 ) -> clickhouse::query::Query {
     query
         .bind(&scope.installations)
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
         .bind(scope.from.timestamp_millis())
         .bind(scope.to.timestamp_millis())
         .bind(&scope.filters.projects)

@@ -96,7 +96,7 @@ pub async fn trends(
          ANY INNER JOIN (
              SELECT installation_id, issue_id, min(occurred_at_ms) AS created_ms
              FROM events
-             WHERE has(CAST(? AS Array(String)), installation_id) AND event_type = 'issue_created'
+             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String)))) AND event_type = 'issue_created'
              GROUP BY installation_id, issue_id
          ) USING (installation_id, issue_id)
          WHERE resolved_ms >= created_ms

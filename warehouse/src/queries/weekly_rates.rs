@@ -107,7 +107,7 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
             "SELECT toUInt16(toDate(toDateTime(intDiv(min(occurred_at_ms), 1000)), ?)) AS first_day,
                     toUInt16(toDate(now(), ?)) AS today,
                     toUInt8(count() > 0) AS has_data
-             FROM events WHERE has(CAST(? AS Array(String)), installation_id)",
+             FROM events WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))",
         )
         .bind(&scope.time_zone)
         .bind(&scope.time_zone)
