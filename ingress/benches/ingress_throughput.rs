@@ -13,12 +13,12 @@ use jira_simulator::{
     ConnectInstallation, DeliveryOptions, Simulator, SimulatorConfig, WorkspaceSpec,
 };
 use secrecy::ExposeSecret;
-use service_kit::testing::{Stack, TestApp, unique};
+use service_kit::testing::{Stack, TestApp, TestBroker, unique};
 
 use support::{
     baseline::Baseline,
     load::{self, Endpoint, Measured},
-    processes::{self, Broker, CpuMeter, CpuSpent, Ingress, IngressEnv},
+    processes::{self, CpuMeter, CpuSpent, Ingress, IngressEnv},
     report::{self, Memory, Phase, Row, Target},
 };
 
@@ -50,11 +50,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     println!("ingress_throughput: ingress vs a bare axum -> Kafka handler on one private broker");
-    let broker = Broker::start().await?;
+    let mut broker = TestBroker::start_in_memory().await;
     let (ingress, installation) = start_ingress(&broker).await?;
     let producer = ingress::Config::from_env()?.producer;
     let baseline =
-        Baseline::start(&broker.address, &unique("baseline"), PARTITIONS, &producer).await?;
+        Baseline::start(&broker.brokers, &unique("baseline"), PARTITIONS, &producer).await?;
     let bodies = load::event_bodies(EVENT_POOL)?;
     describe(&bodies, &producer);
 
@@ -118,7 +118,7 @@ async fn run() -> anyhow::Result<()> {
 /// installation made as Jira makes one (the simulator installs the app through onboarding),
 /// once ingress accepts its events. Onboarding and the simulator then stop: ingress holds the
 /// installation in memory, and they would only take CPU from the run.
-async fn start_ingress(broker: &Broker) -> anyhow::Result<(Ingress, ConnectInstallation)> {
+async fn start_ingress(broker: &TestBroker) -> anyhow::Result<(Ingress, ConnectInstallation)> {
     let postgres = Stack::from_env().fresh_postgres().await;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
     let mut config = onboarding::Config::from_env()?;
@@ -131,7 +131,7 @@ async fn start_ingress(broker: &Broker) -> anyhow::Result<(Ingress, ConnectInsta
     // Building onboarding migrates the database ingress reads installations from.
     let onboarding = TestApp::spawn(onboarding::build(config).await?);
     let ingress = Ingress::start(&IngressEnv {
-        brokers: &broker.address,
+        brokers: &broker.brokers,
         database_url: postgres.url.expose_secret(),
         raw_topic: &unique("raw"),
         dead_letter_topic: &unique("dead"),

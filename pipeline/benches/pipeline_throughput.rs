@@ -9,7 +9,7 @@
 use std::{
     fmt::Write as _,
     io::Write as _,
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -28,9 +28,9 @@ use rdkafka::{
 use service_kit::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, unique},
+    testing::{Stack, TestBroker, unique},
 };
-use tokio::{net::TcpStream, process::Command};
+use tokio::process::Command;
 use warehouse::{EventRow, FieldChangeRow};
 
 const EVENTS: usize = 100_000;
@@ -67,10 +67,10 @@ async fn run() -> anyhow::Result<()> {
         "pipeline_throughput: {EVENTS} events in a private memory broker ({PARTITIONS} partitions, \
          {INSTALLATIONS} installations) drained into ClickHouse, vs clickhouse-client from a file"
     );
-    let broker = Broker::start().await?;
+    let mut broker = TestBroker::start_in_memory().await;
     let stack = Stack::from_env();
     let mut databases = Vec::new();
-    let outcome = measure(&broker.address, &stack, &mut databases).await;
+    let outcome = measure(&broker.brokers, &stack, &mut databases).await;
     for database in databases {
         let _ = database
             .client()
@@ -611,62 +611,6 @@ async fn bench_database(stack: &Stack) -> anyhow::Result<ClickHouseConfig> {
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
-}
-
-/// A private tansu on a free port with memory storage, so the shared broker's SQLite storage is
-/// not what gets measured.
-struct Broker {
-    address: String,
-    dir: PathBuf,
-    child: tokio::process::Child,
-}
-
-impl Broker {
-    async fn start() -> anyhow::Result<Self> {
-        let binary = match std::env::var_os("TANSU_BIN") {
-            Some(path) => PathBuf::from(path),
-            None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
-                .join(".cache/metafrazo/tansu-0.6.0/bin/tansu"),
-        };
-        if !binary.is_file() {
-            bail!(
-                "no tansu at {} (set TANSU_BIN, or run compose/local up)",
-                binary.display()
-            );
-        }
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(unique("bench-tansu"));
-        std::fs::create_dir_all(&dir).context("create the broker's folder")?;
-        let listener = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .current_dir(&dir)
-            .env("RUST_LOG", "warn")
-            .args(["broker", "--listener-url", &listener])
-            .args(["--advertised-listener-url", &listener])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if Instant::now() >= deadline {
-                bail!("tansu did not listen within 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(Self {
-            address: format!("127.0.0.1:{port}"),
-            dir,
-            child,
-        })
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn free_port() -> anyhow::Result<u16> {

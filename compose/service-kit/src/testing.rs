@@ -386,11 +386,28 @@ pub struct TestBroker {
     pub brokers: String,
     port: u16,
     dir: PathBuf,
+    storage: &'static str,
     child: Option<tokio::process::Child>,
 }
 
 impl TestBroker {
+    /// Durable SQLite storage: survives `stop` and `start_again`, as a real broker's log does.
     pub async fn start() -> Self {
+        Self::start_with_storage("sqlite://tansu.db").await
+    }
+
+    /// Memory storage, ~35x faster and forgetting everything on a restart: for benchmarks, so
+    /// the shared broker's SQLite is not what gets measured.
+    pub async fn start_in_memory() -> Self {
+        Self::start_with_storage("memory://tansu/").await
+    }
+
+    /// The broker's process, for measuring what it costs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(tokio::process::Child::id)
+    }
+
+    async fn start_with_storage(storage: &'static str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -404,6 +421,7 @@ impl TestBroker {
             brokers: format!("127.0.0.1:{port}"),
             port,
             dir,
+            storage,
             child: None,
         };
         broker.start_again().await;
@@ -412,7 +430,13 @@ impl TestBroker {
 
     /// Starts the broker on the same port and storage, waiting until it accepts connections.
     pub async fn start_again(&mut self) {
-        let binary = std::env::var("TANSU_BIN").expect("TANSU_BIN (compose/local test sets it)");
+        // `compose/local` exports TANSU_BIN; without it, where `compose/local up` builds tansu.
+        let binary = std::env::var_os("TANSU_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                    .join(".cache/metafrazo/tansu-0.6.0/bin/tansu")
+            });
         let listener = format!("tcp://127.0.0.1:{}", self.port);
         let child = tokio::process::Command::new(binary)
             .current_dir(&self.dir)
@@ -424,7 +448,7 @@ impl TestBroker {
                 "--advertised-listener-url",
                 &listener,
                 "--storage-engine",
-                "sqlite://tansu.db",
+                self.storage,
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

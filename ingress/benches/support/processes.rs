@@ -11,79 +11,12 @@ use std::{
 
 use anyhow::{Context, bail};
 use service_kit::testing::unique;
-use tokio::{
-    net::TcpStream,
-    process::{Child, Command},
-};
+use tokio::process::{Child, Command};
 
 /// How long a started process may take to listen (or to report ready).
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// Linux reports CPU time in clock ticks of `USER_HZ`, which is 100 on every architecture we run.
 const TICKS_PER_SEC: f64 = 100.0;
-
-pub(crate) struct Broker {
-    /// `127.0.0.1:<port>`, for `KAFKA_BROKERS` and `bootstrap.servers`.
-    pub(crate) address: String,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Broker {
-    /// tansu on a free port with memory storage: the shared broker's SQLite storage would be the
-    /// bottleneck of both targets alike and hide the difference being measured.
-    pub(crate) async fn start() -> anyhow::Result<Self> {
-        let binary = tansu_binary()?;
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(unique("bench-tansu"));
-        std::fs::create_dir_all(&dir).context("create the broker's folder")?;
-        let listener = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .current_dir(&dir)
-            .env("RUST_LOG", "warn")
-            .args(["broker", "--listener-url", &listener])
-            .args(["--advertised-listener-url", &listener])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        wait_for("tansu to listen", || async move {
-            TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-        })
-        .await?;
-        Ok(Self {
-            address: format!("127.0.0.1:{port}"),
-            dir,
-            child,
-        })
-    }
-
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    pub(crate) async fn stop(mut self) {
-        let _ = self.child.kill().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `TANSU_BIN`, else where `compose/local up` builds it.
-fn tansu_binary() -> anyhow::Result<PathBuf> {
-    let binary = match std::env::var_os("TANSU_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
-            .join(".cache/metafrazo/tansu-0.6.0/bin/tansu"),
-    };
-    if !binary.is_file() {
-        bail!(
-            "no tansu at {} (set TANSU_BIN, or run compose/local up)",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
 
 /// What the ingress child is pointed at.
 pub(crate) struct IngressEnv<'a> {
