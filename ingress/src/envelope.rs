@@ -79,6 +79,21 @@ pub enum EnvelopeError {
     Invalid(&'static str, String),
 }
 
+/// A Kafka message's headers as (name, value) pairs, the form [`Envelope::decode`] reads;
+/// headers without a value are left out.
+pub fn message_headers<M: rdkafka::Message>(message: &M) -> Vec<(&str, &[u8])> {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .filter_map(|header| header.value.map(|value| (header.key, value)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Envelope {
     /// The message key: all of one installation's events go to one partition, in order.
     pub fn key(&self) -> String {

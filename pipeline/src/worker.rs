@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use ingress::envelope::Envelope;
+use ingress::envelope::{Envelope, message_headers};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
-    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
+    message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
 use tokio::time::Instant;
@@ -166,15 +166,7 @@ impl Worker {
         stop: &CancellationToken,
     ) -> Result<(), Abandoned> {
         self.metrics.consumed.inc();
-        let headers: Vec<(&str, &[u8])> = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .filter_map(|header| header.value.map(|value| (header.key, value)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = message_headers(message);
         let payload = message.payload().unwrap_or_default();
         let outcome = Envelope::decode(headers.iter().copied(), payload)
             .map_err(|err| ("undecodable_envelope", err.to_string()))

@@ -15,7 +15,6 @@ use onboarding::db::installations::{self, NewInstallation, Source};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},
-    message::Headers,
 };
 use service_kit::testing::{Stack, TestApp, unique};
 
@@ -191,15 +190,7 @@ impl Harness {
                 .await
                 .unwrap_or_else(|_| panic!("only {} of {count} messages on {topic}", found.len()))
                 .unwrap();
-            let headers: Vec<(&str, &[u8])> = message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .filter_map(|header| header.value.map(|value| (header.key, value)))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = ingress::envelope::message_headers(&message);
             let reason = headers
                 .iter()
                 .find(|(key, _)| *key == ingress::envelope::header::DEAD_LETTER_REASON)
