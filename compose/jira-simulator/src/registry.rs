@@ -37,21 +37,28 @@ impl Registry {
             .remove(client_key);
     }
 
+    /// The installation a Jira user installed: how the email endpoint, which serves every
+    /// simulated site on one address, tells the sites apart (real Jira goes by the host name).
+    pub(crate) fn installed_by(&self, account_id: &str) -> Option<ConnectInstallation> {
+        self.find(|installation| installation.installer_account_id == account_id)
+    }
+
     /// Memory first, then the file, read afresh: `install` runs in another process and may have
     /// rewritten it since.
-    pub(crate) fn get(&self, client_key: &str) -> Option<ConnectInstallation> {
+    fn find(&self, wanted: impl Fn(&ConnectInstallation) -> bool) -> Option<ConnectInstallation> {
         let known = self
             .by_client_key
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(client_key)
+            .values()
+            .find(|installation| wanted(installation))
             .cloned();
         known.or_else(|| {
             let path = self.file.as_ref()?;
             match InstallationsFile::read(path) {
-                Ok(file) => file.installations.into_iter().find(|installation| installation.client_key == client_key),
+                Ok(file) => file.installations.into_iter().find(|installation| wanted(installation)),
                 Err(err) => {
-                    tracing::debug!(error = %err, "no installations file to look the client key up in");
+                    tracing::debug!(error = %err, "no installations file to look the installation up in");
                     None
                 }
             }

@@ -92,7 +92,7 @@ async fn install_stream_and_uninstall_against_the_local_stack() {
     );
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
-        "iss": installer.client_key, "iat": now, "exp": now + 60,
+        "iss": installer.app_key, "iat": now, "exp": now + 60,
         "qsh": jira_simulator::connect_qsh("GET", "/rest/api/3/user/email", &query, ""),
     });
     let token = jira_simulator::sign_connect_token(installer, &claims).expect("signs");

@@ -235,7 +235,7 @@ async fn the_email_endpoint_answers_the_app_for_the_installer_only() {
         );
         let now = jsonwebtoken::get_current_timestamp();
         let claims = json!({
-            "iss": installation.client_key,
+            "iss": installation.app_key,
             "iat": now,
             "exp": now + 60,
             "qsh": connect_qsh("GET", "/rest/api/3/user/email", &query, ""),

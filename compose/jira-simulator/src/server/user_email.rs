@@ -1,6 +1,6 @@
 //! `GET /rest/api/3/user/email?accountId=…`: Jira's email lookup for Connect apps, which onboarding
-//! calls to mail the installing admin. Like Jira, it wants a Connect JWT signed with the
-//! installation's shared secret and bound to this request by its qsh.
+//! calls to mail the installing admin. Like Jira, it wants a Connect JWT whose `iss` is the app
+//! key, signed with the installation's shared secret and bound to this request by its qsh.
 
 use axum::{
     Json,
@@ -24,7 +24,7 @@ pub(super) enum UserEmailError {
     MissingToken,
     #[error("the JWT is not readable")]
     Malformed,
-    #[error("no installation has this client key")]
+    #[error("the JWT's issuer is not the app installed on this site")]
     UnknownIssuer,
     #[error("the JWT signature, algorithm or lifetime is wrong")]
     BadToken,
@@ -69,21 +69,24 @@ pub(super) async fn user_email(
 ) -> Result<Response, UserEmailError> {
     let query = uri.query().unwrap_or_default();
     let token = token(&headers, query).ok_or(UserEmailError::MissingToken)?;
-    let unverified: Claims = jsonwebtoken::dangerous::insecure_decode(&token)
-        .map_err(|_| UserEmailError::Malformed)?
-        .claims;
+    let account_id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "accountId")
+        .map(|(_, value)| value.into_owned())
+        .ok_or(UserEmailError::MissingAccountId)?;
+    jsonwebtoken::dangerous::insecure_decode::<Claims>(&token)
+        .map_err(|_| UserEmailError::Malformed)?;
     // The lookup may read the installations file: keep that off the async workers.
     let registry = state.registry.clone();
-    let installation = tokio::task::spawn_blocking(move || registry.get(&unverified.iss))
+    let wanted = account_id.clone();
+    let installation = tokio::task::spawn_blocking(move || registry.installed_by(&wanted))
         .await
         .ok()
         .flatten()
-        .ok_or(UserEmailError::UnknownIssuer)?;
+        .ok_or(UserEmailError::UnknownAccount)?;
 
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = LEEWAY_SECS;
     validation.set_required_spec_claims(&["exp", "iss"]);
-    validation.set_issuer(&[&installation.client_key]);
     let claims: Claims = jsonwebtoken::decode(
         &token,
         &DecodingKey::from_secret(installation.shared_secret.as_bytes()),
@@ -91,20 +94,15 @@ pub(super) async fn user_email(
     )
     .map_err(|_| UserEmailError::BadToken)?
     .claims;
+    if claims.iss != installation.app_key {
+        return Err(UserEmailError::UnknownIssuer);
+    }
     // The site's REST API lives at the root of its base URL.
     let site_path = url::Url::parse(&installation.site_base_url)
         .map(|url| url.path().to_owned())
         .unwrap_or_default();
     if claims.qsh != connect_qsh("GET", uri.path(), query, &site_path) {
         return Err(UserEmailError::QshMismatch);
-    }
-
-    let account_id = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "accountId")
-        .map(|(_, value)| value.into_owned())
-        .ok_or(UserEmailError::MissingAccountId)?;
-    if account_id != installation.installer_account_id {
-        return Err(UserEmailError::UnknownAccount);
     }
     Ok(
         Json(json!({ "accountId": account_id, "email": installation.installer_email }))
