@@ -2,7 +2,7 @@
 //! gracefully: on SIGTERM or Ctrl-C, stop accepting, let in-flight requests finish within a
 //! grace period, then give up on the stragglers.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, http::header, middleware, response::IntoResponse, routing::get};
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -28,11 +28,17 @@ impl ServerConfig {
     }
 }
 
+/// A task that runs beside the server (an outbox sender, say) and ends when its token is
+/// cancelled.
+type BackgroundTask =
+    Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
 /// A service bound to its port and ready to serve: tests bind port 0 and read the port back.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     shutdown_grace: Duration,
+    background: Vec<(&'static str, BackgroundTask)>,
 }
 
 impl Application {
@@ -43,7 +49,20 @@ impl Application {
             listener,
             router,
             shutdown_grace: config.shutdown_grace,
+            background: Vec::new(),
         })
+    }
+
+    /// Runs `task` beside the server from when it starts serving; on shutdown the task's token
+    /// is cancelled and it gets the same grace period as in-flight requests.
+    pub fn with_background<F, Fut>(mut self, name: &'static str, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push((name, Box::new(move |stop| Box::pin(task(stop)))));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -56,7 +75,27 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        serve(self.listener, self.router, shutdown, self.shutdown_grace).await
+        let stop_background = CancellationToken::new();
+        let tasks: Vec<_> = self
+            .background
+            .into_iter()
+            .map(|(name, task)| (name, tokio::spawn(task(stop_background.child_token()))))
+            .collect();
+        let served = serve(self.listener, self.router, shutdown, self.shutdown_grace).await;
+        stop_background.cancel();
+        for (name, task) in tasks {
+            match tokio::time::timeout(self.shutdown_grace, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(task = name, error = %err, "background task failed")
+                }
+                Err(_) => tracing::warn!(
+                    task = name,
+                    "background task did not stop within the grace period"
+                ),
+            }
+        }
+        served
     }
 }
 
