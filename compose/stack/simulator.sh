@@ -10,6 +10,8 @@ export SIMULATOR_INSTALLATIONS=$SIMULATOR_DIR/installation.json
 export SIMULATOR_KEY_URL=http://$SIMULATOR_ADDR
 export SIMULATOR_ONBOARDING_URL=http://$ONBOARDING_ADDR
 export SIMULATOR_INGRESS_URL=http://$INGRESS_ADDR
+# Onboarding asks the simulator for installers' email addresses (it serves every simulated site).
+export ATLASSIAN_API_BASE_URL=${ATLASSIAN_API_BASE_URL:-http://$SIMULATOR_ADDR}
 # Where our services fetch Atlassian's keys: this simulator, on whatever port it runs.
 export ATLASSIAN_INSTALL_KEYS_URL=${ATLASSIAN_INSTALL_KEYS_URL:-http://$SIMULATOR_ADDR/install-keys}
 export FORGE_JWKS_URL=${FORGE_JWKS_URL:-http://$SIMULATOR_ADDR/forge/jwks.json}

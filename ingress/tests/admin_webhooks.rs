@@ -13,6 +13,7 @@ async fn a_correctly_signed_admin_webhook_is_accepted_and_a_wrong_one_refused() 
         &harness.cipher,
         "Data Center",
         "https://jira.example.test",
+        std::time::Duration::from_secs(3600),
     )
     .await
     .unwrap();

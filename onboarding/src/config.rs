@@ -1,8 +1,12 @@
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
+use lettre::message::Mailbox;
 use service_kit::{
     ConfigError, ServerConfig,
-    connections::{PostgresConfig, SmtpConfig},
+    connections::{ClickHouseConfig, PostgresConfig, SmtpConfig},
     env_or,
     secret_cipher::SecretCipher,
 };
@@ -13,9 +17,46 @@ pub struct Config {
     pub server: ServerConfig,
     pub postgres: PostgresConfig,
     pub smtp: SmtpConfig,
+    /// Where an organization's events are erased when it is deleted, and where the admin page
+    /// reads when the last event arrived.
+    pub clickhouse: ClickHouseConfig,
     pub atlassian: AtlassianConfig,
+    pub accounts: AccountsConfig,
+    pub mail: MailConfig,
     /// `SECRETS_KEY`: encrypts shared secrets at rest.
     pub cipher: SecretCipher,
+}
+
+/// Links, sessions and where people land.
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    /// `SETUP_LINK_TTL_MINUTES`, default 240: how long a setup link works after its email is sent.
+    pub setup_link_ttl: Duration,
+    /// `INVITE_TTL_HOURS`, default 72.
+    pub invite_ttl: Duration,
+    /// `SESSION_TTL_HOURS`, default 12: a session ends this long after sign-in.
+    pub session_ttl: Duration,
+    /// `SIGN_IN_MAX_FAILURES`, default 5, within `SIGN_IN_WINDOW_SECS`, default 900: more failed
+    /// passwords for one address than this are refused (429) until the window passes.
+    pub sign_in_max_failures: i64,
+    pub sign_in_window_secs: i64,
+    /// `DASHBOARDS_URL`, default `http://127.0.0.1:8082`: where a finished setup lands.
+    pub dashboards_url: Url,
+    /// `COOKIE_SECURE`, default true when `PUBLIC_BASE_URL` is https: cookies only over TLS.
+    pub cookie_secure: bool,
+}
+
+/// The setup and invite emails.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `MAIL_FROM`, default `MetaFrazo <setup@metafrazo.localhost>`.
+    pub from: Mailbox,
+    /// `OUTBOX_POLL_MS`, default 2000: how often the outbox is checked besides being woken.
+    pub poll_interval: Duration,
+    /// `OUTBOX_RETRY_BASE_MS`, default 5000, doubled per failed attempt up to
+    /// `OUTBOX_RETRY_MAX_MS`, default 600000.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
 }
 
 pub struct AtlassianConfig {
@@ -30,10 +71,15 @@ pub struct AtlassianConfig {
     pub install_keys_url: Url,
     /// `JWT_LEEWAY_SECS`, default 30: allowed clock skew for `exp` and `iat`.
     pub jwt_leeway_secs: u64,
+    /// `ATLASSIAN_API_BASE_URL`, default `http://127.0.0.1:8090` (the local Jira simulator, which
+    /// serves every simulated site): where Jira REST calls go. `site` sends each to the
+    /// installation's own site, as production must.
+    pub api_base_override: Option<Url>,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let atlassian = AtlassianConfig::from_env()?;
         Ok(Self {
             server: ServerConfig::from_env(
                 "ONBOARDING_ADDR",
@@ -41,8 +87,44 @@ impl Config {
             )?,
             postgres: PostgresConfig::from_env()?,
             smtp: SmtpConfig::from_env()?,
-            atlassian: AtlassianConfig::from_env()?,
+            clickhouse: ClickHouseConfig::from_env()?,
+            accounts: AccountsConfig::from_env(&atlassian.public_base_url)?,
+            atlassian,
+            mail: MailConfig::from_env()?,
             cipher: SecretCipher::from_env()?,
+        })
+    }
+}
+
+impl AccountsConfig {
+    pub fn from_env(public_base_url: &Url) -> Result<Self, ConfigError> {
+        Ok(Self {
+            setup_link_ttl: Duration::from_secs(60 * env_or("SETUP_LINK_TTL_MINUTES", 240)?),
+            invite_ttl: Duration::from_secs(3600 * env_or("INVITE_TTL_HOURS", 72)?),
+            session_ttl: Duration::from_secs(3600 * env_or("SESSION_TTL_HOURS", 12)?),
+            sign_in_max_failures: env_or("SIGN_IN_MAX_FAILURES", 5)?,
+            sign_in_window_secs: env_or("SIGN_IN_WINDOW_SECS", 900)?,
+            dashboards_url: env_or(
+                "DASHBOARDS_URL",
+                Url::parse("http://127.0.0.1:8082").expect("valid default"),
+            )?,
+            cookie_secure: env_or("COOKIE_SECURE", public_base_url.scheme() == "https")?,
+        })
+    }
+}
+
+impl MailConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            from: env_or(
+                "MAIL_FROM",
+                "MetaFrazo <setup@metafrazo.localhost>"
+                    .parse()
+                    .expect("valid default"),
+            )?,
+            poll_interval: Duration::from_millis(env_or("OUTBOX_POLL_MS", 2000)?),
+            retry_base: Duration::from_millis(env_or("OUTBOX_RETRY_BASE_MS", 5000)?),
+            retry_max: Duration::from_millis(env_or("OUTBOX_RETRY_MAX_MS", 600_000)?),
         })
     }
 }
@@ -60,6 +142,19 @@ impl AtlassianConfig {
                 Url::parse("http://127.0.0.1:8090/install-keys").expect("valid default"),
             )?,
             jwt_leeway_secs: env_or("JWT_LEEWAY_SECS", 30)?,
+            api_base_override: match env_or(
+                "ATLASSIAN_API_BASE_URL",
+                "http://127.0.0.1:8090".to_owned(),
+            )?
+            .as_str()
+            {
+                "site" => None,
+                url => Some(Url::parse(url).map_err(|err| ConfigError::Invalid {
+                    name: "ATLASSIAN_API_BASE_URL",
+                    reason: err.to_string(),
+                    value: url.to_owned(),
+                })?),
+            },
         })
     }
 

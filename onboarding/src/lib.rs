@@ -1,12 +1,17 @@
 //! How every customer starts: Atlassian's install callbacks, the setup email and link, accounts,
 //! organizations and their members. Owns the Postgres schema.
 
+pub mod accounts;
 pub mod atlassian;
 mod config;
 pub mod db;
+pub mod mail;
+pub mod roles;
+pub mod tokens;
+pub mod web;
 pub mod webhook_connections;
 
-pub use config::{AtlassianConfig, Config};
+pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig};
 
 use std::sync::Arc;
 
@@ -22,49 +27,84 @@ use service_kit::{
     secret_cipher::SecretCipher,
 };
 
-use crate::atlassian::{descriptor, install_keys::InstallKeys};
+use crate::{
+    atlassian::{descriptor, install_keys::InstallKeys, jira_users::JiraUsers},
+    mail::{MailMetrics, OutboxSender, OutboxWaker},
+};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub postgres: Pool,
     pub atlassian: Arc<AtlassianConfig>,
+    pub accounts: Arc<AccountsConfig>,
     pub install_keys: InstallKeys,
     pub cipher: SecretCipher,
+    pub outbox: OutboxWaker,
+    /// For erasing a deleted organization's events and reading when the last one arrived.
+    pub warehouse: clickhouse::Client,
 }
 
 /// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
-/// binds the listener.
+/// binds the listener; the outbox sender runs beside the server.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
     let postgres = config.postgres.pool()?;
     db::migrate(&postgres).await?;
+    let transport = config.smtp.transport()?;
     let readiness = Readiness::new(
         &registry,
         vec![
             Box::new(PostgresCheck(postgres.clone())),
-            Box::new(SmtpCheck(config.smtp.transport()?)),
+            Box::new(SmtpCheck(transport.clone())),
         ],
     )?;
+    let outbox = OutboxWaker::default();
+    let sender = OutboxSender {
+        pool: postgres.clone(),
+        transport,
+        mail: config.mail,
+        accounts: config.accounts.clone(),
+        public_base_url: config.atlassian.public_base_url.clone(),
+        jira: JiraUsers::new(
+            config.atlassian.app_key.clone(),
+            config.atlassian.api_base_override.clone(),
+        ),
+        cipher: config.cipher.clone(),
+        waker: outbox.clone(),
+        metrics: MailMetrics::register(&registry)?,
+    };
     let state = AppState {
         postgres,
         install_keys: InstallKeys::new(config.atlassian.install_keys_url.clone()),
         atlassian: Arc::new(config.atlassian),
+        accounts: Arc::new(config.accounts),
         cipher: config.cipher,
+        outbox,
+        warehouse: config.clickhouse.client(),
     };
-    let routes = Router::new()
+    let atlassian_routes = Router::new()
         .route("/atlassian-connect.json", get(descriptor::descriptor))
         .route(
             &format!("{}/{{event}}", descriptor::LIFECYCLE_PATH),
             post(atlassian::lifecycle),
         )
-        // Lifecycle bodies are a few hundred bytes.
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-        .with_state(state);
+        .route(descriptor::ADMIN_PAGE_PATH, get(atlassian::admin_page))
+        .route(
+            &format!("{}/resend", descriptor::ADMIN_PAGE_PATH),
+            post(atlassian::resend_setup_email),
+        )
+        .with_state(state.clone());
+    let routes = atlassian_routes
+        .merge(web::routes(state))
+        // Lifecycle bodies and forms are a few hundred bytes.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
     let router = ServiceRouter {
         registry,
         readiness,
     }
     .finish(routes)?;
-    Ok(Application::bind(&config.server, router).await?)
+    Ok(Application::bind(&config.server, router)
+        .await?
+        .with_background("outbox sender", move |stop| sender.run(stop)))
 }

@@ -46,11 +46,21 @@ async fn main() -> anyhow::Result<()> {
         Command::WebhookConnection(WebhookCommand::Create { name, jira_url }) => {
             let pool = config.postgres.pool()?;
             onboarding::db::migrate(&pool).await?;
-            let created =
-                onboarding::webhook_connections::create(&pool, &config.cipher, &name, &jira_url)
-                    .await?;
+            let created = onboarding::webhook_connections::create(
+                &pool,
+                &config.cipher,
+                &name,
+                &jira_url,
+                config.accounts.setup_link_ttl,
+            )
+            .await?;
             println!("webhook URL path: /webhooks/{}", created.id);
             println!("secret (shown once): {}", created.secret);
+            println!(
+                "connect it to an organization (one-time link): {}/setup/{}",
+                config.atlassian.base_url(),
+                created.setup_token
+            );
         }
     }
     Ok(())

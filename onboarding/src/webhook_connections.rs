@@ -6,12 +6,18 @@ use deadpool_postgres::Pool;
 use rand::{Rng, distributions::Alphanumeric};
 use service_kit::secret_cipher::SecretCipher;
 
-use crate::db::installations::{self, NewInstallation, Source};
+use crate::db::{
+    installations::{self, NewInstallation, Source},
+    setup_links,
+};
 
 pub struct CreatedConnection {
     pub id: String,
     /// Shown once, to be pasted into Jira's webhook form; stored only encrypted.
     pub secret: String,
+    /// The one-time setup link token that connects it to an organization (there is no
+    /// installing Jira user to email it to).
+    pub setup_token: String,
 }
 
 pub async fn create(
@@ -19,13 +25,15 @@ pub async fn create(
     cipher: &SecretCipher,
     name: &str,
     jira_base_url: &str,
+    setup_link_ttl: std::time::Duration,
 ) -> anyhow::Result<CreatedConnection> {
     let id = format!("wh_{}", random_token(24));
     let secret = random_token(40);
     let encrypted = cipher.encrypt(secret.as_bytes());
-    let client = pool.get().await?;
-    installations::record_install(
-        &client,
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let recorded = installations::record_install(
+        &transaction,
         &NewInstallation {
             source: Source::Webhook,
             client_key: &id,
@@ -36,8 +44,15 @@ pub async fn create(
             display_name: name,
         },
     )
-    .await?;
-    Ok(CreatedConnection { id, secret })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("the connection id {id} is already taken; try again"))?;
+    let (setup, _) = setup_links::mint(&transaction, recorded.id, setup_link_ttl).await?;
+    transaction.commit().await?;
+    Ok(CreatedConnection {
+        id,
+        secret,
+        setup_token: setup.text,
+    })
 }
 
 fn random_token(len: usize) -> String {

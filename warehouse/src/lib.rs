@@ -2,9 +2,11 @@
 //! SQL here must run on Debian's ClickHouse 18.16 (the local stack) and on a current LTS; where
 //! a choice exists only for 18.16, the SQL says so.
 
+pub mod erase;
 pub mod migrate;
 pub mod queries;
 pub mod rows;
 
+pub use erase::erase_installations;
 pub use migrate::{MigrateError, migrate};
 pub use rows::{EventRow, FieldChangeRow};

@@ -5,7 +5,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 /// One delivery: `events`, keyed by (installation_id, delivery_id).
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct EventRow {
     pub installation_id: String,
     pub delivery_id: String,

@@ -142,7 +142,8 @@ impl Harness {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("a fresh Forge installation id");
         self.wait_until_known(|| async {
             self.sim
                 .send_forge_event(&self.target, &installation, &forge_probe_event(), once())

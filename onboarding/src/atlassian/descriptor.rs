@@ -80,6 +80,8 @@ pub fn build(base_url: &str, app_key: &str) -> Value {
                 "key": "metafrazo-admin",
                 "name": {"value": "MetaFrazo"},
                 "url": ADMIN_PAGE_PATH,
+                // Jira shows the page to site admins only.
+                "conditions": [{"condition": "user_is_admin"}],
             }],
         },
     })

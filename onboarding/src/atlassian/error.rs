@@ -26,6 +26,10 @@ pub enum LifecycleError {
     ClientKeyMismatch,
     #[error("the callback is for another app")]
     ForeignApp,
+    #[error(
+        "this client key already belongs to an installation made another way (Forge or an admin webhook)"
+    )]
+    ClientKeyTaken,
     #[error("the body is not a lifecycle payload: {0}")]
     InvalidBody(String),
     #[error("Atlassian's install-key server cannot be reached: {0}")]
@@ -55,6 +59,7 @@ impl LifecycleError {
             Self::Replayed => "replayed",
             Self::ClientKeyMismatch => "client_key_mismatch",
             Self::ForeignApp => "foreign_app",
+            Self::ClientKeyTaken => "client_key_taken",
             Self::InvalidBody(_) => "invalid_body",
             Self::KeyServerUnreachable(_) => "key_server_unreachable",
             Self::Store(_) => "store_unavailable",
@@ -70,6 +75,7 @@ impl LifecycleError {
             | Self::ClientKeyMismatch
             | Self::ForeignApp => StatusCode::UNAUTHORIZED,
             Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::ClientKeyTaken => StatusCode::CONFLICT,
             Self::KeyServerUnreachable(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

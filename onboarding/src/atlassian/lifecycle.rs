@@ -17,7 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::{
     AppState,
     atlassian::{LifecycleError, install_keys::InstallKeyError},
-    db::installations::{self, NewInstallation, Source, State as InstallState},
+    db::{
+        audit,
+        installations::{self, NewInstallation, Source, State as InstallState},
+        outbox::{self, Email},
+    },
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,11 +142,31 @@ pub(crate) async fn lifecycle(
                     display_name: body.description.as_deref().unwrap_or("").trim(),
                 },
             )
+            .await?
+            .ok_or(LifecycleError::ClientKeyTaken)?;
+            let setup_email = recorded.needs_setup_email();
+            if setup_email {
+                outbox::enqueue(
+                    &transaction,
+                    &Email::Setup {
+                        installation: recorded.id,
+                    },
+                )
+                .await?;
+            }
+            audit::record(
+                &transaction,
+                recorded.organization_id,
+                None,
+                "workspace_installed",
+                &body.base_url,
+            )
             .await?;
             tracing::info!(
                 client_key = %body.client_key,
                 installation = %recorded.id,
                 first_install = recorded.first_install,
+                setup_email,
                 "installed"
             );
         }
@@ -153,10 +177,31 @@ pub(crate) async fn lifecycle(
                 _ => InstallState::Installed,
             };
             let known = installations::set_state(&transaction, &body.client_key, new_state).await?;
+            if event == LifecycleEvent::Uninstalled {
+                let organization = transaction
+                    .query_opt(
+                        "SELECT organization_id FROM installations WHERE client_key = $1",
+                        &[&body.client_key],
+                    )
+                    .await?
+                    .and_then(|row| row.get::<_, Option<uuid::Uuid>>(0));
+                if let Some(organization) = organization {
+                    audit::record(
+                        &transaction,
+                        Some(organization),
+                        None,
+                        "workspace_uninstalled",
+                        &body.base_url,
+                    )
+                    .await?;
+                }
+            }
             tracing::info!(client_key = %body.client_key, known, state = new_state.as_str(), "lifecycle");
         }
     }
     transaction.commit().await?;
+    // After the commit, so the sender finds the row.
+    state.outbox.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -57,17 +57,31 @@ pub struct Recorded {
     pub id: Uuid,
     /// False when the client key was known: a reinstall, whose secret was rotated.
     pub first_install: bool,
+    /// Whether it was installed just before this call (Jira re-sends `installed` to rotate a
+    /// secret or on upgrades), as opposed to new or coming back after an uninstall.
+    pub was_installed: bool,
+    pub organization_id: Option<Uuid>,
+}
+
+impl Recorded {
+    /// Whether the installing admin should get a setup email: a new or returning workspace, or
+    /// one whose setup was never finished. Not for a secret rotation of a connected one.
+    pub fn needs_setup_email(&self) -> bool {
+        !self.was_installed || self.organization_id.is_none()
+    }
 }
 
 /// Inserts the installation, or for a known client key of the same source rotates its secret
 /// and marks it installed again, keeping its id (and so its organization and history).
+/// `None` when the client key is already held by an installation of another source.
 pub async fn record_install(
     client: &impl GenericClient,
     new: &NewInstallation<'_>,
-) -> Result<Recorded, tokio_postgres::Error> {
+) -> Result<Option<Recorded>, tokio_postgres::Error> {
     let row = client
-        .query_one(
-            "INSERT INTO installations
+        .query_opt(
+            "WITH previous AS (SELECT state FROM installations WHERE client_key = $3)
+             INSERT INTO installations
                  (id, source, client_key, base_url, cloud_id, secret, state, installer_account_id, display_name)
              VALUES ($1, $2, $3, $4, $5, $6, 'installed', $7, $8)
              ON CONFLICT (client_key) DO UPDATE SET
@@ -79,7 +93,8 @@ pub async fn record_install(
                  updated_at = now(),
                  uninstalled_at = NULL
              WHERE installations.source = EXCLUDED.source
-             RETURNING id, (xmax = 0) AS inserted",
+             RETURNING id, (xmax = 0) AS inserted, organization_id,
+                       coalesce((SELECT state = 'installed' FROM previous), false) AS was_installed",
             &[
                 &Uuid::new_v4(),
                 &new.source.as_str(),
@@ -92,10 +107,12 @@ pub async fn record_install(
             ],
         )
         .await?;
-    Ok(Recorded {
+    Ok(row.map(|row| Recorded {
         id: row.get("id"),
         first_install: row.get("inserted"),
-    })
+        was_installed: row.get("was_installed"),
+        organization_id: row.get("organization_id"),
+    }))
 }
 
 /// Sets the state of a known installation; false when the client key is unknown.
@@ -151,4 +168,40 @@ pub async fn state_of(
         )
         .await?
         .map(|row| (row.get(0), row.get(1), row.get(2))))
+}
+
+/// What the Jira admin page shows about an installation, and the secret its tokens are signed
+/// with (still encrypted).
+#[derive(Debug, Clone)]
+pub struct AdminView {
+    pub id: Uuid,
+    pub client_key: String,
+    pub state: String,
+    pub base_url: String,
+    pub display_name: String,
+    pub encrypted_secret: Option<Vec<u8>>,
+    pub organization: Option<String>,
+}
+
+pub async fn admin_view(
+    client: &impl GenericClient,
+    client_key: &str,
+) -> Result<Option<AdminView>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT i.id, i.client_key, i.state, i.base_url, i.display_name, i.secret, o.name
+             FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
+             WHERE i.client_key = $1 AND i.source = 'connect'",
+            &[&client_key],
+        )
+        .await?;
+    Ok(row.map(|row| AdminView {
+        id: row.get(0),
+        client_key: row.get(1),
+        state: row.get(2),
+        base_url: row.get(3),
+        display_name: row.get(4),
+        encrypted_secret: row.get(5),
+        organization: row.get(6),
+    }))
 }

@@ -10,11 +10,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "installations",
-    sql: include_str!("../../migrations/0001_installations.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "installations",
+        sql: include_str!("../../migrations/0001_installations.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "organizations",
+        sql: include_str!("../../migrations/0002_organizations.sql"),
+    },
+];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d66_6d69_6772;

@@ -1,11 +1,13 @@
 //! Every analytical query, as a typed function the dashboards call with a [`Scope`].
 
+pub mod activity;
 mod calendar;
 pub mod events;
 mod scope;
 pub mod trends;
 pub mod weekly_rates;
 
+pub use activity::last_event_received;
 pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, feed};
 pub use scope::{Filters, QueryError, Scope};
 pub use trends::{TrendWeek, Trends, trends};

@@ -1,0 +1,3 @@
+//! Account rules that are not storage: passwords.
+
+pub mod passwords;

@@ -1,0 +1,134 @@
+//! `GET /atlassian/admin`: the page Jira shows under Apps → MetaFrazo, to site admins only (the
+//! descriptor's `user_is_admin` condition). It says whether the workspace is connected, to
+//! which organization, when its last event arrived, and offers to re-send the setup email.
+
+use axum::{
+    extract::{OriginalUri, State},
+    http::{HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::context_jwt::{self, ContextJwtError, JiraContext};
+use crate::{
+    AppState,
+    db::outbox::{self, Email},
+    mail::messages::utc_text,
+    web::{
+        PageError,
+        pages::{AdminPage, Message, render},
+    },
+};
+
+/// One re-send per installation per minute: the button cannot be used to flood an inbox.
+const RESEND_INTERVAL_SECS: f64 = 60.0;
+
+fn refused(err: ContextJwtError) -> PageError {
+    match err {
+        ContextJwtError::Store(err) => PageError::Store(err),
+        other => {
+            tracing::info!(reason = %other, "admin page refused");
+            PageError::Explained(
+                StatusCode::UNAUTHORIZED,
+                Message::new(
+                    "Open this page from Jira",
+                    &["This page works only inside Jira, under Apps → MetaFrazo. Reload it there."],
+                ),
+            )
+        }
+    }
+}
+
+async fn render_for(
+    state: &AppState,
+    context: &JiraContext,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let installation = &context.installation;
+    // The page still answers when the warehouse does not; it then shows no last event.
+    let last_event =
+        warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event time"))
+            .ok()
+            .flatten()
+            .map(utc_text);
+    let resend_action = format!(
+        "{}/resend?jwt={}",
+        super::descriptor::ADMIN_PAGE_PATH,
+        url::form_urlencoded::byte_serialize(context.token.as_bytes()).collect::<String>()
+    );
+    let workspace = if installation.display_name.is_empty() {
+        &installation.base_url
+    } else {
+        &installation.display_name
+    };
+    render(&AdminPage {
+        workspace,
+        organization: installation.organization.as_deref(),
+        last_event,
+        resend_action: &resend_action,
+        notice,
+        error,
+    })
+}
+
+pub(crate) async fn admin_page(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let context = context_jwt::verify(&state, &method, &uri, &headers)
+        .await
+        .map_err(refused)?;
+    Ok(render_for(&state, &context, None, None).await)
+}
+
+/// `POST /atlassian/admin/resend`: queues a new setup email, which revokes the older links.
+pub(crate) async fn resend_setup_email(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let context = context_jwt::verify(&state, &method, &uri, &headers)
+        .await
+        .map_err(refused)?;
+    let installation = &context.installation;
+    if installation.state != "installed" {
+        let page = render_for(
+            &state,
+            &context,
+            None,
+            Some("MetaFrazo is not installed on this workspace."),
+        )
+        .await;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    // Serializes concurrent clicks, so the interval check below holds.
+    transaction
+        .execute(
+            "SELECT 1 FROM installations WHERE id = $1 FOR UPDATE",
+            &[&installation.id],
+        )
+        .await?;
+    let since = outbox::seconds_since_last_setup_email(&transaction, installation.id).await?;
+    if since.is_some_and(|since| since < RESEND_INTERVAL_SECS) {
+        let page = render_for(&state, &context, None, Some("A setup email was sent less than a minute ago. Please wait a minute before sending another.")).await;
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
+    outbox::enqueue(
+        &transaction,
+        &Email::Setup {
+            installation: installation.id,
+        },
+    )
+    .await?;
+    transaction.commit().await?;
+    state.outbox.wake();
+    tracing::info!(client_key = %installation.client_key, "setup email re-sent from the admin page");
+    Ok(render_for(&state, &context, Some("A new setup email is on its way to the admin who installed MetaFrazo. Older setup links no longer work."), None).await)
+}

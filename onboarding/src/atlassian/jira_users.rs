@@ -1,0 +1,109 @@
+//! Asks Jira for a user's email address the way a Connect app can: `GET
+//! /rest/api/3/user/email?accountId=…` with a JWT whose `iss` is our app key, signed with the
+//! installation's shared secret and bound to the request by its qsh. Needs the
+//! `ACCESS_EMAIL_ADDRESSES` scope, which the descriptor asks for.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{EncodingKey, Header};
+use serde::Deserialize;
+use serde_json::json;
+use service_kit::connect_jwt;
+use url::Url;
+
+/// Long enough for one request; Atlassian accepts up to an hour.
+const TOKEN_LIFETIME_SECS: u64 = 60;
+const EMAIL_PATH: &str = "/rest/api/3/user/email";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JiraUsersError {
+    #[error("Jira cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("Jira refused our credentials (HTTP {0}); the installation's secret may be stale")]
+    Refused(u16),
+    #[error("Jira does not know the installing user")]
+    UnknownUser,
+    #[error("Jira answered HTTP {0}")]
+    Unexpected(u16),
+}
+
+#[derive(Clone)]
+pub struct JiraUsers {
+    http: reqwest::Client,
+    app_key: String,
+    /// Sends every site's API calls here instead (the local Jira simulator serves all sites on
+    /// one address).
+    api_base_override: Option<Url>,
+}
+
+#[derive(Deserialize)]
+struct EmailAnswer {
+    email: String,
+}
+
+impl JiraUsers {
+    pub fn new(app_key: String, api_base_override: Option<Url>) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client with a timeout"),
+            app_key,
+            api_base_override,
+        }
+    }
+
+    pub async fn email_of(
+        &self,
+        site_base_url: &str,
+        shared_secret: &[u8],
+        account_id: &str,
+    ) -> Result<String, JiraUsersError> {
+        let site = Url::parse(site_base_url).map_err(|err| {
+            JiraUsersError::Unreachable(format!("the site URL is invalid: {err}"))
+        })?;
+        let base = self.api_base_override.as_ref().unwrap_or(&site);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("accountId", account_id)
+            .finish();
+        let base_path = base.path().trim_end_matches('/');
+        let path = format!("{base_path}{EMAIL_PATH}");
+        let qsh = connect_jwt::query_string_hash("GET", &path, Some(&query), base_path);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let claims = json!({
+            "iss": self.app_key,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_SECS,
+            "qsh": qsh,
+        });
+        let token = jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(shared_secret),
+        )
+        .map_err(|err| JiraUsersError::Unreachable(format!("cannot sign the request: {err}")))?;
+        let mut url = base.clone();
+        url.set_path(&path);
+        url.set_query(Some(&query));
+        let response = self
+            .http
+            .get(url)
+            .header("Authorization", format!("JWT {token}"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|err| JiraUsersError::Unreachable(err.without_url().to_string()))?;
+        match response.status().as_u16() {
+            200 => response
+                .json::<EmailAnswer>()
+                .await
+                .map(|answer| answer.email)
+                .map_err(|err| JiraUsersError::Unreachable(format!("unreadable answer: {err}"))),
+            401 | 403 => Err(JiraUsersError::Refused(response.status().as_u16())),
+            404 => Err(JiraUsersError::UnknownUser),
+            other => Err(JiraUsersError::Unexpected(other)),
+        }
+    }
+}

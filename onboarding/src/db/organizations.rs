@@ -1,0 +1,293 @@
+//! Organizations and their members. Changes to membership lock the organization's row first, so
+//! two owners demoting each other at once cannot leave it without an owner.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::roles::Role;
+
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+}
+
+/// A workspace linked to an organization, with what its admins want to know about it.
+#[derive(Debug, Clone)]
+pub struct LinkedInstallation {
+    pub id: Uuid,
+    pub client_key: String,
+    pub source: String,
+    pub base_url: String,
+    pub display_name: String,
+    pub state: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("an organization keeps at least one owner")]
+    LastOwner,
+    #[error("no such member")]
+    NoSuchMember,
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+fn role_from(text: &str) -> Role {
+    // The column's CHECK constraint admits only these names.
+    Role::parse(text).unwrap_or(Role::Viewer)
+}
+
+pub async fn create_with_owner(
+    client: &impl GenericClient,
+    name: &str,
+    owner: Uuid,
+) -> Result<Uuid, tokio_postgres::Error> {
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO organizations (id, name) VALUES ($1, $2)",
+            &[&id, &name.trim()],
+        )
+        .await?;
+    add_member(client, id, owner, Role::Owner).await?;
+    Ok(id)
+}
+
+/// Adds the user, or leaves an existing member's role as it is.
+pub async fn add_member(
+    client: &impl GenericClient,
+    organization: Uuid,
+    user: Uuid,
+    role: Role,
+) -> Result<bool, tokio_postgres::Error> {
+    let added = client
+        .execute(
+            "INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&organization, &user, &role.as_str()],
+        )
+        .await?;
+    Ok(added == 1)
+}
+
+pub async fn get(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<Option<Organization>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT id, name FROM organizations WHERE id = $1",
+            &[&organization],
+        )
+        .await?;
+    Ok(row.map(|row| Organization {
+        id: row.get(0),
+        name: row.get(1),
+    }))
+}
+
+/// The user's role in the organization; `None` for a non-member (or no such organization:
+/// callers answer both the same way, so ids of other organizations reveal nothing).
+pub async fn role_of(
+    client: &impl GenericClient,
+    organization: Uuid,
+    user: Uuid,
+) -> Result<Option<Role>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2",
+            &[&organization, &user],
+        )
+        .await?;
+    Ok(row.map(|row| role_from(row.get(0))))
+}
+
+/// Every organization the user belongs to, by name.
+pub async fn of_user(
+    client: &impl GenericClient,
+    user: Uuid,
+) -> Result<Vec<(Organization, Role)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT o.id, o.name, m.role FROM memberships m
+             JOIN organizations o ON o.id = m.organization_id
+             WHERE m.user_id = $1 ORDER BY o.name, o.id",
+            &[&user],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                Organization {
+                    id: row.get(0),
+                    name: row.get(1),
+                },
+                role_from(row.get(2)),
+            )
+        })
+        .collect())
+}
+
+pub async fn members(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<Vec<Member>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1 ORDER BY u.email",
+            &[&organization],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Member {
+            user_id: row.get(0),
+            email: row.get(1),
+            role: role_from(row.get(2)),
+        })
+        .collect())
+}
+
+pub async fn installations(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<Vec<LinkedInstallation>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT id, client_key, source, base_url, display_name, state FROM installations
+             WHERE organization_id = $1 ORDER BY base_url, id",
+            &[&organization],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| LinkedInstallation {
+            id: row.get(0),
+            client_key: row.get(1),
+            source: row.get(2),
+            base_url: row.get(3),
+            display_name: row.get(4),
+            state: row.get(5),
+        })
+        .collect())
+}
+
+/// Locks the organization for a membership change; false when it does not exist.
+async fn lock(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+            &[&organization],
+        )
+        .await?
+        .is_some())
+}
+
+async fn owners_besides(
+    client: &impl GenericClient,
+    organization: Uuid,
+    user: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM memberships
+             WHERE organization_id = $1 AND role = 'owner' AND user_id <> $2",
+            &[&organization, &user],
+        )
+        .await?
+        .get(0))
+}
+
+/// Changes a member's role; refuses to demote the last owner. Run inside a transaction.
+pub async fn set_role(
+    client: &impl GenericClient,
+    organization: Uuid,
+    user: Uuid,
+    role: Role,
+) -> Result<(), MembershipError> {
+    if !lock(client, organization).await? {
+        return Err(MembershipError::NoSuchMember);
+    }
+    if role != Role::Owner && owners_besides(client, organization, user).await? == 0 {
+        let current = role_of(client, organization, user).await?;
+        if current == Some(Role::Owner) {
+            return Err(MembershipError::LastOwner);
+        }
+    }
+    let updated = client
+        .execute(
+            "UPDATE memberships SET role = $3 WHERE organization_id = $1 AND user_id = $2",
+            &[&organization, &user, &role.as_str()],
+        )
+        .await?;
+    if updated == 0 {
+        return Err(MembershipError::NoSuchMember);
+    }
+    Ok(())
+}
+
+/// Removes a member (or lets one leave); refuses to remove the last owner. Run inside a
+/// transaction.
+pub async fn remove_member(
+    client: &impl GenericClient,
+    organization: Uuid,
+    user: Uuid,
+) -> Result<(), MembershipError> {
+    if !lock(client, organization).await? {
+        return Err(MembershipError::NoSuchMember);
+    }
+    let current = role_of(client, organization, user)
+        .await?
+        .ok_or(MembershipError::NoSuchMember)?;
+    if current == Role::Owner && owners_besides(client, organization, user).await? == 0 {
+        return Err(MembershipError::LastOwner);
+    }
+    client
+        .execute(
+            "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+            &[&organization, &user],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes the organization with its members, invites, links and audit log (by cascade), and
+/// answers the client keys of the installations it held, whose events the caller erases.
+pub async fn delete(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let client_keys = client
+        .query(
+            "SELECT client_key FROM installations WHERE organization_id = $1",
+            &[&organization],
+        )
+        .await?
+        .into_iter()
+        .map(|row| row.get(0))
+        .collect();
+    client
+        .execute(
+            "UPDATE installations SET organization_id = NULL, linked_at = NULL
+             WHERE organization_id = $1",
+            &[&organization],
+        )
+        .await?;
+    client
+        .execute("DELETE FROM organizations WHERE id = $1", &[&organization])
+        .await?;
+    Ok(client_keys)
+}

@@ -1,0 +1,140 @@
+//! Emails waiting to be sent. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
+//! onboarding instances share the work without sending one email twice.
+
+use std::time::Duration;
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Email {
+    Setup { installation: Uuid },
+    Invite { invite: Uuid },
+}
+
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub email: Email,
+    pub attempts: i32,
+}
+
+pub async fn enqueue(
+    client: &impl GenericClient,
+    email: &Email,
+) -> Result<i64, tokio_postgres::Error> {
+    let (kind, installation, invite) = match email {
+        Email::Setup { installation } => ("setup", Some(*installation), None),
+        Email::Invite { invite } => ("invite", None, Some(*invite)),
+    };
+    Ok(client
+        .query_one(
+            "INSERT INTO outbox (kind, installation_id, invite_id) VALUES ($1, $2, $3) RETURNING id",
+            &[&kind, &installation, &invite],
+        )
+        .await?
+        .get(0))
+}
+
+/// Claims up to `limit` due emails; the caller's transaction holds them until it ends.
+pub async fn claim_due(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<Due>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT id, kind, installation_id, invite_id, attempts FROM outbox
+             WHERE sent_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= now()
+             ORDER BY next_attempt_at, id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let kind: &str = row.get(1);
+            let email = if kind == "setup" {
+                Email::Setup {
+                    installation: row.get(2),
+                }
+            } else {
+                Email::Invite { invite: row.get(3) }
+            };
+            Due {
+                id: row.get(0),
+                email,
+                attempts: row.get(4),
+            }
+        })
+        .collect())
+}
+
+pub async fn mark_sent(client: &impl GenericClient, id: i64) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Nothing left to send (the installation was uninstalled, the invite revoked).
+pub async fn cancel(
+    client: &impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE outbox SET cancelled_at = now(), last_error = $2 WHERE id = $1",
+            &[&id, &reason],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn retry_later(
+    client: &impl GenericClient,
+    id: i64,
+    after: Duration,
+    error: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $3,
+                 next_attempt_at = now() + make_interval(secs => $2)
+             WHERE id = $1",
+            &[&id, &after.as_secs_f64(), &error],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Emails not yet sent, for the backlog gauge.
+pub async fn backlog(client: &impl GenericClient) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND cancelled_at IS NULL",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// When the most recent setup email for the installation was queued, for the re-send limit.
+pub async fn seconds_since_last_setup_email(
+    client: &impl GenericClient,
+    installation: Uuid,
+) -> Result<Option<f64>, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT extract(epoch FROM now() - max(created_at))::float8 FROM outbox
+             WHERE kind = 'setup' AND installation_id = $1",
+            &[&installation],
+        )
+        .await?
+        .get(0))
+}

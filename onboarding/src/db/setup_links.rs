@@ -1,0 +1,118 @@
+//! One-time setup links, bound to an installation. Minting a link revokes the older ones, so
+//! only the newest email works. Opening a link checks it; only completing the setup uses it.
+
+use std::time::{Duration, SystemTime};
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::tokens::{self, MintedToken};
+
+/// The installation a link would connect, as the setup pages show it.
+#[derive(Debug, Clone)]
+pub struct SetupTarget {
+    pub installation_id: Uuid,
+    pub display_name: String,
+    pub base_url: String,
+    pub installed: bool,
+    /// The organization the workspace was linked to before (a reinstall).
+    pub previous_organization: Option<(Uuid, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum LinkCheck {
+    Valid {
+        target: SetupTarget,
+        expires_at: SystemTime,
+    },
+    Expired,
+    Used,
+    /// A newer link was sent.
+    Superseded,
+    /// Not a link we made: mistyped, cut short, or tampered with.
+    Unknown,
+}
+
+/// Mints a link for the installation and revokes every older unused one.
+pub async fn mint(
+    client: &impl GenericClient,
+    installation: Uuid,
+    lifetime: Duration,
+) -> Result<(MintedToken, SystemTime), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE setup_links SET revoked_at = now()
+             WHERE installation_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+            &[&installation],
+        )
+        .await?;
+    let token = tokens::mint();
+    let row = client
+        .query_one(
+            "INSERT INTO setup_links (token_sha256, installation_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
+            &[&token.sha256, &installation, &lifetime.as_secs_f64()],
+        )
+        .await?;
+    Ok((token, row.get(0)))
+}
+
+/// Checks a presented link. With `lock`, the link's row stays locked until the caller's
+/// transaction ends: two tabs completing the same link are served one after the other, and the
+/// second finds it used.
+pub async fn check(
+    client: &impl GenericClient,
+    token: &str,
+    lock: bool,
+) -> Result<LinkCheck, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT l.installation_id, l.expires_at, l.expires_at <= now(), l.used_at IS NOT NULL,
+                l.revoked_at IS NOT NULL, i.display_name, i.base_url, i.state = 'installed',
+                o.id, o.name
+         FROM setup_links l
+         JOIN installations i ON i.id = l.installation_id
+         LEFT JOIN organizations o ON o.id = i.organization_id
+         WHERE l.token_sha256 = $1 {}",
+        if lock { "FOR UPDATE OF l, i" } else { "" }
+    );
+    let Some(row) = client.query_opt(&sql, &[&tokens::hash(token)]).await? else {
+        return Ok(LinkCheck::Unknown);
+    };
+    let (expired, used, revoked): (bool, bool, bool) = (row.get(2), row.get(3), row.get(4));
+    // Used wins over expired: "this link was already used" is the more helpful page.
+    if used {
+        return Ok(LinkCheck::Used);
+    }
+    if revoked {
+        return Ok(LinkCheck::Superseded);
+    }
+    if expired {
+        return Ok(LinkCheck::Expired);
+    }
+    let previous_organization = row
+        .get::<_, Option<Uuid>>(8)
+        .map(|id| (id, row.get::<_, String>(9)));
+    Ok(LinkCheck::Valid {
+        target: SetupTarget {
+            installation_id: row.get(0),
+            display_name: row.get(5),
+            base_url: row.get(6),
+            installed: row.get(7),
+            previous_organization,
+        },
+        expires_at: row.get(1),
+    })
+}
+
+pub async fn mark_used(
+    client: &impl GenericClient,
+    token: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE setup_links SET used_at = now() WHERE token_sha256 = $1",
+            &[&tokens::hash(token)],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Accounts: one per email address, lower-cased.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: Option<String>,
+}
+
+/// The form every address is stored and compared in.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A plausible address: one `@`, something on each side, a dot in the domain, no spaces. The
+/// real check is that mail arrives; this only catches typos early.
+pub fn plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+}
+
+/// Creates the account; `None` when the address already has one.
+pub async fn create(
+    client: &impl GenericClient,
+    email: &str,
+    password_hash: &str,
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+            &[&Uuid::new_v4(), &normalize_email(email), &password_hash],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+pub async fn by_email(
+    client: &impl GenericClient,
+    email: &str,
+) -> Result<Option<User>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT id, email, password_hash FROM users WHERE email = $1",
+            &[&normalize_email(email)],
+        )
+        .await?;
+    Ok(row.map(|row| User {
+        id: row.get(0),
+        email: row.get(1),
+        password_hash: row.get(2),
+    }))
+}
+
+/// Records a failed password sign-in and answers how many failures the address had within the
+/// window, this one included.
+pub async fn record_sign_in_failure(
+    client: &impl GenericClient,
+    email: &str,
+    window_secs: i64,
+) -> Result<i64, tokio_postgres::Error> {
+    let email = normalize_email(email);
+    client
+        .execute(
+            "DELETE FROM sign_in_failures WHERE at < now() - make_interval(secs => $1)",
+            &[&(window_secs as f64)],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO sign_in_failures (email) VALUES ($1)",
+            &[&email],
+        )
+        .await?;
+    recent_sign_in_failures(client, &email, window_secs).await
+}
+
+pub async fn recent_sign_in_failures(
+    client: &impl GenericClient,
+    email: &str,
+    window_secs: i64,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM sign_in_failures
+             WHERE email = $1 AND at >= now() - make_interval(secs => $2)",
+            &[&normalize_email(email), &(window_secs as f64)],
+        )
+        .await?
+        .get(0))
+}
+
+pub async fn clear_sign_in_failures(
+    client: &impl GenericClient,
+    email: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM sign_in_failures WHERE email = $1",
+            &[&normalize_email(email)],
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_compared_lower_cased_and_trimmed() {
+        assert_eq!(normalize_email("  Ada@Example.TEST "), "ada@example.test");
+    }
+
+    #[test]
+    fn only_plausible_addresses_pass() {
+        assert!(plausible_email("ada@example.test"));
+        for bad in [
+            "ada",
+            "@example.test",
+            "ada@",
+            "ada@example",
+            "a da@example.test",
+            "ada@.test",
+            "ada@x@y.test",
+        ] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Sends what the outbox holds: woken at once when a row is added here, and polling besides for
+//! rows added by other instances or due for a retry. A failure leaves the row for a later
+//! attempt with capped exponential backoff, so a mail server that is down delays an email and
+//! loses none.
+
+use std::{sync::Arc, time::Duration};
+
+use deadpool_postgres::{GenericClient, Pool};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+use service_kit::secret_cipher::SecretCipher;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+use uuid::Uuid;
+
+use crate::{
+    atlassian::jira_users::{JiraUsers, JiraUsersError},
+    config::{AccountsConfig, MailConfig},
+    db::{
+        invites,
+        outbox::{self, Due, Email},
+        setup_links,
+    },
+    mail::{
+        MailMetrics,
+        messages::{self, InviteEmail, MessageError, SetupEmail},
+    },
+};
+
+/// Emails claimed per transaction.
+const BATCH: i64 = 20;
+
+/// Wakes the sender after a transaction that queued an email has committed.
+#[derive(Clone, Default)]
+pub struct OutboxWaker(Arc<Notify>);
+
+impl OutboxWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("cannot look up the installer's email: {0}")]
+    Lookup(#[from] JiraUsersError),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    #[error("the mail server refused or is unreachable: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error(
+        "the installation's secret cannot be decrypted; is SECRETS_KEY the one it was stored with?"
+    )]
+    Secret,
+    #[error("Postgres: {0}")]
+    Store(#[from] tokio_postgres::Error),
+}
+
+impl SendError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Lookup(_) => "jira_lookup",
+            Self::Message(_) => "message",
+            Self::Smtp(_) => "smtp",
+            Self::Secret => "secret",
+            Self::Store(_) => "store",
+        }
+    }
+}
+
+enum Outcome {
+    Sent,
+    /// Nothing to send any more, with why.
+    Cancelled(&'static str),
+}
+
+pub struct OutboxSender {
+    pub pool: Pool,
+    pub transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub mail: MailConfig,
+    pub accounts: AccountsConfig,
+    pub public_base_url: Url,
+    pub jira: JiraUsers,
+    pub cipher: SecretCipher,
+    pub waker: OutboxWaker,
+    pub metrics: MailMetrics,
+}
+
+impl OutboxSender {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let more = match self.send_due().await {
+                Ok(handled) => handled as i64 == BATCH,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the outbox; retrying");
+                    false
+                }
+            };
+            self.update_backlog().await;
+            if more {
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.waker.0.notified() => {}
+                () = tokio::time::sleep(self.mail.poll_interval) => {}
+            }
+        }
+    }
+
+    async fn update_backlog(&self) {
+        if let Ok(client) = self.pool.get().await
+            && let Ok(backlog) = outbox::backlog(&client).await
+        {
+            self.metrics.backlog.set(backlog);
+        }
+    }
+
+    /// Claims the due emails and tries each once; answers how many were handled.
+    async fn send_due(&self) -> Result<usize, tokio_postgres::Error> {
+        let mut client = match self.pool.get().await {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!(error = %err, "Postgres unavailable; the outbox waits");
+                return Ok(0);
+            }
+        };
+        let mut transaction = client.transaction().await?;
+        let due = outbox::claim_due(&transaction, BATCH).await?;
+        for item in &due {
+            // A savepoint per email: a failed send rolls back the link it minted, so the link
+            // of an earlier email that did arrive is not revoked for nothing.
+            let attempt = transaction.transaction().await?;
+            let kind = match item.email {
+                Email::Setup { .. } => "setup",
+                Email::Invite { .. } => "invite",
+            };
+            match self.send_one(&attempt, item).await {
+                Ok(Outcome::Sent) => {
+                    attempt.commit().await?;
+                    outbox::mark_sent(&transaction, item.id).await?;
+                    self.metrics.sent.with_label_values(&[kind]).inc();
+                    tracing::info!(outbox_id = item.id, kind, "email sent");
+                }
+                Ok(Outcome::Cancelled(reason)) => {
+                    attempt.rollback().await?;
+                    outbox::cancel(&transaction, item.id, reason).await?;
+                    tracing::info!(outbox_id = item.id, kind, reason, "email no longer needed");
+                }
+                Err(err) => {
+                    attempt.rollback().await?;
+                    let delay = self.backoff(item.attempts);
+                    outbox::retry_later(&transaction, item.id, delay, &err.to_string()).await?;
+                    self.metrics
+                        .failures
+                        .with_label_values(&[kind, err.reason()])
+                        .inc();
+                    tracing::warn!(
+                        outbox_id = item.id,
+                        kind,
+                        attempt = item.attempts + 1,
+                        retry_in_ms = delay.as_millis() as u64,
+                        error = %err,
+                        "email not sent; will retry"
+                    );
+                }
+            }
+        }
+        transaction.commit().await?;
+        Ok(due.len())
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.clamp(0, 20) as u32);
+        self.mail
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.mail.retry_max)
+    }
+
+    async fn send_one(
+        &self,
+        client: &impl GenericClient,
+        item: &Due,
+    ) -> Result<Outcome, SendError> {
+        match item.email {
+            Email::Setup { installation } => self.send_setup(client, installation).await,
+            Email::Invite { invite } => self.send_invite(client, invite).await,
+        }
+    }
+
+    async fn send_setup(
+        &self,
+        client: &impl GenericClient,
+        installation: Uuid,
+    ) -> Result<Outcome, SendError> {
+        let Some(row) = client
+            .query_opt(
+                "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id, o.name
+                 FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
+                 WHERE i.id = $1",
+                &[&installation],
+            )
+            .await?
+        else {
+            return Ok(Outcome::Cancelled("installation gone"));
+        };
+        if row.get::<_, &str>(0) != "installed" {
+            return Ok(Outcome::Cancelled("uninstalled"));
+        }
+        let site: String = row.get(1);
+        let workspace: String = row.get(2);
+        let (Some(secret), Some(installer)) = (
+            row.get::<_, Option<Vec<u8>>>(3),
+            row.get::<_, Option<String>>(4),
+        ) else {
+            return Ok(Outcome::Cancelled("no installing user to mail"));
+        };
+        let previous_organization: Option<String> = row.get(5);
+        let secret = self
+            .cipher
+            .decrypt(&secret)
+            .map_err(|_| SendError::Secret)?;
+        let to = self
+            .jira
+            .email_of(&site, secret.expose_secret(), &installer)
+            .await?;
+        let (token, expires_at) =
+            setup_links::mint(client, installation, self.accounts.setup_link_ttl).await?;
+        let link = self.link(&format!("setup/{}", token.text));
+        let message = messages::setup(
+            &self.mail.from,
+            &SetupEmail {
+                to: &to,
+                workspace: &workspace,
+                site: &site,
+                previous_organization: previous_organization.as_deref(),
+                link: &link,
+                expires_at,
+                valid_for: self.accounts.setup_link_ttl,
+            },
+        )?;
+        self.transport.send(message).await?;
+        Ok(Outcome::Sent)
+    }
+
+    async fn send_invite(
+        &self,
+        client: &impl GenericClient,
+        invite: Uuid,
+    ) -> Result<Outcome, SendError> {
+        let Some((token, invite)) = invites::mint_token(client, invite).await? else {
+            return Ok(Outcome::Cancelled("invite no longer open"));
+        };
+        let link = self.link(&format!("invites/{}", token.text));
+        let message = messages::invite(
+            &self.mail.from,
+            &InviteEmail {
+                to: &invite.email,
+                inviter: invite.invited_by.as_deref().unwrap_or("A teammate"),
+                organization: &invite.organization_name,
+                role: invite.role.as_str(),
+                link: &link,
+                expires_at: invite.expires_at,
+            },
+        )?;
+        self.transport.send(message).await?;
+        Ok(Outcome::Sent)
+    }
+
+    fn link(&self, path: &str) -> String {
+        format!(
+            "{}/{path}",
+            self.public_base_url.as_str().trim_end_matches('/')
+        )
+    }
+}

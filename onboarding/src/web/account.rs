@@ -1,0 +1,249 @@
+//! Signing up, in and out, and the home page listing the visitor's organizations. A sign-in
+//! seam for identity providers (Google, Microsoft) joins here later.
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::{
+    error::PageError,
+    pages::{Home, SignIn, SignUp, render},
+    session::{Visitor, cleared_session_cookie, safe_next, session_cookie},
+};
+use crate::{
+    AppState,
+    accounts::passwords,
+    db::{
+        audit::{self, Actor},
+        organizations, sessions, users,
+    },
+};
+
+#[derive(Deserialize)]
+pub(crate) struct AccountQuery {
+    next: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AccountForm {
+    csrf: String,
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfOnly {
+    csrf: String,
+    next: Option<String>,
+}
+
+/// What the sign-in and sign-up pages say about where the visitor is headed.
+fn context_for(next: &str) -> &'static str {
+    if next.starts_with("/setup/") {
+        "Sign in or create an account to finish connecting your Jira workspace."
+    } else if next.starts_with("/invites/") {
+        "Sign in or create an account to accept your invitation."
+    } else {
+        ""
+    }
+}
+
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
+    let user = visitor.require_user("/")?;
+    let client = state.postgres.get().await?;
+    let organizations = organizations::of_user(&client, user.user_id)
+        .await?
+        .into_iter()
+        .map(|(organization, role)| {
+            (
+                organization.id.to_string(),
+                organization.name,
+                role.to_string(),
+            )
+        })
+        .collect();
+    Ok(render(&Home {
+        csrf: &visitor.csrf,
+        email: &user.email,
+        dashboards_url: state.accounts.dashboards_url.as_str().trim_end_matches('/'),
+        organizations,
+    }))
+}
+
+pub(crate) async fn sign_in_page(visitor: Visitor, Query(query): Query<AccountQuery>) -> Response {
+    let next = safe_next(query.next.as_deref());
+    render(&SignIn {
+        csrf: &visitor.csrf,
+        next: &next,
+        email: query.email.as_deref().unwrap_or(""),
+        context: context_for(&next),
+        error: None,
+    })
+}
+
+pub(crate) async fn sign_up_page(visitor: Visitor, Query(query): Query<AccountQuery>) -> Response {
+    let next = safe_next(query.next.as_deref());
+    render(&SignUp {
+        csrf: &visitor.csrf,
+        next: &next,
+        email: query.email.as_deref().unwrap_or(""),
+        context: context_for(&next),
+        error: None,
+        min_password: passwords::MIN_LENGTH,
+    })
+}
+
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let next = safe_next(form.next.as_deref());
+    let limits = &state.accounts;
+    let client = state.postgres.get().await?;
+    if users::recent_sign_in_failures(&client, &form.email, limits.sign_in_window_secs).await?
+        >= limits.sign_in_max_failures
+    {
+        return Err(PageError::TooManyAttempts {
+            retry_after_secs: limits.sign_in_window_secs as u64,
+        });
+    }
+    let user = users::by_email(&client, &form.email).await?;
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    let password = form.password.clone();
+    let matches =
+        tokio::task::spawn_blocking(move || passwords::verify_stored(&password, stored.as_deref()))
+            .await
+            .unwrap_or(false);
+    let Some(user) = user.filter(|_| matches) else {
+        let failures =
+            users::record_sign_in_failure(&client, &form.email, limits.sign_in_window_secs).await?;
+        tracing::info!(failures, "sign-in refused: wrong email or password");
+        let page = render(&SignIn {
+            csrf: &visitor.csrf,
+            next: &next,
+            email: &form.email,
+            context: context_for(&next),
+            error: Some("Wrong email or password."),
+        });
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    };
+    users::clear_sign_in_failures(&client, &user.email).await?;
+    let token = sessions::start(&client, user.id, limits.session_ttl).await?;
+    audit::record(
+        &client,
+        None,
+        Some(Actor {
+            user_id: user.id,
+            email: &user.email,
+        }),
+        "signed_in",
+        "password",
+    )
+    .await?;
+    Ok(signed_in(jar, &state, token, &next))
+}
+
+pub(crate) async fn sign_up(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let next = safe_next(form.next.as_deref());
+    let again = |error: &str, status: StatusCode| {
+        let page = render(&SignUp {
+            csrf: &visitor.csrf,
+            next: &next,
+            email: &form.email,
+            context: context_for(&next),
+            error: Some(error),
+            min_password: passwords::MIN_LENGTH,
+        });
+        (status, page).into_response()
+    };
+    let email = users::normalize_email(&form.email);
+    if !users::plausible_email(&email) {
+        return Ok(again(
+            "That does not look like an email address.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    if let Err(err) = passwords::check_policy(&form.password) {
+        return Ok(again(
+            &format!("Please choose a longer password: {err}."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    let password = form.password.clone();
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
+        .await
+        .map_err(|err| PageError::Store(format!("hashing failed: {err}")))?;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let Some(user_id) = users::create(&transaction, &email, &hash).await? else {
+        return Ok(again(
+            "An account with this email already exists. Sign in instead.",
+            StatusCode::CONFLICT,
+        ));
+    };
+    let token = sessions::start(&transaction, user_id, state.accounts.session_ttl).await?;
+    audit::record(
+        &transaction,
+        None,
+        Some(Actor {
+            user_id,
+            email: &email,
+        }),
+        "signed_up",
+        "password",
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(signed_in(jar, &state, token, &next))
+}
+
+fn signed_in(jar: CookieJar, state: &AppState, token: String, next: &str) -> Response {
+    let jar = jar.add(session_cookie(
+        token,
+        state.accounts.session_ttl,
+        state.accounts.cookie_secure,
+    ));
+    (jar, Redirect::to(next)).into_response()
+}
+
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    if let Some(token) = visitor.session_token() {
+        let client = state.postgres.get().await?;
+        sessions::revoke(&client, token).await?;
+    }
+    let next = match form.next.as_deref() {
+        Some(next) => format!(
+            "/sign-in?next={}",
+            url::form_urlencoded::byte_serialize(safe_next(Some(next)).as_bytes())
+                .collect::<String>()
+        ),
+        None => "/sign-in".to_owned(),
+    };
+    let jar = jar.add(cleared_session_cookie(state.accounts.cookie_secure));
+    Ok((jar, Redirect::to(&next)).into_response())
+}

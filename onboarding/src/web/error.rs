@@ -1,0 +1,153 @@
+//! The one place a failed page request becomes a response: a readable page with the right
+//! status, never our internals.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use service_kit::http_metrics::Refusal;
+
+use super::pages::{Message, render};
+use crate::db::organizations::MembershipError;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PageError {
+    /// Also what a non-member gets for another organization's pages, so ids reveal nothing.
+    #[error("no such page")]
+    NotFound,
+    #[error("your role does not allow this: {0}")]
+    Forbidden(&'static str),
+    #[error("the form was not sent from MetaFrazo's own page, or it expired")]
+    Csrf,
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("{}", .1.title)]
+    Explained(StatusCode, Message),
+    #[error("the store is unavailable: {0}")]
+    Store(String),
+    /// Not an error to show: the page needs a signed-in user, who comes back to this path.
+    #[error("sign in first")]
+    SignInFirst(String),
+}
+
+impl PageError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Forbidden(_) => "forbidden",
+            Self::Csrf => "csrf",
+            Self::TooManyAttempts { .. } => "rate_limited",
+            Self::Explained(..) => "explained",
+            Self::Store(_) => "store_unavailable",
+            Self::SignInFirst(_) => "sign_in_first",
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for PageError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::Store(err.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for PageError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Self::Store(err.to_string())
+    }
+}
+
+impl From<MembershipError> for PageError {
+    fn from(err: MembershipError) -> Self {
+        match err {
+            MembershipError::LastOwner => Self::Explained(
+                StatusCode::CONFLICT,
+                Message::new(
+                    "An organization keeps at least one owner",
+                    &["Make another member an owner first, then try again."],
+                ),
+            ),
+            MembershipError::NoSuchMember => Self::NotFound,
+            MembershipError::Postgres(err) => err.into(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let reason = self.to_string();
+        let (status, message) = match self {
+            Self::SignInFirst(next) => {
+                let target = format!(
+                    "/sign-in?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                return axum::response::Redirect::to(&target).into_response();
+            }
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                Message::new(
+                    "Page not found",
+                    &["There is nothing here, or it is not yours to see."],
+                )
+                .with_link("/", "Go to your organizations"),
+            ),
+            Self::Forbidden(what) => (
+                StatusCode::FORBIDDEN,
+                Message::new(
+                    "Not allowed",
+                    &[
+                        what,
+                        "Ask an owner or admin of the organization if you need this.",
+                    ],
+                ),
+            ),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                Message::new(
+                    "Please try again",
+                    &[
+                        "This form was not sent from a MetaFrazo page, or the page was open too long. Go back, reload the page and send it again.",
+                    ],
+                ),
+            ),
+            Self::TooManyAttempts { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Message::new(
+                    "Too many attempts",
+                    &[&format!(
+                        "There were too many failed sign-ins for this address. Try again in {} minutes.",
+                        retry_after_secs.div_ceil(60)
+                    )],
+                ),
+            ),
+            Self::Explained(status, message) => (status, message),
+            Self::Store(ref err) => {
+                tracing::error!(error = %err, "page failed: store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Message::new(
+                        "MetaFrazo is briefly unavailable",
+                        &["Nothing was changed. Please try again in a minute."],
+                    ),
+                )
+            }
+        };
+        let mut response = (status, render(&message)).into_response();
+        if let Some(retry_after) = match status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(30),
+            StatusCode::TOO_MANY_REQUESTS => Some(60),
+            _ => None,
+        } {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.into());
+        }
+        response.extensions_mut().insert(Refusal {
+            code,
+            reason,
+            installation: None,
+        });
+        response
+    }
+}

@@ -1,0 +1,110 @@
+//! The pages people use: accounts, the setup flow, organizations and invitations. Server
+//! rendered, usable without JavaScript; every form carries a CSRF token and every POST from a
+//! foreign origin is refused.
+
+mod account;
+mod error;
+mod invite;
+mod organization;
+pub(crate) mod pages;
+pub mod session;
+mod setup;
+
+pub(crate) use error::PageError;
+
+use axum::{
+    Extension, Router,
+    extract::{Request, State},
+    http::{HeaderValue, Method, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+
+use crate::AppState;
+use session::CookieSecurity;
+
+pub(crate) fn routes(state: AppState) -> Router {
+    let secure = state.accounts.cookie_secure;
+    Router::new()
+        .route("/", get(account::home))
+        .route(
+            "/sign-in",
+            get(account::sign_in_page).post(account::sign_in),
+        )
+        .route(
+            "/sign-up",
+            get(account::sign_up_page).post(account::sign_up),
+        )
+        .route("/sign-out", post(account::sign_out))
+        .route("/setup/{token}", get(setup::open).post(setup::complete))
+        .route("/invites/{token}", get(invite::open).post(invite::accept))
+        .route("/orgs/{organization}", get(organization::page))
+        .route("/orgs/{organization}/invites", post(organization::invite))
+        .route(
+            "/orgs/{organization}/invites/{invite}/revoke",
+            post(organization::revoke_invite),
+        )
+        .route(
+            "/orgs/{organization}/members/{user}/role",
+            post(organization::change_role),
+        )
+        .route(
+            "/orgs/{organization}/members/{user}/remove",
+            post(organization::remove),
+        )
+        .route("/orgs/{organization}/leave", post(organization::leave))
+        .route("/orgs/{organization}/audit", get(organization::audit_log))
+        .route("/orgs/{organization}/delete", post(organization::delete))
+        .layer(middleware::from_fn(session::ensure_visitor_cookie))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin_posts,
+        ))
+        .layer(middleware::from_fn(page_headers))
+        .layer(Extension(CookieSecurity(secure)))
+        .with_state(state)
+}
+
+/// A form POSTed from another site's page carries that site's `Origin`: refuse it before any
+/// handler runs. (Requests without `Origin`, from scripts and old browsers, still need the CSRF
+/// token.)
+async fn same_origin_posts(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+    {
+        let ours = state
+            .atlassian
+            .public_base_url
+            .origin()
+            .ascii_serialization();
+        if origin.as_bytes() != ours.as_bytes() {
+            return PageError::Csrf.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Pages hold one-time links in their URLs: never leak them in a Referer, never let another
+/// site frame them.
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

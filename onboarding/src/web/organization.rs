@@ -1,0 +1,474 @@
+//! An organization's members, invitations, workspaces, audit log and deletion. Every handler
+//! reads the caller's role fresh from Postgres and answers 404 to non-members, so another
+//! organization's ids reveal nothing; role checks are `Role`'s, on the server.
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    error::PageError,
+    pages::{self, InviteRow, MemberRow, Message, RoleChoice, WorkspaceRow, render},
+    session::Visitor,
+};
+use crate::{
+    AppState,
+    db::{
+        audit::{self, Actor},
+        invites,
+        organizations::{self, Organization},
+        outbox::{self, Email},
+        sessions::{self, SignedIn},
+        users,
+    },
+    mail::messages::utc_text,
+    roles::Role,
+};
+
+/// The caller, signed in and a member of the organization in the path.
+struct InOrganization {
+    user: SignedIn,
+    role: Role,
+    organization: Organization,
+}
+
+impl InOrganization {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            user_id: self.user.user_id,
+            email: &self.user.email,
+        }
+    }
+}
+
+async fn member(
+    state: &AppState,
+    visitor: &Visitor,
+    organization: Uuid,
+    here: &str,
+) -> Result<InOrganization, PageError> {
+    let user = visitor.require_user(here)?.clone();
+    let client = state.postgres.get().await?;
+    let role = organizations::role_of(&client, organization, user.user_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let organization = organizations::get(&client, organization)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    Ok(InOrganization {
+        user,
+        role,
+        organization,
+    })
+}
+
+fn parse_id(text: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(text).map_err(|_| PageError::NotFound)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Done {
+    done: Option<String>,
+}
+
+/// Fixed notices by name: the query string never puts text of its own on the page.
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "invited" => "Invitation sent.",
+        "invite_revoked" => "Invitation revoked.",
+        "role_changed" => "Role changed.",
+        "removed" => "Member removed. Their sessions were ended.",
+        _ => return None,
+    })
+}
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    Query(done): Query<Done>,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let id = caller.organization.id;
+    let client = state.postgres.get().await?;
+    let members = organizations::members(&client, id).await?;
+    let workspaces = organizations::installations(&client, id).await?;
+    let invites = if caller.role.can_manage_members() {
+        invites::pending(&client, id).await?
+    } else {
+        Vec::new()
+    };
+    let assignable: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|role| caller.role.can_manage(*role))
+        .collect();
+    Ok(render(&pages::Organization {
+        csrf: &visitor.csrf,
+        id: id.to_string(),
+        name: &caller.organization.name,
+        email: &caller.user.email,
+        role: caller.role.as_str(),
+        dashboards_url: state.accounts.dashboards_url.as_str().trim_end_matches('/'),
+        workspaces: workspaces
+            .into_iter()
+            .map(|workspace| WorkspaceRow {
+                display_name: workspace.display_name,
+                base_url: workspace.base_url,
+                source: workspace.source,
+                state: workspace.state,
+            })
+            .collect(),
+        members: members
+            .into_iter()
+            .map(|member| MemberRow {
+                manageable: caller.role.can_manage(member.role),
+                choices: RoleChoice::menu(&assignable, member.role),
+                is_you: member.user_id == caller.user.user_id,
+                user_id: member.user_id.to_string(),
+                email: member.email,
+                role: member.role.to_string(),
+            })
+            .collect(),
+        invites: invites
+            .into_iter()
+            .map(|invite| InviteRow {
+                id: invite.id.to_string(),
+                email: invite.email,
+                role: invite.role.to_string(),
+                expires_at: utc_text(invite.expires_at),
+            })
+            .collect(),
+        invite_choices: RoleChoice::menu(&assignable, Role::Analyst),
+        can_manage_members: caller.role.can_manage_members(),
+        can_delete: caller.role.can_delete_organization(),
+        notice: notice(done.done.as_deref()),
+        error: None,
+    }))
+}
+
+fn back_to(organization: Uuid, done: &str) -> Response {
+    Redirect::to(&format!("/orgs/{organization}?done={done}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InviteForm {
+    csrf: String,
+    email: String,
+    role: String,
+}
+
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    visitor: Visitor,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
+    if !caller.role.can_manage_members() || !caller.role.can_manage(role) {
+        return Err(PageError::Forbidden(
+            "inviting needs the admin role, and inviting an owner needs the owner role",
+        ));
+    }
+    let email = users::normalize_email(&form.email);
+    if !users::plausible_email(&email) {
+        return Err(PageError::Explained(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Message::new(
+                "That does not look like an email address",
+                &["Go back and check it."],
+            )
+            .with_link(&here, "Back"),
+        ));
+    }
+    let id = caller.organization.id;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let already_member = organizations::members(&transaction, id)
+        .await?
+        .iter()
+        .any(|member| member.email == email);
+    if already_member {
+        return Err(PageError::Explained(
+            StatusCode::CONFLICT,
+            Message::new(
+                "Already a member",
+                &[&format!(
+                    "{email} is already a member of this organization."
+                )],
+            )
+            .with_link(&here, "Back"),
+        ));
+    }
+    let invite = invites::create(
+        &transaction,
+        id,
+        &email,
+        role,
+        caller.user.user_id,
+        state.accounts.invite_ttl,
+    )
+    .await?;
+    outbox::enqueue(&transaction, &Email::Invite { invite }).await?;
+    audit::record(
+        &transaction,
+        Some(id),
+        Some(caller.actor()),
+        "member_invited",
+        &format!("{email} as {role}"),
+    )
+    .await?;
+    transaction.commit().await?;
+    state.outbox.wake();
+    Ok(back_to(id, "invited"))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf: String,
+}
+
+pub(crate) async fn revoke_invite(
+    State(state): State<AppState>,
+    Path((organization, invite)): Path<(String, String)>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    if !caller.role.can_manage_members() {
+        return Err(PageError::Forbidden(
+            "revoking invitations needs the admin role",
+        ));
+    }
+    let id = caller.organization.id;
+    let client = state.postgres.get().await?;
+    if !invites::revoke(&client, id, parse_id(&invite)?).await? {
+        return Err(PageError::NotFound);
+    }
+    audit::record(
+        &client,
+        Some(id),
+        Some(caller.actor()),
+        "invite_revoked",
+        &invite,
+    )
+    .await?;
+    Ok(back_to(id, "invite_revoked"))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+pub(crate) async fn change_role(
+    State(state): State<AppState>,
+    Path((organization, user)): Path<(String, String)>,
+    visitor: Visitor,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let id = caller.organization.id;
+    let target = parse_id(&user)?;
+    let new_role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let current = organizations::role_of(&transaction, id, target)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    if !caller.role.can_manage(current) || !caller.role.can_manage(new_role) {
+        return Err(PageError::Forbidden(
+            "changing roles needs the admin role, and anything involving owners needs the owner role",
+        ));
+    }
+    organizations::set_role(&transaction, id, target, new_role).await?;
+    audit::record(
+        &transaction,
+        Some(id),
+        Some(caller.actor()),
+        "role_changed",
+        &format!(
+            "{}: {current} → {new_role}",
+            email_of(&transaction, target).await?
+        ),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(back_to(id, "role_changed"))
+}
+
+async fn email_of(
+    client: &impl deadpool_postgres::GenericClient,
+    user: Uuid,
+) -> Result<String, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT email FROM users WHERE id = $1", &[&user])
+        .await?
+        .map(|row| row.get(0))
+        .unwrap_or_default())
+}
+
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Path((organization, user)): Path<(String, String)>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let id = caller.organization.id;
+    let target = parse_id(&user)?;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let current = organizations::role_of(&transaction, id, target)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    if !caller.role.can_manage(current) {
+        return Err(PageError::Forbidden(
+            "removing members needs the admin role, and removing an owner needs the owner role",
+        ));
+    }
+    let email = email_of(&transaction, target).await?;
+    organizations::remove_member(&transaction, id, target).await?;
+    // Access is checked per request, so it is already gone; ending the sessions also closes
+    // whatever the removed member had open.
+    sessions::revoke_all_of(&transaction, target).await?;
+    audit::record(
+        &transaction,
+        Some(id),
+        Some(caller.actor()),
+        "member_removed",
+        &email,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(back_to(id, "removed"))
+}
+
+pub(crate) async fn leave(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let id = caller.organization.id;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    organizations::remove_member(&transaction, id, caller.user.user_id).await?;
+    audit::record(
+        &transaction,
+        Some(id),
+        Some(caller.actor()),
+        "member_left",
+        "",
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+pub(crate) async fn audit_log(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
+    let here = format!("/orgs/{organization}/audit");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    if !caller.role.can_read_audit_log() {
+        return Err(PageError::Forbidden(
+            "the audit log is for owners and admins",
+        ));
+    }
+    let client = state.postgres.get().await?;
+    let entries = audit::of_organization(&client, caller.organization.id, 500)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            (
+                utc_text(entry.at),
+                entry.actor_email.unwrap_or_else(|| "Atlassian".to_owned()),
+                entry.action,
+                entry.detail,
+            )
+        })
+        .collect();
+    Ok(render(&pages::Audit {
+        id: caller.organization.id.to_string(),
+        name: &caller.organization.name,
+        entries,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeleteForm {
+    csrf: String,
+    confirm: String,
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    visitor: Visitor,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&form.csrf)?;
+    let here = format!("/orgs/{organization}");
+    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    if !caller.role.can_delete_organization() {
+        return Err(PageError::Forbidden(
+            "only owners can delete an organization",
+        ));
+    }
+    if form.confirm.trim() != caller.organization.name {
+        return Err(PageError::Explained(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Message::new(
+                "The name did not match",
+                &["Nothing was deleted. Type the organization's name exactly to confirm."],
+            )
+            .with_link(&here, "Back"),
+        ));
+    }
+    let id = caller.organization.id;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let client_keys = organizations::delete(&transaction, id).await?;
+    // Erase the events before committing: if the warehouse refuses, the organization is still
+    // there and the owner can try again; nothing is half deleted in the direction that hides
+    // data from its owner while keeping it.
+    warehouse::erase_installations(&state.warehouse, &client_keys)
+        .await
+        .map_err(|err| PageError::Store(format!("erasing events: {err}")))?;
+    audit::record(
+        &transaction,
+        None,
+        Some(caller.actor()),
+        "organization_deleted",
+        &format!(
+            "{} ({id}), {} workspace(s) erased",
+            caller.organization.name,
+            client_keys.len()
+        ),
+    )
+    .await?;
+    transaction.commit().await?;
+    tracing::info!(organization = %id, workspaces = client_keys.len(), "organization deleted");
+    Ok(Redirect::to("/").into_response())
+}

@@ -1,0 +1,185 @@
+//! The server-rendered pages, one struct per template in `templates/pages/`. Askama escapes
+//! every value for HTML.
+
+use askama::Template;
+
+use crate::roles::Role;
+use axum::{
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+};
+
+/// Renders a page; a template that fails to render is our bug, answered with a plain 500.
+pub(crate) fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "a page template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A page that says what happened and what to do next.
+#[derive(Debug, Template)]
+#[template(path = "pages/message.html")]
+pub(crate) struct Message {
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+}
+
+impl Message {
+    pub(crate) fn new(title: &str, paragraphs: &[&str]) -> Self {
+        Self {
+            title: title.to_owned(),
+            paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+            link: None,
+        }
+    }
+
+    pub(crate) fn with_link(mut self, href: &str, label: &str) -> Self {
+        self.link = Some((href.to_owned(), label.to_owned()));
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/sign_in.html")]
+pub(crate) struct SignIn<'a> {
+    pub csrf: &'a str,
+    pub next: &'a str,
+    pub email: &'a str,
+    pub context: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/sign_up.html")]
+pub(crate) struct SignUp<'a> {
+    pub csrf: &'a str,
+    pub next: &'a str,
+    pub email: &'a str,
+    pub context: &'a str,
+    pub error: Option<&'a str>,
+    pub min_password: usize,
+}
+
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+pub(crate) struct Home<'a> {
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub dashboards_url: &'a str,
+    pub organizations: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/setup.html")]
+pub(crate) struct Setup<'a> {
+    pub csrf: &'a str,
+    pub here: &'a str,
+    pub workspace: &'a str,
+    pub site: &'a str,
+    pub expires_at: &'a str,
+    pub signed_in_as: Option<&'a str>,
+    /// The organization the workspace was linked to, when the viewer may reconnect it there.
+    pub reconnect_to: Option<&'a str>,
+    /// The organization it was linked to, when the viewer may not.
+    pub previously_linked_elsewhere: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+/// One option of a role menu.
+pub(crate) struct RoleChoice {
+    pub name: &'static str,
+    pub selected: bool,
+}
+
+impl RoleChoice {
+    /// The roles the caller may give, with `current` selected.
+    pub(crate) fn menu(assignable: &[Role], current: Role) -> Vec<Self> {
+        assignable
+            .iter()
+            .map(|role| Self {
+                name: role.as_str(),
+                selected: *role == current,
+            })
+            .collect()
+    }
+}
+
+pub(crate) struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub choices: Vec<RoleChoice>,
+    pub manageable: bool,
+    pub is_you: bool,
+}
+
+pub(crate) struct InviteRow {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: String,
+}
+
+pub(crate) struct WorkspaceRow {
+    pub display_name: String,
+    pub base_url: String,
+    pub source: String,
+    pub state: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/organization.html")]
+pub(crate) struct Organization<'a> {
+    pub csrf: &'a str,
+    pub id: String,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub role: &'a str,
+    pub dashboards_url: &'a str,
+    pub workspaces: Vec<WorkspaceRow>,
+    pub members: Vec<MemberRow>,
+    pub invites: Vec<InviteRow>,
+    pub invite_choices: Vec<RoleChoice>,
+    pub can_manage_members: bool,
+    pub can_delete: bool,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/audit.html")]
+pub(crate) struct Audit<'a> {
+    pub id: String,
+    pub name: &'a str,
+    /// When, who, what, detail.
+    pub entries: Vec<(String, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/invite.html")]
+pub(crate) struct Invite<'a> {
+    pub csrf: &'a str,
+    pub here: &'a str,
+    pub organization: &'a str,
+    pub inviter: &'a str,
+    pub invited_email: &'a str,
+    pub role: &'a str,
+    pub signed_in_as: Option<&'a str>,
+    pub signed_in_as_invitee: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin_page.html")]
+pub(crate) struct AdminPage<'a> {
+    pub workspace: &'a str,
+    pub organization: Option<&'a str>,
+    pub last_event: Option<String>,
+    pub resend_action: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}

@@ -1,0 +1,477 @@
+//! Accounts and organizations against the running stack: sign-up and sign-in with the rate
+//! limit, invitations by email, roles enforced on the server, removal cutting access at once,
+//! nothing of one organization visible to another, the audit log, the Jira admin page, and
+//! deleting an organization with its events.
+
+mod support;
+
+use std::time::Duration;
+
+use jira_simulator::sign_connect_token;
+use serde_json::json;
+use support::{Browser, Harness, email, setup_path};
+
+/// An organization set up through its setup link; answers its id and the owner's browser.
+async fn organization(
+    harness: &Harness,
+    owner: &str,
+) -> (String, Browser, jira_simulator::ConnectInstallation) {
+    let (installation, mail) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&mail);
+    let mut browser = harness.signed_up(owner).await;
+    browser.get(&path).await.assert_status(200);
+    let done = browser
+        .submit(&path, &[("action", "create"), ("organization", "Acme")])
+        .await;
+    let id = done
+        .location
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    (id, browser, installation)
+}
+
+/// Invites `invitee` with `role` and has them accept in a fresh browser.
+async fn invite_and_accept(
+    harness: &Harness,
+    owner: &mut Browser,
+    org: &str,
+    invitee: &str,
+    role: &str,
+) -> Browser {
+    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", invitee), ("role", role)],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+    let mail = harness
+        .mailbox
+        .wait_for(invitee, "Join Acme on MetaFrazo", 0)
+        .await;
+    assert!(mail.text.contains(&format!("as {role}")), "{}", mail.text);
+    let path = mail.link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
+    let mut browser = harness.signed_up(invitee).await;
+    browser
+        .get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("Accept and join");
+    browser
+        .submit(&path, &[])
+        .await
+        .assert_redirect_to("http://dashboards.test/orgs/");
+    browser.get(&path).await.assert_status(410);
+    browser
+}
+
+async fn user_id(harness: &Harness, email: &str) -> String {
+    let client = harness.pool.get().await.unwrap();
+    let id: uuid::Uuid = client
+        .query_one("SELECT id FROM users WHERE email = $1", &[&email])
+        .await
+        .unwrap()
+        .get(0);
+    id.to_string()
+}
+
+#[tokio::test]
+async fn sign_in_checks_the_password_and_limits_failed_attempts() {
+    let harness = Harness::start().await;
+    let address = email("ada");
+    let mut browser = harness.signed_up(&address).await;
+    assert!(browser.cookie("mf_session").is_some());
+    browser
+        .get("/")
+        .await
+        .assert_status(200)
+        .assert_contains(&address);
+
+    // A second account with the same address (in any case) is refused.
+    let mut other = harness.browser();
+    other.get("/sign-up").await;
+    other
+        .submit(
+            "/sign-up",
+            &[
+                ("email", &address.to_uppercase()),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await
+        .assert_status(409);
+    other.get("/sign-up").await;
+    other
+        .submit(
+            "/sign-up",
+            &[("email", &email("short")), ("password", "short")],
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("at least 10 characters");
+
+    // Sign out ends the session on the server, not just in the browser.
+    let session = browser.cookie("mf_session").unwrap().to_owned();
+    browser
+        .submit("/sign-out", &[])
+        .await
+        .assert_redirect_to("/sign-in");
+    let mut replay = harness.browser();
+    replay.get("/sign-in").await;
+    let stale = harness
+        .app
+        .client
+        .get(format!("{}/", harness.app.address))
+        .header("Cookie", format!("mf_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        stale.url().path().starts_with("/sign-in"),
+        "a revoked session is signed out"
+    );
+
+    let mut browser = harness.browser();
+    browser.get("/sign-in").await.assert_status(200);
+    browser
+        .submit(
+            "/sign-in",
+            &[("email", &address), ("password", "not the password")],
+        )
+        .await
+        .assert_status(401)
+        .assert_contains("Wrong email or password");
+    browser
+        .submit(
+            "/sign-in",
+            &[("email", &address), ("password", "a long enough password")],
+        )
+        .await
+        .assert_redirect_to("/");
+    // Forms without the page's CSRF token, or from another origin, are refused.
+    let mut forger = harness.browser();
+    forger.get("/sign-in").await;
+    forger
+        .post_raw(
+            "/sign-in",
+            &[
+                ("email", &address),
+                ("password", "a long enough password"),
+                ("csrf", "0000"),
+            ],
+        )
+        .await
+        .assert_status(403);
+
+    // The limit (3 in the harness): further attempts are refused even with the right password.
+    let mut attacker = harness.browser();
+    attacker.get("/sign-in").await;
+    for _ in 0..3 {
+        attacker
+            .submit(
+                "/sign-in",
+                &[("email", &address), ("password", "guess guess guess")],
+            )
+            .await
+            .assert_status(401);
+    }
+    attacker
+        .submit(
+            "/sign-in",
+            &[("email", &address), ("password", "a long enough password")],
+        )
+        .await
+        .assert_status(429);
+}
+
+#[tokio::test]
+async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
+    let harness = Harness::start().await;
+    let owner_email = email("owner");
+    let (org, mut owner, _) = organization(&harness, &owner_email).await;
+    let viewer_email = email("viewer");
+    let mut viewer = invite_and_accept(&harness, &mut owner, &org, &viewer_email, "viewer").await;
+    let admin_email = email("admin");
+    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+
+    // A viewer sees the organization but manages nothing and reads no audit log.
+    viewer.get(&format!("/orgs/{org}")).await.assert_status(200);
+    viewer
+        .get(&format!("/orgs/{org}/audit"))
+        .await
+        .assert_status(403);
+    viewer
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", &email("x")), ("role", "viewer")],
+        )
+        .await
+        .assert_status(403);
+
+    // An admin manages below owner only.
+    let owner_id = user_id(&harness, &owner_email).await;
+    let viewer_id = user_id(&harness, &viewer_email).await;
+    admin.get(&format!("/orgs/{org}")).await.assert_status(200);
+    admin
+        .submit(
+            &format!("/orgs/{org}/members/{owner_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await
+        .assert_status(403);
+    admin
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", &email("boss")), ("role", "owner")],
+        )
+        .await
+        .assert_status(403);
+    admin
+        .submit(
+            &format!("/orgs/{org}/members/{viewer_id}/role"),
+            &[("role", "analyst")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}?done=role_changed"));
+
+    // The last owner cannot step down.
+    owner.get(&format!("/orgs/{org}")).await;
+    owner
+        .submit(
+            &format!("/orgs/{org}/members/{owner_id}/role"),
+            &[("role", "admin")],
+        )
+        .await
+        .assert_status(409)
+        .assert_contains("at least one owner");
+    owner
+        .submit(&format!("/orgs/{org}/leave"), &[])
+        .await
+        .assert_status(409);
+
+    // Removal cuts access at once.
+    owner
+        .submit(&format!("/orgs/{org}/members/{viewer_id}/remove"), &[])
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}?done=removed"));
+    viewer
+        .get(&format!("/orgs/{org}"))
+        .await
+        .assert_redirect_to("/sign-in");
+
+    // The audit log tells the story.
+    let audit = owner.get(&format!("/orgs/{org}/audit")).await;
+    audit.assert_status(200);
+    for action in [
+        "organization_created",
+        "workspace_connected",
+        "member_invited",
+        "invite_accepted",
+        "role_changed",
+        "member_removed",
+        "signed_up",
+    ] {
+        audit.assert_contains(action);
+    }
+}
+
+#[tokio::test]
+async fn a_member_of_one_organization_is_refused_everything_of_another() {
+    let harness = Harness::start().await;
+    let (theirs, _, _) = organization(&harness, &email("them")).await;
+    let (_, mut outsider, _) = organization(&harness, &email("us")).await;
+    let victim = user_id(&harness, &harness_owner(&harness, &theirs).await).await;
+    for path in [format!("/orgs/{theirs}"), format!("/orgs/{theirs}/audit")] {
+        outsider.get(&path).await.assert_status(404);
+    }
+    for (path, fields) in [
+        (
+            format!("/orgs/{theirs}/invites"),
+            vec![("email", "spy@example.test"), ("role", "owner")],
+        ),
+        (
+            format!("/orgs/{theirs}/members/{victim}/role"),
+            vec![("role", "viewer")],
+        ),
+        (format!("/orgs/{theirs}/members/{victim}/remove"), vec![]),
+        (format!("/orgs/{theirs}/leave"), vec![]),
+        (format!("/orgs/{theirs}/delete"), vec![("confirm", "Acme")]),
+    ] {
+        outsider.submit(&path, &fields).await.assert_status(404);
+    }
+    assert_eq!(harness.count("SELECT count(*) FROM organizations").await, 2);
+    assert_eq!(harness.count("SELECT count(*) FROM invites").await, 0);
+}
+
+async fn harness_owner(harness: &Harness, org: &str) -> String {
+    let client = harness.pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1::text::uuid AND m.role = 'owner'",
+            &[&org],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn the_jira_admin_page_shows_the_connection_and_re_sends_the_setup_email() {
+    let harness = Harness::start().await;
+    let (installation, first) = harness.install_and_read_setup_email().await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let context_token = |qsh: &str| {
+        sign_connect_token(
+            &installation,
+            &json!({"iss": installation.client_key, "sub": installation.installer_account_id, "iat": now, "exp": now + 900, "qsh": qsh}),
+        )
+        .unwrap()
+    };
+    let page = |token: String| {
+        let client = harness.app.client.clone();
+        let url = format!("{}/atlassian/admin?jwt={token}", harness.app.address);
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, body) = page(context_token("context-qsh")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Not yet"), "{body}");
+    assert!(body.contains("None yet"), "no event has arrived: {body}");
+    assert_eq!(page(context_token("not-the-request-hash")).await.0, 401);
+    assert_eq!(
+        page(service_kit::testing::flip_signature_char(&context_token(
+            "context-qsh"
+        )))
+        .await
+        .0,
+        401
+    );
+    let foreign = sign_connect_token(
+        &jira_simulator::ConnectInstallation { shared_secret: "another-secret-another-secret-another".into(), ..installation.clone() },
+        &json!({"iss": installation.client_key, "iat": now, "exp": now + 900, "qsh": "context-qsh"}),
+    )
+    .unwrap();
+    assert_eq!(page(foreign).await.0, 401);
+    let (status, _) = {
+        let response = harness.app.get("/atlassian/admin").await;
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 401);
+
+    let resend = |token: String| {
+        let client = harness.app.client.clone();
+        let url = format!("{}/atlassian/admin/resend?jwt={token}", harness.app.address);
+        async move {
+            let response = client.post(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // The install's own email was queued moments ago: a re-send waits a minute.
+    let (status, body) = resend(context_token("context-qsh")).await;
+    assert_eq!(status, 429, "{body}");
+    let client = harness.pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE outbox SET created_at = now() - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, body) = resend(context_token("context-qsh")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("on its way"));
+    let second = harness
+        .mailbox
+        .wait_for(
+            &installation.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            1,
+        )
+        .await;
+    let mut browser = harness.browser();
+    browser.get(&setup_path(&first)).await.assert_status(410);
+    browser.get(&setup_path(&second)).await.assert_status(200);
+}
+
+#[tokio::test]
+async fn deleting_an_organization_removes_its_members_links_and_events() {
+    let harness = Harness::start().await;
+    let (org, mut owner, installation) = organization(&harness, &email("owner")).await;
+    let (_, _, kept) = organization(&harness, &email("neighbour")).await;
+    let row = |client_key: &str, delivery: &str| warehouse::EventRow {
+        installation_id: client_key.to_owned(),
+        delivery_id: delivery.to_owned(),
+        event_type: "jira:issue_created".to_owned(),
+        occurred_at_ms: 1_795_000_000_000,
+        received_at_ms: 1_795_000_000_000,
+        ..Default::default()
+    };
+    let mut insert = harness
+        .warehouse
+        .insert::<warehouse::EventRow>("events")
+        .await
+        .unwrap();
+    for delivery in ["d1", "d2"] {
+        insert
+            .write(&row(&installation.client_key, delivery))
+            .await
+            .unwrap();
+        insert
+            .write(&row(&kept.client_key, delivery))
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
+
+    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .submit(
+            &format!("/orgs/{org}/delete"),
+            &[("confirm", "Not the name")],
+        )
+        .await
+        .assert_status(422);
+    owner
+        .submit(&format!("/orgs/{org}/delete"), &[("confirm", "Acme")])
+        .await
+        .assert_redirect_to("/");
+    assert_eq!(harness.count("SELECT count(*) FROM organizations").await, 1);
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM installations WHERE organization_id IS NOT NULL")
+            .await,
+        1
+    );
+    let count = |client_key: String| {
+        let warehouse = harness.warehouse.clone();
+        async move {
+            warehouse
+                .query("SELECT count() FROM events WHERE installation_id = ?")
+                .bind(client_key)
+                .fetch_one::<u64>()
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while count(installation.client_key.clone()).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events not erased within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        count(kept.client_key.clone()).await,
+        2,
+        "another organization's events stay"
+    );
+    owner.get(&format!("/orgs/{org}")).await.assert_status(404);
+}

@@ -1,0 +1,296 @@
+//! The setup email and link against the running stack: a signed install mails the installing
+//! admin (found through the simulator's Jira email API) a one-time link; the link survives being
+//! opened, makes exactly one organization even when two tabs race, and every bad link (unknown,
+//! tampered, expired, used, superseded, uninstalled meanwhile) gets a page saying so.
+
+mod support;
+
+use std::time::Duration;
+
+use service_kit::testing::TcpGate;
+use support::{Harness, PUBLIC_BASE_URL, email, setup_path};
+
+#[tokio::test]
+async fn an_install_mails_a_working_one_time_setup_link_to_the_installing_admin() {
+    let harness = Harness::start().await;
+    let (installation, mail) = harness.install_and_read_setup_email().await;
+    assert_eq!(mail.to, vec![installation.installer_email.clone()]);
+    for body in [&mail.text, &mail.html] {
+        assert!(
+            body.contains(&format!("{PUBLIC_BASE_URL}/setup/")),
+            "{body}"
+        );
+        assert!(body.contains("expires at"), "{body}");
+        assert!(
+            body.contains("Re-send setup email"),
+            "what to do when it expired: {body}"
+        );
+    }
+    let path = setup_path(&mail);
+
+    // Opening the link (as a mail scanner would) does not use it up.
+    let mut browser = harness.browser();
+    browser
+        .get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("Finish connecting");
+    browser.get(&path).await.assert_status(200);
+
+    // Not signed in: the page offers to sign in or up and come back.
+    browser
+        .get(&path)
+        .await
+        .assert_contains("/sign-up?next=/setup/");
+    let admin = email("admin");
+    browser
+        .get(&format!("/sign-up?next={path}"))
+        .await
+        .assert_status(200);
+    browser
+        .submit(
+            "/sign-up",
+            &[
+                ("email", &admin),
+                ("password", "a long enough password"),
+                ("next", &path),
+            ],
+        )
+        .await
+        .assert_redirect_to(&path);
+    browser
+        .get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("name your organization");
+    let done = browser
+        .submit(
+            &path,
+            &[("action", "create"), ("organization", "Acme Engineering")],
+        )
+        .await;
+    done.assert_redirect_to("http://dashboards.test/orgs/");
+
+    let client = harness.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT o.name, m.role, u.email FROM installations i
+             JOIN organizations o ON o.id = i.organization_id
+             JOIN memberships m ON m.organization_id = o.id JOIN users u ON u.id = m.user_id
+             WHERE i.client_key = $1",
+            &[&installation.client_key],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "Acme Engineering");
+    assert_eq!(row.get::<_, String>(1), "owner");
+    assert_eq!(row.get::<_, String>(2), admin);
+    let organization: uuid::Uuid = client
+        .query_one(
+            "SELECT organization_id FROM installations WHERE client_key = $1",
+            &[&installation.client_key],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        done.location
+            .as_deref()
+            .unwrap()
+            .ends_with(&organization.to_string())
+    );
+
+    // Single use.
+    browser
+        .get(&path)
+        .await
+        .assert_status(410)
+        .assert_contains("already used");
+    // Only its hash is stored.
+    let token = path.trim_start_matches("/setup/");
+    let stored = harness
+        .count(&format!(
+            "SELECT count(*) FROM setup_links WHERE encode(token_sha256, 'escape') LIKE '%{token}%'"
+        ))
+        .await;
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn unknown_tampered_expired_and_superseded_links_each_get_a_page_that_says_so() {
+    let harness = Harness::start().await;
+    let (installation, mail) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&mail);
+    let mut browser = harness.browser();
+
+    let unknown = format!("/setup/{}", onboarding::tokens::mint().text);
+    browser
+        .get(&unknown)
+        .await
+        .assert_status(404)
+        .assert_contains("not valid");
+    let tampered = &path[..path.len() - 3];
+    browser
+        .get(tampered)
+        .await
+        .assert_status(404)
+        .assert_contains("incomplete or was changed");
+    let mut flipped = path.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    browser
+        .get(&flipped)
+        .await
+        .assert_status(404)
+        .assert_contains("Re-send setup email");
+
+    // A re-send (a reinstall after an uninstall) revokes the older link.
+    harness
+        .sim
+        .uninstall_connect(&harness.target, &installation)
+        .await
+        .unwrap();
+    let installation = harness
+        .sim
+        .reinstall_connect(&harness.target, &installation)
+        .await
+        .unwrap();
+    let newer = harness
+        .mailbox
+        .wait_for(
+            &installation.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            1,
+        )
+        .await;
+    let newer_path = setup_path(&newer);
+    assert_ne!(newer_path, path);
+    browser
+        .get(&path)
+        .await
+        .assert_status(410)
+        .assert_contains("newer setup email");
+    browser.get(&newer_path).await.assert_status(200);
+
+    // Expired.
+    let client = harness.pool.get().await.unwrap();
+    client
+        .execute("UPDATE setup_links SET expires_at = now() - interval '1 minute' WHERE used_at IS NULL AND revoked_at IS NULL", &[])
+        .await
+        .unwrap();
+    browser
+        .get(&newer_path)
+        .await
+        .assert_status(410)
+        .assert_contains("expired")
+        .assert_contains("Re-send setup email");
+}
+
+#[tokio::test]
+async fn two_tabs_racing_on_one_link_make_exactly_one_organization() {
+    let harness = Harness::start().await;
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&mail);
+    let mut browser = harness.signed_up(&email("racer")).await;
+    browser.get(&path).await.assert_status(200);
+    let mut other_tab = browser.tab();
+    let fields_a = [("action", "create"), ("organization", "Tab A")];
+    let fields_b = [("action", "create"), ("organization", "Tab B")];
+    let (a, b) = tokio::join!(
+        browser.submit(&path, &fields_a),
+        other_tab.submit(&path, &fields_b)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [303, 410],
+        "one wins, one is told the link was used: {a:?} {b:?}"
+    );
+    assert_eq!(harness.count("SELECT count(*) FROM organizations").await, 1);
+    assert_eq!(harness.count("SELECT count(*) FROM memberships").await, 1);
+}
+
+#[tokio::test]
+async fn a_workspace_uninstalled_before_linking_gets_a_clear_page_and_nothing_is_created() {
+    let harness = Harness::start().await;
+    let (installation, mail) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&mail);
+    let mut browser = harness.signed_up(&email("late")).await;
+    browser.get(&path).await.assert_status(200);
+    harness
+        .sim
+        .uninstall_connect(&harness.target, &installation)
+        .await
+        .unwrap();
+    browser
+        .submit(&path, &[("action", "create"), ("organization", "Too late")])
+        .await
+        .assert_status(409)
+        .assert_contains("uninstalled");
+    browser.get(&path).await.assert_status(409);
+    assert_eq!(harness.count("SELECT count(*) FROM organizations").await, 0);
+}
+
+#[tokio::test]
+async fn a_mail_server_that_is_down_delays_the_setup_email_and_loses_nothing() {
+    let smtp = service_kit::connections::SmtpConfig::from_env().unwrap();
+    let (gate, gated) = TcpGate::for_smtp(&smtp).await;
+    gate.close().await;
+    let harness = Harness::start_with(move |config| config.smtp = gated).await;
+    let installation = harness.install().await;
+    // Attempts fail and are kept for a retry.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let failed = harness
+            .count("SELECT count(*) FROM outbox WHERE attempts >= 2 AND sent_at IS NULL AND last_error LIKE '%mail server%'")
+            .await;
+        if failed == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed attempt recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        harness
+            .mailbox
+            .messages(
+                &installation.installer_email,
+                onboarding::mail::messages::SETUP_SUBJECT
+            )
+            .is_empty()
+    );
+    let metrics = harness.app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("email_send_failures_total{kind=\"setup\",reason=\"smtp\"}"),
+        "{metrics}"
+    );
+
+    gate.open();
+    let mail = harness
+        .mailbox
+        .wait_for(
+            &installation.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            0,
+        )
+        .await;
+    let mut browser = harness.browser();
+    browser.get(&setup_path(&mail)).await.assert_status(200);
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
+            .await,
+        1
+    );
+    // Only the link that was mailed is live: the failed attempts' links were rolled back.
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM setup_links WHERE revoked_at IS NULL AND used_at IS NULL")
+            .await,
+        1
+    );
+}

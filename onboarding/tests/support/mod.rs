@@ -1,0 +1,133 @@
+//! What the onboarding tests share: the service on a fresh Postgres and ClickHouse with the
+//! Jira simulator in front, a cookie-keeping browser stand-in, and the SMTP sink's mailbox.
+
+#![allow(dead_code, unreachable_pub)]
+
+mod browser;
+mod mailbox;
+
+pub use browser::Browser;
+pub use mailbox::{Mail, Mailbox};
+
+use std::time::Duration;
+
+use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
+use service_kit::{
+    connections::SmtpConfig,
+    testing::{Stack, TestApp},
+};
+
+pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub app: TestApp,
+    pub target: Target,
+    pub pool: deadpool_postgres::Pool,
+    pub warehouse: clickhouse::Client,
+    pub mailbox: Mailbox,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with `adjust` applied to the configuration (a gated SMTP server, say).
+    pub async fn start_with(adjust: impl FnOnce(&mut onboarding::Config)) -> Self {
+        let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
+        let stack = Stack::from_env();
+        let mut config = onboarding::Config::from_env().unwrap();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.postgres = stack.fresh_postgres().await;
+        config.clickhouse = stack.fresh_clickhouse().await;
+        config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
+        config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
+        config.atlassian.api_base_override = sim.url();
+        config.accounts.sign_in_max_failures = 3;
+        config.accounts.dashboards_url = "http://dashboards.test".parse().unwrap();
+        config.mail.poll_interval = Duration::from_millis(200);
+        config.mail.retry_base = Duration::from_millis(200);
+        config.mail.retry_max = Duration::from_millis(500);
+        adjust(&mut config);
+        let pool = config.postgres.pool().unwrap();
+        let warehouse = config.clickhouse.client();
+        let smtp = config.smtp.clone();
+        warehouse::migrate(&warehouse).await.unwrap();
+        let app = TestApp::spawn(onboarding::build(config).await.unwrap());
+        let target = Target::new(app.address.parse().unwrap(), app.address.parse().unwrap());
+        Self {
+            sim,
+            app,
+            target,
+            pool,
+            warehouse,
+            mailbox: Mailbox::of_stack(&smtp),
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.app.address)
+    }
+
+    /// Installs the app on a new site and waits for the setup email to its installer.
+    pub async fn install_and_read_setup_email(&self) -> (ConnectInstallation, Mail) {
+        let installation = self.install().await;
+        let mail = self
+            .mailbox
+            .wait_for(
+                &installation.installer_email,
+                onboarding::mail::messages::SETUP_SUBJECT,
+                0,
+            )
+            .await;
+        (installation, mail)
+    }
+
+    pub async fn install(&self) -> ConnectInstallation {
+        self.sim
+            .install_connect(&self.target, &WorkspaceSpec::random())
+            .await
+            .unwrap()
+    }
+
+    /// A browser signed up with a fresh address.
+    pub async fn signed_up(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.get("/sign-up").await.assert_status(200);
+        browser
+            .submit(
+                "/sign-up",
+                &[
+                    ("email", email),
+                    ("password", "a long enough password"),
+                    ("next", "/"),
+                ],
+            )
+            .await
+            .assert_redirect_to("/");
+        browser
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
+
+/// A fresh address for a test's user.
+pub fn email(name: &str) -> String {
+    format!(
+        "{name}.{}@example.test",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// The setup path of the link in a setup email.
+pub fn setup_path(mail: &Mail) -> String {
+    mail.link_path(&format!("{PUBLIC_BASE_URL}/setup/"))
+}
+
+pub fn smtp_of(config: &onboarding::Config) -> SmtpConfig {
+    config.smtp.clone()
+}
