@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   pkg-config            # building rdkafka-sys and openssl-sys
   libssl-dev
   zlib1g-dev
+  chromium              # the headless browser of the UI tests, driven through chromedriver
+  chromium-driver
 )
 TANSU_VERSION=0.6.0
 export TANSU_BIN=$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu

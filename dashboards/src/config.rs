@@ -3,13 +3,18 @@ use std::net::{Ipv4Addr, SocketAddr};
 use service_kit::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, PostgresConfig},
+    env_or,
 };
+use url::Url;
 
 pub struct Config {
     /// `DASHBOARDS_ADDR`, default `127.0.0.1:8082`.
     pub server: ServerConfig,
     pub clickhouse: ClickHouseConfig,
     pub postgres: PostgresConfig,
+    /// `ONBOARDING_URL`, default `http://127.0.0.1:8081`: where people sign in and manage their
+    /// organization (onboarding serves those pages and sets the session cookie both read).
+    pub onboarding_url: Url,
 }
 
 impl Config {
@@ -21,6 +26,10 @@ impl Config {
             )?,
             clickhouse: ClickHouseConfig::from_env()?,
             postgres: PostgresConfig::from_env()?,
+            onboarding_url: env_or(
+                "ONBOARDING_URL",
+                Url::parse("http://127.0.0.1:8081").expect("valid default"),
+            )?,
         })
     }
 }

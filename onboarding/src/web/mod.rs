@@ -89,14 +89,15 @@ async fn same_origin_posts(
     next.run(request).await
 }
 
-/// Pages hold one-time links in their URLs: never leak them in a Referer, never let another
-/// site frame them.
+/// Pages hold one-time links in their URLs: never leak them to another site in a Referer (only
+/// same-origin requests carry one; `no-referrer` would also turn our own forms' `Origin` into
+/// `null`), never let another site frame them.
 async fn page_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(

@@ -4,18 +4,13 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod browser;
-mod mailbox;
 
 pub use browser::Browser;
-pub use mailbox::{Mail, Mailbox};
 
 use std::time::Duration;
 
 use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
-use service_kit::{
-    connections::SmtpConfig,
-    testing::{Stack, TestApp},
-};
+use service_kit::testing::{Mail, Mailbox, Stack, TestApp};
 
 pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 
@@ -52,7 +47,6 @@ impl Harness {
         adjust(&mut config);
         let pool = config.postgres.pool().unwrap();
         let warehouse = config.clickhouse.client();
-        let smtp = config.smtp.clone();
         warehouse::migrate(&warehouse).await.unwrap();
         let app = TestApp::spawn(onboarding::build(config).await.unwrap());
         let target = Target::new(app.address.parse().unwrap(), app.address.parse().unwrap());
@@ -62,7 +56,7 @@ impl Harness {
             target,
             pool,
             warehouse,
-            mailbox: Mailbox::of_stack(&smtp),
+            mailbox: Mailbox::of_stack(),
         }
     }
 
@@ -126,8 +120,4 @@ pub fn email(name: &str) -> String {
 /// The setup path of the link in a setup email.
 pub fn setup_path(mail: &Mail) -> String {
     mail.link_path(&format!("{PUBLIC_BASE_URL}/setup/"))
-}
-
-pub fn smtp_of(config: &onboarding::Config) -> SmtpConfig {
-    config.smtp.clone()
 }

@@ -4,7 +4,6 @@
 use std::{path::PathBuf, time::Duration};
 
 use mail_parser::MessageParser;
-use service_kit::connections::SmtpConfig;
 
 pub struct Mailbox {
     dir: PathBuf,
@@ -37,10 +36,10 @@ impl Mail {
 impl Mailbox {
     /// The sink of the running stack: `$METAFRAZO_STACK_DIR/mail/new`, else the checkout's
     /// `.stack`.
-    pub fn of_stack(_smtp: &SmtpConfig) -> Self {
+    pub fn of_stack() -> Self {
         let stack = std::env::var("METAFRAZO_STACK_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.stack"));
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.stack"));
         Self {
             dir: stack.join("mail/new"),
         }

@@ -2,6 +2,10 @@
 //! and defaults as the services), fresh isolated resources per test, and a TCP gate to cut a
 //! dependency off and bring it back.
 
+mod mailbox;
+
+pub use mailbox::{Mail, Mailbox};
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use secrecy::ExposeSecret;

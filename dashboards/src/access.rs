@@ -1,0 +1,79 @@
+//! Who may see what: the session cookie onboarding set, checked in Postgres on every request,
+//! and the caller's role in the organization of the path. A non-member gets 404.
+
+use axum::http::HeaderMap;
+use deadpool_postgres::Pool;
+use onboarding::{
+    db::{
+        organizations::{self, LinkedInstallation},
+        sessions::{self, SignedIn},
+    },
+    roles::Role,
+    tokens,
+    web::session::SESSION_COOKIE,
+};
+use uuid::Uuid;
+
+use crate::error::DashboardError;
+
+/// A signed-in member of the organization a request is about.
+pub(crate) struct Member {
+    pub(crate) user: SignedIn,
+    pub(crate) role: Role,
+    pub(crate) organization_id: Uuid,
+    pub(crate) organization_name: String,
+    pub(crate) installations: Vec<LinkedInstallation>,
+}
+
+impl Member {
+    /// The client keys of the organization's workspaces: the scope of every warehouse query.
+    pub(crate) fn installation_ids(&self) -> Vec<String> {
+        self.installations
+            .iter()
+            .map(|installation| installation.client_key.clone())
+            .collect()
+    }
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|token| tokens::well_formed(token))
+}
+
+pub(crate) async fn member(
+    postgres: &Pool,
+    headers: &HeaderMap,
+    organization: &str,
+    sign_in_url: &str,
+) -> Result<Member, DashboardError> {
+    let sign_in = || DashboardError::SignInFirst {
+        sign_in_url: sign_in_url.to_owned(),
+    };
+    let token = session_token(headers).ok_or_else(sign_in)?;
+    let client = postgres.get().await?;
+    let user = sessions::authenticate(&client, &token)
+        .await?
+        .ok_or_else(sign_in)?;
+    let organization_id = Uuid::parse_str(organization).map_err(|_| DashboardError::NotFound)?;
+    let role = organizations::role_of(&client, organization_id, user.user_id)
+        .await?
+        .ok_or(DashboardError::NotFound)?;
+    let organization = organizations::get(&client, organization_id)
+        .await?
+        .ok_or(DashboardError::NotFound)?;
+    let installations = organizations::installations(&client, organization_id).await?;
+    Ok(Member {
+        user,
+        role,
+        organization_id,
+        organization_name: organization.name,
+        installations,
+    })
+}

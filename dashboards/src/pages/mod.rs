@@ -1,0 +1,3 @@
+//! The dashboards' pages.
+
+pub(crate) mod overview;
