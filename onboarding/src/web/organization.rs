@@ -67,6 +67,18 @@ async fn member(
     })
 }
 
+/// The caller of a form on the organization's pages: the CSRF token checked, then membership.
+async fn member_submitting(
+    state: &AppState,
+    visitor: &Visitor,
+    organization: &str,
+    csrf: &str,
+) -> Result<InOrganization, PageError> {
+    visitor.check_csrf(csrf)?;
+    let here = format!("/orgs/{organization}");
+    member(state, visitor, parse_id(organization)?, &here).await
+}
+
 fn parse_id(text: &str) -> Result<Uuid, PageError> {
     Uuid::parse_str(text).map_err(|_| PageError::NotFound)
 }
@@ -169,9 +181,7 @@ pub(crate) async fn invite(
     visitor: Visitor,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     let role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
     if !caller.role.can_manage_members() || !caller.role.can_manage(role) {
         return Err(PageError::Forbidden(
@@ -186,7 +196,7 @@ pub(crate) async fn invite(
                 "That does not look like an email address",
                 &["Go back and check it."],
             )
-            .with_link(&here, "Back"),
+            .with_link(&format!("/orgs/{organization}"), "Back"),
         ));
     }
     let id = caller.organization.id;
@@ -205,7 +215,7 @@ pub(crate) async fn invite(
                     "{email} is already a member of this organization."
                 )],
             )
-            .with_link(&here, "Back"),
+            .with_link(&format!("/orgs/{organization}"), "Back"),
         ));
     }
     let invite = invites::create(
@@ -242,9 +252,7 @@ pub(crate) async fn revoke_invite(
     visitor: Visitor,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     if !caller.role.can_manage_members() {
         return Err(PageError::Forbidden(
             "revoking invitations needs the admin role",
@@ -278,9 +286,7 @@ pub(crate) async fn change_role(
     visitor: Visitor,
     Form(form): Form<RoleForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     let id = caller.organization.id;
     let target = parse_id(&user)?;
     let new_role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
@@ -327,9 +333,7 @@ pub(crate) async fn remove(
     visitor: Visitor,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     let id = caller.organization.id;
     let target = parse_id(&user)?;
     let mut client = state.postgres.get().await?;
@@ -365,9 +369,7 @@ pub(crate) async fn leave(
     visitor: Visitor,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     let id = caller.organization.id;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
@@ -428,9 +430,7 @@ pub(crate) async fn delete(
     visitor: Visitor,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&form.csrf)?;
-    let here = format!("/orgs/{organization}");
-    let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     if !caller.role.can_delete_organization() {
         return Err(PageError::Forbidden(
             "only owners can delete an organization",
@@ -443,7 +443,7 @@ pub(crate) async fn delete(
                 "The name did not match",
                 &["Nothing was deleted. Type the organization's name exactly to confirm."],
             )
-            .with_link(&here, "Back"),
+            .with_link(&format!("/orgs/{organization}"), "Back"),
         ));
     }
     let id = caller.organization.id;
