@@ -294,3 +294,99 @@ async fn a_mail_server_that_is_down_delays_the_setup_email_and_loses_nothing() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_reinstalled_workspace_reconnects_to_its_organization_and_another_can_join_it() {
+    let harness = Harness::start().await;
+    let (first, mail) = harness.install_and_read_setup_email().await;
+    let mut owner = harness.signed_up(&email("owner")).await;
+    let path = setup_path(&mail);
+    owner.get(&path).await.assert_status(200);
+    let done = owner
+        .submit(&path, &[("action", "create"), ("organization", "Acme")])
+        .await;
+    let organization = done
+        .location
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Uninstalling keeps the organization and the link; reinstalling offers to reconnect.
+    harness
+        .sim
+        .uninstall_connect(&harness.target, &first)
+        .await
+        .unwrap();
+    let linked = format!(
+        "SELECT count(*) FROM installations WHERE organization_id = '{organization}'::uuid"
+    );
+    assert_eq!(harness.count(&linked).await, 1);
+    let first = harness
+        .sim
+        .reinstall_connect(&harness.target, &first)
+        .await
+        .unwrap();
+    let again = harness
+        .mailbox
+        .wait_for(
+            &first.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            1,
+        )
+        .await;
+    assert!(
+        again
+            .text
+            .contains("It was connected to the MetaFrazo organization \"Acme\""),
+        "{}",
+        again.text
+    );
+    let path = setup_path(&again);
+    owner
+        .get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("Reconnect it there");
+    owner
+        .submit(
+            &path,
+            &[("action", "connect"), ("organization_id", &organization)],
+        )
+        .await
+        .assert_redirect_to(&format!("http://dashboards.test/orgs/{organization}"));
+
+    // A second workspace joins the same organization.
+    let (_, second) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&second);
+    owner
+        .get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("Connect it to an organization you manage");
+    owner
+        .submit(
+            &path,
+            &[("action", "connect"), ("organization_id", &organization)],
+        )
+        .await
+        .assert_redirect_to(&format!("http://dashboards.test/orgs/{organization}"));
+    assert_eq!(harness.count(&linked).await, 2);
+    assert_eq!(harness.count("SELECT count(*) FROM organizations").await, 1);
+
+    // Nobody joins a workspace to an organization they do not manage.
+    let (_, third) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&third);
+    let mut stranger = harness.signed_up(&email("stranger")).await;
+    stranger.get(&path).await.assert_status(200);
+    stranger
+        .submit(
+            &path,
+            &[("action", "connect"), ("organization_id", &organization)],
+        )
+        .await
+        .assert_status(403);
+    assert_eq!(harness.count(&linked).await, 2);
+    stranger.get(&path).await.assert_status(200);
+}

@@ -85,6 +85,8 @@ pub(crate) struct Setup<'a> {
     pub signed_in_as: Option<&'a str>,
     /// The organization the workspace was linked to, when the viewer may reconnect it there.
     pub reconnect_to: Option<&'a str>,
+    /// Organizations the viewer manages (id, name, preselected): the workspace may join one.
+    pub connectable: Vec<(String, String, bool)>,
     /// The organization it was linked to, when the viewer may not.
     pub previously_linked_elsewhere: Option<&'a str>,
     pub error: Option<&'a str>,

@@ -33,9 +33,12 @@ const NEW_LINK_HOW: &str = "To get a new link: in Jira, open Apps → MetaFrazo 
 #[derive(Deserialize)]
 pub(crate) struct SetupForm {
     csrf: String,
+    /// `create` a new organization, or `connect` to `organization_id`.
     action: String,
     #[serde(default)]
     organization: String,
+    #[serde(default)]
+    organization_id: String,
 }
 
 /// The page for a link that cannot be used, saying why and how to get a new one.
@@ -87,20 +90,25 @@ fn uninstalled() -> PageError {
     )
 }
 
-/// The organization a signed-in user may reconnect the workspace to: its previous one, if they
-/// are an owner or admin there.
-async fn reconnectable(
+/// The organizations a signed-in user may connect the workspace to: those they own or
+/// administer, the workspace's previous one (a reinstall) first and preselected.
+async fn connectable(
     client: &impl deadpool_postgres::GenericClient,
     target: &SetupTarget,
     user: Uuid,
-) -> Result<Option<(Uuid, String)>, PageError> {
-    let Some((organization, name)) = &target.previous_organization else {
-        return Ok(None);
-    };
-    let role = organizations::role_of(client, *organization, user).await?;
-    Ok(role
-        .filter(|role| *role >= Role::Admin)
-        .map(|_| (*organization, name.clone())))
+) -> Result<Vec<(Uuid, String, bool)>, PageError> {
+    let previous = target.previous_organization.as_ref().map(|(id, _)| *id);
+    let mut managed: Vec<(Uuid, String, bool)> = organizations::of_user(client, user)
+        .await?
+        .into_iter()
+        .filter(|(_, role)| *role >= Role::Admin)
+        .map(|(organization, _)| {
+            let is_previous = Some(organization.id) == previous;
+            (organization.id, organization.name, is_previous)
+        })
+        .collect();
+    managed.sort_by_key(|(_, _, is_previous)| !is_previous);
+    Ok(managed)
 }
 
 pub(crate) async fn open(
@@ -116,10 +124,14 @@ pub(crate) async fn open(
     if !target.installed {
         return Err(uninstalled());
     }
-    let reconnect = match &visitor.user {
-        Some(user) => reconnectable(&client, target, user.user_id).await?,
-        None => None,
+    let connectable = match &visitor.user {
+        Some(user) => connectable(&client, target, user.user_id).await?,
+        None => Vec::new(),
     };
+    let reconnect_to = connectable
+        .iter()
+        .find(|(_, _, is_previous)| *is_previous)
+        .map(|(_, name, _)| name.as_str());
     let here = format!("/setup/{token}");
     let page = render(&Setup {
         csrf: &visitor.csrf,
@@ -128,14 +140,18 @@ pub(crate) async fn open(
         site: &target.base_url,
         expires_at: &utc_text(*expires_at),
         signed_in_as: visitor.user.as_ref().map(|user| user.email.as_str()),
-        reconnect_to: reconnect.as_ref().map(|(_, name)| name.as_str()),
-        previously_linked_elsewhere: match reconnect {
+        reconnect_to,
+        previously_linked_elsewhere: match reconnect_to {
             Some(_) => None,
             None => target
                 .previous_organization
                 .as_ref()
                 .map(|(_, name)| name.as_str()),
         },
+        connectable: connectable
+            .iter()
+            .map(|(id, name, selected)| (id.to_string(), name.clone(), *selected))
+            .collect(),
         error: None,
     });
     Ok(page)
@@ -184,14 +200,24 @@ pub(crate) async fn complete(
         email: &user.email,
     };
     let (organization, action) = match form.action.as_str() {
-        "reconnect" => {
-            let Some((organization, _)) = reconnectable(&transaction, target, user.user_id).await?
+        "connect" => {
+            let wanted = Uuid::parse_str(&form.organization_id).ok();
+            let Some((organization, _, is_previous)) =
+                connectable(&transaction, target, user.user_id)
+                    .await?
+                    .into_iter()
+                    .find(|(id, _, _)| Some(*id) == wanted)
             else {
                 return Err(PageError::Forbidden(
-                    "only an owner or admin of the workspace's previous organization can reconnect it there",
+                    "a workspace can join only an organization you own or administer",
                 ));
             };
-            (organization, "workspace_reconnected")
+            let action = if is_previous {
+                "workspace_reconnected"
+            } else {
+                "workspace_connected"
+            };
+            (organization, action)
         }
         "create" => {
             let organization =
