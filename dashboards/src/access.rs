@@ -35,16 +35,41 @@ impl Member {
     }
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// A cookie's value from the request.
+pub(crate) fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
-        .filter(|token| tokens::well_formed(token))
+}
+
+/// The browser's time zone, as the pages' script stored it.
+pub(crate) fn time_zone_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, "mf_tz").map(|value| value.replace("%2F", "/"))
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE).filter(|token| tokens::well_formed(token))
+}
+
+/// The signed-in caller: a session cookie (pages and API) or an API token (API).
+pub(crate) async fn user(
+    postgres: &Pool,
+    headers: &HeaderMap,
+    sign_in_url: &str,
+) -> Result<SignedIn, DashboardError> {
+    let sign_in = || DashboardError::SignInFirst {
+        sign_in_url: sign_in_url.to_owned(),
+    };
+    let token = session_token(headers).ok_or_else(sign_in)?;
+    let client = postgres.get().await?;
+    sessions::authenticate(&client, &token)
+        .await?
+        .ok_or_else(sign_in)
 }
 
 pub(crate) async fn member(
@@ -53,15 +78,9 @@ pub(crate) async fn member(
     organization: &str,
     sign_in_url: &str,
 ) -> Result<Member, DashboardError> {
-    let sign_in = || DashboardError::SignInFirst {
-        sign_in_url: sign_in_url.to_owned(),
-    };
-    let token = session_token(headers).ok_or_else(sign_in)?;
-    let client = postgres.get().await?;
-    let user = sessions::authenticate(&client, &token)
-        .await?
-        .ok_or_else(sign_in)?;
+    let user = user(postgres, headers, sign_in_url).await?;
     let organization_id = Uuid::parse_str(organization).map_err(|_| DashboardError::NotFound)?;
+    let client = postgres.get().await?;
     let role = organizations::role_of(&client, organization_id, user.user_id)
         .await?
         .ok_or(DashboardError::NotFound)?;

@@ -15,6 +15,9 @@ pub struct Config {
     /// `ONBOARDING_URL`, default `http://127.0.0.1:8081`: where people sign in and manage their
     /// organization (onboarding serves those pages and sets the session cookie both read).
     pub onboarding_url: Url,
+    /// `PROMETHEUS_URL`, default `http://127.0.0.1:9090`: the troubleshooting page reads refused
+    /// deliveries and the pipeline's backlog there.
+    pub prometheus_url: Url,
 }
 
 impl Config {
@@ -29,6 +32,10 @@ impl Config {
             onboarding_url: env_or(
                 "ONBOARDING_URL",
                 Url::parse("http://127.0.0.1:8081").expect("valid default"),
+            )?,
+            prometheus_url: env_or(
+                "PROMETHEUS_URL",
+                Url::parse("http://127.0.0.1:9090").expect("valid default"),
             )?,
         })
     }

@@ -1,10 +1,19 @@
 //! The one place a failed dashboards request becomes a response.
 
+use askama::Template;
 use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
 };
 use service_kit::http_metrics::Refusal;
+
+/// Escapes what it shows: a bad request's reason may quote the request.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    advice: &'a str,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DashboardError {
@@ -15,6 +24,8 @@ pub(crate) enum DashboardError {
     NotFound,
     #[error("your role does not allow this: {0}")]
     Forbidden(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
     #[error("the store is unavailable: {0}")]
     Store(String),
 }
@@ -37,10 +48,68 @@ impl From<warehouse::queries::QueryError> for DashboardError {
     }
 }
 
+impl DashboardError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::SignInFirst { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+        }
+    }
+
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            code: self.status_and_code().1,
+            reason: self.to_string(),
+            installation: None,
+        }
+    }
+}
+
+/// The same errors for the JSON API: `{"error": code, "message": what to do}`.
+pub(crate) struct ApiError(pub(crate) DashboardError);
+
+impl<E: Into<DashboardError>> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.0.status_and_code();
+        let message = match &self.0 {
+            DashboardError::SignInFirst { .. } => {
+                "send a session cookie or an API token (Authorization: Bearer mfp_…)".to_owned()
+            }
+            DashboardError::Store(err) => {
+                tracing::error!(error = %err, "API request failed");
+                "temporarily unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            axum::Json(serde_json::json!({"error": code, "message": message})),
+        )
+            .into_response();
+        response.extensions_mut().insert(self.0.refusal());
+        response
+    }
+}
+
 impl IntoResponse for DashboardError {
     fn into_response(self) -> Response {
         let (status, code, title, advice) = match &self {
             Self::SignInFirst { sign_in_url } => return Redirect::to(sign_in_url).into_response(),
+            Self::BadRequest(reason) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "That view cannot be shown",
+                reason.as_str(),
+            ),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -58,17 +127,12 @@ impl IntoResponse for DashboardError {
                 )
             }
         };
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title} · MetaFrazo</title>\
-             <body style=\"font-family: system-ui, sans-serif; max-width: 640px; margin: 40px auto\">\
-             <h1>{title}</h1><p>{advice}</p><p><a href=\"/\">MetaFrazo</a></p></body></html>"
-        );
+        let body = ErrorPage { title, advice }
+            .render()
+            .unwrap_or_else(|_| title.to_owned());
         let mut response = (status, Html(body)).into_response();
-        response.extensions_mut().insert(Refusal {
-            code,
-            reason: self.to_string(),
-            installation: None,
-        });
+        debug_assert_eq!(code, self.status_and_code().1);
+        response.extensions_mut().insert(self.refusal());
         response
     }
 }

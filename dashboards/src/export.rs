@@ -3,13 +3,16 @@
 
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, header},
-    response::{IntoResponse, Response},
+    http::HeaderMap,
+    response::Response,
 };
 use chrono::{Duration, Utc};
 use warehouse::queries::{FeedFilters, Filters, Scope, feed};
 
-use crate::{AppState, access, error::DashboardError};
+use crate::{
+    AppState, access, api::EVENT_COLUMNS, api::event_record, csv_body::csv_response,
+    error::DashboardError,
+};
 
 const EXPORT_DAYS: i64 = 90;
 /// Bounds one export's memory; a notebook wanting more pages the JSON API.
@@ -28,24 +31,7 @@ pub(crate) async fn events_csv(
             "exports are for analysts, admins and owners",
         ));
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let write_err = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
-    writer
-        .write_record([
-            "installation_id",
-            "delivery_id",
-            "occurred_at_ms",
-            "received_at_ms",
-            "event_type",
-            "project_key",
-            "issue_key",
-            "issue_type",
-            "status",
-            "status_category",
-            "priority",
-            "actor_account_id",
-        ])
-        .map_err(write_err)?;
+    let mut records = Vec::new();
     let installations = member.installation_ids();
     if !installations.is_empty() {
         let now = Utc::now();
@@ -58,46 +44,14 @@ pub(crate) async fn events_csv(
         };
         let filters = FeedFilters::default();
         let mut cursor = None;
-        let mut written = 0;
         loop {
             let page = feed(&state.warehouse, &scope, &filters, cursor.as_ref(), PAGE).await?;
-            for event in &page.events {
-                writer
-                    .write_record([
-                        event.installation_id.as_str(),
-                        &event.delivery_id,
-                        &event.occurred_at_ms.to_string(),
-                        &event.received_at_ms.to_string(),
-                        &event.event_type,
-                        &event.project_key,
-                        &event.issue_key,
-                        &event.issue_type,
-                        &event.status,
-                        &event.status_category,
-                        &event.priority,
-                        &event.actor_account_id,
-                    ])
-                    .map_err(write_err)?;
-            }
-            written += page.events.len();
+            records.extend(page.events.iter().map(event_record));
             match page.next {
-                Some(next) if written < MAX_ROWS => cursor = Some(next),
+                Some(next) if records.len() < MAX_ROWS => cursor = Some(next),
                 _ => break,
             }
         }
     }
-    let body = writer
-        .into_inner()
-        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"metafrazo-events.csv\""),
-    );
-    Ok(response)
+    csv_response("metafrazo-events.csv", EVENT_COLUMNS, records)
 }

@@ -2,10 +2,17 @@
 //! read from Postgres on every request.
 
 mod access;
+mod api;
+mod charts;
 mod config;
+mod csv_body;
 mod error;
+mod event_id;
 mod export;
+mod labels;
 mod pages;
+mod prometheus;
+mod view_params;
 
 pub use config::Config;
 
@@ -20,14 +27,33 @@ use service_kit::{
 };
 use url::Url;
 
+use crate::prometheus::Prometheus;
+
 #[derive(Clone)]
 struct AppState {
     postgres: Pool,
     warehouse: clickhouse::Client,
+    prometheus: Prometheus,
     onboarding_url: Arc<Url>,
     /// Where a visitor without a session is sent: onboarding's sign-in page.
     sign_in_url: Arc<str>,
 }
+
+/// Every route that shows an organization's data, pages then API. Tests walk this table to
+/// prove each refuses other organizations' members.
+pub const ORGANIZATION_ROUTES: &[&str] = &[
+    "/orgs/{organization}",
+    "/orgs/{organization}/weekly",
+    "/orgs/{organization}/trends",
+    "/orgs/{organization}/events",
+    "/orgs/{organization}/events/{id}",
+    "/orgs/{organization}/troubleshooting",
+    "/orgs/{organization}/export/events.csv",
+    "/api/v1/orgs/{organization}/weekly-rates",
+    "/api/v1/orgs/{organization}/trends",
+    "/api/v1/orgs/{organization}/events",
+    "/api/v1/orgs/{organization}/events/{id}",
+];
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
@@ -47,15 +73,43 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let state = AppState {
         postgres,
         warehouse,
+        prometheus: Prometheus::new(config.prometheus_url),
         onboarding_url: Arc::new(config.onboarding_url),
         sign_in_url: sign_in_url.into(),
     };
+    let [
+        overview,
+        weekly,
+        trends,
+        events,
+        event,
+        troubleshooting,
+        export,
+        api_weekly,
+        api_trends,
+        api_events,
+        api_event,
+    ] = ORGANIZATION_ROUTES
+    else {
+        unreachable!("the route table has eleven entries");
+    };
     let routes = Router::new()
-        .route("/orgs/{organization}", get(pages::overview::overview))
+        .route(overview, get(pages::overview::overview))
+        .route(weekly, get(pages::weekly::weekly))
+        .route(trends, get(pages::trends::trends))
+        .route(events, get(pages::events::feed))
+        .route(event, get(pages::events::event))
         .route(
-            "/orgs/{organization}/export/events.csv",
-            get(export::events_csv),
+            troubleshooting,
+            get(pages::troubleshooting::troubleshooting),
         )
+        .route(export, get(export::events_csv))
+        .route("/api/v1/orgs", get(api::organizations))
+        .route(api_weekly, get(api::weekly_rates))
+        .route(api_trends, get(api::trends))
+        .route(api_events, get(api::events))
+        .route(api_event, get(api::event))
+        .route("/api/v1/openapi.json", get(api::openapi))
         .with_state(state);
     let router = ServiceRouter {
         registry,

@@ -134,7 +134,11 @@ async fn members_see_the_empty_state_then_events_and_only_analysts_export() {
     }
     insert.end().await.unwrap();
     let (_, body, _) = setup.get(&format!("/orgs/{org}"), &viewer_cookie).await;
-    assert!(body.contains("Events are arriving"), "{body}");
+    assert!(!body.contains("now listening"), "the empty state is gone: {body}");
+    assert!(
+        body.contains(r#"<div class="muted">Issues created this week</div><div class="value">3</div>"#),
+        "{body}"
+    );
     assert!(
         !body.contains("export/events.csv"),
         "no export link for a viewer"

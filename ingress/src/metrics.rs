@@ -6,6 +6,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec,
 
 pub const DELIVERIES_TOTAL: &str = "ingress_deliveries_total";
 pub const REFUSALS_TOTAL: &str = "ingress_refusals_total";
+pub const REFUSALS_BY_INSTALLATION_TOTAL: &str = "ingress_installation_refusals_total";
 pub const DEAD_LETTERS_TOTAL: &str = "ingress_dead_letters_total";
 pub const PRODUCE_DURATION_SECONDS: &str = "ingress_produce_duration_seconds";
 pub const IN_FLIGHT_REQUESTS: &str = "ingress_in_flight_requests";
@@ -23,6 +24,8 @@ const PRODUCE_BUCKETS: &[f64] = &[
 pub struct IngressMetrics {
     pub deliveries: IntCounterVec,
     pub refusals: IntCounterVec,
+    /// Refusals of deliveries claiming a known installation: what the troubleshooting page shows.
+    pub refusals_by_installation: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub produce_duration: Histogram,
     pub in_flight: IntGauge,
@@ -47,6 +50,13 @@ impl IngressMetrics {
                     "Deliveries refused as untrusted (401), by reason.",
                 ),
                 &["reason"],
+            )?,
+            refusals_by_installation: IntCounterVec::new(
+                Opts::new(
+                    REFUSALS_BY_INSTALLATION_TOTAL,
+                    "Refused deliveries that claimed a known installation, by installation and reason.",
+                ),
+                &["installation", "reason"],
             )?,
             dead_letters: IntCounterVec::new(
                 Opts::new(
@@ -81,6 +91,7 @@ impl IngressMetrics {
         };
         registry.register(Box::new(metrics.deliveries.clone()))?;
         registry.register(Box::new(metrics.refusals.clone()))?;
+        registry.register(Box::new(metrics.refusals_by_installation.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         registry.register(Box::new(metrics.produce_duration.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;

@@ -131,12 +131,28 @@ fn answer(
                 .deliveries
                 .with_label_values(&[route, err.outcome()])
                 .inc();
-            if let IngressError::Refused { refused, .. } = &err {
+            if let IngressError::Refused {
+                refused,
+                installation,
+            } = &err
+            {
                 state
                     .metrics
                     .refusals
                     .with_label_values(&[refused.code()])
                     .inc();
+                // Per installation only for ones we know: a forger can claim any client key,
+                // and each would become a time series.
+                if let Some(known) = installation
+                    .as_deref()
+                    .filter(|key| state.installations.get(key).is_some())
+                {
+                    state
+                        .metrics
+                        .refusals_by_installation
+                        .with_label_values(&[known, refused.code()])
+                        .inc();
+                }
             }
             err.into_response()
         }

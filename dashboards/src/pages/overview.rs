@@ -1,24 +1,33 @@
 //! `GET /orgs/{organization}`: where a finished setup lands. Before the first event it is the
-//! empty state that says what to expect; afterwards it says events are arriving.
+//! empty state that says what to expect; afterwards this week against last week and a small
+//! chart of the last eight weeks.
 
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Response},
+    http::HeaderMap,
+    response::Response,
 };
 
-use crate::{AppState, access, error::DashboardError};
+use super::{frame::Frame, render};
+use crate::{
+    AppState, access,
+    charts::{Chart, Series},
+    error::DashboardError,
+    view_params::ViewQuery,
+};
 
 #[derive(Template)]
 #[template(path = "overview.html")]
-struct Overview<'a> {
-    organization: &'a str,
-    organization_id: String,
-    onboarding_url: &'a str,
-    email: &'a str,
-    role: &'a str,
+struct Overview {
+    frame: Frame,
     last_event: Option<String>,
+    this_week: u64,
+    this_week_partial: bool,
+    this_week_days: u8,
+    last_week: u64,
+    created_this_week: u64,
+    chart: String,
     can_export: bool,
     /// Name, state.
     workspaces: Vec<(String, String)>,
@@ -31,6 +40,11 @@ pub(crate) async fn overview(
 ) -> Result<Response, DashboardError> {
     let member =
         access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
+    let query = ViewQuery {
+        weeks: Some(8),
+        ..ViewQuery::default()
+    };
+    let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
     let mut last_event = None;
     for installation in &member.installations {
         let last =
@@ -38,17 +52,59 @@ pub(crate) async fn overview(
                 .await?;
         last_event = last_event.max(last);
     }
+    let weeks = if last_event.is_some() {
+        warehouse::queries::weekly_rates(&state.warehouse, &query.scope(&member, tz)?)
+            .await?
+            .weeks
+    } else {
+        Vec::new()
+    };
+    let total = |week: &warehouse::queries::Week| -> u64 {
+        // Created, updated, deleted and commented are the events themselves; resolutions and
+        // transitions are updates seen another way, so they are not added again.
+        [
+            "issue_created",
+            "issue_updated",
+            "issue_deleted",
+            "comment_created",
+        ]
+        .iter()
+        .map(|kind| week.counts.get(*kind).copied().unwrap_or(0))
+        .sum()
+    };
+    let this = weeks.last();
+    let labels: Vec<String> = weeks
+        .iter()
+        .map(|w| w.start.format("%b %-d").to_string())
+        .collect();
+    let partial: Vec<bool> = weeks.iter().map(|w| w.is_partial()).collect();
+    let chart = Chart {
+        title: "Events per week, last 8 weeks",
+        unit: "events",
+        x_labels: &labels,
+        partial: &partial,
+        series: vec![Series {
+            name: "Events".to_owned(),
+            values: weeks.iter().map(|w| Some(total(w) as f64)).collect(),
+        }],
+    }
+    .stacked_bars();
     let page = Overview {
-        organization: &member.organization_name,
-        organization_id: member.organization_id.to_string(),
-        onboarding_url: state.onboarding_url.as_str().trim_end_matches('/'),
-        email: &member.user.email,
-        role: member.role.as_str(),
+        frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "overview"),
         last_event: last_event.map(|at| {
             chrono::DateTime::<chrono::Utc>::from(at)
-                .format("%Y-%m-%d %H:%M")
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z")
                 .to_string()
         }),
+        this_week: this.map(total).unwrap_or(0),
+        this_week_partial: this.is_some_and(|w| w.is_partial()),
+        this_week_days: this.map_or(0, |w| w.days_with_data),
+        last_week: weeks.iter().rev().nth(1).map(total).unwrap_or(0),
+        created_this_week: this
+            .and_then(|w| w.counts.get("issue_created").copied())
+            .unwrap_or(0),
+        chart,
         can_export: member.role.can_export(),
         workspaces: member
             .installations
@@ -63,11 +119,5 @@ pub(crate) async fn overview(
             })
             .collect(),
     };
-    match page.render() {
-        Ok(html) => Ok(Html(html).into_response()),
-        Err(err) => {
-            tracing::error!(error = %err, "overview failed to render");
-            Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
-    }
+    Ok(render(&page))
 }

@@ -1,0 +1,79 @@
+//! What every page shares: the header (organization, navigation, who is looking, in which time
+//! zone) and the filter form, filled from the request.
+
+use chrono_tz::Tz;
+
+use crate::{access::Member, view_params::ViewQuery};
+
+pub(crate) struct Frame {
+    pub organization: String,
+    pub organization_id: String,
+    pub onboarding_url: String,
+    pub email: String,
+    pub role: &'static str,
+    pub time_zone: String,
+    /// Which navigation entry is this page.
+    pub active: &'static str,
+}
+
+impl Frame {
+    pub(crate) fn new(member: &Member, onboarding_url: &str, tz: Tz, active: &'static str) -> Self {
+        Self {
+            organization: member.organization_name.clone(),
+            organization_id: member.organization_id.to_string(),
+            onboarding_url: onboarding_url.trim_end_matches('/').to_owned(),
+            email: member.user.email.clone(),
+            role: member.role.as_str(),
+            time_zone: tz.name().to_owned(),
+            active,
+        }
+    }
+}
+
+pub(crate) struct FilterForm {
+    /// Offered ranges in weeks, and whether selected.
+    pub weeks: Vec<(i64, bool)>,
+    /// Id, name, selected.
+    pub workspaces: Vec<(String, String, bool)>,
+    pub project: String,
+    pub issue_type: String,
+    pub event_type: String,
+    pub issue_key: String,
+    pub actor: String,
+    pub time_zone: String,
+    pub show_event_type: bool,
+    pub show_feed_filters: bool,
+}
+
+impl FilterForm {
+    pub(crate) fn new(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
+        let weeks = query.weeks.unwrap_or(crate::view_params::DEFAULT_WEEKS);
+        Self {
+            weeks: [4, 8, 12, 26, 52]
+                .into_iter()
+                .map(|value| (value, value == weeks))
+                .collect(),
+            workspaces: member
+                .installations
+                .iter()
+                .map(|installation| {
+                    let name = if installation.display_name.is_empty() {
+                        installation.base_url.clone()
+                    } else {
+                        installation.display_name.clone()
+                    };
+                    let selected = query.workspace.contains(&installation.client_key);
+                    (installation.client_key.clone(), name, selected)
+                })
+                .collect(),
+            project: query.project.first().cloned().unwrap_or_default(),
+            issue_type: query.issue_type.first().cloned().unwrap_or_default(),
+            event_type: query.event_type.first().cloned().unwrap_or_default(),
+            issue_key: String::new(),
+            actor: String::new(),
+            time_zone: tz.name().to_owned(),
+            show_event_type: false,
+            show_feed_filters: false,
+        }
+    }
+}
