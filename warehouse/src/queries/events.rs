@@ -119,7 +119,7 @@ pub async fn event(
         .query(
             "SELECT installation_id, delivery_id, item_index, occurred_at_ms, project_key,
                     issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
-                    from_string, to_string
+                    from_string, to_string, status_category
              FROM field_changes
              WHERE installation_id = ? AND delivery_id = ?
              ORDER BY item_index

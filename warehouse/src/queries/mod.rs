@@ -2,6 +2,7 @@
 
 mod calendar;
 pub mod events;
+mod hour_split;
 mod scope;
 pub mod trends;
 pub mod weekly_rates;
