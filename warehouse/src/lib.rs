@@ -4,6 +4,7 @@
 
 pub mod migrate;
 pub mod queries;
+pub mod retention;
 pub mod rows;
 
 pub use migrate::{MigrateError, migrate};
