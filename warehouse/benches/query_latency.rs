@@ -13,7 +13,10 @@ use service_kit::{
     connections::ClickHouseConfig,
     testing::{Stack, unique},
 };
-use warehouse::queries::{self, FeedFilters, Filters, Scope};
+use warehouse::{
+    queries::{self, FeedFilters, Filters, Scope},
+    retention::PARTITIONED_TABLES,
+};
 
 const EVENTS: u64 = 10_000_000;
 /// Installation 0 gets every tenth event; the other 999 share the rest.
@@ -166,14 +169,7 @@ async fn measure(client: &Client) -> anyhow::Result<()> {
     // Let the background merges settle, so that they do not fall on the measured queries. The
     // rollups were filled by their materialized views while generating, one part per block.
     let started = Instant::now();
-    for table in [
-        "events",
-        "field_changes",
-        "activity_hourly",
-        "resolutions",
-        "issue_creations",
-        "first_events",
-    ] {
+    for table in PARTITIONED_TABLES {
         client
             .query(&format!("OPTIMIZE TABLE {table} FINAL"))
             .execute()

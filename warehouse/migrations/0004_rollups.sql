@@ -2,8 +2,8 @@
 -- rows instead of every raw row of a tenant. Materialized views fire once per inserted block,
 -- so a delivery inserted twice reaches a rollup twice: every rollup here is built so that a
 -- second copy changes no number (sets of delivery ids, minimums, or rows the queries dedupe).
--- Each view is created before its backfill; a row inserted meanwhile may reach a rollup through
--- both, which for the same reason changes nothing. Statements are separated by `;` at a line's
+-- Each view is created before its backfill, whose SELECT is the view's word for word; a row
+-- inserted meanwhile may reach a rollup through both, which for the same reason changes nothing. Statements are separated by `;` at a line's
 -- end (the migration runner sends them one by one).
 -- 18.16: no TTL (retention drops monthly partitions), no SimpleAggregateFunction, no
 -- insert_deduplication_token; all of it runs unchanged on a current LTS.
@@ -77,7 +77,9 @@ ARRAY JOIN arrayFilter(k -> tupleElement(k, 1) != '', [
     tuple(multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
                   field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
                   concat('field:', field)),
-          item_index)
+          item_index),
+    tuple(if(field = 'status' AND status_category != '', concat('transition_', status_category), ''),
+          toUInt16(0))
 ]) AS item
 GROUP BY installation_id, kind, hour, project_key, issue_type;
 

@@ -13,6 +13,7 @@ use support::{Generated, generate, insert};
 use warehouse::{
     EventRow,
     queries::{Filters, Scope, Trends, WeeklyRates, trends, weekly_rates},
+    retention::PARTITIONED_TABLES,
 };
 
 fn start() -> DateTime<Utc> {
@@ -44,6 +45,17 @@ async fn insert_events(client: &Client, rows: &[EventRow]) {
         insert.write(row).await.unwrap();
     }
     insert.end().await.unwrap();
+}
+
+/// Leaves only the rollups: what the views answer then, they answer from the rollups.
+async fn truncate_raw_rows(client: &Client) {
+    for table in ["events", "field_changes"] {
+        client
+            .query(&format!("TRUNCATE TABLE {table}"))
+            .execute()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]
@@ -81,12 +93,7 @@ async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
     assert_eq!(views(&client, &scope).await, before, "after the copies");
 
     // Also once merged, and with the raw rows gone: the numbers were the rollups' own.
-    for table in [
-        "activity_hourly",
-        "resolutions",
-        "issue_creations",
-        "first_events",
-    ] {
+    for table in PARTITIONED_TABLES {
         client
             .query(&format!("OPTIMIZE TABLE {table} FINAL"))
             .execute()
@@ -94,13 +101,7 @@ async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
             .unwrap();
     }
     assert_eq!(views(&client, &scope).await, before, "after merging");
-    for table in ["events", "field_changes"] {
-        client
-            .query(&format!("TRUNCATE TABLE {table}"))
-            .execute()
-            .await
-            .unwrap();
-    }
+    truncate_raw_rows(&client).await;
     assert_eq!(
         views(&client, &scope).await,
         before,
@@ -180,13 +181,7 @@ async fn upgrading_a_warehouse_with_rows_backfills_the_rollups() {
     // From the rollups alone too (UTC, whole hours), so the backfill itself is what counts.
     let scope = whole_hours(&["inst-a"], "UTC");
     let want = views(&fresh, &scope).await;
-    for table in ["events", "field_changes"] {
-        upgraded
-            .query(&format!("TRUNCATE TABLE {table}"))
-            .execute()
-            .await
-            .unwrap();
-    }
+    truncate_raw_rows(&upgraded).await;
     let got = views(&upgraded, &scope).await;
     assert_eq!(got.0.weeks.len(), want.0.weeks.len());
     for (got, want) in got.0.weeks.iter().zip(&want.0.weeks) {

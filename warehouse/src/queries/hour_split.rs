@@ -14,14 +14,20 @@ use super::scope::{QueryError, Scope};
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// The rollup's rows of the scope: installations, whole hours inside one viewer's week, and the
-/// project and issue-type filters. Bind with [`HourSplit::bind_rollup`].
-pub(crate) const ROLLUP_FILTER: &str =
-    "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-    AND hour >= toDateTime(?) AND hour < toDateTime(?)
-    AND toMonday(hour, ?) = toMonday(hour + 3599, ?)
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-    AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+/// Distinct deliveries per viewer's week and kind from the rollup, over the scope's
+/// installations, whole hours inside one viewer's week, the project and issue-type filters and
+/// the given kinds: columns `week` (days since the epoch), `kind`, `n`. Bind with
+/// [`HourSplit::bind_rollup`].
+pub(crate) const ROLLUP_COUNTS: &str = "
+    SELECT toUInt16(toMonday(hour, ?)) AS week, kind, toUInt64(uniqExactMerge(deliveries)) AS n
+    FROM activity_hourly
+    WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+      AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+      AND hour >= toDateTime(?) AND hour < toDateTime(?)
+      AND toMonday(hour, ?) = toMonday(hour + 3599, ?)
+      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+    GROUP BY week, kind";
 
 /// One raw span: the `occurred_at` bounds let the primary key prune, the millisecond bounds are
 /// exact.
@@ -115,10 +121,12 @@ impl HourSplit {
         query
     }
 
-    /// Binds the values of one [`ROLLUP_FILTER`], in its order.
-    pub(crate) fn bind_rollup(&self, query: Query, scope: &Scope) -> Query {
+    /// Binds the values of one [`ROLLUP_COUNTS`], in its order.
+    pub(crate) fn bind_rollup(&self, query: Query, scope: &Scope, kinds: &[String]) -> Query {
         query
+            .bind(&scope.time_zone)
             .bind(&scope.installations)
+            .bind(kinds)
             .bind(self.first_hour)
             .bind(self.end_hour)
             .bind(&scope.time_zone)

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    hour_split::{HourSplit, ROLLUP_FILTER},
+    hour_split::{HourSplit, ROLLUP_COUNTS},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -76,12 +76,7 @@ pub async fn trends(
     let counts_sql = format!(
         "SELECT week, kind, toUInt64(sum(n)) AS n
          FROM (
-             SELECT toUInt16(toMonday(hour, ?)) AS week, kind,
-                    toUInt64(uniqExactMerge(deliveries)) AS n
-             FROM activity_hourly
-             WHERE {ROLLUP_FILTER}
-               AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
-             GROUP BY week, kind
+             {ROLLUP_COUNTS}
              UNION ALL
              SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
                     toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
@@ -101,11 +96,8 @@ pub async fn trends(
          )
          GROUP BY week, kind"
     );
-    let query = client.query(&counts_sql).bind(&scope.time_zone);
-    let mut query = split
-        .bind_rollup(query, scope)
-        .bind(&kinds)
-        .bind(&scope.time_zone);
+    let query = split.bind_rollup(client.query(&counts_sql), scope, &kinds);
+    let mut query = query.bind(&scope.time_zone);
     for _ in 0..2 {
         query = split.bind_raw(bind_scope(query, scope));
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    hour_split::{HourSplit, ROLLUP_FILTER},
+    hour_split::{HourSplit, ROLLUP_COUNTS},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -83,12 +83,7 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
     let sql = format!(
         "SELECT week, kind, toUInt64(sum(n)) AS events
          FROM (
-             SELECT toUInt16(toMonday(hour, ?)) AS week, kind,
-                    toUInt64(uniqExactMerge(deliveries)) AS n
-             FROM activity_hourly
-             WHERE {ROLLUP_FILTER}
-               AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
-             GROUP BY week, kind
+             {ROLLUP_COUNTS}
              UNION ALL
              SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
                     toUInt64(uniqExact(installation_id, delivery_id)) AS n
@@ -117,11 +112,8 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
          GROUP BY week, kind
          ORDER BY week, kind"
     );
-    let query = client.query(&sql).bind(&scope.time_zone);
-    let mut query = split
-        .bind_rollup(query, scope)
-        .bind(&kinds)
-        .bind(&scope.time_zone);
+    let query = split.bind_rollup(client.query(&sql), scope, &kinds);
+    let mut query = query.bind(&scope.time_zone);
     // Once per SCOPE_FILTER of the raw part.
     for _ in 0..4 {
         query = split.bind_raw(bind_scope(query, scope));
