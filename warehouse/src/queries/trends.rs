@@ -64,73 +64,13 @@ pub async fn trends(
     fields: &[String],
 ) -> Result<Trends, QueryError> {
     scope.validate()?;
-    let kinds: Vec<String> = ["issue_created", "resolved", "reopened"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(fields.iter().map(|field| format!("field:{field}")))
-        .collect();
-    let split = HourSplit::of(client, scope).await?;
-    let raw = split.raw_filter();
-    // Whole hours from the rollup, the rest from the raw rows (see `hour_split`); a delivery is
-    // in one of the two, so the counts add up.
-    let counts_sql = format!(
-        "SELECT week, kind, toUInt64(sum(n)) AS n
-         FROM (
-             {ROLLUP_COUNTS}
-             UNION ALL
-             SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
-                    toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
-             FROM (
-                 SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms,
-                        'issue_created' AS kind
-                 FROM events WHERE {SCOPE_FILTER} AND {raw} AND event_type = 'issue_created'
-                 UNION ALL
-                 SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
-                        multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
-                                field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
-                                concat('field:', field)) AS kind
-                 FROM field_changes WHERE {SCOPE_FILTER} AND {raw}
-             )
-             WHERE kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
-             GROUP BY week, kind
-         )
-         GROUP BY week, kind"
-    );
-    let query = split.bind_rollup(client.query(&counts_sql), scope, &kinds);
-    let mut query = query.bind(&scope.time_zone);
-    for _ in 0..2 {
-        query = split.bind_raw(bind_scope(query, scope));
-    }
-    let counts = query.bind(&kinds).fetch_all::<WeekCount>().await?;
-
-    // Resolution time: each resolution (deduplicated) joined with its issue's creation, both
-    // from their narrow tables; only the resolved issues' creations are looked up.
-    let median_sql = format!(
-        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
-                toUInt64(count()) AS resolved_with_creation,
-                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
-         FROM (
-             SELECT installation_id, issue_id, any(occurred_at_ms) AS resolved_ms
-             FROM resolutions
-             WHERE {SCOPE_FILTER}
-             GROUP BY installation_id, issue_id, delivery_id, item_index
-         )
-         ANY INNER JOIN (
-             SELECT installation_id, issue_id, min(created_ms) AS created_ms
-             FROM issue_creations
-             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-               AND issue_id IN (SELECT issue_id FROM resolutions WHERE {SCOPE_FILTER})
-             GROUP BY installation_id, issue_id
-         ) USING (installation_id, issue_id)
-         WHERE resolved_ms >= created_ms
-         GROUP BY week"
-    );
-    let query = bind_scope(client.query(&median_sql).bind(&scope.time_zone), scope)
-        .bind(&scope.installations);
-    let medians = bind_scope(query, scope).fetch_all::<WeekMedian>().await?;
-
-    let mut weeks: Vec<TrendWeek> = week_starts(client, scope)
-        .await?
+    // Independent queries, sent together: the view waits for the slowest, not for the sum.
+    let (counts, medians, starts) = tokio::try_join!(
+        counts(client, scope, fields),
+        medians(client, scope),
+        week_starts(client, scope),
+    )?;
+    let mut weeks: Vec<TrendWeek> = starts
         .into_iter()
         .map(|start| TrendWeek {
             start,
@@ -172,4 +112,83 @@ pub async fn trends(
         week.backlog = open;
     }
     Ok(Trends { weeks })
+}
+
+/// Created, resolved, reopened and field changes per week and kind.
+async fn counts(
+    client: &Client,
+    scope: &Scope,
+    fields: &[String],
+) -> Result<Vec<WeekCount>, QueryError> {
+    let kinds: Vec<String> = ["issue_created", "resolved", "reopened"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(fields.iter().map(|field| format!("field:{field}")))
+        .collect();
+    let split = HourSplit::of(client, scope).await?;
+    let raw = split.raw_filter();
+    // Whole hours from the rollup, the rest from the raw rows (see `hour_split`); a delivery is
+    // in one of the two, so the counts add up.
+    let sql = format!(
+        "SELECT week, kind, toUInt64(sum(n)) AS n
+         FROM (
+             {ROLLUP_COUNTS}
+             UNION ALL
+             SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
+                    toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
+             FROM (
+                 SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms,
+                        'issue_created' AS kind
+                 FROM events WHERE {SCOPE_FILTER} AND {raw} AND event_type = 'issue_created'
+                 UNION ALL
+                 SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
+                        multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
+                                field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
+                                concat('field:', field)) AS kind
+                 FROM field_changes WHERE {SCOPE_FILTER} AND {raw}
+             )
+             WHERE kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             GROUP BY week, kind
+         )
+         GROUP BY week, kind"
+    );
+    let query = split.bind_rollup(client.query(&sql), scope, &kinds);
+    let mut query = query.bind(&scope.time_zone);
+    for _ in 0..2 {
+        query = split.bind_raw(bind_scope(query, scope));
+    }
+    Ok(query.bind(&kinds).fetch_all::<WeekCount>().await?)
+}
+
+/// Resolution time: each resolution in range joined with its issue's earliest creation, both
+/// from their narrow tables. The resolutions (the fewer rows) are the join's table and the
+/// tenant's creations stream past it; copies of a resolution are grouped away by its key.
+async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, QueryError> {
+    let sql = format!(
+        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
+                toUInt64(count()) AS resolved_with_creation,
+                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
+         FROM (
+             SELECT any(resolved_ms) AS resolved_ms, min(created_ms) AS created_ms
+             FROM (
+                 SELECT installation_id, issue_id, created_ms
+                 FROM issue_creations
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             )
+             ALL INNER JOIN (
+                 SELECT installation_id, issue_id, delivery_id, item_index,
+                        occurred_at_ms AS resolved_ms
+                 FROM resolutions
+                 WHERE {SCOPE_FILTER}
+             ) USING (installation_id, issue_id)
+             GROUP BY installation_id, delivery_id, item_index
+         )
+         WHERE resolved_ms >= created_ms
+         GROUP BY week"
+    );
+    let query = client
+        .query(&sql)
+        .bind(&scope.time_zone)
+        .bind(&scope.installations);
+    Ok(bind_scope(query, scope).fetch_all::<WeekMedian>().await?)
 }

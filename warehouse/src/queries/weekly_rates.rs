@@ -73,6 +73,35 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         })
         .map(|kind| (*kind).to_owned())
         .collect();
+    // Independent queries, sent together: the view waits for the slowest, not for the sum.
+    let (rows, days, starts) = tokio::try_join!(
+        counts(client, scope, &kinds),
+        data_days(client, scope),
+        week_starts(client, scope),
+    )?;
+    let mut weeks = Vec::new();
+    for start in starts {
+        weeks.push(Week {
+            start,
+            days_with_data: days_with_data(start, &days),
+            counts: kinds.iter().map(|kind| (kind.clone(), 0)).collect(),
+        });
+    }
+    for row in rows {
+        let week = epoch_day(row.week);
+        if let Some(entry) = weeks.iter_mut().find(|w| w.start == week) {
+            entry.counts.insert(row.kind, row.events);
+        }
+    }
+    Ok(WeeklyRates { weeks })
+}
+
+/// Distinct deliveries per week and kind.
+async fn counts(
+    client: &Client,
+    scope: &Scope,
+    kinds: &[String],
+) -> Result<Vec<CountRow>, QueryError> {
     let split = HourSplit::of(client, scope).await?;
     let raw = split.raw_filter();
     // Whole hours from the rollup, the rest from the raw rows (see `hour_split`); a delivery is
@@ -112,16 +141,18 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
          GROUP BY week, kind
          ORDER BY week, kind"
     );
-    let query = split.bind_rollup(client.query(&sql), scope, &kinds);
+    let query = split.bind_rollup(client.query(&sql), scope, kinds);
     let mut query = query.bind(&scope.time_zone);
     // Once per SCOPE_FILTER of the raw part.
     for _ in 0..4 {
         query = split.bind_raw(bind_scope(query, scope));
     }
-    let rows = query.bind(&kinds).fetch_all::<CountRow>().await?;
+    Ok(query.bind(kinds).fetch_all::<CountRow>().await?)
+}
 
-    // The first event ever (any kind), from the monthly minimums.
-    let days = client
+/// The first event ever (any kind), from the monthly minimums, and today, in the viewer's zone.
+async fn data_days(client: &Client, scope: &Scope) -> Result<DataDays, QueryError> {
+    Ok(client
         .query(
             "SELECT toUInt16(toDate(toDateTime(intDiv(minMerge(first_ms), 1000)), ?)) AS first_day,
                     toUInt16(toDate(now(), ?)) AS today,
@@ -132,31 +163,7 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         .bind(&scope.time_zone)
         .bind(&scope.installations)
         .fetch_one::<DataDays>()
-        .await?;
-
-    let mut weeks = Vec::new();
-    for start in week_starts(client, scope).await? {
-        let counts = KINDS
-            .iter()
-            .filter(|kind| {
-                scope.filters.event_types.is_empty()
-                    || scope.filters.event_types.iter().any(|t| t == *kind)
-            })
-            .map(|kind| ((*kind).to_owned(), 0))
-            .collect();
-        weeks.push(Week {
-            start,
-            days_with_data: days_with_data(start, &days),
-            counts,
-        });
-    }
-    for row in rows {
-        let week = epoch_day(row.week);
-        if let Some(entry) = weeks.iter_mut().find(|w| w.start == week) {
-            entry.counts.insert(row.kind, row.events);
-        }
-    }
-    Ok(WeeklyRates { weeks })
+        .await?)
 }
 
 fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
