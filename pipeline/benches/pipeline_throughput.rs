@@ -515,6 +515,7 @@ fn field_change_tsv(out: &mut String, row: &FieldChangeRow) {
             Text(&row.to_value),
             Text(&row.from_string),
             Text(&row.to_string),
+            Text(&row.status_category),
         ],
     );
 }

@@ -16,6 +16,7 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     pub consumer: ConsumerConfig,
     pub batch: BatchConfig,
+    pub retention: RetentionConfig,
 }
 
 pub struct ConsumerConfig {
@@ -46,6 +47,17 @@ pub struct BatchConfig {
     pub max_wait: Duration,
 }
 
+/// How long the warehouse keeps events, in whole months (ClickHouse 18.16 has no TTL, so a
+/// job drops monthly partitions).
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionConfig {
+    /// `RETENTION_MONTHS`, default 25: months kept before the current one (a two-year
+    /// comparison still has its whole first month); 0 keeps everything forever.
+    pub months: u32,
+    /// `RETENTION_INTERVAL_SECS`, default 3600: how often the job looks.
+    pub interval: Duration,
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
@@ -70,6 +82,13 @@ impl Config {
                 max_rows: env_or("BATCH_MAX_ROWS", 20_000)?,
                 max_bytes: env_or("BATCH_MAX_BYTES", 32 * 1024 * 1024)?,
                 max_wait: Duration::from_millis(env_or("BATCH_MAX_WAIT_MS", 1000)?),
+            },
+            retention: RetentionConfig {
+                months: env_or("RETENTION_MONTHS", 25)?,
+                interval: Duration::from_secs(env_or(
+                    "RETENTION_INTERVAL_SECS",
+                    crate::retention::DEFAULT_INTERVAL.as_secs(),
+                )?),
             },
         })
     }

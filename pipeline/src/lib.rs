@@ -7,10 +7,11 @@ mod config;
 pub mod lag;
 pub mod metrics;
 pub mod normalize;
+pub mod retention;
 mod warehouse_sink;
 mod worker;
 
-pub use config::{BatchConfig, Config, ConsumerConfig};
+pub use config::{BatchConfig, Config, ConsumerConfig, RetentionConfig};
 pub use worker::Worker;
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Pipeline {
     pub app: Application,
     pub worker: Worker,
+    pub retention: retention::Retention,
     clickhouse: clickhouse::Client,
     brokers: String,
     raw_topic: String,
@@ -45,6 +47,8 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
         ],
     )?;
     let worker = Worker::new(&config, metrics, lag::LagReporter::register(&registry)?)?;
+    let retention =
+        retention::Retention::new(config.clickhouse.client(), config.retention, &registry)?;
     let router = ServiceRouter {
         registry,
         readiness,
@@ -53,6 +57,7 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     Ok(Pipeline {
         app: Application::bind(&config.server, router).await?,
         worker,
+        retention,
         clickhouse: config.clickhouse.client(),
         brokers: config.kafka.brokers.clone(),
         raw_topic: config.consumer.raw_topic.clone(),
@@ -62,12 +67,13 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
 
 impl Pipeline {
     /// Migrates the warehouse and creates the topics (retrying while ClickHouse or the broker is
-    /// away), then consumes until `stop`.
+    /// away), then consumes until `stop`, with the retention job beside it.
     pub async fn consume(
         clickhouse: clickhouse::Client,
         brokers: String,
         topics: (String, String),
         worker: Worker,
+        retention: retention::Retention,
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
         let mut backoff = Duration::from_millis(500);
@@ -101,7 +107,13 @@ impl Pipeline {
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
-        worker.run(stop).await
+        // The job drops partitions of the tables the migration made, so it starts after it.
+        let retention_stop = stop.child_token();
+        let retention = tokio::spawn(retention.run(retention_stop.clone()));
+        let consumed = worker.run(stop).await;
+        retention_stop.cancel();
+        retention.await?;
+        consumed
     }
 
     /// Serves HTTP and consumes until `shutdown`; then the worker flushes and commits.
@@ -115,6 +127,7 @@ impl Pipeline {
             self.brokers,
             (self.raw_topic, self.dead_letter_topic),
             self.worker,
+            self.retention,
             stop.clone(),
         ));
         let stop_on_signal = stop.clone();

@@ -106,6 +106,7 @@ impl Setup {
             self.stack.kafka.brokers.clone(),
             (self.raw.clone(), self.dead.clone()),
             built.worker,
+            built.retention,
             stop.clone(),
         ));
         (stop, task, TestApp::spawn(built.app))

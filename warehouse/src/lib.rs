@@ -5,6 +5,7 @@
 pub mod erase;
 pub mod migrate;
 pub mod queries;
+pub mod retention;
 pub mod rows;
 
 pub use erase::erase_installations;

@@ -56,4 +56,7 @@ pub struct FieldChangeRow {
     pub to_value: String,
     pub from_string: String,
     pub to_string: String,
+    /// The issue's status category after the update (the delivery's `status_category`), so a
+    /// `status` item says which category the issue moved into.
+    pub status_category: String,
 }

@@ -120,6 +120,7 @@ pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> 
             to_value: change.to_value,
             from_string: change.from_string,
             to_string: change.to_string,
+            status_category: columns.status_category.clone(),
         })
         .collect();
     let event = EventRow {

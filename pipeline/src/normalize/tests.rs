@@ -383,11 +383,13 @@ fn every_shared_fixture_file_is_covered_by_these_tests() {
     }
 }
 
+/// A change of the SEC-142 fixtures; `status_category` is the issue's after the update.
 fn change(
     item_index: u16,
     occurred_at_ms: i64,
     field: &str,
     [from_value, to_value, from_string, to_string]: [&str; 4],
+    status_category: &str,
 ) -> FieldChangeRow {
     FieldChangeRow {
         installation_id: INSTALLATION.to_owned(),
@@ -404,6 +406,7 @@ fn change(
         to_value: to_value.to_owned(),
         from_string: from_string.to_owned(),
         to_string: to_string.to_owned(),
+        status_category: status_category.to_owned(),
     }
 }
 
@@ -423,8 +426,20 @@ fn assert_changes(context: &str, actual: &[FieldChangeRow], expected: &[FieldCha
 fn an_assignment_and_a_priority_change_give_two_field_changes() {
     let occurred = 1_763_398_011_002;
     let expected = [
-        change(0, occurred, "assignee", ["", BOB, "", "Bob Okafor"]),
-        change(1, occurred, "priority", ["3", "1", "Medium", "Highest"]),
+        change(
+            0,
+            occurred,
+            "assignee",
+            ["", BOB, "", "Bob Okafor"],
+            "indeterminate",
+        ),
+        change(
+            1,
+            occurred,
+            "priority",
+            ["3", "1", "Medium", "Highest"],
+            "indeterminate",
+        ),
     ];
     for (source, payload) in [
         ("connect", jira("issue_updated_assignee_priority")),
@@ -438,8 +453,14 @@ fn an_assignment_and_a_priority_change_give_two_field_changes() {
 fn a_resolution_gives_its_resolution_and_status_changes() {
     let occurred = 1_763_480_402_311;
     let expected = [
-        change(0, occurred, "resolution", ["", "10000", "", "Done"]),
-        change(1, occurred, "status", ["3", "10001", "In Progress", "Done"]),
+        change(0, occurred, "resolution", ["", "10000", "", "Done"], "done"),
+        change(
+            1,
+            occurred,
+            "status",
+            ["3", "10001", "In Progress", "Done"],
+            "done",
+        ),
     ];
     assert_changes(
         "issue_resolved",
@@ -455,6 +476,7 @@ fn a_transition_gives_one_status_change() {
         1_763_397_602_311,
         "status",
         ["10000", "3", "To Do", "In Progress"],
+        "indeterminate",
     )];
     assert_changes(
         "issue_updated_status",

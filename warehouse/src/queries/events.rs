@@ -1,7 +1,9 @@
 //! Single events: a paged feed newest first, and one event with its field changes. A delivery
 //! stored twice appears once (`LIMIT 1 BY` its key). Paging is by cursor (the last row's time
-//! and delivery id), so new events arriving do not shift the pages.
+//! and delivery id), so new events arriving do not shift the pages. A page reads the newest
+//! day first and looks further back only when that day does not fill it.
 
+use chrono::DateTime;
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +42,11 @@ const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type,
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
     status_category, priority, actor_account_id";
 
+const DAY_MS: i64 = 86_400_000;
+/// The windows a page looks back, newest first, before it reads the whole range: a busy
+/// tenant's page is in the last day, a quiet one's within weeks.
+const WINDOWS_DAYS: &[i64] = &[1, 7, 35];
+
 pub async fn feed(
     client: &Client,
     scope: &Scope,
@@ -67,20 +74,53 @@ pub async fn feed(
         Some(cursor) => (1u8, cursor.occurred_at_ms, cursor.delivery_id.clone()),
         None => (0u8, 0, String::new()),
     };
-    let events = bind_scope(client.query(&sql), scope)
-        .bind(&scope.filters.event_types)
-        .bind(&scope.filters.event_types)
-        .bind(&issue_key)
-        .bind(&issue_key)
-        .bind(&actor)
-        .bind(&actor)
-        .bind(has_cursor)
-        .bind(cursor_ms)
-        .bind(cursor_ms)
-        .bind(&cursor_id)
-        .bind(page_size)
-        .fetch_all::<EventRow>()
-        .await?;
+    // Newest first without sorting the whole range (ClickHouse 18.16 cannot read in key order):
+    // look back one window at a time from where the page starts; a window holding a full page
+    // of distinct deliveries holds the newest ones, since everything newer than its start is in.
+    let (from_ms, to_ms) = (scope.from.timestamp_millis(), scope.to.timestamp_millis());
+    let end_ms = match after {
+        Some(cursor) => cursor.occurred_at_ms.saturating_add(1).min(to_ms),
+        None => to_ms,
+    };
+    let mut events = Vec::new();
+    for window in WINDOWS_DAYS
+        .iter()
+        .map(|days| Some(days * DAY_MS))
+        .chain([None])
+    {
+        if end_ms <= from_ms {
+            break;
+        }
+        let start_ms = window.map_or(from_ms, |window| (end_ms - window).max(from_ms));
+        let (Some(from), Some(to)) = (
+            DateTime::from_timestamp_millis(start_ms),
+            DateTime::from_timestamp_millis(end_ms),
+        ) else {
+            return Err(QueryError::EmptyRange);
+        };
+        let window_scope = Scope {
+            from,
+            to,
+            ..scope.clone()
+        };
+        events = bind_scope(client.query(&sql), &window_scope)
+            .bind(&scope.filters.event_types)
+            .bind(&scope.filters.event_types)
+            .bind(&issue_key)
+            .bind(&issue_key)
+            .bind(&actor)
+            .bind(&actor)
+            .bind(has_cursor)
+            .bind(cursor_ms)
+            .bind(cursor_ms)
+            .bind(&cursor_id)
+            .bind(page_size)
+            .fetch_all::<EventRow>()
+            .await?;
+        if events.len() == page_size as usize || start_ms == from_ms {
+            break;
+        }
+    }
     let next = (events.len() == page_size as usize)
         .then(|| events.last())
         .flatten()
@@ -119,7 +159,7 @@ pub async fn event(
         .query(
             "SELECT installation_id, delivery_id, item_index, occurred_at_ms, project_key,
                     issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
-                    from_string, to_string
+                    from_string, to_string, status_category
              FROM field_changes
              WHERE installation_id = ? AND delivery_id = ?
              ORDER BY item_index

@@ -3,6 +3,7 @@
 pub mod activity;
 mod calendar;
 pub mod events;
+mod hour_split;
 mod scope;
 pub mod trends;
 pub mod weekly_rates;

@@ -60,7 +60,8 @@ impl Scope {
     }
 }
 
-/// The scope's row filter, for `events` and `field_changes` alike (both have the columns):
+/// The scope's row filter, for `events`, `field_changes` and `resolutions` alike (all have the
+/// columns):
 /// installations, time range, projects, issue types. Bind its values with [`bind_scope`].
 /// Installations and time are written so the primary key (installation_id, occurred_at, …)
 /// prunes: `IN (SELECT arrayJoin(…))` and the `occurred_at` bounds use the index, where

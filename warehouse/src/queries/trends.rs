@@ -1,7 +1,9 @@
 //! Trends per ISO week (viewer's time zone): issues created against resolved, reopened, the open
 //! backlog at each week's end, the median time from creation to resolution of the issues
 //! resolved that week, and how often chosen fields changed. All counts are of distinct
-//! deliveries (or changelog items), so duplicates change nothing.
+//! deliveries (or changelog items), so duplicates change nothing. Counts come from the
+//! `activity_hourly` rollup for whole hours and from the raw tables for the rest (`hour_split`);
+//! the median from the narrow `resolutions` and `issue_creations` tables.
 //!
 //! We never backfill: the backlog counts issues created since the workspace was connected
 //! (created − resolved + reopened, cumulative from the first event), and the time to
@@ -15,6 +17,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
+    hour_split::{HourSplit, ROLLUP_COUNTS},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -61,54 +64,13 @@ pub async fn trends(
     fields: &[String],
 ) -> Result<Trends, QueryError> {
     scope.validate()?;
-    let counts_sql = format!(
-        "SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
-                toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
-         FROM (
-             SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms, 'created' AS kind
-             FROM events WHERE {SCOPE_FILTER} AND event_type = 'issue_created'
-             UNION ALL
-             SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
-                    multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
-                            field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
-                            concat('field:', field)) AS kind
-             FROM field_changes WHERE {SCOPE_FILTER}
-         )
-         GROUP BY week, kind"
-    );
-    let mut query = client.query(&counts_sql).bind(&scope.time_zone);
-    for _ in 0..2 {
-        query = bind_scope(query, scope);
-    }
-    let counts = query.fetch_all::<WeekCount>().await?;
-
-    // Resolution time: each resolution (deduplicated) joined with its issue's creation.
-    let median_sql = format!(
-        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
-                toUInt64(count()) AS resolved_with_creation,
-                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
-         FROM (
-             SELECT installation_id, issue_id, any(occurred_at_ms) AS resolved_ms
-             FROM field_changes
-             WHERE {SCOPE_FILTER} AND field = 'resolution' AND from_value = '' AND to_value != ''
-             GROUP BY installation_id, issue_id, delivery_id, item_index
-         )
-         ANY INNER JOIN (
-             SELECT installation_id, issue_id, min(occurred_at_ms) AS created_ms
-             FROM events
-             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String)))) AND event_type = 'issue_created'
-             GROUP BY installation_id, issue_id
-         ) USING (installation_id, issue_id)
-         WHERE resolved_ms >= created_ms
-         GROUP BY week"
-    );
-    let medians = bind_scope(client.query(&median_sql).bind(&scope.time_zone), scope)
-        .bind(&scope.installations)
-        .fetch_all::<WeekMedian>()
-        .await?;
-
-    let mut weeks: Vec<TrendWeek> = week_starts(client, scope)
-        .await?
+    // Independent queries, sent together: the view waits for the slowest, not for the sum.
+    let (counts, medians, starts) = tokio::try_join!(
+        counts(client, scope, fields),
+        medians(client, scope),
+        week_starts(client, scope),
+    )?;
+    let mut weeks: Vec<TrendWeek> = starts
         .into_iter()
         .map(|start| TrendWeek {
             start,
@@ -125,7 +87,7 @@ pub async fn trends(
             continue;
         };
         match row.kind.as_str() {
-            "created" => week.created = row.n,
+            "issue_created" => week.created = row.n,
             "resolved" => week.resolved = row.n,
             "reopened" => week.reopened = row.n,
             other => {
@@ -150,4 +112,83 @@ pub async fn trends(
         week.backlog = open;
     }
     Ok(Trends { weeks })
+}
+
+/// Created, resolved, reopened and field changes per week and kind.
+async fn counts(
+    client: &Client,
+    scope: &Scope,
+    fields: &[String],
+) -> Result<Vec<WeekCount>, QueryError> {
+    let kinds: Vec<String> = ["issue_created", "resolved", "reopened"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(fields.iter().map(|field| format!("field:{field}")))
+        .collect();
+    let split = HourSplit::of(client, scope).await?;
+    let raw = split.raw_filter();
+    // Whole hours from the rollup, the rest from the raw rows (see `hour_split`); a delivery is
+    // in one of the two, so the counts add up.
+    let sql = format!(
+        "SELECT week, kind, toUInt64(sum(n)) AS n
+         FROM (
+             {ROLLUP_COUNTS}
+             UNION ALL
+             SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
+                    toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
+             FROM (
+                 SELECT installation_id, delivery_id, toUInt16(0) AS item, occurred_at_ms,
+                        'issue_created' AS kind
+                 FROM events WHERE {SCOPE_FILTER} AND {raw} AND event_type = 'issue_created'
+                 UNION ALL
+                 SELECT installation_id, delivery_id, item_index AS item, occurred_at_ms,
+                        multiIf(field = 'resolution' AND from_value = '' AND to_value != '', 'resolved',
+                                field = 'resolution' AND from_value != '' AND to_value = '', 'reopened',
+                                concat('field:', field)) AS kind
+                 FROM field_changes WHERE {SCOPE_FILTER} AND {raw}
+             )
+             WHERE kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             GROUP BY week, kind
+         )
+         GROUP BY week, kind"
+    );
+    let query = split.bind_rollup(client.query(&sql), scope, &kinds);
+    let mut query = query.bind(&scope.time_zone);
+    for _ in 0..2 {
+        query = split.bind_raw(bind_scope(query, scope));
+    }
+    Ok(query.bind(&kinds).fetch_all::<WeekCount>().await?)
+}
+
+/// Resolution time: each resolution in range joined with its issue's earliest creation, both
+/// from their narrow tables. The resolutions (the fewer rows) are the join's table and the
+/// tenant's creations stream past it; copies of a resolution are grouped away by its key.
+async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, QueryError> {
+    let sql = format!(
+        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
+                toUInt64(count()) AS resolved_with_creation,
+                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
+         FROM (
+             SELECT any(resolved_ms) AS resolved_ms, min(created_ms) AS created_ms
+             FROM (
+                 SELECT installation_id, issue_id, created_ms
+                 FROM issue_creations
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             )
+             ALL INNER JOIN (
+                 SELECT installation_id, issue_id, delivery_id, item_index,
+                        occurred_at_ms AS resolved_ms
+                 FROM resolutions
+                 WHERE {SCOPE_FILTER}
+             ) USING (installation_id, issue_id)
+             GROUP BY installation_id, delivery_id, item_index
+         )
+         WHERE resolved_ms >= created_ms
+         GROUP BY week"
+    );
+    let query = client
+        .query(&sql)
+        .bind(&scope.time_zone)
+        .bind(&scope.installations);
+    Ok(bind_scope(query, scope).fetch_all::<WeekMedian>().await?)
 }

@@ -1,7 +1,8 @@
 //! Weekly rates: events per ISO week (Monday to Sunday in the viewer's time zone) by kind, with
 //! how many days of data stand behind each week, so a partial week (the first week of a
 //! connection, or this week) is marked rather than read as a drop. Every count is of distinct
-//! deliveries, so a delivery stored twice is counted once.
+//! deliveries, so a delivery stored twice is counted once. Whole hours come from the
+//! `activity_hourly` rollup, the rest from the raw tables (`hour_split`).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
+    hour_split::{HourSplit, ROLLUP_COUNTS},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -63,72 +65,26 @@ struct DataDays {
 
 pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates, QueryError> {
     scope.validate()?;
-    // Dates come back as days since the epoch (ClickHouse's Date in RowBinary).
-    let sql = format!(
-        "SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week,
-                kind,
-                toUInt64(uniqExact(installation_id, delivery_id)) AS events
-         FROM (
-             SELECT installation_id, delivery_id, occurred_at_ms, event_type AS kind
-             FROM events
-             WHERE {SCOPE_FILTER}
-               AND event_type IN ('issue_created', 'issue_updated', 'issue_deleted', 'comment_created')
-             UNION ALL
-             SELECT installation_id, delivery_id, occurred_at_ms, 'issue_resolved' AS kind
-             FROM field_changes
-             WHERE {SCOPE_FILTER}
-               AND field = 'resolution' AND from_value = '' AND to_value != ''
-             UNION ALL
-             SELECT installation_id, delivery_id, occurred_at_ms, concat('transition_', status_category) AS kind
-             FROM events
-             WHERE {SCOPE_FILTER}
-               AND status_category != ''
-               AND (installation_id, delivery_id) IN (
-                   SELECT installation_id, delivery_id FROM field_changes
-                   WHERE {SCOPE_FILTER} AND field = 'status')
-         )
-         WHERE empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), kind)
-         GROUP BY week, kind
-         ORDER BY week, kind"
-    );
-    let mut query = client.query(&sql).bind(&scope.time_zone);
-    // Once per SCOPE_FILTER in the SQL above.
-    for _ in 0..4 {
-        query = bind_scope(query, scope);
-    }
-    let rows = query
-        .bind(&scope.filters.event_types)
-        .bind(&scope.filters.event_types)
-        .fetch_all::<CountRow>()
-        .await?;
-
-    let days = client
-        .query(
-            "SELECT toUInt16(toDate(toDateTime(intDiv(min(occurred_at_ms), 1000)), ?)) AS first_day,
-                    toUInt16(toDate(now(), ?)) AS today,
-                    toUInt8(count() > 0) AS has_data
-             FROM events WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))",
-        )
-        .bind(&scope.time_zone)
-        .bind(&scope.time_zone)
-        .bind(&scope.installations)
-        .fetch_one::<DataDays>()
-        .await?;
-
+    let kinds: Vec<String> = KINDS
+        .iter()
+        .filter(|kind| {
+            scope.filters.event_types.is_empty()
+                || scope.filters.event_types.iter().any(|t| t == *kind)
+        })
+        .map(|kind| (*kind).to_owned())
+        .collect();
+    // Independent queries, sent together: the view waits for the slowest, not for the sum.
+    let (rows, days, starts) = tokio::try_join!(
+        counts(client, scope, &kinds),
+        data_days(client, scope),
+        week_starts(client, scope),
+    )?;
     let mut weeks = Vec::new();
-    for start in week_starts(client, scope).await? {
-        let counts = KINDS
-            .iter()
-            .filter(|kind| {
-                scope.filters.event_types.is_empty()
-                    || scope.filters.event_types.iter().any(|t| t == *kind)
-            })
-            .map(|kind| ((*kind).to_owned(), 0))
-            .collect();
+    for start in starts {
         weeks.push(Week {
             start,
             days_with_data: days_with_data(start, &days),
-            counts,
+            counts: kinds.iter().map(|kind| (kind.clone(), 0)).collect(),
         });
     }
     for row in rows {
@@ -138,6 +94,76 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         }
     }
     Ok(WeeklyRates { weeks })
+}
+
+/// Distinct deliveries per week and kind.
+async fn counts(
+    client: &Client,
+    scope: &Scope,
+    kinds: &[String],
+) -> Result<Vec<CountRow>, QueryError> {
+    let split = HourSplit::of(client, scope).await?;
+    let raw = split.raw_filter();
+    // Whole hours from the rollup, the rest from the raw rows (see `hour_split`); a delivery is
+    // in one of the two, so the counts add up. The raw part counts as the rollup does: a
+    // transition is a delivery with a `status` change, its category the event's (rows written
+    // before `field_changes.status_category` existed do not carry it). Dates come back as days
+    // since the epoch (ClickHouse's Date in RowBinary).
+    let sql = format!(
+        "SELECT week, kind, toUInt64(sum(n)) AS events
+         FROM (
+             {ROLLUP_COUNTS}
+             UNION ALL
+             SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
+                    toUInt64(uniqExact(installation_id, delivery_id)) AS n
+             FROM (
+                 SELECT installation_id, delivery_id, occurred_at_ms, event_type AS kind
+                 FROM events
+                 WHERE {SCOPE_FILTER} AND {raw}
+                   AND event_type IN ('issue_created', 'issue_updated', 'issue_deleted', 'comment_created')
+                 UNION ALL
+                 SELECT installation_id, delivery_id, occurred_at_ms, 'issue_resolved' AS kind
+                 FROM field_changes
+                 WHERE {SCOPE_FILTER} AND {raw}
+                   AND field = 'resolution' AND from_value = '' AND to_value != ''
+                 UNION ALL
+                 SELECT installation_id, delivery_id, occurred_at_ms, concat('transition_', status_category) AS kind
+                 FROM events
+                 WHERE {SCOPE_FILTER} AND {raw}
+                   AND status_category != ''
+                   AND (installation_id, delivery_id) IN (
+                       SELECT installation_id, delivery_id FROM field_changes
+                       WHERE {SCOPE_FILTER} AND {raw} AND field = 'status')
+             )
+             WHERE kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             GROUP BY week, kind
+         )
+         GROUP BY week, kind
+         ORDER BY week, kind"
+    );
+    let query = split.bind_rollup(client.query(&sql), scope, kinds);
+    let mut query = query.bind(&scope.time_zone);
+    // Once per SCOPE_FILTER of the raw part.
+    for _ in 0..4 {
+        query = split.bind_raw(bind_scope(query, scope));
+    }
+    Ok(query.bind(kinds).fetch_all::<CountRow>().await?)
+}
+
+/// The first event ever (any kind), from the monthly minimums, and today, in the viewer's zone.
+async fn data_days(client: &Client, scope: &Scope) -> Result<DataDays, QueryError> {
+    Ok(client
+        .query(
+            "SELECT toUInt16(toDate(toDateTime(intDiv(minMerge(first_ms), 1000)), ?)) AS first_day,
+                    toUInt16(toDate(now(), ?)) AS today,
+                    toUInt8(count() > 0) AS has_data
+             FROM first_events WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))",
+        )
+        .bind(&scope.time_zone)
+        .bind(&scope.time_zone)
+        .bind(&scope.installations)
+        .fetch_one::<DataDays>()
+        .await?)
 }
 
 fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {

@@ -73,6 +73,7 @@ pub fn change(event: &EventRow, index: u16, field: &str, from: &str, to: &str) -
         to_value: to.into(),
         from_string: from.into(),
         to_string: to.into(),
+        status_category: event.status_category.clone(),
     }
 }
 

@@ -1,0 +1,187 @@
+//! Which part of a scope's range the hourly rollup (`activity_hourly`) answers and which raw
+//! rows a view reads instead, so that every delivery is counted by exactly one of the two.
+//!
+//! The rollup holds whole UTC hours. An hour answers from the rollup when it lies inside the
+//! range and inside one of the viewer's weeks; the rest is read from the raw tables: the partial
+//! hours at the range's ends, and the hours a week boundary cuts (in a zone whose offset is not
+//! whole hours, such as Asia/Kolkata: one hour per week). Both sets are bounded by time, and a
+//! delivery's copies share its time, so no delivery is in both and none in neither.
+
+use clickhouse::{Client, Row, query::Query};
+use serde::Deserialize;
+
+use super::scope::{QueryError, Scope};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Distinct deliveries per viewer's week and kind from the rollup, over the scope's
+/// installations, whole hours inside one viewer's week, the project and issue-type filters and
+/// the given kinds: columns `week` (days since the epoch), `kind`, `n`. Bind with
+/// [`HourSplit::bind_rollup`].
+pub(crate) const ROLLUP_COUNTS: &str = "
+    SELECT toUInt16(toMonday(hour, ?)) AS week, kind, toUInt64(uniqExactMerge(deliveries)) AS n
+    FROM activity_hourly
+    WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+      AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+      AND hour >= toDateTime(?) AND hour < toDateTime(?)
+      AND toMonday(hour, ?) = toMonday(hour + 3599, ?)
+      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+    GROUP BY week, kind";
+
+/// One raw span: the `occurred_at` bounds let the primary key prune, the millisecond bounds are
+/// exact.
+const RAW_SPAN: &str = "(occurred_at >= toDateTime(intDiv(?, 1000))
+    AND occurred_at <= toDateTime(intDiv(?, 1000))
+    AND occurred_at_ms >= ? AND occurred_at_ms < ?)";
+
+#[derive(Row, Deserialize)]
+struct CutHours {
+    hours: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HourSplit {
+    /// Whole hours `[first_hour, end_hour)`, seconds since the epoch, answered by the rollup
+    /// (less the cut hours); empty when `first_hour >= end_hour`.
+    first_hour: i64,
+    end_hour: i64,
+    /// Millisecond spans `[start, end)` read from the raw tables, sorted and disjoint.
+    raw_spans: Vec<(i64, i64)>,
+}
+
+impl HourSplit {
+    /// Splits the scope's range; asks ClickHouse which hours a week boundary cuts, as only it
+    /// knows the viewer's zone the way the views compute weeks.
+    pub(crate) async fn of(client: &Client, scope: &Scope) -> Result<Self, QueryError> {
+        let (from_ms, to_ms) = (scope.from.timestamp_millis(), scope.to.timestamp_millis());
+        let first_hour = from_ms.div_euclid(HOUR_MS) + i64::from(from_ms % HOUR_MS != 0);
+        let end_hour = to_ms.div_euclid(HOUR_MS);
+        if first_hour >= end_hour {
+            return Ok(Self::raw_only(from_ms, to_ms));
+        }
+        let cut = client
+            .query(
+                "SELECT arrayFilter(h -> toMonday(toDateTime(h), ?) != toMonday(toDateTime(h + 3599), ?),
+                                    arrayMap(i -> toInt64(? + i * 3600), range(?))) AS hours",
+            )
+            .bind(&scope.time_zone)
+            .bind(&scope.time_zone)
+            .bind(first_hour * 3600)
+            .bind((end_hour - first_hour) as u64)
+            .fetch_one::<CutHours>()
+            .await?;
+        Ok(Self::from_parts(
+            from_ms, to_ms, first_hour, end_hour, &cut.hours,
+        ))
+    }
+
+    fn raw_only(from_ms: i64, to_ms: i64) -> Self {
+        Self {
+            first_hour: 0,
+            end_hour: 0,
+            raw_spans: vec![(from_ms, to_ms)],
+        }
+    }
+
+    /// `first_hour` and `end_hour` in hours since the epoch, `cut` in seconds.
+    fn from_parts(from_ms: i64, to_ms: i64, first_hour: i64, end_hour: i64, cut: &[i64]) -> Self {
+        let mut spans = vec![(from_ms, first_hour * HOUR_MS), (end_hour * HOUR_MS, to_ms)];
+        spans.extend(cut.iter().map(|h| (h * 1000, h * 1000 + HOUR_MS)));
+        spans.retain(|(start, end)| start < end);
+        spans.sort_unstable();
+        let mut raw_spans: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match raw_spans.last_mut() {
+                Some(last) if last.1 >= start => last.1 = last.1.max(end),
+                _ => raw_spans.push((start, end)),
+            }
+        }
+        Self {
+            first_hour: first_hour * 3600,
+            end_hour: end_hour * 3600,
+            raw_spans,
+        }
+    }
+
+    /// The raw rows' condition, to AND with the scope filter: the spans, or nothing at all.
+    /// Only `?` placeholders vary with the spans; bind with [`HourSplit::bind_raw`].
+    pub(crate) fn raw_filter(&self) -> String {
+        if self.raw_spans.is_empty() {
+            return "0".to_owned();
+        }
+        let spans = vec![RAW_SPAN; self.raw_spans.len()];
+        format!("({})", spans.join(" OR "))
+    }
+
+    pub(crate) fn bind_raw(&self, mut query: Query) -> Query {
+        for (start, end) in &self.raw_spans {
+            query = query.bind(start).bind(end).bind(start).bind(end);
+        }
+        query
+    }
+
+    /// Binds the values of one [`ROLLUP_COUNTS`], in its order.
+    pub(crate) fn bind_rollup(&self, query: Query, scope: &Scope, kinds: &[String]) -> Query {
+        query
+            .bind(&scope.time_zone)
+            .bind(&scope.installations)
+            .bind(kinds)
+            .bind(self.first_hour)
+            .bind(self.end_hour)
+            .bind(&scope.time_zone)
+            .bind(&scope.time_zone)
+            .bind(&scope.filters.projects)
+            .bind(&scope.filters.projects)
+            .bind(&scope.filters.issue_types)
+            .bind(&scope.filters.issue_types)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_raw_spans_are_the_partial_ends_and_the_cut_hours() {
+        let cases = [
+            (
+                "a range on whole hours, no cut: all from the rollup",
+                (10 * HOUR_MS, 20 * HOUR_MS, vec![]),
+                vec![],
+            ),
+            (
+                "partial hours at both ends",
+                (10 * HOUR_MS - 5, 20 * HOUR_MS + 7, vec![]),
+                vec![
+                    (10 * HOUR_MS - 5, 10 * HOUR_MS),
+                    (20 * HOUR_MS, 20 * HOUR_MS + 7),
+                ],
+            ),
+            (
+                "a cut hour next to the start joins its span",
+                (10 * HOUR_MS - 5, 20 * HOUR_MS, vec![10 * 3600, 15 * 3600]),
+                vec![
+                    (10 * HOUR_MS - 5, 11 * HOUR_MS),
+                    (15 * HOUR_MS, 16 * HOUR_MS),
+                ],
+            ),
+        ];
+        for (message, (from, to, cut), want) in cases {
+            let first = from.div_euclid(HOUR_MS) + i64::from(from % HOUR_MS != 0);
+            let end = to.div_euclid(HOUR_MS);
+            let split = HourSplit::from_parts(from, to, first, end, &cut);
+            assert_eq!(split.raw_spans, want, "{message}");
+            assert_eq!(
+                (split.first_hour, split.end_hour),
+                (first * 3600, end * 3600)
+            );
+        }
+        let short = HourSplit::raw_only(5, 9);
+        assert_eq!(short.raw_spans, vec![(5, 9)]);
+        assert!(
+            short.first_hour >= short.end_hour,
+            "nothing from the rollup"
+        );
+    }
+}
