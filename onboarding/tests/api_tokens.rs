@@ -162,7 +162,7 @@ async fn revoked_altered_and_unprefixed_tokens_are_refused() {
     assert_eq!(authenticate(&harness, &kept).await, None, "revoked");
     assert_eq!(
         authenticate(&harness, &token).await,
-        Some(address),
+        Some(address.clone()),
         "the other token still works"
     );
     browser
@@ -182,6 +182,19 @@ async fn revoked_altered_and_unprefixed_tokens_are_refused() {
             .await,
         2
     );
+
+    // A token goes with its account.
+    let client = harness.pool.get().await.unwrap();
+    client
+        .execute("DELETE FROM users WHERE email = $1", &[&address])
+        .await
+        .unwrap();
+    assert_eq!(
+        authenticate(&harness, &token).await,
+        None,
+        "account deleted"
+    );
+    assert_eq!(harness.count("SELECT count(*) FROM api_tokens").await, 0);
 }
 
 #[tokio::test]
