@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::SystemTime;
+
 use onboarding::db::api_tokens;
 use sha2::{Digest, Sha256};
 use support::{Browser, Harness, email};
@@ -43,6 +45,15 @@ async fn authenticate(harness: &Harness, token: &str) -> Option<String> {
         .await
         .unwrap()
         .map(|user| user.email)
+}
+
+async fn last_used(harness: &Harness) -> SystemTime {
+    let client = harness.pool.get().await.unwrap();
+    client
+        .query_one("SELECT last_used_at FROM api_tokens", &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 #[tokio::test]
@@ -112,6 +123,28 @@ async fn a_token_is_shown_once_stored_only_hashed_and_authenticates_its_user() {
     );
     let listed = browser.get("/account/tokens").await;
     assert!(!listed.body.contains("never"), "{}", listed.body);
+
+    // Its use is written at most once a minute: a use within the minute leaves the time alone.
+    client
+        .execute(
+            "UPDATE api_tokens SET last_used_at = now() - interval '30 seconds'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let recent = last_used(&harness).await;
+    assert!(authenticate(&harness, &token).await.is_some());
+    assert_eq!(last_used(&harness).await, recent);
+    client
+        .execute(
+            "UPDATE api_tokens SET last_used_at = now() - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let stale = last_used(&harness).await;
+    assert!(authenticate(&harness, &token).await.is_some());
+    assert!(last_used(&harness).await > stale);
 }
 
 #[tokio::test]
