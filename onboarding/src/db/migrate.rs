@@ -21,6 +21,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "organizations",
         sql: include_str!("../../migrations/0002_organizations.sql"),
     },
+    Migration {
+        version: 3,
+        name: "api_tokens",
+        sql: include_str!("../../migrations/0003_api_tokens.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -1,5 +1,6 @@
 //! Onboarding's Postgres store: the schema's migrations and one module per table family.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod installations;
 pub mod invites;

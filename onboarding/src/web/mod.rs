@@ -1,8 +1,9 @@
-//! The pages people use: accounts, the setup flow, organizations and invitations. Server
-//! rendered, usable without JavaScript; every form carries a CSRF token and every POST from a
-//! foreign origin is refused.
+//! The pages people use: accounts and their API tokens, the setup flow, organizations and
+//! invitations. Server rendered, usable without JavaScript; every form carries a CSRF token and
+//! every POST from a foreign origin is refused.
 
 mod account;
+mod api_tokens;
 mod error;
 mod invite;
 mod organization;
@@ -37,6 +38,14 @@ pub(crate) fn routes(state: AppState) -> Router {
             get(account::sign_up_page).post(account::sign_up),
         )
         .route("/sign-out", post(account::sign_out))
+        .route(
+            api_tokens::PATH,
+            get(api_tokens::page).post(api_tokens::create),
+        )
+        .route(
+            &format!("{}/{{id}}/revoke", api_tokens::PATH),
+            post(api_tokens::revoke),
+        )
         .route("/setup/{token}", get(setup::open).post(setup::complete))
         .route("/invites/{token}", get(invite::open).post(invite::accept))
         .route("/orgs/{organization}", get(organization::page))

@@ -185,3 +185,27 @@ pub(crate) struct AdminPage<'a> {
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
+
+/// One of the user's API tokens; dates are UTC text.
+pub(crate) struct ApiTokenRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/api_tokens.html")]
+pub(crate) struct ApiTokens<'a> {
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub tokens: Vec<ApiTokenRow>,
+    /// Only on the response to creating it.
+    pub new_token: Option<&'a str>,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// The name typed, kept when the form is shown again with an error.
+    pub name: &'a str,
+    pub name_max_chars: usize,
+}
