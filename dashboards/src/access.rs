@@ -1,10 +1,12 @@
-//! Who may see what: the session cookie onboarding set, checked in Postgres on every request,
-//! and the caller's role in the organization of the path. A non-member gets 404.
+//! Who may see what: the caller (an API token in `Authorization: Bearer`, else the session
+//! cookie onboarding set), checked in Postgres on every request, and their role in the
+//! organization of the path. A non-member gets 404.
 
 use axum::http::HeaderMap;
 use deadpool_postgres::Pool;
 use onboarding::{
     db::{
+        api_tokens,
         organizations::{self, LinkedInstallation},
         sessions::{self, SignedIn},
     },
@@ -52,6 +54,16 @@ pub(crate) fn time_zone_cookie(headers: &HeaderMap) -> Option<String> {
     cookie(headers, "mf_tz").map(|value| value.replace("%2F", "/"))
 }
 
+/// `Authorization: Bearer <API token>`, for notebooks and BI tools.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|token| token.trim().to_owned())
+}
+
 fn session_token(headers: &HeaderMap) -> Option<String> {
     cookie(headers, SESSION_COOKIE).filter(|token| tokens::well_formed(token))
 }
@@ -65,6 +77,13 @@ pub(crate) async fn user(
     let sign_in = || DashboardError::SignInFirst {
         sign_in_url: sign_in_url.to_owned(),
     };
+    if let Some(token) = bearer_token(headers) {
+        // A presented token decides alone: a wrong one is not rescued by a cookie.
+        let client = postgres.get().await?;
+        return api_tokens::authenticate(&client, &token)
+            .await?
+            .ok_or_else(sign_in);
+    }
     let token = session_token(headers).ok_or_else(sign_in)?;
     let client = postgres.get().await?;
     sessions::authenticate(&client, &token)

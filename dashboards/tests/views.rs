@@ -1,0 +1,367 @@
+//! Every page and API call against a known stream in the real ClickHouse: the numbers equal an
+//! independent count made here from the same events (with every delivery stored twice, as a
+//! Jira retry would), CSV matches JSON, viewers see no payloads and export nothing, API tokens
+//! work until revoked, the OpenAPI document names every API route, and every route of the
+//! route table refuses a member of another organization.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+use onboarding::roles::Role;
+use support::{Setup, client_key};
+
+/// The known stream: per event, (delivery id, event type, issue key, occurred at).
+fn stream() -> Vec<(String, &'static str, String, chrono::DateTime<Utc>)> {
+    let today = Utc::now().date_naive();
+    let mut events = Vec::new();
+    for day in 0..21i64 {
+        let date = today - Duration::days(day);
+        let at = Utc.from_utc_datetime(&date.and_hms_opt(9, 0, 0).unwrap());
+        // A varying number per day, so a week mixed up with another shows.
+        for n in 0..(day % 4 + 1) {
+            events.push((
+                format!("c-{day}-{n}"),
+                "issue_created",
+                format!("ACME-{day}{n}"),
+                at + Duration::minutes(n),
+            ));
+        }
+        if day % 2 == 0 {
+            events.push((
+                format!("m-{day}"),
+                "comment_created",
+                format!("ACME-{day}0"),
+                at + Duration::hours(1),
+            ));
+        }
+    }
+    events
+}
+
+fn monday(date: NaiveDate) -> NaiveDate {
+    date - Duration::days(date.weekday().num_days_from_monday() as i64)
+}
+
+async fn store(setup: &Setup, workspace: &str) {
+    let mut insert = setup
+        .warehouse
+        .insert::<warehouse::EventRow>("events")
+        .await
+        .unwrap();
+    // Every delivery twice, in two inserts: duplicates must change no number.
+    for _ in 0..2 {
+        for (delivery, event_type, issue_key, at) in stream() {
+            insert
+                .write(&warehouse::EventRow {
+                    installation_id: workspace.to_owned(),
+                    delivery_id: delivery,
+                    source: "connect".into(),
+                    family: if event_type == "issue_created" {
+                        "issue"
+                    } else {
+                        "comment"
+                    }
+                    .into(),
+                    event_type: event_type.into(),
+                    occurred_at_ms: at.timestamp_millis(),
+                    received_at_ms: at.timestamp_millis() + 500,
+                    project_key: "ACME".into(),
+                    issue_key,
+                    issue_type: "Task".into(),
+                    payload: r#"{"webhookEvent":"secret-ish payload"}"#.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        insert = {
+            insert.end().await.unwrap();
+            setup
+                .warehouse
+                .insert::<warehouse::EventRow>("events")
+                .await
+                .unwrap()
+        };
+    }
+    insert.end().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people() {
+    let setup = Setup::start().await;
+    let (owner, owner_cookie) = setup.user("owner").await;
+    let workspace = client_key();
+    let org = setup.organization(owner, &workspace).await;
+    let (viewer, viewer_cookie) = setup.user("viewer").await;
+    setup.member(org, viewer, Role::Viewer).await;
+    let (analyst, _) = setup.user("analyst").await;
+    setup.member(org, analyst, Role::Analyst).await;
+    let (token_id, token) = setup.api_token(analyst).await;
+    store(&setup, &workspace).await;
+
+    // The independent count: created issues and comments per Monday (UTC).
+    let mut expected: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    for (_, event_type, _, at) in stream() {
+        *expected
+            .entry((monday(at.date_naive()).to_string(), event_type))
+            .or_default() += 1;
+    }
+
+    // Weekly rates, JSON, through an API token.
+    let weekly = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/weekly-rates?weeks=4&tz=UTC"),
+            &token,
+        )
+        .await;
+    assert_eq!(weekly.status, 200, "{}", weekly.body);
+    let weekly = weekly.json();
+    let weeks = weekly["weeks"].as_array().unwrap();
+    let today = Utc::now().date_naive();
+    let mondays: std::collections::BTreeSet<NaiveDate> =
+        (0..28).map(|d| monday(today - Duration::days(d))).collect();
+    assert_eq!(weeks.len(), mondays.len(), "the 28 days touch these weeks");
+    for week in weeks {
+        let start = week["start"].as_str().unwrap().to_owned();
+        for kind in ["issue_created", "comment_created"] {
+            let want = expected.get(&(start.clone(), kind)).copied().unwrap_or(0);
+            assert_eq!(
+                week["counts"][kind].as_u64(),
+                Some(want),
+                "{kind} in the week of {start}"
+            );
+        }
+    }
+    assert_eq!(
+        weeks.last().unwrap()["partial"],
+        true,
+        "this week is still running"
+    );
+
+    // CSV matches JSON.
+    let csv = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/weekly-rates?weeks=4&tz=UTC&format=csv"),
+            &token,
+        )
+        .await;
+    assert!(csv.content_type.starts_with("text/csv"));
+    let mut lines = csv.body.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let created_column = header.iter().position(|c| *c == "issue_created").unwrap();
+    for (line, week) in lines.zip(weeks) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], week["start"].as_str().unwrap());
+        assert_eq!(
+            cells[created_column].parse::<u64>().unwrap(),
+            week["counts"]["issue_created"].as_u64().unwrap()
+        );
+    }
+
+    // The weekly page shows the same numbers in its table, with the chart's hover values.
+    let page = setup
+        .get(&format!("/orgs/{org}/weekly?weeks=4&tz=UTC"), &owner_cookie)
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let this_monday = monday(Utc::now().date_naive()).to_string();
+    let created_this_week = expected
+        .get(&(this_monday.clone(), "issue_created"))
+        .copied()
+        .unwrap();
+    assert!(page.body.contains("<svg class=\"chart\""));
+    assert!(
+        page.body
+            .contains(&format!(": {created_this_week} events</title>")),
+        "hover value of this week"
+    );
+    assert!(page.body.contains("partial"));
+
+    // Trends: created per week equals the count.
+    let trends = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/trends?weeks=3&tz=UTC"),
+            &owner_cookie,
+        )
+        .await
+        .json();
+    for week in trends["weeks"].as_array().unwrap() {
+        let start = week["start"].as_str().unwrap().to_owned();
+        assert_eq!(
+            week["created"].as_u64(),
+            Some(
+                expected
+                    .get(&(start, "issue_created"))
+                    .copied()
+                    .unwrap_or(0)
+            )
+        );
+    }
+    for path in ["/trends", "/events", "/troubleshooting", ""] {
+        let page = setup
+            .get(&format!("/orgs/{org}{path}"), &viewer_cookie)
+            .await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+    }
+
+    // The feed pages through every delivery once, newest first; CSV has the same ids.
+    let total = stream().len();
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let after = next
+            .as_deref()
+            .map(|n| format!("&after={n}"))
+            .unwrap_or_default();
+        let page = setup
+            .get(&format!("/api/v1/orgs/{org}/events?weeks=4{after}"), &token)
+            .await
+            .json();
+        seen.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(cursor) => next = Some(cursor.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), total, "each delivery once, though stored twice");
+    let first_page = setup
+        .get(&format!("/api/v1/orgs/{org}/events?weeks=4"), &token)
+        .await
+        .json();
+    let csv = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/events?weeks=4&format=csv"),
+            &token,
+        )
+        .await;
+    let csv_ids: Vec<&str> = csv
+        .body
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    let json_ids: Vec<&str> = first_page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(csv_ids, json_ids);
+
+    // One event: payload for analysts, not for viewers; a viewer cannot export.
+    let id = json_ids[0];
+    let for_analyst = setup
+        .get(&format!("/api/v1/orgs/{org}/events/{id}"), &token)
+        .await
+        .json();
+    assert_eq!(for_analyst["payload"]["webhookEvent"], "secret-ish payload");
+    let for_viewer = setup
+        .get(&format!("/api/v1/orgs/{org}/events/{id}"), &viewer_cookie)
+        .await
+        .json();
+    assert!(for_viewer.get("payload").is_none());
+    let page = setup
+        .get(&format!("/orgs/{org}/events/{id}"), &viewer_cookie)
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("secret-ish payload"));
+    let refused = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/events?format=csv"),
+            &viewer_cookie,
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["error"], "forbidden");
+
+    // Bad input: a clear 400 with a reason.
+    let bad = setup
+        .get(
+            &format!("/api/v1/orgs/{org}/weekly-rates?tz=Mars/Olympus"),
+            &token,
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("time zone")
+    );
+
+    // A revoked token stops working at once; no credential is a 401 in JSON.
+    {
+        let client = setup.pool.get().await.unwrap();
+        onboarding::db::api_tokens::revoke(&client, analyst, token_id)
+            .await
+            .unwrap();
+    }
+    let revoked = setup
+        .get(&format!("/api/v1/orgs/{org}/weekly-rates"), &token)
+        .await;
+    assert_eq!(revoked.status, 401);
+    assert_eq!(revoked.json()["error"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn every_route_refuses_members_of_other_organizations() {
+    let setup = Setup::start().await;
+    let (owner, _) = setup.user("owner").await;
+    let workspace = client_key();
+    let org = setup.organization(owner, &workspace).await;
+    store(&setup, &workspace).await;
+    let (outsider, outsider_cookie) = setup.user("outsider").await;
+    setup.organization(outsider, &client_key()).await;
+    let (_, outsider_token) = setup.api_token(outsider).await;
+    let (_, owner_cookie) = {
+        let (id, cookie) = setup.user("second-owner").await;
+        setup.member(org, id, Role::Owner).await;
+        (id, cookie)
+    };
+    let events = setup
+        .get(&format!("/api/v1/orgs/{org}/events"), &owner_cookie)
+        .await
+        .json();
+    let event_id = events["events"][0]["id"].as_str().unwrap().to_owned();
+
+    for route in dashboards::ORGANIZATION_ROUTES {
+        let path = route
+            .replace("{organization}", &org.to_string())
+            .replace("{id}", &event_id);
+        assert_eq!(
+            setup.get(&path, &owner_cookie).await.status,
+            200,
+            "{path} answers its members"
+        );
+        for credential in [&outsider_cookie, &outsider_token] {
+            let answer = setup.get(&path, credential).await;
+            assert_eq!(
+                answer.status, 404,
+                "{path} must not answer an outsider: {}",
+                answer.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let setup = Setup::start().await;
+    let document = setup.get("/api/v1/openapi.json", "").await.json();
+    let paths = document["paths"].as_object().unwrap();
+    for route in dashboards::ORGANIZATION_ROUTES
+        .iter()
+        .filter(|r| r.starts_with("/api/"))
+    {
+        assert!(paths.contains_key(*route), "{route} is not in openapi.json");
+    }
+    assert!(paths.contains_key("/api/v1/orgs"));
+    assert_eq!(paths.len(), 5, "no documented route that does not exist");
+}
