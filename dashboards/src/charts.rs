@@ -122,7 +122,7 @@ impl Chart<'_> {
                 legend_x + 14.0,
                 escape(&series.name)
             );
-            legend_x += 24.0 + 6.5 * series.name.chars().count() as f64;
+            legend_x += 26.0 + 7.0 * series.name.chars().count() as f64;
         }
         (top, slot_w)
     }

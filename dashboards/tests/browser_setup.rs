@@ -5,12 +5,45 @@
 
 use std::{net::TcpListener, process::Stdio, time::Duration};
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::{
+    ClientBuilder, Locator,
+    actions::{InputSource, MouseActions, PointerAction},
+    wd::WebDriverCompatibleCommand,
+};
 use jira_simulator::{Simulator, SimulatorConfig, Target, WorkspaceSpec};
 use service_kit::testing::{Mailbox, Stack, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Chromium's console, through chromedriver's log endpoint (outside W3C WebDriver, so fantoccini
+/// has no call for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_owned()),
+        )
+    }
+}
+
+/// Where screenshots are kept as test artifacts.
+fn screenshots() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -78,7 +111,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
     let mut config = dashboards::Config::from_env().unwrap();
     config.server.listen = format!("127.0.0.1:{dashboards_port}").parse().unwrap();
     config.postgres = postgres;
-    config.clickhouse = clickhouse;
+    config.clickhouse = clickhouse.clone();
     config.onboarding_url = onboarding_url.parse().unwrap();
     let _dashboards = TestApp::spawn(dashboards::build(config).await.unwrap());
 
@@ -115,6 +148,10 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
                 format!("--user-data-dir={}", profile.display()),
             ],
         }),
+    );
+    capabilities.insert(
+        "goog:loggingPrefs".into(),
+        serde_json::json!({"browser": "ALL"}),
     );
     let browser = ClientBuilder::native()
         .capabilities(capabilities)
@@ -175,12 +212,122 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
     };
     let result = walk.await;
     let page = browser.source().await.unwrap_or_default();
-    browser.close().await.ok();
-    let _ = std::fs::remove_dir_all(&profile);
-    let url = result.unwrap_or_else(|err| panic!("the walk failed: {err}\nlast page:\n{page}"));
+    let url = match result {
+        Ok(url) => url,
+        Err(err) => {
+            browser.close().await.ok();
+            panic!("the walk failed: {err}\nlast page:\n{page}");
+        }
+    };
     assert!(
         url.as_str().starts_with(&format!("{dashboards_url}/orgs/")),
         "{url}"
     );
     assert!(page.contains("Acme Engineering"));
+    let organization = url.path().to_owned();
+
+    // Events arrive: every page has something to show.
+    let warehouse = clickhouse.client();
+    let mut insert = warehouse
+        .insert::<warehouse::EventRow>("events")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    for i in 0..40i64 {
+        let event_type = ["issue_created", "comment_created", "issue_updated"][(i % 3) as usize];
+        insert
+            .write(&warehouse::EventRow {
+                installation_id: installation.client_key.clone(),
+                delivery_id: format!("d-{i}"),
+                event_type: event_type.into(),
+                issue_key: format!("ACME-{}", i / 3),
+                project_key: "ACME".into(),
+                issue_type: "Task".into(),
+                occurred_at_ms: now - i * 9 * 3600 * 1000,
+                received_at_ms: now - i * 9 * 3600 * 1000 + 300,
+                payload: "{}".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
+
+    let tour = async {
+        browser.set_window_size(1280, 900).await?;
+        let mut titles = Vec::new();
+        for (name, path) in [
+            ("overview", String::new()),
+            ("weekly", "/weekly".to_owned()),
+            ("trends", "/trends".to_owned()),
+            ("events", "/events".to_owned()),
+            ("troubleshooting", "/troubleshooting".to_owned()),
+        ] {
+            browser
+                .goto(&format!("{dashboards_url}{organization}{path}"))
+                .await?;
+            titles.push(browser.title().await?);
+            if name == "trends" {
+                // Hovering a point shows its value: the point carries it as its title.
+                let point = browser.find(Locator::Css("svg.chart circle")).await?;
+                browser
+                    .perform_actions(MouseActions::new("mouse".into()).then(
+                        PointerAction::MoveToElement {
+                            element: point.clone(),
+                            duration: None,
+                            x: 0.0,
+                            y: 0.0,
+                        },
+                    ))
+                    .await?;
+                let hover = point.find(Locator::Css("title")).await?.html(true).await?;
+                assert!(
+                    hover.contains("issues"),
+                    "a hover value with its unit: {hover}"
+                );
+            }
+            std::fs::write(
+                screenshots().join(format!("{name}.png")),
+                browser.screenshot().await?,
+            )
+            .unwrap();
+        }
+        // A phone's width.
+        browser.set_window_size(390, 844).await?;
+        browser
+            .goto(&format!("{dashboards_url}{organization}/weekly"))
+            .await?;
+        std::fs::write(
+            screenshots().join("weekly-phone.png"),
+            browser.screenshot().await?,
+        )
+        .unwrap();
+        let log = browser.issue_cmd(BrowserLog).await?;
+        Ok::<_, fantoccini::error::CmdError>((titles, log))
+    };
+    let toured = tour.await;
+    browser.close().await.ok();
+    let _ = std::fs::remove_dir_all(&profile);
+    let (titles, log) = toured.expect("the tour of the pages");
+    assert_eq!(
+        titles,
+        [
+            "Overview · MetaFrazo",
+            "Weekly rates · MetaFrazo",
+            "Trends · MetaFrazo",
+            "Events · MetaFrazo",
+            "Why don't I see any events yet? · MetaFrazo"
+        ]
+    );
+    let errors: Vec<&serde_json::Value> = log
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|entry| entry["level"] == "SEVERE")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    eprintln!("screenshots in {}", screenshots().display());
 }

@@ -99,7 +99,22 @@ impl Application {
     }
 }
 
-/// Adds `/healthz`, `/readyz` and `/metrics` to a service's routes and counts every request.
+/// MetaFrazo's mark, for the pages' `<link rel="icon">`: without one, browsers ask for
+/// `/favicon.ico` and log a 404 on every page.
+const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2454d6"/><path d="M7 23V9l9 8 9-8v14" fill="none" stroke="#fff" stroke-width="3" stroke-linejoin="round"/></svg>"##;
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+}
+
+/// Adds `/healthz`, `/readyz`, `/metrics` and the icon to a service's routes and counts every
+/// request.
 pub struct ServiceRouter {
     pub registry: Arc<Registry>,
     pub readiness: Readiness,
@@ -110,6 +125,7 @@ impl ServiceRouter {
         let http_metrics = HttpMetrics::register(&self.registry)?;
         let registry = self.registry;
         Ok(app
+            .route("/favicon.svg", get(favicon))
             .route("/healthz", get(|| async { "ok" }))
             .route(
                 "/readyz",
