@@ -35,12 +35,18 @@ impl Answer {
 
 impl Setup {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with `adjust` applied to the configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut dashboards::Config)) -> Self {
         let stack = Stack::from_env();
         let mut config = dashboards::Config::from_env().unwrap();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.postgres = stack.fresh_postgres().await;
         config.clickhouse = stack.fresh_clickhouse().await;
         config.onboarding_url = "http://onboarding.test".parse().unwrap();
+        adjust(&mut config);
         let pool = config.postgres.pool().unwrap();
         onboarding::db::migrate(&pool).await.unwrap();
         let warehouse = config.clickhouse.client();
