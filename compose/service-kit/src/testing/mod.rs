@@ -61,7 +61,12 @@ impl Stack {
 
     /// A new, empty Postgres database owned by the stack's role; returns its config.
     pub async fn fresh_postgres(&self) -> PostgresConfig {
-        let name = unique("test");
+        self.postgres_named(&unique("test")).await
+    }
+
+    /// A new, empty database named `name`: benchmarks use `bench_` names, which the next
+    /// `compose/local test` does not drop from under them.
+    pub async fn postgres_named(&self, name: &str) -> PostgresConfig {
         let pool = self.postgres.pool().expect("postgres pool");
         let client = pool.get().await.expect("connect to the stack's Postgres");
         client
@@ -69,7 +74,7 @@ impl Stack {
             .await
             .expect("create a test database");
         let mut url = url::Url::parse(self.postgres.url.expose_secret()).expect("DATABASE_URL");
-        url.set_path(&name);
+        url.set_path(name);
         PostgresConfig {
             url: url.to_string().into(),
             pool_size: 4,

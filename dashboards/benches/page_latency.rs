@@ -1,0 +1,168 @@
+//! How long analysts wait: p50/p95 of every dashboards page and API call for a large tenant
+//! (1 million of 10 million events across 1,000 installations, 26 weeks of data, 12 weeks
+//! viewed in Europe/Berlin), measured over HTTP on 127.0.0.1 against the service running in this
+//! process, so the figure is the server's time plus a loopback round trip. It prints its figures
+//! and asserts nothing. `cargo bench -p dashboards --bench page_latency` needs the local stack's
+//! ClickHouse and Postgres; it makes `bench_` databases and drops them.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{TimeDelta, Utc};
+use onboarding::{
+    db::{organizations, sessions, users},
+    roles::Role,
+};
+use service_kit::testing::{Stack, TestApp, unique};
+use warehouse::synthetic::{self, LARGE_TENANT};
+
+const EVENTS: u64 = 10_000_000;
+const WEEKS_OF_DATA: i64 = 26;
+const RUNS: usize = 20;
+const WARM_UP: usize = 2;
+const TARGET_P95: Duration = Duration::from_millis(150);
+const QUERY: &str = "weeks=12&tz=Europe/Berlin";
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    println!(
+        "page_latency: {EVENTS} events across 1,000 installations over {WEEKS_OF_DATA} weeks, \
+         the large tenant ({LARGE_TENANT}) holding {}; {QUERY}",
+        EVENTS / 10
+    );
+    let stack = Stack::from_env();
+    let name = unique("bench");
+    let mut clickhouse = stack.clickhouse.clone();
+    clickhouse.database = name.clone();
+    let admin = clickhouse.client().with_database("default");
+    admin
+        .query(&format!("CREATE DATABASE {name}"))
+        .execute()
+        .await
+        .context("create the benchmark's ClickHouse database")?;
+    let postgres = stack.postgres_named(&name).await;
+    let outcome = measure(&clickhouse, &postgres).await;
+    admin
+        .query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute()
+        .await?;
+    let pool = stack.postgres.pool()?;
+    pool.get()
+        .await?
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    outcome
+}
+
+async fn measure(
+    clickhouse: &service_kit::connections::ClickHouseConfig,
+    postgres: &service_kit::connections::PostgresConfig,
+) -> anyhow::Result<()> {
+    let warehouse = clickhouse.client();
+    warehouse::migrate(&warehouse).await?;
+    let started = Instant::now();
+    let generated = synthetic::generate(
+        &warehouse,
+        EVENTS,
+        (Utc::now() - TimeDelta::weeks(WEEKS_OF_DATA)).timestamp_millis(),
+        TimeDelta::weeks(WEEKS_OF_DATA).num_milliseconds(),
+    )
+    .await?;
+    println!(
+        "  generated and merged {} events in {:.1} s",
+        generated.events,
+        started.elapsed().as_secs_f64()
+    );
+
+    // An organization holding the large tenant, and an analyst's session.
+    let pool = postgres.pool()?;
+    onboarding::db::migrate(&pool).await?;
+    let client = pool.get().await?;
+    let user = users::create(&client, "analyst@bench.test", "unused")
+        .await?
+        .context("a fresh database has no such user")?;
+    let organization = organizations::create_with_owner(&client, "Bench", user).await?;
+    organizations::add_member(&client, organization, user, Role::Owner).await?;
+    client
+        .execute(
+            "INSERT INTO installations (id, source, client_key, base_url, state, organization_id)
+             VALUES ($1, 'connect', $2, 'https://bench.atlassian.net', 'installed', $3)",
+            &[&uuid::Uuid::new_v4(), &LARGE_TENANT, &organization],
+        )
+        .await?;
+    let session = sessions::start(&client, user, Duration::from_secs(3600)).await?;
+
+    let mut config = dashboards::Config::from_env()?;
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.clickhouse = clickhouse.clone();
+    config.postgres = postgres.clone();
+    let app = TestApp::spawn(dashboards::build(config).await?);
+    let http = reqwest::Client::new();
+    let cookie = format!("mf_session={session}");
+    let first = http
+        .get(format!(
+            "{}/api/v1/orgs/{organization}/events?{QUERY}",
+            app.address
+        ))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .json::<serde_json::Value>()
+        .await?;
+    let event = first["events"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    println!("  {:<44} {:>9} {:>9}", "page or call", "p50 ms", "p95 ms");
+    let mut missed = Vec::new();
+    for route in dashboards::ORGANIZATION_ROUTES {
+        let path = route
+            .replace("{organization}", &organization.to_string())
+            .replace("{id}", &event);
+        let url = format!("{}{path}?{QUERY}", app.address);
+        let mut times = Vec::with_capacity(RUNS);
+        for run in 0..WARM_UP + RUNS {
+            let started = Instant::now();
+            let response = http.get(&url).header("Cookie", &cookie).send().await?;
+            let status = response.status();
+            response.bytes().await?;
+            anyhow::ensure!(status.is_success(), "{path} answered {status}");
+            if run >= WARM_UP {
+                times.push(started.elapsed());
+            }
+        }
+        times.sort();
+        let (p50, p95) = (percentile(&times, 0.50), percentile(&times, 0.95));
+        println!("  {route:<44} {:>9.1} {:>9.1}", ms(p50), ms(p95));
+        if p95 > TARGET_P95 {
+            missed.push(*route);
+        }
+    }
+    println!(
+        "  target p95 < {} ms: {}",
+        TARGET_P95.as_millis(),
+        if missed.is_empty() {
+            "met by every page and call".to_owned()
+        } else {
+            format!("NOT met by {}", missed.join(", "))
+        }
+    );
+    app.stop().await?;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
+    let index = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}

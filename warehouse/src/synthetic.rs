@@ -1,0 +1,135 @@
+//! A synthetic workload for benchmarks: `events` events across 1,000 installations spread
+//! evenly over a time span, generated inside ClickHouse (seconds, not minutes, for 10 million),
+//! then merged so background merges do not fall on what is measured. Installation `inst-0` is
+//! the large tenant with a tenth of the events; the others share the rest. The warehouse's and
+//! the dashboards' benchmarks use the same data.
+
+use anyhow::Context;
+use clickhouse::Client;
+
+use crate::retention::PARTITIONED_TABLES;
+
+/// The installation holding every tenth event.
+pub const LARGE_TENANT: &str = "inst-0";
+/// About one 999th of the rest, like most of the others.
+pub const SMALL_TENANT: &str = "inst-500";
+
+/// The fields of every generated event, derived from its number `n`: every tenth event is the
+/// large tenant's; `local` numbers a tenant's events in time order, ten per issue (created
+/// first, then updates and comments; a status change, an assignee change and a resolution on
+/// the 2nd, 3rd and 5th, so 30 % carry a field change; one resolution in ten is a reopen).
+/// SQL for ClickHouse 18.16 as well as a current LTS: no JSON functions, no toStartOfWeek, no
+/// leftPad; aliases are reused inside the SELECT that defines them, which both accept.
+const NUMBERED: &str = "
+    SELECT
+        number AS n,
+        n % 10 = 0 AS big,
+        if(big, 0, 1 + n % 999) AS tenant,
+        if(big, intDiv(n, 10), intDiv(n, 999)) AS local,
+        local % 10 AS step,
+        intDiv(local, 10) AS issue,
+        multiIf(step = 1, 'status', step = 2, 'assignee', 'resolution') AS field,
+        local % 100 = 94 AS reopen,
+        {start_ms} + intDiv(n * {span_ms}, {total}) AS at_ms
+    FROM numbers({total})";
+
+const GENERATE_EVENTS: &str = "
+INSERT INTO events (installation_id, delivery_id, source, family, event_type, occurred_at_ms,
+    received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
+    status_category, priority, actor_account_id, payload)
+SELECT
+    concat('inst-', toString(tenant)),
+    concat('delivery-', toString(n)),
+    'connect',
+    if(step IN (6, 7, 8), 'comment', 'issue'),
+    multiIf(step = 0, 'issue_created',
+            step IN (6, 7, 8), 'comment_created',
+            step = 9 AND local % 50 = 49, 'issue_deleted',
+            'issue_updated'),
+    at_ms,
+    at_ms + 300,
+    toString(10000 + local % 4),
+    concat('P', toString(local % 4)),
+    toString(issue),
+    concat('P', toString(local % 4), '-', toString(issue)),
+    if(issue % 5 = 0, 'Bug', 'Task'),
+    multiIf(step < 1, 'To Do', step < 4, 'In Progress', 'Done'),
+    multiIf(step < 1, 'new', step < 4, 'indeterminate', 'done'),
+    if(issue % 7 = 0, 'High', 'Medium'),
+    concat('account-', toString(local % 25)),
+    '{}'
+FROM ({numbered})";
+
+const GENERATE_FIELD_CHANGES: &str = "
+INSERT INTO field_changes (installation_id, delivery_id, item_index, occurred_at_ms, project_key,
+    issue_id, issue_key, issue_type, field, field_id, from_value, to_value, from_string, to_string,
+    status_category)
+SELECT
+    concat('inst-', toString(tenant)),
+    concat('delivery-', toString(n)),
+    toUInt16(0),
+    at_ms,
+    concat('P', toString(local % 4)),
+    toString(issue),
+    concat('P', toString(local % 4), '-', toString(issue)),
+    if(issue % 5 = 0, 'Bug', 'Task'),
+    field,
+    field,
+    multiIf(field = 'status', '10000', field = 'assignee', '', reopen, '10000', ''),
+    multiIf(field = 'status', '10001', field = 'assignee', concat('account-', toString(local % 25)),
+            reopen, '', '10000'),
+    multiIf(field = 'status', 'To Do', field = 'assignee', '', reopen, 'Done', ''),
+    multiIf(field = 'status', 'In Progress', field = 'assignee', 'Someone', reopen, '', 'Done'),
+    multiIf(step < 1, 'new', step < 4, 'indeterminate', 'done')
+FROM ({numbered} WHERE step IN (1, 2, 4))";
+
+/// What was generated, for the benchmark's report.
+pub struct Generated {
+    pub events: u64,
+    pub field_changes: u64,
+    pub active_parts: u64,
+}
+
+/// Fills the (migrated, empty) database of `client` with `total` events from `start_ms` over
+/// `span_ms`, with their field changes, and merges every partitioned table.
+pub async fn generate(
+    client: &Client,
+    total: u64,
+    start_ms: i64,
+    span_ms: i64,
+) -> anyhow::Result<Generated> {
+    let numbered = NUMBERED
+        .replace("{start_ms}", &start_ms.to_string())
+        .replace("{span_ms}", &span_ms.to_string())
+        .replace("{total}", &total.to_string());
+    for (table, sql) in [
+        ("events", GENERATE_EVENTS),
+        ("field_changes", GENERATE_FIELD_CHANGES),
+    ] {
+        client
+            .query(&sql.replace("{numbered}", &numbered))
+            .execute()
+            .await
+            .with_context(|| format!("generate {table}"))?;
+    }
+    // The rollups were filled by their materialized views, one part per block: merge them all.
+    for table in PARTITIONED_TABLES {
+        client
+            .query(&format!("OPTIMIZE TABLE {table} FINAL"))
+            .execute()
+            .await
+            .with_context(|| format!("merge {table}"))?;
+    }
+    let (events, field_changes, active_parts) = client
+        .query(
+            "SELECT toUInt64((SELECT count() FROM events)), toUInt64((SELECT count() FROM field_changes)),
+                    toUInt64((SELECT count() FROM system.parts WHERE database = currentDatabase() AND active))",
+        )
+        .fetch_one::<(u64, u64, u64)>()
+        .await?;
+    Ok(Generated {
+        events,
+        field_changes,
+        active_parts,
+    })
+}
