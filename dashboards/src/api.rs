@@ -22,7 +22,7 @@ use crate::{
         events::{cursor, feed_filters},
         trends::TREND_FIELDS,
     },
-    view_params::ViewQuery,
+    view_params::View,
 };
 
 pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
@@ -135,11 +135,10 @@ pub(crate) async fn weekly_rates(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let member = caller(&state, &headers, &organization).await?;
+    let View {
+        member, tz, scope, ..
+    } = View::load(&state, &headers, &organization, raw.as_deref(), false).await?;
     let csv = wants_csv(raw.as_deref(), &member)?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(None)?;
-    let scope = query.scope(&member, tz)?;
     let weeks = if scope.installations.is_empty() {
         Vec::new()
     } else {
@@ -194,11 +193,10 @@ pub(crate) async fn trends(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let member = caller(&state, &headers, &organization).await?;
+    let View {
+        member, tz, scope, ..
+    } = View::load(&state, &headers, &organization, raw.as_deref(), false).await?;
     let csv = wants_csv(raw.as_deref(), &member)?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(None)?;
-    let scope = query.scope(&member, tz)?;
     let fields: Vec<String> = TREND_FIELDS.iter().map(|f| (*f).to_owned()).collect();
     let weeks = if scope.installations.is_empty() {
         Vec::new()
@@ -271,11 +269,13 @@ pub(crate) async fn events(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let member = caller(&state, &headers, &organization).await?;
+    let View {
+        member,
+        query,
+        scope,
+        ..
+    } = View::load(&state, &headers, &organization, raw.as_deref(), false).await?;
     let csv = wants_csv(raw.as_deref(), &member)?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(None)?;
-    let scope = query.scope(&member, tz)?;
     let after = cursor(&query)?;
     let page = if scope.installations.is_empty() {
         warehouse::queries::FeedPage {

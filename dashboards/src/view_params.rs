@@ -110,6 +110,42 @@ impl ViewQuery {
     }
 }
 
+/// One view request, resolved: who asks, what for, in which zone, over which scope.
+pub(crate) struct View {
+    pub member: Member,
+    pub query: ViewQuery,
+    pub tz: Tz,
+    pub scope: Scope,
+}
+
+impl View {
+    /// Checks membership, then reads the query. Pages fall back on the browser's zone (the
+    /// `mf_tz` cookie); the API (`browser_zone` false) answers in UTC unless `tz` is given.
+    pub(crate) async fn load(
+        state: &crate::AppState,
+        headers: &axum::http::HeaderMap,
+        organization: &str,
+        raw_query: Option<&str>,
+        browser_zone: bool,
+    ) -> Result<Self, DashboardError> {
+        let member =
+            crate::access::member(&state.postgres, headers, organization, &state.sign_in_url)
+                .await?;
+        let query = ViewQuery::parse(raw_query)?;
+        let cookie = browser_zone
+            .then(|| crate::access::time_zone_cookie(headers))
+            .flatten();
+        let tz = query.time_zone(cookie.as_deref())?;
+        let scope = query.scope(&member, tz)?;
+        Ok(Self {
+            member,
+            query,
+            tz,
+            scope,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,12 @@ use super::{
     frame::{FilterForm, Frame},
     render,
 };
-use crate::{AppState, access, error::DashboardError, event_id, view_params::ViewQuery};
+use crate::{
+    AppState, access,
+    error::DashboardError,
+    event_id,
+    view_params::{View, ViewQuery},
+};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -67,11 +72,12 @@ pub(crate) async fn feed(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
-    let scope = query.scope(&member, tz)?;
+    let View {
+        member,
+        query,
+        tz,
+        scope,
+    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
     let after = cursor(&query)?;
     let page = if scope.installations.is_empty() {
         None

@@ -57,11 +57,7 @@ impl FilterForm {
                 .installations
                 .iter()
                 .map(|installation| {
-                    let name = if installation.display_name.is_empty() {
-                        installation.base_url.clone()
-                    } else {
-                        installation.display_name.clone()
-                    };
+                    let name = installation.label().to_owned();
                     let selected = query.workspace.contains(&installation.client_key);
                     (installation.client_key.clone(), name, selected)
                 })

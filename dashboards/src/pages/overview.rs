@@ -110,11 +110,7 @@ pub(crate) async fn overview(
             .installations
             .iter()
             .map(|installation| {
-                let name = if installation.display_name.is_empty() {
-                    installation.base_url.clone()
-                } else {
-                    installation.display_name.clone()
-                };
+                let name = installation.label().to_owned();
                 (name, installation.state.clone())
             })
             .collect(),

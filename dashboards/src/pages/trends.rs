@@ -13,10 +13,10 @@ use super::{
     render,
 };
 use crate::{
-    AppState, access,
+    AppState,
     charts::{Chart, Series},
     error::DashboardError,
-    view_params::ViewQuery,
+    view_params::View,
 };
 
 /// The fields whose changes the trends page counts.
@@ -52,11 +52,12 @@ pub(crate) async fn trends(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
-    let scope = query.scope(&member, tz)?;
+    let View {
+        member,
+        query,
+        tz,
+        scope,
+    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
     let fields: Vec<String> = TREND_FIELDS.iter().map(|f| (*f).to_owned()).collect();
     let (weeks, partial) = if scope.installations.is_empty() {
         (Vec::new(), Vec::new())

@@ -12,11 +12,11 @@ use super::{
     render,
 };
 use crate::{
-    AppState, access,
+    AppState,
     charts::{Chart, Series},
     error::DashboardError,
     labels::kind_label,
-    view_params::ViewQuery,
+    view_params::View,
 };
 
 pub(crate) struct WeekRow {
@@ -42,11 +42,12 @@ pub(crate) async fn weekly(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
-    let query = ViewQuery::parse(raw.as_deref())?;
-    let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
-    let scope = query.scope(&member, tz)?;
+    let View {
+        member,
+        query,
+        tz,
+        scope,
+    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
     let kinds = warehouse::queries::weekly_rates::KINDS;
     let weeks = if scope.installations.is_empty() {
         Vec::new()

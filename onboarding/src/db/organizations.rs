@@ -30,6 +30,17 @@ pub struct LinkedInstallation {
     pub state: String,
 }
 
+impl LinkedInstallation {
+    /// What people call the workspace: its name in Jira, else its address.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.base_url
+        } else {
+            &self.display_name
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MembershipError {
     #[error("an organization keeps at least one owner")]
