@@ -52,11 +52,23 @@ async fn run() -> anyhow::Result<()> {
         .query(&format!("DROP DATABASE IF EXISTS {name}"))
         .execute()
         .await?;
+    // The service's pool closes its connections as it goes; Postgres refuses to drop a
+    // database still in use (and our role may not force it), so try for a few seconds.
     let pool = stack.postgres.pool()?;
-    pool.get()
-        .await?
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
+    let admin = pool.get().await?;
+    for attempt in 1..=20 {
+        match admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+        {
+            Ok(()) => break,
+            Err(err) if attempt < 20 => {
+                tracing::debug!(error = %err, "the benchmark's database is still in use");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(err) => return outcome.and(Err(err.into())),
+        }
+    }
     outcome
 }
 

@@ -49,7 +49,7 @@ const FEED_PAGE_SIZE: u32 = 100;
 
 pub(crate) fn event_record(event: &warehouse::EventRow) -> Vec<String> {
     vec![
-        event_id::encode(&event.installation_id, &event.delivery_id),
+        event_id::encode(event),
         event.installation_id.clone(),
         event.delivery_id.clone(),
         event.occurred_at_ms.to_string(),
@@ -313,16 +313,11 @@ pub(crate) async fn event(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let member = caller(&state, &headers, &organization).await?;
-    let (installation, delivery) = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
-    let detail = warehouse::queries::event(
-        &state.warehouse,
-        &member.installation_ids(),
-        &installation,
-        &delivery,
-    )
-    .await
-    .map_err(DashboardError::from)?
-    .ok_or(DashboardError::NotFound)?;
+    let key = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
+    let detail = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
+        .await
+        .map_err(DashboardError::from)?
+        .ok_or(DashboardError::NotFound)?;
     let mut body = event_json(&detail.event);
     body["field_changes"] = json!(
         detail

@@ -1,19 +1,70 @@
-//! The public id of one event: its installation and delivery id, opaque and URL-safe. Resolving
-//! an id always goes through the caller's installations, so an id of another organization's
-//! event finds nothing.
+//! The public id of one event: its installation, delivery id and when it happened (which lets
+//! the lookup use the primary key), opaque and URL-safe. Resolving an id always goes through
+//! the caller's installations, so an id of another organization's event finds nothing.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub(crate) fn encode(installation_id: &str, delivery_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{installation_id}\n{delivery_id}"))
+/// An event as its id names it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct EventKey {
+    pub installation_id: String,
+    pub delivery_id: String,
+    /// Absent from ids made before it was added; the lookup is slower without it.
+    pub occurred_at_ms: Option<i64>,
 }
 
-pub(crate) fn decode(id: &str) -> Option<(String, String)> {
+pub(crate) fn encode(event: &warehouse::EventRow) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}\n{}\n{}",
+        event.installation_id, event.delivery_id, event.occurred_at_ms
+    ))
+}
+
+pub(crate) fn decode(id: &str) -> Option<EventKey> {
     let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    let (installation, delivery) = text.split_once('\n')?;
-    Some((installation.to_owned(), delivery.to_owned()))
+    let mut parts = text.splitn(3, '\n');
+    let installation_id = parts.next()?.to_owned();
+    let delivery_id = parts.next()?.to_owned();
+    let occurred_at_ms = match parts.next() {
+        Some(ms) => Some(ms.parse().ok()?),
+        None => None,
+    };
+    Some(EventKey {
+        installation_id,
+        delivery_id,
+        occurred_at_ms,
+    })
+}
+
+/// Looks the event up among `installations`.
+pub(crate) async fn lookup(
+    client: &clickhouse::Client,
+    installations: &[String],
+    key: &EventKey,
+) -> Result<Option<warehouse::queries::EventDetail>, warehouse::queries::QueryError> {
+    match key.occurred_at_ms {
+        Some(at) => {
+            warehouse::queries::event_at(
+                client,
+                installations,
+                &key.installation_id,
+                &key.delivery_id,
+                at,
+            )
+            .await
+        }
+        None => {
+            warehouse::queries::event(
+                client,
+                installations,
+                &key.installation_id,
+                &key.delivery_id,
+            )
+            .await
+        }
+    }
 }
 
 /// A feed cursor as an opaque query value.
@@ -31,18 +82,32 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_garbage_finds_nothing() {
-        let id = encode("ari:cloud:ecosystem::installation/1", "d/42?x");
+        let event = warehouse::EventRow {
+            installation_id: "ari:cloud:ecosystem::installation/1".into(),
+            delivery_id: "d/42?x".into(),
+            occurred_at_ms: 1_795_000_000_123,
+            ..Default::default()
+        };
+        let id = encode(&event);
         assert!(
             id.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_eq!(
             decode(&id),
-            Some((
-                "ari:cloud:ecosystem::installation/1".into(),
-                "d/42?x".into()
-            ))
+            Some(EventKey {
+                installation_id: event.installation_id.clone(),
+                delivery_id: event.delivery_id.clone(),
+                occurred_at_ms: Some(1_795_000_000_123),
+            })
         );
+        assert_eq!(
+            decode(&URL_SAFE_NO_PAD.encode("inst\nd"))
+                .unwrap()
+                .occurred_at_ms,
+            None
+        );
+        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("inst\nd\nnot a time")), None);
         assert_eq!(decode("not base64!"), None);
         assert_eq!(decode(&URL_SAFE_NO_PAD.encode("no separator")), None);
     }

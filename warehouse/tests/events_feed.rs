@@ -7,7 +7,7 @@ mod support;
 use chrono::{TimeZone, Utc};
 use service_kit::testing::Stack;
 use support::{generate, insert};
-use warehouse::queries::{FeedFilters, Filters, Scope, event, feed};
+use warehouse::queries::{FeedFilters, Filters, Scope, event, event_at, feed};
 
 fn scope(installations: &[&str]) -> Scope {
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
@@ -125,6 +125,26 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
     assert_eq!(
         detail.field_changes, want,
         "each change once, in changelog order"
+    );
+
+    // Told when it happened, the lookup finds the same, and nothing at another second.
+    let at = with_changes.occurred_at_ms;
+    let timed = event_at(&client, &mine, "inst-a", &with_changes.delivery_id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(timed, detail);
+    assert_eq!(
+        event_at(
+            &client,
+            &mine,
+            "inst-a",
+            &with_changes.delivery_id,
+            at + 5_000
+        )
+        .await
+        .unwrap(),
+        None
     );
 
     let theirs = ["inst-other".to_owned()];

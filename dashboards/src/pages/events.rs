@@ -107,7 +107,7 @@ pub(crate) async fn feed(
             page.events
                 .iter()
                 .map(|event| EventLine {
-                    id: event_id::encode(&event.installation_id, &event.delivery_id),
+                    id: event_id::encode(event),
                     when: chrono::DateTime::from_timestamp_millis(event.occurred_at_ms)
                         .map(|at| {
                             at.with_timezone(&tz)
@@ -186,15 +186,10 @@ pub(crate) async fn event(
     let member =
         access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
     let tz = ViewQuery::default().time_zone(access::time_zone_cookie(&headers).as_deref())?;
-    let (installation, delivery) = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
-    let detail = warehouse::queries::event(
-        &state.warehouse,
-        &member.installation_ids(),
-        &installation,
-        &delivery,
-    )
-    .await?
-    .ok_or(DashboardError::NotFound)?;
+    let key = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
+    let detail = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
+        .await?
+        .ok_or(DashboardError::NotFound)?;
     let event = detail.event;
     let at = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(ms)

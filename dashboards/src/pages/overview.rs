@@ -45,19 +45,31 @@ pub(crate) async fn overview(
         ..ViewQuery::default()
     };
     let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
-    let mut last_event = None;
-    for installation in &member.installations {
-        let last =
-            warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
-                .await?;
-        last_event = last_event.max(last);
-    }
-    let weeks = if last_event.is_some() {
-        warehouse::queries::weekly_rates(&state.warehouse, &query.scope(&member, tz)?)
-            .await?
-            .weeks
-    } else {
-        Vec::new()
+    let scope = query.scope(&member, tz)?;
+    // Independent reads, side by side: the newest event, and the last eight weeks.
+    let newest = async {
+        let mut newest = None;
+        for installation in &member.installations {
+            let last =
+                warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
+                    .await?;
+            newest = newest.max(last);
+        }
+        Ok(newest)
+    };
+    let rates = async {
+        if scope.installations.is_empty() {
+            Ok(None)
+        } else {
+            warehouse::queries::weekly_rates(&state.warehouse, &scope)
+                .await
+                .map(Some)
+        }
+    };
+    let (last_event, rates) = tokio::try_join!(newest, rates)?;
+    let weeks = match (last_event, rates) {
+        (Some(_), Some(rates)) => rates.weeks,
+        _ => Vec::new(),
     };
     let total = |week: &warehouse::queries::Week| -> u64 {
         // Created, updated, deleted and commented are the events themselves; resolutions and

@@ -62,9 +62,12 @@ pub(crate) async fn trends(
     let (weeks, partial) = if scope.installations.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        let trends = warehouse::queries::trends(&state.warehouse, &scope, &fields).await?;
-        // Days of data per week come with the weekly rates; a week is partial there and here.
-        let rates = warehouse::queries::weekly_rates(&state.warehouse, &scope).await?;
+        // Days of data per week come with the weekly rates (a week is partial there and here);
+        // the two are independent, so they run side by side.
+        let (trends, rates) = tokio::try_join!(
+            warehouse::queries::trends(&state.warehouse, &scope, &fields),
+            warehouse::queries::weekly_rates(&state.warehouse, &scope),
+        )?;
         let partial = trends
             .weeks
             .iter()

@@ -139,19 +139,55 @@ pub async fn event(
     installation_id: &str,
     delivery_id: &str,
 ) -> Result<Option<EventDetail>, QueryError> {
+    lookup(client, installations, installation_id, delivery_id, None).await
+}
+
+/// [`event`], told when the event happened (as the feed showed it): the primary key then
+/// narrows the search to that second instead of the installation's whole history.
+pub async fn event_at(
+    client: &Client,
+    installations: &[String],
+    installation_id: &str,
+    delivery_id: &str,
+    occurred_at_ms: i64,
+) -> Result<Option<EventDetail>, QueryError> {
+    lookup(
+        client,
+        installations,
+        installation_id,
+        delivery_id,
+        Some(occurred_at_ms),
+    )
+    .await
+}
+
+async fn lookup(
+    client: &Client,
+    installations: &[String],
+    installation_id: &str,
+    delivery_id: &str,
+    occurred_at_ms: Option<i64>,
+) -> Result<Option<EventDetail>, QueryError> {
     if !installations.iter().any(|known| known == installation_id) {
         return Ok(None);
     }
-    let event = client
+    // Written out rather than `? = 0 OR …`, which 18.16 cannot use the index for.
+    let at_second = if occurred_at_ms.is_some() {
+        "AND occurred_at = toDateTime(intDiv(?, 1000))"
+    } else {
+        ""
+    };
+    let mut query = client
         .query(&format!(
             "SELECT {COLUMNS}, payload FROM events
-             WHERE installation_id = ? AND delivery_id = ?
+             WHERE installation_id = ? {at_second} AND delivery_id = ?
              LIMIT 1"
         ))
-        .bind(installation_id)
-        .bind(delivery_id)
-        .fetch_optional::<EventRow>()
-        .await?;
+        .bind(installation_id);
+    if let Some(at) = occurred_at_ms {
+        query = query.bind(at);
+    }
+    let event = query.bind(delivery_id).fetch_optional::<EventRow>().await?;
     let Some(event) = event else {
         return Ok(None);
     };
@@ -161,11 +197,13 @@ pub async fn event(
                     issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
                     from_string, to_string, status_category
              FROM field_changes
-             WHERE installation_id = ? AND delivery_id = ?
+             WHERE installation_id = ? AND occurred_at = toDateTime(intDiv(?, 1000))
+               AND delivery_id = ?
              ORDER BY item_index
              LIMIT 1 BY item_index",
         )
         .bind(installation_id)
+        .bind(event.occurred_at_ms)
         .bind(delivery_id)
         .fetch_all::<FieldChangeRow>()
         .await?;
