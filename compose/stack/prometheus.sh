@@ -8,6 +8,7 @@ prometheus_start() {
   sed -e "s|@INGRESS@|$INGRESS_ADDR|" -e "s|@ONBOARDING@|$ONBOARDING_ADDR|" \
     -e "s|@DASHBOARDS@|$DASHBOARDS_ADDR|" -e "s|@PIPELINE@|$PIPELINE_ADDR|" \
     -e "s|@PROMETHEUS@|127.0.0.1:$PROMETHEUS_PORT|" \
+    -e "s|@RULES@|$COMPOSE_DIR/prometheus/rules/metafrazo.rules.yml|" \
     "$COMPOSE_DIR/stack/prometheus.yml" >"$STACK_DIR/prometheus/prometheus.yml"
   spawn prometheus /usr/bin/prometheus \
     --config.file="$STACK_DIR/prometheus/prometheus.yml" \
