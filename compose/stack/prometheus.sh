@@ -29,6 +29,12 @@ prometheus_targets_up() {
 
 prometheus_stop() { stop_spawned prometheus; }
 
+# The alert rules parse and their unit tests pass; needs only promtool, not a running Prometheus.
+prometheus_check_rules() {
+  promtool check rules "$COMPOSE_DIR/prometheus/rules/metafrazo.rules.yml"
+  promtool test rules "$COMPOSE_DIR/prometheus/rules/metafrazo.rules.test.yml"
+}
+
 prometheus_status() {
   local running=stopped healthy=down
   pid_alive prometheus && running=running
