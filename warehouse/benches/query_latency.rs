@@ -87,10 +87,24 @@ async fn measure(client: &Client) -> anyhow::Result<()> {
         generated.active_parts
     );
 
+    // Whole days in the viewer's zone, as the dashboards ask (`weeks=12` ends at tomorrow's
+    // midnight): then every hour inside the range comes from the rollups.
+    let tz: chrono_tz::Tz = TIME_ZONE.parse().expect("a zone name");
+    let midnight = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .and_then(|at| at.and_local_timezone(tz).earliest())
+            .expect("midnight exists")
+            .with_timezone(&Utc)
+    };
+    let tomorrow = now.with_timezone(&tz).date_naive() + TimeDelta::days(1);
+    let (from, to) = (
+        midnight(tomorrow - TimeDelta::weeks(WEEKS_VIEWED)),
+        midnight(tomorrow),
+    );
     let scope = |tenant: &str| Scope {
         installations: vec![tenant.to_owned()],
-        from: now - TimeDelta::weeks(WEEKS_VIEWED),
-        to: now,
+        from,
+        to,
         time_zone: TIME_ZONE.to_owned(),
         filters: Filters::default(),
     };
