@@ -4,9 +4,17 @@ import React, { useEffect, useState } from 'react';
 import ForgeReconciler, { Button, ButtonGroup, Heading, SectionMessage, Spinner, Stack, Text } from '@forge/react';
 import { invokeRemote, router } from '@forge/bridge';
 
-const call = (path, method = 'GET') =>
-  invokeRemote({ path, method }).then(({ body }) => body);
+// invokeRemote resolves with any status; a refusal (not an admin, too many emails) is an error here.
+const call = async (path, method = 'GET') => {
+  const { status, body } = await invokeRemote({ path, method });
+  if (status < 200 || status >= 300) throw new Error(`${path} answered ${status}`);
+  return body;
+};
 
+// The backend's answers (onboarding, `/forge/ui/...`, checked against Jira as a Jira admin):
+//   GET  /forge/ui/status -> {connected: bool, organization: string|null, last_event_at: string|null}
+//   POST /forge/ui/link   -> {url}: a fresh one-time link (setup, or the organization once connected)
+//   POST /forge/ui/resend -> 2xx once the email is queued; 429 within a minute of the last one
 const App = () => {
   const [status, setStatus] = useState(null);
   const [error, setError] = useState(null);
@@ -23,7 +31,7 @@ const App = () => {
   const resend = () =>
     call('/forge/ui/resend', 'POST').then(
       () => setNotice('Setup email sent.'),
-      () => setError('The setup email can be re-sent at most once a minute.'),
+      () => setError('The setup email was not sent: it can be re-sent once a minute. Try again shortly.'),
     );
 
   if (error) return <SectionMessage appearance="error"><Text>{error}</Text></SectionMessage>;
