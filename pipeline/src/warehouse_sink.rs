@@ -12,6 +12,7 @@ use crate::{batch::Batch, metrics::PipelineMetrics};
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+#[derive(Clone)]
 pub(crate) struct WarehouseSink {
     pub(crate) client: clickhouse::Client,
     pub(crate) metrics: PipelineMetrics,

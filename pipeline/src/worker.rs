@@ -2,6 +2,10 @@
 //! batch when it is full or old enough, and only then store the offsets it covers. Messages that
 //! can never become rows go to the dead-letter topic with the reason, and their offsets are
 //! stored with the batch they arrived in, so a poison message never blocks its partition.
+//!
+//! One batch is inserted while the next is read: ClickHouse and the consumer work at the same
+//! time, yet at most one insert is in flight (memory stays bounded by two batches) and offsets
+//! are stored in batch order, each only after its own and every earlier insert succeeded.
 
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use rdkafka::{
     message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use tokio::time::Instant;
+use tokio::{task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -27,6 +31,9 @@ use crate::{
 /// How long a stopping pipeline keeps trying to insert its last batch.
 const FINAL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
+
+/// The next offset to read, per (topic, partition), of a batch.
+type Offsets = std::collections::BTreeMap<(String, i32), i64>;
 
 pub struct Worker {
     consumer: StreamConsumer<LagReporter>,
@@ -100,6 +107,7 @@ impl Worker {
     /// and commits those offsets, and returns.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         self.consumer.subscribe(&[&self.raw_topic])?;
+        let mut in_flight: Option<JoinHandle<Result<Offsets, Abandoned>>> = None;
         loop {
             let mut batch = Batch::default();
             let deadline = Instant::now() + self.batch.max_wait;
@@ -124,6 +132,15 @@ impl Worker {
                     },
                 }
             };
+            // The previous insert must land before this batch's: offsets stay in order.
+            if let Some(previous) = in_flight.take() {
+                match previous.await {
+                    Ok(Ok(offsets)) => self.store(&offsets),
+                    // Abandoned (we are stopping) or the task failed: store nothing more, so
+                    // everything unstored is read again.
+                    _ => return Ok(()),
+                }
+            }
             if stopping {
                 let flush_stop = CancellationToken::new();
                 let cancel = flush_stop.clone();
@@ -139,24 +156,35 @@ impl Worker {
                 tracing::info!("pipeline stopped");
                 return Ok(());
             }
-            // A batch abandoned here means we are stopping: the next turn of the loop sees it.
-            let _ = self.flush(&batch, &stop).await;
+            if !batch.is_empty() {
+                let sink = self.sink.clone();
+                let stop = stop.clone();
+                in_flight = Some(tokio::spawn(async move {
+                    sink.insert(&batch, &stop).await.map(|()| batch.offsets)
+                }));
+            }
         }
     }
 
+    /// Inserts the batch and stores its offsets, in this task (the last batch on stopping).
     async fn flush(&self, batch: &Batch, stop: &CancellationToken) -> Result<(), Abandoned> {
         if batch.is_empty() {
             return Ok(());
         }
         self.sink.insert(batch, stop).await?;
-        for ((topic, partition), offset) in &batch.offsets {
+        self.store(&batch.offsets);
+        Ok(())
+    }
+
+    /// Stores the offsets of an inserted batch, for the background commit.
+    fn store(&self, offsets: &Offsets) {
+        for ((topic, partition), offset) in offsets {
             // Fails only for a partition revoked meanwhile; its new owner reads it again and
             // the duplicates change no number.
             if let Err(err) = self.consumer.store_offset(topic, *partition, *offset) {
                 tracing::warn!(error = %err, topic, partition, "offset not stored");
             }
         }
-        Ok(())
     }
 
     async fn take(
