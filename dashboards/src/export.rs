@@ -7,7 +7,7 @@ use axum::{
     response::Response,
 };
 use chrono::{Duration, Utc};
-use warehouse::queries::{FeedFilters, Filters, Scope, feed};
+use warehouse::queries::{Filters, Scope};
 
 use crate::{
     AppState, access, api::EVENT_COLUMNS, api::event_record, csv_body::csv_response,
@@ -16,8 +16,7 @@ use crate::{
 
 const EXPORT_DAYS: i64 = 90;
 /// Bounds one export's memory; a notebook wanting more pages the JSON API.
-const MAX_ROWS: usize = 100_000;
-const PAGE: u32 = 500;
+const MAX_ROWS: u32 = 100_000;
 
 pub(crate) async fn events_csv(
     State(state): State<AppState>,
@@ -31,9 +30,10 @@ pub(crate) async fn events_csv(
             "exports are for analysts, admins and owners",
         ));
     }
-    let mut records = Vec::new();
     let installations = member.installation_ids();
-    if !installations.is_empty() {
+    let events = if installations.is_empty() {
+        Vec::new()
+    } else {
         let now = Utc::now();
         let scope = Scope {
             installations,
@@ -42,16 +42,8 @@ pub(crate) async fn events_csv(
             time_zone: "UTC".to_owned(),
             filters: Filters::default(),
         };
-        let filters = FeedFilters::default();
-        let mut cursor = None;
-        loop {
-            let page = feed(&state.warehouse, &scope, &filters, cursor.as_ref(), PAGE).await?;
-            records.extend(page.events.iter().map(event_record));
-            match page.next {
-                Some(next) if records.len() < MAX_ROWS => cursor = Some(next),
-                _ => break,
-            }
-        }
-    }
+        warehouse::queries::export(&state.warehouse, &scope, MAX_ROWS).await?
+    };
+    let records = events.iter().map(event_record);
     csv_response("metafrazo-events.csv", EVENT_COLUMNS, records)
 }

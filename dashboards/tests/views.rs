@@ -231,6 +231,14 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
         }
     }
     assert_eq!(seen.len(), total, "each delivery once, though stored twice");
+    let download = setup
+        .get(&format!("/orgs/{org}/export/events.csv"), &token)
+        .await;
+    assert_eq!(
+        download.body.lines().count(),
+        total + 1,
+        "the download too: a header and each delivery once"
+    );
     let first_page = setup
         .get(&format!("/api/v1/orgs/{org}/events?weeks=4"), &token)
         .await

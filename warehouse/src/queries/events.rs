@@ -212,3 +212,28 @@ async fn lookup(
         field_changes,
     }))
 }
+
+/// Up to `limit` events of the scope, newest first, each delivery once, without payloads: one
+/// query for a download, where paging the feed would cost a round trip per 500 rows.
+pub async fn export(
+    client: &Client,
+    scope: &Scope,
+    limit: u32,
+) -> Result<Vec<EventRow>, QueryError> {
+    scope.validate()?;
+    let sql = format!(
+        "SELECT {COLUMNS}, '' AS payload
+         FROM events
+         WHERE {SCOPE_FILTER}
+           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
+         ORDER BY occurred_at_ms DESC, delivery_id DESC
+         LIMIT 1 BY installation_id, delivery_id
+         LIMIT ?"
+    );
+    Ok(bind_scope(client.query(&sql), scope)
+        .bind(&scope.filters.event_types)
+        .bind(&scope.filters.event_types)
+        .bind(limit)
+        .fetch_all::<EventRow>()
+        .await?)
+}

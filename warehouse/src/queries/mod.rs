@@ -9,7 +9,7 @@ pub mod trends;
 pub mod weekly_rates;
 
 pub use activity::last_event_received;
-pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, event_at, feed};
+pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, event_at, export, feed};
 pub use scope::{Filters, QueryError, Scope};
 pub use trends::{TrendWeek, Trends, trends};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};
