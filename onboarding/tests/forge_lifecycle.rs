@@ -144,6 +144,31 @@ async fn a_forge_install_mails_a_setup_link_that_completes_and_pre_uninstall_kee
 }
 
 #[tokio::test]
+async fn a_forge_installer_email_refused_while_permissions_propagate_is_retried_until_sent() {
+    let harness = Harness::start().await;
+    harness.sim.lag_forge_permissions(2);
+    let installation = harness.sim.new_forge_installation();
+    let installer = email("forge-lagging");
+    harness
+        .sim
+        .install_forge(&harness.target, &installation, &installer)
+        .await
+        .unwrap();
+    let mail = harness
+        .mailbox
+        .wait_for(&installer, onboarding::mail::messages::SETUP_SUBJECT, 0)
+        .await;
+    assert_eq!(mail.to, vec![installer]);
+    let client = harness.pool.get().await.unwrap();
+    let attempts: i32 = client
+        .query_one("SELECT attempts FROM outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(attempts, 3, "two refused lookups, then the one that sent");
+}
+
+#[tokio::test]
 async fn every_bad_forge_invocation_token_gets_401_and_creates_nothing() {
     let harness = Harness::start().await;
     let sim = &harness.sim;

@@ -4,7 +4,10 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{PoisonError, RwLock},
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use crate::{connect::ConnectInstallation, installations_file::InstallationsFile};
@@ -14,6 +17,9 @@ pub(crate) struct Registry {
     by_client_key: RwLock<HashMap<String, ConnectInstallation>>,
     /// Forge installations this process made, by the app system token it handed the app.
     forge_by_token: RwLock<HashMap<String, ForgeUser>>,
+    /// How many more Forge lookups answer 401, as Jira does while a fresh install's permissions
+    /// propagate.
+    forge_refusals: AtomicU32,
     file: Option<PathBuf>,
 }
 
@@ -30,6 +36,7 @@ impl Registry {
         Self {
             by_client_key: RwLock::default(),
             forge_by_token: RwLock::default(),
+            forge_refusals: AtomicU32::new(0),
             file,
         }
     }
@@ -60,6 +67,19 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(system_token);
+    }
+
+    pub(crate) fn refuse_forge_lookups(&self, times: u32) {
+        self.forge_refusals.store(times, Ordering::SeqCst);
+    }
+
+    /// Whether this lookup is one of those still refused (and counts it).
+    pub(crate) fn forge_lookup_refused(&self) -> bool {
+        self.forge_refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Whom a Forge app system token was handed for.

@@ -80,6 +80,12 @@ impl Simulator {
         Ok(install)
     }
 
+    /// The next `lookups` user-email calls made with a Forge system token answer 401, as Jira
+    /// does while a fresh install's permissions propagate (Atlassian warns: minutes).
+    pub fn lag_forge_permissions(&self, lookups: u32) {
+        self.registry.refuse_forge_lookups(lookups);
+    }
+
     /// Uninstalls: the `preUninstall` call. The system token stops working.
     pub async fn uninstall_forge(&self, target: &Target, install: &ForgeInstall) -> Result<()> {
         let body = self.forge_lifecycle_body(&install.installation, UNINSTALLED_EVENT, None);

@@ -35,6 +35,8 @@ pub(super) enum UserEmailError {
     MissingAccountId,
     #[error("the user does not exist or is not the installer")]
     UnknownAccount,
+    #[error("the app has not been granted access to user emails yet")]
+    NotPermittedYet,
 }
 
 impl IntoResponse for UserEmailError {
@@ -44,7 +46,8 @@ impl IntoResponse for UserEmailError {
             | Self::Malformed
             | Self::UnknownIssuer
             | Self::BadToken
-            | Self::QshMismatch => StatusCode::UNAUTHORIZED,
+            | Self::QshMismatch
+            | Self::NotPermittedYet => StatusCode::UNAUTHORIZED,
             Self::MissingAccountId => StatusCode::BAD_REQUEST,
             Self::UnknownAccount => StatusCode::NOT_FOUND,
         };
@@ -82,6 +85,9 @@ pub(super) async fn user_email(
             .registry
             .forge_user(bearer.trim())
             .ok_or(UserEmailError::BadToken)?;
+        if state.registry.forge_lookup_refused() {
+            return Err(UserEmailError::NotPermittedYet);
+        }
         if user.account_id != account_id {
             return Err(UserEmailError::UnknownAccount);
         }
