@@ -29,6 +29,7 @@ use crate::{
     sink::EventSink,
     verify::{ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier},
 };
+use service_kit::forge_fit::FitVerifier;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -82,9 +83,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             leeway_secs: config.verify.jwt_leeway_secs,
         }),
         forge: Arc::new(ForgeVerifier {
-            keys: ForgeKeys::new(config.verify.forge_jwks_url.clone()),
-            app_id: config.verify.forge_app_id.clone(),
-            leeway_secs: config.verify.jwt_leeway_secs,
+            fit: FitVerifier {
+                keys: ForgeKeys::new(config.verify.forge_jwks_url.clone()),
+                app_id: config.verify.forge_app_id.clone(),
+                leeway_secs: config.verify.jwt_leeway_secs,
+            },
         }),
         sink,
         metrics,

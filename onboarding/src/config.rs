@@ -75,6 +75,12 @@ pub struct AtlassianConfig {
     /// serves every simulated site): where Jira REST calls go. `site` sends each to the
     /// installation's own site, as production must.
     pub api_base_override: Option<Url>,
+    /// `FORGE_APP_ID`, default the demo app's ARI (as ingress): the only `aud` accepted in a
+    /// Forge Invocation Token.
+    pub forge_app_id: String,
+    /// `FORGE_JWKS_URL`, default `http://127.0.0.1:8090/forge/jwks.json` (the local simulator, as
+    /// ingress); Atlassian's is `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`.
+    pub forge_jwks_url: Url,
 }
 
 impl Config {
@@ -155,6 +161,14 @@ impl AtlassianConfig {
                     value: url.to_owned(),
                 })?),
             },
+            forge_app_id: env_or(
+                "FORGE_APP_ID",
+                "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a".to_owned(),
+            )?,
+            forge_jwks_url: env_or(
+                "FORGE_JWKS_URL",
+                Url::parse("http://127.0.0.1:8090/forge/jwks.json").expect("valid default"),
+            )?,
         })
     }
 

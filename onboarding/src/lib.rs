@@ -23,6 +23,7 @@ use deadpool_postgres::Pool;
 use service_kit::{
     Application, Readiness, ServiceRouter,
     checks::{PostgresCheck, SmtpCheck},
+    forge_fit::{FitVerifier, ForgeKeys},
     new_registry,
     secret_cipher::SecretCipher,
 };
@@ -39,6 +40,8 @@ pub struct AppState {
     pub atlassian: Arc<AtlassianConfig>,
     pub accounts: Arc<AccountsConfig>,
     pub install_keys: InstallKeys,
+    /// Verifies the Forge Invocation Tokens of `/forge/lifecycle`.
+    pub forge_fit: Arc<FitVerifier>,
     pub cipher: SecretCipher,
     pub outbox: OutboxWaker,
     /// For erasing a deleted organization's events and reading when the last one arrived.
@@ -77,6 +80,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let state = AppState {
         postgres,
         install_keys: InstallKeys::new(config.atlassian.install_keys_url.clone()),
+        forge_fit: Arc::new(FitVerifier {
+            keys: ForgeKeys::new(config.atlassian.forge_jwks_url.clone()),
+            app_id: config.atlassian.forge_app_id.clone(),
+            leeway_secs: config.atlassian.jwt_leeway_secs,
+        }),
         atlassian: Arc::new(config.atlassian),
         accounts: Arc::new(config.accounts),
         cipher: config.cipher,
@@ -93,6 +101,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(
             &format!("{}/resend", descriptor::ADMIN_PAGE_PATH),
             post(atlassian::resend_setup_email),
+        )
+        .route(
+            atlassian::FORGE_LIFECYCLE_PATH,
+            post(atlassian::forge_lifecycle),
         )
         .with_state(state.clone());
     let routes = atlassian_routes

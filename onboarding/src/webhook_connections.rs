@@ -42,6 +42,8 @@ pub async fn create(
             encrypted_secret: Some(&encrypted),
             installer_account_id: None,
             display_name: name,
+            api_base_url: None,
+            encrypted_system_token: None,
         },
     )
     .await?

@@ -4,7 +4,10 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{PoisonError, RwLock},
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use crate::{connect::ConnectInstallation, installations_file::InstallationsFile};
@@ -12,13 +15,28 @@ use crate::{connect::ConnectInstallation, installations_file::InstallationsFile}
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     by_client_key: RwLock<HashMap<String, ConnectInstallation>>,
+    /// Forge installations this process made, by the app system token it handed the app.
+    forge_by_token: RwLock<HashMap<String, ForgeUser>>,
+    /// How many more Forge lookups answer 401, as Jira does while a fresh install's permissions
+    /// propagate.
+    forge_refusals: AtomicU32,
     file: Option<PathBuf>,
+}
+
+/// The installer of a Forge installation, as the user-email endpoint answers for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForgeUser {
+    pub(crate) installation_id: String,
+    pub(crate) account_id: String,
+    pub(crate) email: String,
 }
 
 impl Registry {
     pub(crate) fn new(file: Option<PathBuf>) -> Self {
         Self {
             by_client_key: RwLock::default(),
+            forge_by_token: RwLock::default(),
+            forge_refusals: AtomicU32::new(0),
             file,
         }
     }
@@ -35,6 +53,42 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(client_key);
+    }
+
+    pub(crate) fn upsert_forge(&self, system_token: &str, user: ForgeUser) {
+        self.forge_by_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(system_token.to_owned(), user);
+    }
+
+    pub(crate) fn remove_forge(&self, system_token: &str) {
+        self.forge_by_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(system_token);
+    }
+
+    pub(crate) fn refuse_forge_lookups(&self, times: u32) {
+        self.forge_refusals.store(times, Ordering::SeqCst);
+    }
+
+    /// Whether this lookup is one of those still refused (and counts it).
+    pub(crate) fn forge_lookup_refused(&self) -> bool {
+        self.forge_refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    /// Whom a Forge app system token was handed for.
+    pub(crate) fn forge_user(&self, system_token: &str) -> Option<ForgeUser> {
+        self.forge_by_token
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(system_token)
+            .cloned()
     }
 
     /// The installation a Jira user installed: how the email endpoint, which serves every

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod config;
 pub mod connect_jwt;
 pub mod connections;
+pub mod forge_fit;
 pub mod http_metrics;
 pub mod kafka_topics;
 pub mod readiness;

@@ -3,10 +3,9 @@
 
 pub mod connect_jwt;
 pub mod forge_fit;
-mod forge_keys;
 pub mod webhook_hmac;
 
-pub use forge_keys::ForgeKeys;
+pub use service_kit::forge_fit::ForgeKeys;
 
 use service_kit::connect_jwt::ConnectJwtError;
 

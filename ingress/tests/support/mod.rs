@@ -139,6 +139,8 @@ impl Harness {
                 encrypted_secret: None,
                 installer_account_id: None,
                 display_name: "forge test site",
+                api_base_url: Some(&installation.api_base_url),
+                encrypted_system_token: None,
             },
         )
         .await

@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use service_kit::{connect_jwt::ConnectJwtError, http_metrics::Refusal};
+use service_kit::{connect_jwt::ConnectJwtError, forge_fit::FitError, http_metrics::Refusal};
 
 use super::install_keys::InstallKeyError;
 
@@ -16,6 +16,10 @@ use super::install_keys::InstallKeyError;
 pub enum LifecycleError {
     #[error("no such lifecycle event")]
     UnknownEvent,
+    #[error("no such Forge lifecycle event: {0}")]
+    UnknownForgeEvent(String),
+    #[error(transparent)]
+    Fit(#[from] FitError),
     #[error(transparent)]
     Token(#[from] ConnectJwtError),
     #[error("the signing key is not trusted: {0}")]
@@ -53,7 +57,8 @@ impl From<deadpool_postgres::PoolError> for LifecycleError {
 impl LifecycleError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::UnknownEvent => "unknown_event",
+            Self::UnknownEvent | Self::UnknownForgeEvent(_) => "unknown_event",
+            Self::Fit(err) => err.code(),
             Self::Token(err) => err.code(),
             Self::UntrustedKey(_) => "untrusted_key",
             Self::Replayed => "replayed",
@@ -69,7 +74,10 @@ impl LifecycleError {
     fn status(&self) -> StatusCode {
         match self {
             Self::UnknownEvent => StatusCode::NOT_FOUND,
-            Self::Token(_)
+            Self::UnknownForgeEvent(_) => StatusCode::BAD_REQUEST,
+            Self::Fit(FitError::KeysUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Fit(_)
+            | Self::Token(_)
             | Self::UntrustedKey(_)
             | Self::Replayed
             | Self::ClientKeyMismatch
@@ -86,7 +94,9 @@ impl IntoResponse for LifecycleError {
         let status = self.status();
         let message = match &self {
             // Our own trouble: say what the caller can do, not our internals.
-            Self::Store(_) | Self::KeyServerUnreachable(_) => {
+            Self::Store(_)
+            | Self::KeyServerUnreachable(_)
+            | Self::Fit(FitError::KeysUnavailable(_)) => {
                 "temporarily unavailable; retry later".to_owned()
             }
             other => other.to_string(),

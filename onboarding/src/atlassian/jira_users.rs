@@ -1,7 +1,8 @@
 //! Asks Jira for a user's email address the way a Connect app can: `GET
 //! /rest/api/3/user/email?accountId=…` with a JWT whose `iss` is our app key, signed with the
 //! installation's shared secret and bound to the request by its qsh. Needs the
-//! `ACCESS_EMAIL_ADDRESSES` scope, which the descriptor asks for.
+//! `ACCESS_EMAIL_ADDRESSES` scope, which the descriptor asks for. A Forge app asks the same API
+//! at the installation's `apiBaseUrl` with the app system token as a bearer token.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +20,9 @@ const EMAIL_PATH: &str = "/rest/api/3/user/email";
 pub enum JiraUsersError {
     #[error("Jira cannot be reached: {0}")]
     Unreachable(String),
-    #[error("Jira refused our credentials (HTTP {0}); the installation's secret may be stale")]
+    #[error(
+        "Jira refused our credentials (HTTP {0}); the secret may be stale or the app's permissions not granted yet"
+    )]
     Refused(u16),
     #[error("Jira does not know the installing user")]
     UnknownUser,
@@ -87,10 +90,38 @@ impl JiraUsers {
         let mut url = base.clone();
         url.set_path(&path);
         url.set_query(Some(&query));
+        self.fetch_email(url, format!("JWT {token}")).await
+    }
+
+    /// The email of `account_id` as a Forge app asks for it: `{api_base_url}/rest/api/3/user/email`
+    /// with `Authorization: Bearer <app system token>`. `ATLASSIAN_API_BASE_URL` replaces the API
+    /// base, as it replaces the site for Connect.
+    pub async fn email_of_forge(
+        &self,
+        api_base_url: &str,
+        system_token: &[u8],
+        account_id: &str,
+    ) -> Result<String, JiraUsersError> {
+        let api = Url::parse(api_base_url).map_err(|err| {
+            JiraUsersError::Unreachable(format!("the API base URL is invalid: {err}"))
+        })?;
+        let token = std::str::from_utf8(system_token).map_err(|_| {
+            JiraUsersError::Unreachable("the stored system token is not text".to_owned())
+        })?;
+        let mut url = self.api_base_override.as_ref().unwrap_or(&api).clone();
+        let path = format!("{}{EMAIL_PATH}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url.query_pairs_mut()
+            .clear()
+            .append_pair("accountId", account_id);
+        self.fetch_email(url, format!("Bearer {token}")).await
+    }
+
+    async fn fetch_email(&self, url: Url, authorization: String) -> Result<String, JiraUsersError> {
         let response = self
             .http
             .get(url)
-            .header("Authorization", format!("JWT {token}"))
+            .header("Authorization", authorization)
             .header("Accept", "application/json")
             .send()
             .await

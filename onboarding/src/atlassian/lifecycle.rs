@@ -140,6 +140,8 @@ pub(crate) async fn lifecycle(
                     encrypted_secret: Some(&encrypted),
                     installer_account_id: claims.sub.as_deref(),
                     display_name: body.description.as_deref().unwrap_or("").trim(),
+                    api_base_url: None,
+                    encrypted_system_token: None,
                 },
             )
             .await?

@@ -50,6 +50,10 @@ pub struct NewInstallation<'a> {
     pub encrypted_secret: Option<&'a [u8]>,
     pub installer_account_id: Option<&'a str>,
     pub display_name: &'a str,
+    /// Forge: `app.apiBaseUrl`, where the site's REST API is called.
+    pub api_base_url: Option<&'a str>,
+    /// Forge: the app system token, already encrypted with the `SecretCipher`.
+    pub encrypted_system_token: Option<&'a [u8]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,14 +86,17 @@ pub async fn record_install(
         .query_opt(
             "WITH previous AS (SELECT state FROM installations WHERE client_key = $3)
              INSERT INTO installations
-                 (id, source, client_key, base_url, cloud_id, secret, state, installer_account_id, display_name)
-             VALUES ($1, $2, $3, $4, $5, $6, 'installed', $7, $8)
+                 (id, source, client_key, base_url, cloud_id, secret, state, installer_account_id, display_name,
+                  api_base_url, forge_system_token)
+             VALUES ($1, $2, $3, $4, $5, $6, 'installed', $7, $8, $9, $10)
              ON CONFLICT (client_key) DO UPDATE SET
                  base_url = EXCLUDED.base_url,
                  cloud_id = coalesce(EXCLUDED.cloud_id, installations.cloud_id),
                  secret = EXCLUDED.secret,
                  state = 'installed',
                  installer_account_id = coalesce(EXCLUDED.installer_account_id, installations.installer_account_id),
+                 api_base_url = coalesce(EXCLUDED.api_base_url, installations.api_base_url),
+                 forge_system_token = coalesce(EXCLUDED.forge_system_token, installations.forge_system_token),
                  updated_at = now(),
                  uninstalled_at = NULL
              WHERE installations.source = EXCLUDED.source
@@ -104,6 +111,8 @@ pub async fn record_install(
                 &new.encrypted_secret,
                 &new.installer_account_id,
                 &new.display_name,
+                &new.api_base_url,
+                &new.encrypted_system_token,
             ],
         )
         .await?;

@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "api_tokens",
         sql: include_str!("../../migrations/0003_api_tokens.sql"),
     },
+    Migration {
+        version: 4,
+        name: "forge",
+        sql: include_str!("../../migrations/0004_forge.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

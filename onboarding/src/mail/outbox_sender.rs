@@ -197,7 +197,8 @@ impl OutboxSender {
     ) -> Result<Outcome, SendError> {
         let Some(row) = client
             .query_opt(
-                "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id, o.name
+                "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id, o.name,
+                        i.api_base_url, i.forge_system_token
                  FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
                  WHERE i.id = $1",
                 &[&installation],
@@ -211,21 +212,42 @@ impl OutboxSender {
         }
         let site: String = row.get(1);
         let workspace: String = row.get(2);
-        let (Some(secret), Some(installer)) = (
-            row.get::<_, Option<Vec<u8>>>(3),
-            row.get::<_, Option<String>>(4),
-        ) else {
+        let Some(installer) = row.get::<_, Option<String>>(4) else {
             return Ok(Outcome::Cancelled("no installing user to mail"));
         };
         let previous_organization: Option<String> = row.get(5);
-        let secret = self
-            .cipher
-            .decrypt(&secret)
-            .map_err(|_| SendError::Secret)?;
-        let to = self
-            .jira
-            .email_of(&site, secret.expose_secret(), &installer)
-            .await?;
+        // Connect signs with the shared secret; Forge (no secret) uses the app system token at
+        // the API base. A 401/403 is an error, so the outbox retries it with backoff: Atlassian
+        // warns a Forge app's permissions may lag its install by minutes.
+        let to = match (
+            row.get::<_, Option<Vec<u8>>>(3),
+            row.get::<_, Option<String>>(6),
+            row.get::<_, Option<Vec<u8>>>(7),
+        ) {
+            (Some(secret), _, _) => {
+                let secret = self
+                    .cipher
+                    .decrypt(&secret)
+                    .map_err(|_| SendError::Secret)?;
+                self.jira
+                    .email_of(&site, secret.expose_secret(), &installer)
+                    .await?
+            }
+            (None, Some(api_base_url), Some(system_token)) => {
+                let system_token = self
+                    .cipher
+                    .decrypt(&system_token)
+                    .map_err(|_| SendError::Secret)?;
+                self.jira
+                    .email_of_forge(&api_base_url, system_token.expose_secret(), &installer)
+                    .await?
+            }
+            _ => {
+                return Ok(Outcome::Cancelled(
+                    "no credentials to look the installer up",
+                ));
+            }
+        };
         let (token, expires_at) =
             setup_links::mint(client, installation, self.accounts.setup_link_ttl).await?;
         let link = self.link(&format!("setup/{}", token.text));

@@ -3,8 +3,13 @@
 
 mod events;
 mod fit;
+mod lifecycle;
 
 pub use events::FORGE_EVENTS_PATH;
+pub use lifecycle::{
+    FORGE_LIFECYCLE_PATH, ForgeInstall, INSTALLED_EVENT, LifecycleAnswer, SYSTEM_TOKEN_HEADER,
+    UNINSTALLED_EVENT, UPGRADED_EVENT,
+};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

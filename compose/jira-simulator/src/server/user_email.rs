@@ -1,6 +1,7 @@
 //! `GET /rest/api/3/user/email?accountId=…`: Jira's email lookup for Connect apps, which onboarding
 //! calls to mail the installing admin. Like Jira, it wants a Connect JWT whose `iss` is the app
-//! key, signed with the installation's shared secret and bound to this request by its qsh.
+//! key, signed with the installation's shared secret and bound to this request by its qsh. A
+//! Forge app sends `Authorization: Bearer <app system token>` instead, the token Forge handed it.
 
 use axum::{
     Json,
@@ -34,6 +35,8 @@ pub(super) enum UserEmailError {
     MissingAccountId,
     #[error("the user does not exist or is not the installer")]
     UnknownAccount,
+    #[error("the app has not been granted access to user emails yet")]
+    NotPermittedYet,
 }
 
 impl IntoResponse for UserEmailError {
@@ -43,7 +46,8 @@ impl IntoResponse for UserEmailError {
             | Self::Malformed
             | Self::UnknownIssuer
             | Self::BadToken
-            | Self::QshMismatch => StatusCode::UNAUTHORIZED,
+            | Self::QshMismatch
+            | Self::NotPermittedYet => StatusCode::UNAUTHORIZED,
             Self::MissingAccountId => StatusCode::BAD_REQUEST,
             Self::UnknownAccount => StatusCode::NOT_FOUND,
         };
@@ -68,11 +72,29 @@ pub(super) async fn user_email(
     headers: HeaderMap,
 ) -> Result<Response, UserEmailError> {
     let query = uri.query().unwrap_or_default();
-    let token = token(&headers, query).ok_or(UserEmailError::MissingToken)?;
     let account_id = url::form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == "accountId")
         .map(|(_, value)| value.into_owned())
         .ok_or(UserEmailError::MissingAccountId)?;
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        let user = state
+            .registry
+            .forge_user(bearer.trim())
+            .ok_or(UserEmailError::BadToken)?;
+        if state.registry.forge_lookup_refused() {
+            return Err(UserEmailError::NotPermittedYet);
+        }
+        if user.account_id != account_id {
+            return Err(UserEmailError::UnknownAccount);
+        }
+        tracing::debug!(installation = %user.installation_id, "forge user email");
+        return Ok(Json(json!({ "accountId": account_id, "email": user.email })).into_response());
+    }
+    let token = token(&headers, query).ok_or(UserEmailError::MissingToken)?;
     jsonwebtoken::dangerous::insecure_decode::<Claims>(&token)
         .map_err(|_| UserEmailError::Malformed)?;
     // The lookup may read the installations file: keep that off the async workers.
