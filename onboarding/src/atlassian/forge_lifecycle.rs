@@ -16,11 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     AppState,
-    atlassian::LifecycleError,
+    atlassian::{LifecycleError, lifecycle::welcome},
     db::{
         audit,
         installations::{self, NewInstallation, Source, State as InstallState},
-        outbox::{self, Email},
     },
 };
 
@@ -119,26 +118,8 @@ pub(crate) async fn forge_lifecycle(
                     encrypted_system_token: system_token.as_deref(),
                 },
             )
-            .await?
-            .ok_or(LifecycleError::ClientKeyTaken)?;
-            let setup_email = recorded.needs_setup_email();
-            if setup_email {
-                outbox::enqueue(
-                    &transaction,
-                    &Email::Setup {
-                        installation: recorded.id,
-                    },
-                )
-                .await?;
-            }
-            audit::record(
-                &transaction,
-                recorded.organization_id,
-                None,
-                "workspace_installed",
-                site_url,
-            )
             .await?;
+            let (recorded, setup_email) = welcome(&transaction, recorded, site_url).await?;
             tracing::info!(
                 installation_id,
                 installation = %recorded.id,

@@ -144,26 +144,8 @@ pub(crate) async fn lifecycle(
                     encrypted_system_token: None,
                 },
             )
-            .await?
-            .ok_or(LifecycleError::ClientKeyTaken)?;
-            let setup_email = recorded.needs_setup_email();
-            if setup_email {
-                outbox::enqueue(
-                    &transaction,
-                    &Email::Setup {
-                        installation: recorded.id,
-                    },
-                )
-                .await?;
-            }
-            audit::record(
-                &transaction,
-                recorded.organization_id,
-                None,
-                "workspace_installed",
-                &body.base_url,
-            )
             .await?;
+            let (recorded, setup_email) = welcome(&transaction, recorded, &body.base_url).await?;
             tracing::info!(
                 client_key = %body.client_key,
                 installation = %recorded.id,
@@ -214,4 +196,34 @@ impl From<InstallKeyError> for LifecycleError {
             other => Self::UntrustedKey(other),
         }
     }
+}
+
+/// After an install was recorded (Connect or Forge): queue the setup email when the admin needs
+/// one, and note the install in the audit log. Answers the installation and whether an email was
+/// queued; `None` (the client key belongs to another kind of installation) is refused.
+pub(crate) async fn welcome(
+    transaction: &impl deadpool_postgres::GenericClient,
+    recorded: Option<installations::Recorded>,
+    site: &str,
+) -> Result<(installations::Recorded, bool), LifecycleError> {
+    let recorded = recorded.ok_or(LifecycleError::ClientKeyTaken)?;
+    let setup_email = recorded.needs_setup_email();
+    if setup_email {
+        outbox::enqueue(
+            transaction,
+            &Email::Setup {
+                installation: recorded.id,
+            },
+        )
+        .await?;
+    }
+    audit::record(
+        transaction,
+        recorded.organization_id,
+        None,
+        "workspace_installed",
+        site,
+    )
+    .await?;
+    Ok((recorded, setup_email))
 }
