@@ -40,6 +40,14 @@ impl State {
     }
 }
 
+/// SQL for the organization of installation `i`, or else the one its Jira site was last
+/// connected to: a Forge reinstall comes back with a new installation id for the same cloud id,
+/// and should be offered its old organization (and history) like a Connect reinstall.
+pub const PREVIOUS_ORGANIZATION: &str = "coalesce(i.organization_id,
+    (SELECT p.organization_id FROM installations p
+     WHERE p.cloud_id = i.cloud_id AND p.id <> i.id AND p.organization_id IS NOT NULL
+     ORDER BY p.updated_at DESC LIMIT 1))";
+
 /// A workspace as Atlassian (or an admin) announced it.
 pub struct NewInstallation<'a> {
     pub source: Source,

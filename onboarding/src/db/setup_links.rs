@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::tokens::{self, MintedToken};
+use crate::{
+    db::installations::PREVIOUS_ORGANIZATION,
+    tokens::{self, MintedToken},
+};
 
 /// The installation a link would connect, as the setup pages show it.
 #[derive(Debug, Clone)]
@@ -71,7 +74,7 @@ pub async fn check(
                 o.id, o.name
          FROM setup_links l
          JOIN installations i ON i.id = l.installation_id
-         LEFT JOIN organizations o ON o.id = i.organization_id
+         LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
          WHERE l.token_sha256 = $1 {}",
         if lock { "FOR UPDATE OF l, i" } else { "" }
     );

@@ -18,6 +18,7 @@ use crate::{
     atlassian::jira_users::{JiraUsers, JiraUsersError},
     config::{AccountsConfig, MailConfig},
     db::{
+        installations::PREVIOUS_ORGANIZATION,
         invites,
         outbox::{self, Due, Email},
         setup_links,
@@ -197,10 +198,13 @@ impl OutboxSender {
     ) -> Result<Outcome, SendError> {
         let Some(row) = client
             .query_opt(
-                "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id, o.name,
-                        i.api_base_url, i.forge_system_token
-                 FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
-                 WHERE i.id = $1",
+                &format!(
+                    "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id,
+                            o.name, i.api_base_url, i.forge_system_token
+                     FROM installations i
+                     LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
+                     WHERE i.id = $1"
+                ),
                 &[&installation],
             )
             .await?
