@@ -5,6 +5,7 @@
 mod config;
 pub mod envelope;
 mod error;
+mod forge_delivery_id;
 pub mod installations;
 pub mod metrics;
 mod routes;

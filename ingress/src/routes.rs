@@ -18,6 +18,7 @@ use crate::{
     AppState,
     envelope::{Envelope, Source},
     error::IngressError,
+    forge_delivery_id,
     installations::Installation,
     verify::{self, connect_jwt::ConnectRequest, forge_fit::FitFailure, webhook_hmac},
 };
@@ -203,6 +204,10 @@ async fn accept(
     let delivery_id = header(headers, WEBHOOK_IDENTIFIER)
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .map(str::to_owned)
+        .or_else(|| match source {
+            Source::Forge => forge_delivery_id::derive(&body),
+            _ => None,
+        })
         .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
     let request_id = header(headers, REQUEST_ID)
         .filter(|id| {

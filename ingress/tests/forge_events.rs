@@ -158,3 +158,39 @@ async fn an_uninstalled_forge_installation_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_retried_forge_delivery_keeps_its_delivery_id_so_it_is_counted_once() {
+    let harness = Harness::start().await;
+    let installation = harness.install_forge().await;
+    let event: Value = serde_json::from_slice(&fixture("forge/issue_updated_status.json")).unwrap();
+    // Forge retrying, and the same event arriving wrapped in `payload`: one event, one id.
+    for body in [
+        event.clone(),
+        event.clone(),
+        json!({"payload": event.clone()}),
+    ] {
+        let delivery = harness
+            .sim
+            .send_forge_event(&harness.target, &installation, &body, once())
+            .await
+            .unwrap();
+        assert!(delivery.is_accepted(), "{delivery:?}");
+    }
+    let mut later = event;
+    later["timestamp"] = json!("1795000000999");
+    harness
+        .sim
+        .send_forge_event(&harness.target, &installation, &later, once())
+        .await
+        .unwrap();
+    let envelopes = harness.envelopes(&harness.raw_topic, 4).await;
+    let ids: Vec<&str> = envelopes
+        .iter()
+        .map(|(e, _)| e.delivery_id.as_str())
+        .collect();
+    assert!(ids[0].starts_with("forge-"), "{ids:?}");
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0], ids[2]);
+    assert_ne!(ids[0], ids[3], "another event, another id");
+}
