@@ -40,9 +40,11 @@ pub struct AppState {
     pub atlassian: Arc<AtlassianConfig>,
     pub accounts: Arc<AccountsConfig>,
     pub install_keys: InstallKeys,
-    /// Verifies the Forge Invocation Tokens of `/forge/lifecycle`.
+    /// Verifies the Forge Invocation Tokens of `/forge/lifecycle` and `/forge/ui/...`.
     pub forge_fit: Arc<FitVerifier>,
     pub cipher: SecretCipher,
+    /// Jira's REST API: whether a Forge admin page's user administers Jira.
+    pub jira: JiraUsers,
     pub outbox: OutboxWaker,
     /// For erasing a deleted organization's events and reading when the last one arrived.
     pub warehouse: clickhouse::Client,
@@ -63,16 +65,17 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         ],
     )?;
     let outbox = OutboxWaker::default();
+    let jira = JiraUsers::new(
+        config.atlassian.app_key.clone(),
+        config.atlassian.api_base_override.clone(),
+    );
     let sender = OutboxSender {
         pool: postgres.clone(),
         transport,
         mail: config.mail,
         accounts: config.accounts.clone(),
         public_base_url: config.atlassian.public_base_url.clone(),
-        jira: JiraUsers::new(
-            config.atlassian.app_key.clone(),
-            config.atlassian.api_base_override.clone(),
-        ),
+        jira: jira.clone(),
         cipher: config.cipher.clone(),
         waker: outbox.clone(),
         metrics: MailMetrics::register(&registry)?,
@@ -88,6 +91,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         atlassian: Arc::new(config.atlassian),
         accounts: Arc::new(config.accounts),
         cipher: config.cipher,
+        jira,
         outbox,
         warehouse: config.clickhouse.client(),
     };
@@ -105,6 +109,19 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(
             atlassian::FORGE_LIFECYCLE_PATH,
             post(atlassian::forge_lifecycle),
+        )
+        // The Forge admin page calls status with GET; every call is read as a POST would be.
+        .route(
+            &format!("{}/status", atlassian::FORGE_UI_PATH),
+            get(atlassian::forge_ui_status).post(atlassian::forge_ui_status),
+        )
+        .route(
+            &format!("{}/link", atlassian::FORGE_UI_PATH),
+            post(atlassian::forge_ui_link),
+        )
+        .route(
+            &format!("{}/resend", atlassian::FORGE_UI_PATH),
+            post(atlassian::forge_ui_resend),
         )
         .with_state(state.clone());
     let routes = atlassian_routes

@@ -34,8 +34,9 @@ pub use delivery::{
 pub use error::{Result, SimulatorError};
 pub use events::EventFixtures;
 pub use forge::{
-    FORGE_EVENTS_PATH, FORGE_LIFECYCLE_PATH, ForgeInstall, ForgeInstallation, INSTALLED_EVENT,
-    LifecycleAnswer, SYSTEM_TOKEN_HEADER, UNINSTALLED_EVENT, UPGRADED_EVENT,
+    AdminPageUser, FORGE_EVENTS_PATH, FORGE_LIFECYCLE_PATH, ForgeInstall, ForgeInstallation,
+    INSTALLED_EVENT, LifecycleAnswer, SYSTEM_TOKEN_HEADER, UNINSTALLED_EVENT, UPGRADED_EVENT,
+    USER_TOKEN_HEADER, UiAnswer,
 };
 pub use installations_file::InstallationsFile;
 pub use keys::{Jwk, KeyError, SigningKey};

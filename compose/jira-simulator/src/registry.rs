@@ -20,7 +20,17 @@ pub(crate) struct Registry {
     /// How many more Forge lookups answer 401, as Jira does while a fresh install's permissions
     /// propagate.
     forge_refusals: AtomicU32,
+    /// Users of Forge installations, by the user token Forge hands the app with their calls.
+    forge_user_tokens: RwLock<HashMap<String, ForgeUiUser>>,
     file: Option<PathBuf>,
+}
+
+/// A Jira user calling the app's admin page: the permissions endpoint answers for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForgeUiUser {
+    pub(crate) installation_id: String,
+    pub(crate) account_id: String,
+    pub(crate) jira_admin: bool,
 }
 
 /// The installer of a Forge installation, as the user-email endpoint answers for it.
@@ -37,6 +47,7 @@ impl Registry {
             by_client_key: RwLock::default(),
             forge_by_token: RwLock::default(),
             forge_refusals: AtomicU32::new(0),
+            forge_user_tokens: RwLock::default(),
             file,
         }
     }
@@ -88,6 +99,22 @@ impl Registry {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(system_token)
+            .cloned()
+    }
+
+    pub(crate) fn upsert_forge_user_token(&self, user_token: &str, user: ForgeUiUser) {
+        self.forge_user_tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user_token.to_owned(), user);
+    }
+
+    /// Whom a Forge user token was handed for.
+    pub(crate) fn forge_ui_user(&self, user_token: &str) -> Option<ForgeUiUser> {
+        self.forge_user_tokens
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user_token)
             .cloned()
     }
 

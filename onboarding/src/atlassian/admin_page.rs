@@ -11,16 +11,13 @@ use axum::{
 use super::context_jwt::{self, ContextJwtError, JiraContext};
 use crate::{
     AppState,
-    db::outbox::{self, Email},
+    db::outbox,
     mail::messages::utc_text,
     web::{
         PageError,
         pages::{AdminPage, Message, render},
     },
 };
-
-/// One re-send per installation per minute: the button cannot be used to flood an inbox.
-const RESEND_INTERVAL_SECS: f64 = 60.0;
 
 fn refused(err: ContextJwtError) -> PageError {
     match err {
@@ -38,6 +35,17 @@ fn refused(err: ContextJwtError) -> PageError {
     }
 }
 
+/// When the installation's last event arrived, as the admin pages show it. The pages still
+/// answer when the warehouse does not; they then show no last event.
+pub(super) async fn last_event_text(state: &AppState, client_key: &str) -> Option<String> {
+    warehouse::queries::last_event_received(&state.warehouse, client_key)
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event time"))
+        .ok()
+        .flatten()
+        .map(utc_text)
+}
+
 async fn render_for(
     state: &AppState,
     context: &JiraContext,
@@ -45,14 +53,7 @@ async fn render_for(
     error: Option<&str>,
 ) -> Response {
     let installation = &context.installation;
-    // The page still answers when the warehouse does not; it then shows no last event.
-    let last_event =
-        warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
-            .await
-            .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event time"))
-            .ok()
-            .flatten()
-            .map(utc_text);
+    let last_event = last_event_text(state, &installation.client_key).await;
     let resend_action = format!(
         "{}/resend?jwt={}",
         super::descriptor::ADMIN_PAGE_PATH,
@@ -108,25 +109,10 @@ pub(crate) async fn resend_setup_email(
     }
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    // Serializes concurrent clicks, so the interval check below holds.
-    transaction
-        .execute(
-            "SELECT 1 FROM installations WHERE id = $1 FOR UPDATE",
-            &[&installation.id],
-        )
-        .await?;
-    let since = outbox::seconds_since_last_setup_email(&transaction, installation.id).await?;
-    if since.is_some_and(|since| since < RESEND_INTERVAL_SECS) {
+    if !outbox::queue_setup_resend(&transaction, installation.id).await? {
         let page = render_for(&state, &context, None, Some("A setup email was sent less than a minute ago. Please wait a minute before sending another.")).await;
         return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
-    outbox::enqueue(
-        &transaction,
-        &Email::Setup {
-            installation: installation.id,
-        },
-    )
-    .await?;
     transaction.commit().await?;
     state.outbox.wake();
     tracing::info!(client_key = %installation.client_key, "setup email re-sent from the admin page");

@@ -10,8 +10,9 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode, header::AUTHORIZATION},
 };
+use deadpool_postgres::GenericClient;
 use serde::Deserialize;
-use service_kit::connect_jwt::ConnectJwtError;
+use service_kit::{connect_jwt::ConnectJwtError, forge_fit::FitClaims};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -54,6 +55,27 @@ struct ForgeLifecycleBody {
     installer_account_id: Option<String>,
 }
 
+/// Records the FIT as used; false when it was used before (a replay). The `jti` names the token;
+/// without one, the whole token does.
+pub(super) async fn first_use_of_fit(
+    client: &impl GenericClient,
+    claims: &FitClaims,
+    authorization: Option<&str>,
+) -> Result<bool, tokio_postgres::Error> {
+    let used = match &claims.jti {
+        Some(jti) => Sha256::digest(format!("forge-jti:{jti}").as_bytes()),
+        None => Sha256::digest(
+            authorization
+                .unwrap_or_default()
+                .trim()
+                .trim_start_matches("Bearer ")
+                .as_bytes(),
+        ),
+    };
+    let expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp.max(0) as u64);
+    installations::first_use_of_token(client, &used, expires_at).await
+}
+
 pub(crate) async fn forge_lifecycle(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -72,19 +94,7 @@ pub(crate) async fn forge_lifecycle(
 
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    // The jti names the token; without one, the whole token does.
-    let used = match &claims.jti {
-        Some(jti) => Sha256::digest(format!("forge-jti:{jti}").as_bytes()),
-        None => Sha256::digest(
-            authorization
-                .unwrap_or_default()
-                .trim()
-                .trim_start_matches("Bearer ")
-                .as_bytes(),
-        ),
-    };
-    let expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp.max(0) as u64);
-    if !installations::first_use_of_token(&transaction, &used, expires_at).await? {
+    if !first_use_of_fit(&transaction, &claims, authorization).await? {
         return Err(LifecycleError::Replayed);
     }
     match event {

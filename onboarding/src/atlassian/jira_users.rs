@@ -2,7 +2,8 @@
 //! /rest/api/3/user/email?accountId=…` with a JWT whose `iss` is our app key, signed with the
 //! installation's shared secret and bound to the request by its qsh. Needs the
 //! `ACCESS_EMAIL_ADDRESSES` scope, which the descriptor asks for. A Forge app asks the same API
-//! at the installation's `apiBaseUrl` with the app system token as a bearer token.
+//! at the installation's `apiBaseUrl` with the app system token as a bearer token. For the Forge
+//! admin page's calls it also asks, as the calling user, whether that user administers Jira.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,9 @@ use url::Url;
 /// Long enough for one request; Atlassian accepts up to an hour.
 const TOKEN_LIFETIME_SECS: u64 = 60;
 const EMAIL_PATH: &str = "/rest/api/3/user/email";
+const PERMISSIONS_PATH: &str = "/rest/api/3/mypermissions";
+/// Jira's global permission to administer the site: what the admin page requires.
+const ADMINISTER: &str = "ADMINISTER";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JiraUsersError {
@@ -28,6 +32,18 @@ pub enum JiraUsersError {
     UnknownUser,
     #[error("Jira answered HTTP {0}")]
     Unexpected(u16),
+}
+
+/// `GET /rest/api/3/mypermissions`: only the permission asked for is read.
+#[derive(Deserialize)]
+struct PermissionsAnswer {
+    permissions: std::collections::HashMap<String, Permission>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Permission {
+    have_permission: bool,
 }
 
 #[derive(Clone)]
@@ -102,22 +118,58 @@ impl JiraUsers {
         system_token: &[u8],
         account_id: &str,
     ) -> Result<String, JiraUsersError> {
-        let api = Url::parse(api_base_url).map_err(|err| {
-            JiraUsersError::Unreachable(format!("the API base URL is invalid: {err}"))
-        })?;
         let token = std::str::from_utf8(system_token).map_err(|_| {
             JiraUsersError::Unreachable("the stored system token is not text".to_owned())
         })?;
-        let mut url = self.api_base_override.as_ref().unwrap_or(&api).clone();
-        let path = format!("{}{EMAIL_PATH}", url.path().trim_end_matches('/'));
-        url.set_path(&path);
-        url.query_pairs_mut()
-            .clear()
-            .append_pair("accountId", account_id);
+        let url = self.forge_url(api_base_url, EMAIL_PATH, ("accountId", account_id))?;
         self.fetch_email(url, format!("Bearer {token}")).await
     }
 
+    /// Whether the user whose Forge user token this is administers Jira:
+    /// `{api_base_url}/rest/api/3/mypermissions?permissions=ADMINISTER` with `Authorization:
+    /// Bearer <user token>`, the base overridden as for [`JiraUsers::email_of_forge`]. Jira
+    /// refusing the token (401/403) is an error: the caller decides what an unproven user may do.
+    pub async fn administers_jira(
+        &self,
+        api_base_url: &str,
+        user_token: &str,
+    ) -> Result<bool, JiraUsersError> {
+        let url = self.forge_url(api_base_url, PERMISSIONS_PATH, ("permissions", ADMINISTER))?;
+        let answer: PermissionsAnswer = self.get_json(url, format!("Bearer {user_token}")).await?;
+        Ok(answer
+            .permissions
+            .get(ADMINISTER)
+            .is_some_and(|permission| permission.have_permission))
+    }
+
+    /// `path` under the installation's API base (or the override), with one query parameter.
+    fn forge_url(
+        &self,
+        api_base_url: &str,
+        path: &str,
+        (name, value): (&str, &str),
+    ) -> Result<Url, JiraUsersError> {
+        let api = Url::parse(api_base_url).map_err(|err| {
+            JiraUsersError::Unreachable(format!("the API base URL is invalid: {err}"))
+        })?;
+        let mut url = self.api_base_override.as_ref().unwrap_or(&api).clone();
+        let path = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url.query_pairs_mut().clear().append_pair(name, value);
+        Ok(url)
+    }
+
     async fn fetch_email(&self, url: Url, authorization: String) -> Result<String, JiraUsersError> {
+        self.get_json::<EmailAnswer>(url, authorization)
+            .await
+            .map(|answer| answer.email)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        authorization: String,
+    ) -> Result<T, JiraUsersError> {
         let response = self
             .http
             .get(url)
@@ -128,11 +180,10 @@ impl JiraUsers {
             .map_err(|err| JiraUsersError::Unreachable(err.without_url().to_string()))?;
         match response.status().as_u16() {
             200 => response
-                .json::<EmailAnswer>()
+                .json::<T>()
                 .await
-                .map(|answer| answer.email)
                 .map_err(|err| JiraUsersError::Unreachable(format!("unreadable answer: {err}"))),
-            401 | 403 => Err(JiraUsersError::Refused(response.status().as_u16())),
+            status @ (401 | 403) => Err(JiraUsersError::Refused(status)),
             404 => Err(JiraUsersError::UnknownUser),
             other => Err(JiraUsersError::Unexpected(other)),
         }

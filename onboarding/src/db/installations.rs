@@ -222,3 +222,37 @@ pub async fn admin_view(
         organization: row.get(6),
     }))
 }
+
+/// What the Forge admin page's calls need about a Forge installation.
+#[derive(Debug, Clone)]
+pub struct ForgeView {
+    pub id: Uuid,
+    pub client_key: String,
+    pub state: String,
+    /// `app.apiBaseUrl` as the install call gave it.
+    pub api_base_url: Option<String>,
+    pub organization: Option<(Uuid, String)>,
+}
+
+pub async fn forge_view(
+    client: &impl GenericClient,
+    installation_id: &str,
+) -> Result<Option<ForgeView>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT i.id, i.client_key, i.state, i.api_base_url, o.id, o.name
+             FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
+             WHERE i.client_key = $1 AND i.source = 'forge'",
+            &[&installation_id],
+        )
+        .await?;
+    Ok(row.map(|row| ForgeView {
+        id: row.get(0),
+        client_key: row.get(1),
+        state: row.get(2),
+        api_base_url: row.get(3),
+        organization: row
+            .get::<_, Option<Uuid>>(4)
+            .map(|id| (id, row.get::<_, String>(5))),
+    }))
+}

@@ -6,6 +6,9 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+/// One re-sent setup email per installation per minute: an admin's button cannot flood an inbox.
+pub const SETUP_RESEND_INTERVAL: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Email {
     Setup { installation: Uuid },
@@ -137,4 +140,25 @@ pub async fn seconds_since_last_setup_email(
         )
         .await?
         .get(0))
+}
+
+/// Queues a re-sent setup email unless one was queued for the installation within
+/// [`SETUP_RESEND_INTERVAL`]; false when it was too soon. Call it in a transaction: the
+/// installation's row stays locked until it ends, so two clicks at once queue one email.
+pub async fn queue_setup_resend(
+    client: &impl GenericClient,
+    installation: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT 1 FROM installations WHERE id = $1 FOR UPDATE",
+            &[&installation],
+        )
+        .await?;
+    let since = seconds_since_last_setup_email(client, installation).await?;
+    if since.is_some_and(|since| since < SETUP_RESEND_INTERVAL.as_secs_f64()) {
+        return Ok(false);
+    }
+    enqueue(client, &Email::Setup { installation }).await?;
+    Ok(true)
 }

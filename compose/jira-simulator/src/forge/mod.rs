@@ -1,15 +1,18 @@
 //! Forge as Atlassian runs it for an app with a remote backend: Forge Invocation Tokens (FITs)
-//! signed with the key in the Forge JWKS, and product events POSTed to the remote endpoint.
+//! signed with the key in the Forge JWKS, product events POSTed to the remote endpoint, and the
+//! admin page's `invokeRemote` calls.
 
 mod events;
 mod fit;
 mod lifecycle;
+mod ui;
 
 pub use events::FORGE_EVENTS_PATH;
 pub use lifecycle::{
     FORGE_LIFECYCLE_PATH, ForgeInstall, INSTALLED_EVENT, LifecycleAnswer, SYSTEM_TOKEN_HEADER,
     UNINSTALLED_EVENT, UPGRADED_EVENT,
 };
+pub use ui::{AdminPageUser, USER_TOKEN_HEADER, UiAnswer};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -1,7 +1,9 @@
 //! The HTTP side of the simulator: what Atlassian serves to apps. The install keys and Forge JWKS
-//! that verify our signatures, and the one Jira REST endpoint onboarding calls.
+//! that verify our signatures, and the Jira REST endpoints onboarding calls (a user's email, a
+//! user's permissions).
 
 mod keys;
+mod my_permissions;
 mod user_email;
 
 use std::{io, net::SocketAddr, sync::Arc};
@@ -27,6 +29,10 @@ fn router(state: ServerState) -> Router {
         .route("/install-keys/{kid}", get(keys::install_key))
         .route("/forge/jwks.json", get(keys::jwks))
         .route("/rest/api/3/user/email", get(user_email::user_email))
+        .route(
+            "/rest/api/3/mypermissions",
+            get(my_permissions::my_permissions),
+        )
         .with_state(state)
 }
 

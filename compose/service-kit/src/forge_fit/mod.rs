@@ -26,6 +26,10 @@ pub struct FitClaims {
     pub app: FitApp,
     #[serde(default)]
     pub context: Option<FitContext>,
+    /// The account id of the user whose action made the call (a UI's `invokeRemote`); absent for
+    /// product events and lifecycle calls.
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
