@@ -3,6 +3,7 @@
 //! organization of the path. A non-member gets 404.
 
 use axum::http::HeaderMap;
+use axum_extra::extract::cookie::CookieJar;
 use deadpool_postgres::Pool;
 use onboarding::{
     db::{
@@ -38,20 +39,21 @@ impl Member {
 }
 
 /// A cookie's value from the request.
-pub(crate) fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, value)| value.to_owned())
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(wanted)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// The browser's time zone, as the pages' script stored it.
 pub(crate) fn time_zone_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, "mf_tz").map(|value| value.replace("%2F", "/"))
+    // The script stores `encodeURIComponent(zone)`: `Europe%2FBerlin`, `Etc%2FGMT%2B1`.
+    cookie(headers, "mf_tz").and_then(|value| {
+        percent_encoding::percent_decode_str(&value)
+            .decode_utf8()
+            .ok()
+            .map(|zone| zone.into_owned())
+    })
 }
 
 /// `Authorization: Bearer <API token>`, for notebooks and BI tools.
@@ -114,4 +116,21 @@ pub(crate) async fn member(
         organization_name: organization.name,
         installations,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_zone_cookie_is_read_whole_and_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            "mf_session=x; mf_tz=Etc%2FGMT%2B1".parse().unwrap(),
+        );
+        assert_eq!(time_zone_cookie(&headers).as_deref(), Some("Etc/GMT+1"));
+        assert_eq!(cookie(&headers, "mf_session").as_deref(), Some("x"));
+        assert_eq!(cookie(&headers, "absent"), None);
+    }
 }
