@@ -21,18 +21,7 @@ async fn a_forge_reinstall_is_offered_its_previous_organization() {
         .wait_for(&installer, onboarding::mail::messages::SETUP_SUBJECT, 0)
         .await;
     let mut owner = harness.signed_up(&email("owner")).await;
-    let path = setup_path(&mail);
-    owner.get(&path).await.assert_status(200);
-    let done = owner
-        .submit(&path, &[("action", "create"), ("organization", "Acme")])
-        .await;
-    let organization = done
-        .location
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let organization = owner.create_organization(&setup_path(&mail), "Acme").await;
     harness
         .sim
         .uninstall_forge(&harness.target, &install)

@@ -17,19 +17,10 @@ async fn organization(
     owner: &str,
 ) -> (String, Browser, jira_simulator::ConnectInstallation) {
     let (installation, mail) = harness.install_and_read_setup_email().await;
-    let path = setup_path(&mail);
     let mut browser = harness.signed_up(owner).await;
-    browser.get(&path).await.assert_status(200);
-    let done = browser
-        .submit(&path, &[("action", "create"), ("organization", "Acme")])
+    let id = browser
+        .create_organization(&setup_path(&mail), "Acme")
         .await;
-    let id = done
-        .location
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
     (id, browser, installation)
 }
 

@@ -300,18 +300,7 @@ async fn a_reinstalled_workspace_reconnects_to_its_organization_and_another_can_
     let harness = Harness::start().await;
     let (first, mail) = harness.install_and_read_setup_email().await;
     let mut owner = harness.signed_up(&email("owner")).await;
-    let path = setup_path(&mail);
-    owner.get(&path).await.assert_status(200);
-    let done = owner
-        .submit(&path, &[("action", "create"), ("organization", "Acme")])
-        .await;
-    let organization = done
-        .location
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let organization = owner.create_organization(&setup_path(&mail), "Acme").await;
 
     // Uninstalling keeps the organization and the link; reinstalling offers to reconnect.
     harness

@@ -84,6 +84,22 @@ impl Browser {
             .join("; ")
     }
 
+    /// Opens a setup link and names a new organization there; answers the organization's id
+    /// from where setup lands (the dashboards' `/orgs/{id}`).
+    pub async fn create_organization(&mut self, setup_path: &str, name: &str) -> String {
+        self.get(setup_path).await.assert_status(200);
+        let done = self
+            .submit(setup_path, &[("action", "create"), ("organization", name)])
+            .await;
+        done.assert_redirect_to("http://dashboards.test/orgs/");
+        done.location
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
