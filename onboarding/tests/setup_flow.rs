@@ -286,7 +286,7 @@ async fn a_mail_server_that_is_down_delays_the_setup_email_and_loses_nothing() {
             .await,
         1
     );
-    // Only the link that was mailed is live: the failed attempts' links were rolled back.
+    // Only the link that was mailed is live: the failed attempts discarded theirs.
     assert_eq!(
         harness
             .count("SELECT count(*) FROM setup_links WHERE revoked_at IS NULL AND used_at IS NULL")

@@ -216,6 +216,7 @@ pub(crate) async fn link(
     let transaction = client.transaction().await?;
     let (token, _) =
         setup_links::mint(&transaction, installation.id, state.accounts.setup_link_ttl).await?;
+    setup_links::supersede_older(&transaction, &token).await?;
     transaction.commit().await?;
     tracing::info!(installation_id = %installation.client_key, "setup link minted from the Forge admin page");
     let url = format!("{}/setup/{}", state.atlassian.base_url(), token.text);

@@ -1,5 +1,8 @@
-//! Emails waiting to be sent. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
-//! onboarding instances share the work without sending one email twice.
+//! Emails waiting to be sent. A sender claims rows by leasing them (moving their next attempt
+//! past the lease) in one committed statement with `FOR UPDATE SKIP LOCKED`, so several
+//! onboarding instances share the work without sending one email twice, and no row lock is held
+//! while talking to Jira or the mail server. A sender that dies mid-send leaves its rows to be
+//! retried when the lease runs out.
 
 use std::time::Duration;
 
@@ -39,19 +42,27 @@ pub async fn enqueue(
         .get(0))
 }
 
-/// Claims up to `limit` due emails; the caller's transaction holds them until it ends.
+/// Longer than one attempt can take (a Jira lookup and an SMTP exchange, each with a timeout of
+/// seconds), so a claimed row is not claimed again while it is being sent.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// Claims up to `limit` due emails for [`CLAIM_LEASE`]. Run it outside a transaction: the
+/// claim must be committed before the first email goes out.
 pub async fn claim_due(
     client: &impl GenericClient,
     limit: i64,
 ) -> Result<Vec<Due>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT id, kind, installation_id, invite_id, attempts FROM outbox
-             WHERE sent_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= now()
-             ORDER BY next_attempt_at, id
-             LIMIT $1
-             FOR UPDATE SKIP LOCKED",
-            &[&limit],
+            "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2)
+             WHERE id IN (
+                 SELECT id FROM outbox
+                 WHERE sent_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= now()
+                 ORDER BY next_attempt_at, id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, kind, installation_id, invite_id, attempts",
+            &[&limit, &CLAIM_LEASE.as_secs_f64()],
         )
         .await?;
     Ok(rows

@@ -1,5 +1,5 @@
-//! One-time setup links, bound to an installation. Minting a link revokes the older ones, so
-//! only the newest email works. Opening a link checks it; only completing the setup uses it.
+//! One-time setup links, bound to an installation. A link that reaches its user supersedes the
+//! older ones, so only the newest email works. Opening a link checks it; only completing the setup uses it.
 
 use std::time::{Duration, SystemTime};
 
@@ -36,19 +36,14 @@ pub enum LinkCheck {
     Unknown,
 }
 
-/// Mints a link for the installation and revokes every older unused one.
+/// Mints a link for the installation, live at once but not yet superseding the older ones:
+/// commit it before mailing it, then [`supersede_older`] once the email is out, or [`discard`]
+/// it when sending failed (so an earlier email that did arrive keeps working).
 pub async fn mint(
     client: &impl GenericClient,
     installation: Uuid,
     lifetime: Duration,
 ) -> Result<(MintedToken, SystemTime), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE setup_links SET revoked_at = now()
-             WHERE installation_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
-            &[&installation],
-        )
-        .await?;
     let token = tokens::mint();
     let row = client
         .query_one(
@@ -58,6 +53,41 @@ pub async fn mint(
         )
         .await?;
     Ok((token, row.get(0)))
+}
+
+/// Revokes the installation's unused links minted before `mailed`, so only the newest email
+/// works.
+pub async fn supersede_older(
+    client: &impl GenericClient,
+    mailed: &MintedToken,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE setup_links older SET revoked_at = now()
+             FROM setup_links mailed
+             WHERE mailed.token_sha256 = $1
+               AND older.installation_id = mailed.installation_id
+               AND older.token_sha256 <> mailed.token_sha256
+               AND older.created_at <= mailed.created_at
+               AND older.used_at IS NULL AND older.revoked_at IS NULL",
+            &[&mailed.sha256],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Forgets a link whose email could not be sent.
+pub async fn discard(
+    client: &impl GenericClient,
+    unsent: &MintedToken,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM setup_links WHERE token_sha256 = $1 AND used_at IS NULL",
+            &[&unsent.sha256],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Checks a presented link. With `lock`, the link's row stays locked until the caller's

@@ -120,39 +120,34 @@ impl OutboxSender {
 
     /// Claims the due emails and tries each once; answers how many were handled.
     async fn send_due(&self) -> Result<usize, tokio_postgres::Error> {
-        let mut client = match self.pool.get().await {
+        let client = match self.pool.get().await {
             Ok(client) => client,
             Err(err) => {
                 tracing::warn!(error = %err, "Postgres unavailable; the outbox waits");
                 return Ok(0);
             }
         };
-        let mut transaction = client.transaction().await?;
-        let due = outbox::claim_due(&transaction, BATCH).await?;
+        // Each step commits on its own: a link is in Postgres before its email leaves, so a
+        // recipient who clicks at once finds it, and a later failure cannot revoke it.
+        let due = outbox::claim_due(&client, BATCH).await?;
         for item in &due {
-            // A savepoint per email: a failed send rolls back the link it minted, so the link
-            // of an earlier email that did arrive is not revoked for nothing.
-            let attempt = transaction.transaction().await?;
             let kind = match item.email {
                 Email::Setup { .. } => "setup",
                 Email::Invite { .. } => "invite",
             };
-            match self.send_one(&attempt, item).await {
+            match self.send_one(&client, item).await {
                 Ok(Outcome::Sent) => {
-                    attempt.commit().await?;
-                    outbox::mark_sent(&transaction, item.id).await?;
+                    outbox::mark_sent(&client, item.id).await?;
                     self.metrics.sent.with_label_values(&[kind]).inc();
                     tracing::info!(outbox_id = item.id, kind, "email sent");
                 }
                 Ok(Outcome::Cancelled(reason)) => {
-                    attempt.rollback().await?;
-                    outbox::cancel(&transaction, item.id, reason).await?;
+                    outbox::cancel(&client, item.id, reason).await?;
                     tracing::info!(outbox_id = item.id, kind, reason, "email no longer needed");
                 }
                 Err(err) => {
-                    attempt.rollback().await?;
                     let delay = self.backoff(item.attempts);
-                    outbox::retry_later(&transaction, item.id, delay, &err.to_string()).await?;
+                    outbox::retry_later(&client, item.id, delay, &err.to_string()).await?;
                     self.metrics
                         .failures
                         .with_label_values(&[kind, err.reason()])
@@ -168,7 +163,6 @@ impl OutboxSender {
                 }
             }
         }
-        transaction.commit().await?;
         Ok(due.len())
     }
 
@@ -255,19 +249,26 @@ impl OutboxSender {
         let (token, expires_at) =
             setup_links::mint(client, installation, self.accounts.setup_link_ttl).await?;
         let link = self.link(&format!("setup/{}", token.text));
-        let message = messages::setup(
-            &self.mail.from,
-            &SetupEmail {
-                to: &to,
-                workspace: &workspace,
-                site: &site,
-                previous_organization: previous_organization.as_deref(),
-                link: &link,
-                expires_at,
-                valid_for: self.accounts.setup_link_ttl,
-            },
-        )?;
-        self.transport.send(message).await?;
+        let email = SetupEmail {
+            to: &to,
+            workspace: &workspace,
+            site: &site,
+            previous_organization: previous_organization.as_deref(),
+            link: &link,
+            expires_at,
+            valid_for: self.accounts.setup_link_ttl,
+        };
+        let sent = async {
+            let message = messages::setup(&self.mail.from, &email)?;
+            self.transport.send(message).await?;
+            Ok::<_, SendError>(())
+        }
+        .await;
+        if let Err(err) = sent {
+            setup_links::discard(client, &token).await?;
+            return Err(err);
+        }
+        setup_links::supersede_older(client, &token).await?;
         Ok(Outcome::Sent)
     }
 
@@ -276,6 +277,7 @@ impl OutboxSender {
         client: &impl GenericClient,
         invite: Uuid,
     ) -> Result<Outcome, SendError> {
+        // An invite holds one token: the next attempt replaces the one a failed attempt minted.
         let Some((token, invite)) = invites::mint_token(client, invite).await? else {
             return Ok(Outcome::Cancelled("invite no longer open"));
         };
