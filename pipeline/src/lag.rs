@@ -3,7 +3,10 @@
 //! instance has read. No extra requests to the broker.
 
 use prometheus::{IntGaugeVec, Opts, Registry};
-use rdkafka::{ClientContext, Statistics, consumer::ConsumerContext};
+use rdkafka::{
+    ClientContext, Statistics, TopicPartitionList,
+    consumer::{BaseConsumer, ConsumerContext, Rebalance},
+};
 
 pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
 
@@ -44,4 +47,42 @@ impl ClientContext for LagReporter {
     }
 }
 
-impl ConsumerContext for LagReporter {}
+/// Rebalances are logged, since which instance reads which partition is the first question when
+/// a group stalls; a revoked partition's gauge is dropped, as it is no longer this instance's lag.
+impl ConsumerContext for LagReporter {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                tracing::info!(partitions = %describe(partitions), "partitions assigned");
+            }
+            Rebalance::Revoke(partitions) => {
+                tracing::info!(partitions = %describe(partitions), "partitions revoked");
+                for element in partitions.elements() {
+                    let _ = self
+                        .lag
+                        .remove_label_values(&[element.topic(), &element.partition().to_string()]);
+                }
+            }
+            Rebalance::Error(err) => tracing::warn!(error = %err, "rebalance failed"),
+        }
+    }
+}
+
+/// `topic[0,2]` for a log line.
+fn describe(partitions: &TopicPartitionList) -> String {
+    let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+    for element in partitions.elements() {
+        by_topic
+            .entry(element.topic().to_owned())
+            .or_default()
+            .push(element.partition());
+    }
+    by_topic
+        .iter()
+        .map(|(topic, numbers)| {
+            let numbers: Vec<String> = numbers.iter().map(i32::to_string).collect();
+            format!("{topic}[{}]", numbers.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

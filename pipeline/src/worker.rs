@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use ingress::envelope::{Envelope, message_headers};
+use ingress::envelope::{Envelope, header, message_headers};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
@@ -30,7 +30,6 @@ use crate::{
 
 /// How long a stopping pipeline keeps trying to insert its last batch.
 const FINAL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
-const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
 
 /// The next offset to read, per (topic, partition), of a batch.
 type Offsets = std::collections::BTreeMap<(String, i32), i64>;
@@ -211,6 +210,14 @@ impl Worker {
             });
         match outcome {
             Ok(normalized) => {
+                // Follows one delivery from ingress's log line to here (RUST_LOG=pipeline=debug).
+                tracing::debug!(
+                    request_id = header_text(&headers, header::REQUEST_ID),
+                    delivery_id = normalized.event.delivery_id.as_str(),
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    "delivery normalized"
+                );
                 batch.push(normalized.event, normalized.field_changes);
             }
             Err((reason, detail)) => {
@@ -236,6 +243,9 @@ impl Worker {
         tracing::warn!(
             reason,
             detail,
+            request_id = header_text(headers, header::REQUEST_ID),
+            delivery_id = header_text(headers, header::DELIVERY_ID),
+            installation_id = header_text(headers, header::INSTALLATION_ID),
             partition = message.partition(),
             offset = message.offset(),
             "dead-lettering a message"
@@ -244,14 +254,17 @@ impl Worker {
         let mut backoff = Duration::from_millis(200);
         loop {
             let mut owned = OwnedHeaders::new_with_capacity(headers.len() + 1);
-            for (key, value) in headers.iter().filter(|(key, _)| *key != DEAD_LETTER_REASON) {
+            for (key, value) in headers
+                .iter()
+                .filter(|(key, _)| *key != header::DEAD_LETTER_REASON)
+            {
                 owned = owned.insert(Header {
                     key,
                     value: Some(*value),
                 });
             }
             owned = owned.insert(Header {
-                key: DEAD_LETTER_REASON,
+                key: header::DEAD_LETTER_REASON,
                 value: Some(why.as_bytes()),
             });
             let mut record = FutureRecord::to(&self.dead_letter_topic)
@@ -277,4 +290,14 @@ impl Worker {
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
+}
+
+/// An envelope header as text for a log line; empty when missing or not UTF-8 (a poison
+/// message may carry anything).
+fn header_text<'a>(headers: &'a [(&str, &[u8])], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        .unwrap_or_default()
 }

@@ -1,0 +1,264 @@
+//! The whole path a fault is injected into: the Jira simulator signs installs and events,
+//! onboarding and ingress run in-process, the pipeline runs as real processes (so it can be
+//! killed with SIGKILL), and every store is reached through a gate the test can close. Each
+//! fault test gets its own Postgres database, ClickHouse database and broker, so faults run
+//! beside the rest of the suite without disturbing it.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
+use service_kit::{
+    connections::ClickHouseConfig,
+    kafka_topics::{self, TopicSpec},
+    testing::{Stack, TcpGate, TestApp, TestBroker, unique},
+};
+
+const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
+
+/// How a pipeline joins its consumer group.
+#[derive(Clone, Copy)]
+pub(crate) enum Membership {
+    /// A fixed `group.instance.id`, as the stack runs its one pipeline: a restarted instance
+    /// takes its partitions back at once.
+    Static,
+    /// No instance id, as for several instances: on tansu 0.6 a group of two static members
+    /// read nothing for about a minute after forming, dynamic members at once.
+    Dynamic,
+}
+
+struct PipelineProcess {
+    child: Option<tokio::process::Child>,
+    membership: Membership,
+    /// Where its health and metrics are served.
+    addr: String,
+}
+const RAW_PARTITIONS: i32 = 4;
+
+/// The path's broker: always one of the test's own, so a fault is judged on its own traffic,
+/// not slowed by the rest of the suite sharing the stack's broker.
+pub(crate) enum Broker {
+    /// Memory storage: fast, for faults that leave the broker alone.
+    Memory,
+    /// Durable SQLite storage, which the test may stop and start again.
+    Durable,
+}
+
+pub(crate) struct FaultPath {
+    pub(crate) sim: Arc<Simulator>,
+    pub(crate) target: Target,
+    pub(crate) onboarding: TestApp,
+    /// Runs for as long as the path does; the simulator reaches it through `target`.
+    _ingress: TestApp,
+    /// Between onboarding and ingress and their Postgres database.
+    pub(crate) postgres_gate: TcpGate,
+    /// Between the pipelines and ClickHouse.
+    pub(crate) clickhouse_gate: TcpGate,
+    /// Straight to ClickHouse, for counting what was stored.
+    pub(crate) clickhouse: ClickHouseConfig,
+    broker: TestBroker,
+    brokers: String,
+    raw_topic: String,
+    dead_letter_topic: String,
+    group: String,
+    pipelines: Vec<PipelineProcess>,
+    logs: PathBuf,
+}
+
+impl FaultPath {
+    pub(crate) async fn start(name: &'static str, broker: Broker) -> Self {
+        let stack = Stack::from_env();
+        let sim = Arc::new(Simulator::start(SimulatorConfig::default()).await.unwrap());
+        let (postgres_gate, postgres) = TcpGate::for_postgres(&stack.fresh_postgres().await).await;
+        let clickhouse = stack.fresh_clickhouse().await;
+        let (clickhouse_gate, _) = TcpGate::for_clickhouse(&clickhouse).await;
+        let broker = match broker {
+            Broker::Memory => TestBroker::start_in_memory().await,
+            Broker::Durable => TestBroker::start().await,
+        };
+        let brokers = broker.brokers.clone();
+        let (raw_topic, dead_letter_topic) = (unique("raw"), unique("dead"));
+        kafka_topics::ensure(
+            &brokers,
+            &[
+                TopicSpec {
+                    name: &raw_topic,
+                    partitions: RAW_PARTITIONS,
+                },
+                TopicSpec {
+                    name: &dead_letter_topic,
+                    partitions: 1,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+
+        let mut onboarding_config = onboarding::Config::from_env().unwrap();
+        onboarding_config.server.listen = "127.0.0.1:0".parse().unwrap();
+        onboarding_config.postgres = postgres.clone();
+        onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
+        onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
+        let onboarding = TestApp::spawn(onboarding::build(onboarding_config).await.unwrap());
+
+        let mut ingress_config = ingress::Config::from_env().unwrap();
+        ingress_config.server.listen = "127.0.0.1:0".parse().unwrap();
+        ingress_config.postgres = postgres;
+        ingress_config.kafka.brokers = brokers.clone();
+        ingress_config.topics.raw = raw_topic.clone();
+        ingress_config.topics.dead_letter = dead_letter_topic.clone();
+        ingress_config.topics.raw_partitions = RAW_PARTITIONS;
+        ingress_config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
+        ingress_config.verify.forge_jwks_url = sim.jwks_url().unwrap();
+        let ingress = TestApp::spawn(ingress::build(ingress_config).await.unwrap());
+        ingress.wait_until_ready().await;
+
+        let target = Target::new(
+            onboarding.address.parse().unwrap(),
+            ingress.address.parse().unwrap(),
+        );
+        let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("faults")
+            .join(unique(name));
+        std::fs::create_dir_all(&logs).unwrap();
+        Self {
+            sim,
+            target,
+            onboarding,
+            _ingress: ingress,
+            postgres_gate,
+            clickhouse_gate,
+            clickhouse,
+            broker,
+            brokers,
+            raw_topic,
+            dead_letter_topic,
+            group: unique("group"),
+            pipelines: Vec::new(),
+            logs,
+        }
+    }
+
+    /// A signed Connect install through onboarding. Ingress hears of it through Postgres, so
+    /// the stream's first events may be refused as unknown; the stream counts those as refused.
+    pub(crate) async fn install(&self) -> ConnectInstallation {
+        self.sim
+            .install_connect(&self.target, &WorkspaceSpec::random())
+            .await
+            .unwrap()
+    }
+
+    /// Starts a pipeline process (the real binary) on the path's topics; answers its number.
+    pub(crate) fn start_pipeline(&mut self, membership: Membership) -> usize {
+        let number = self.pipelines.len();
+        let process = self.spawn_pipeline(number, membership);
+        self.pipelines.push(process);
+        number
+    }
+
+    /// Starts pipeline `number` again after a kill, as a supervisor would: the same member of
+    /// the group, so it takes its partitions back at once.
+    pub(crate) fn restart_pipeline(&mut self, number: usize) {
+        self.pipelines[number] = self.spawn_pipeline(number, self.pipelines[number].membership);
+    }
+
+    fn spawn_pipeline(&self, number: usize, membership: Membership) -> PipelineProcess {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("pipeline-{number}.log")))
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .env("PIPELINE_ADDR", &addr)
+            .env(
+                "CLICKHOUSE_URL",
+                format!("http://{}", self.clickhouse_gate.addr),
+            )
+            .env("CLICKHOUSE_DATABASE", &self.clickhouse.database)
+            .env("KAFKA_BROKERS", &self.brokers)
+            .env("KAFKA_RAW_TOPIC", &self.raw_topic)
+            .env("KAFKA_DEAD_LETTER_TOPIC", &self.dead_letter_topic)
+            .env("KAFKA_CONSUMER_GROUP", &self.group)
+            .env(
+                "KAFKA_GROUP_INSTANCE_ID",
+                match membership {
+                    Membership::Static => format!("pipeline-{number}"),
+                    Membership::Dynamic => String::new(),
+                },
+            )
+            // Small, frequent batches, so a fault lands between inserts and offset commits.
+            .env("BATCH_MAX_ROWS", "100")
+            .env("BATCH_MAX_WAIT_MS", "100")
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the pipeline binary");
+        PipelineProcess {
+            child: Some(child),
+            membership,
+            addr,
+        }
+    }
+
+    /// Waits (bounded) until pipeline `number` has consumed from its partitions: the group has
+    /// settled, so a fault lands on a pipeline at work rather than on one still joining.
+    pub(crate) async fn wait_until_consuming(&self, number: usize) {
+        let url = format!("http://{}/metrics", self.pipelines[number].addr);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let consumed = match reqwest::get(&url).await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+            .lines()
+            .filter(|line| line.starts_with(pipeline::metrics::CONSUMED_TOTAL))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+            if consumed > 0.0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "pipeline {number} consumed nothing in 60 s; logs in {}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// SIGKILL: no flush, no offset commit, as a crash or the OOM killer.
+    pub(crate) async fn kill_pipeline(&mut self, number: usize) {
+        if let Some(mut child) = self.pipelines[number].child.take() {
+            child.kill().await.expect("kill the pipeline");
+        }
+    }
+
+    pub(crate) async fn stop_broker(&mut self) {
+        self.broker.stop().await;
+    }
+
+    pub(crate) async fn start_broker(&mut self) {
+        self.broker.start_again().await;
+    }
+
+    /// Where the pipelines' logs are, for a failure message.
+    pub(crate) fn logs(&self) -> String {
+        self.logs.display().to_string()
+    }
+}
+
+/// How long a store stays down in the outage faults: `FAULT_OUTAGE_SECS`, 30 by default.
+pub(crate) fn outage() -> Duration {
+    Duration::from_secs(
+        std::env::var("FAULT_OUTAGE_SECS")
+            .ok()
+            .and_then(|secs| secs.parse().ok())
+            .unwrap_or(30),
+    )
+}

@@ -1,0 +1,133 @@
+//! A steady stream of Jira events from the simulator, under Jira's retry rule, with a record of
+//! what became of each delivery: the ground truth a fault is judged against.
+
+use std::{sync::Arc, time::Duration};
+
+use jira_simulator::{ConnectInstallation, DeliveryOptions, EventFixtures, Simulator, Target};
+use rand::SeedableRng;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The event kinds sent, by fixture name; each delivery counts once under the weekly-rates
+/// kind of the same name, which keeps the independent count of the views a plain tally.
+pub(crate) const KINDS: [&str; 2] = ["issue_created", "comment_created"];
+
+/// What became of one delivery, as the simulator saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub(crate) identifier: String,
+    pub(crate) kind: &'static str,
+    pub(crate) accepted: bool,
+    pub(crate) retries: u32,
+}
+
+pub(crate) struct SteadyStream {
+    stop: CancellationToken,
+    sender: tokio::task::JoinHandle<Vec<Sent>>,
+}
+
+impl SteadyStream {
+    /// Sends `per_second` events a second until [`SteadyStream::finish`].
+    pub(crate) fn start(
+        sim: Arc<Simulator>,
+        target: Target,
+        installation: ConnectInstallation,
+        per_second: u32,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let sender = tokio::spawn(async move {
+            let fixtures = Arc::new(EventFixtures::load(&EventFixtures::default_dir()).unwrap());
+            let (target, installation) = (Arc::new(target), Arc::new(installation));
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            let mut in_flight = JoinSet::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+            let mut sequence = 0usize;
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let kind = KINDS[sequence % KINDS.len()];
+                sequence += 1;
+                let payload = fixtures.generate_named(kind, &mut rng).unwrap();
+                let (sim, target, installation) = (
+                    Arc::clone(&sim),
+                    Arc::clone(&target),
+                    Arc::clone(&installation),
+                );
+                in_flight.spawn(async move {
+                    let delivery = sim
+                        .send_connect_event(&target, &installation, &payload, jira_retries())
+                        .await
+                        .unwrap();
+                    Sent {
+                        identifier: delivery.identifier.clone(),
+                        kind,
+                        accepted: delivery.is_accepted(),
+                        retries: delivery.retries(),
+                    }
+                });
+            }
+            // Deliveries under way finish their retries, as Jira's would.
+            in_flight.join_all().await
+        });
+        Self { stop, sender }
+    }
+
+    /// Stops sending and waits for every delivery under way to end.
+    pub(crate) async fn finish(self) -> Vec<Sent> {
+        self.stop.cancel();
+        self.sender.await.unwrap()
+    }
+}
+
+/// Jira's rule with shorter delays: retries on 5xx, timeouts and refused connections, doubling
+/// from 250 ms, about a minute in all, so every outage the suite injects is ridden out.
+fn jira_retries() -> DeliveryOptions {
+    DeliveryOptions {
+        max_retries: 8,
+        timeout: Duration::from_secs(10),
+        backoff: Duration::from_millis(250),
+        identifier: None,
+    }
+}
+
+/// Ingress learns of a new installation through Postgres: sends single probe events (one
+/// attempt each) until one is accepted, and answers them all, for the tally.
+pub(crate) async fn until_accepting(
+    sim: &Simulator,
+    target: &Target,
+    installation: &ConnectInstallation,
+) -> Vec<Sent> {
+    let fixtures = EventFixtures::load(&EventFixtures::default_dir()).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut probes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let payload = fixtures.generate_named(KINDS[0], &mut rng).unwrap();
+        let once = DeliveryOptions {
+            max_retries: 0,
+            ..jira_retries()
+        };
+        let delivery = sim
+            .send_connect_event(target, installation, &payload, once)
+            .await
+            .unwrap();
+        let accepted = delivery.is_accepted();
+        probes.push(Sent {
+            identifier: delivery.identifier,
+            kind: KINDS[0],
+            accepted,
+            retries: 0,
+        });
+        if accepted {
+            return probes;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ingress never accepted the new installation's events"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
