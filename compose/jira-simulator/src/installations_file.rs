@@ -1,5 +1,6 @@
-//! The JSON file `install` writes and `stream`, `uninstall` and `serve` read: the Connect
-//! installations made against the local stack, with what a third tool needs to sign as Jira.
+//! The JSON file `install` writes and `stream`, `uninstall` and `serve` read: the Connect and Forge
+//! installations made against the local stack, with what a third tool needs to sign as Jira or
+//! Forge, and what a restarted `serve` needs to answer the app's calls for them.
 
 use std::{fs, path::Path};
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     connect::ConnectInstallation,
     error::{Result, SimulatorError},
+    forge::ForgeInstall,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,10 +20,31 @@ pub struct InstallationsFile {
     /// Where its public key is served, for tools that verify install tokens themselves.
     #[serde(default)]
     pub install_keys_url: String,
+    /// The same key as Forge's JWKS, which verifies the FITs of the Forge installations.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub forge_jwks_url: String,
+    /// The Forge app's ARI: the `aud` of its FITs.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub forge_app_id: String,
+    /// The Connect installations (the name predates Forge; tools read it as is).
+    #[serde(default)]
     pub installations: Vec<ConnectInstallation>,
+    /// The Forge installations, with the app system token and the installer's user token the
+    /// simulator handed out: `serve` answers the email and permissions lookups made with them.
+    #[serde(default)]
+    pub forge_installations: Vec<ForgeInstall>,
 }
 
 impl InstallationsFile {
+    /// How many installations, of both kinds.
+    pub fn len(&self) -> usize {
+        self.installations.len() + self.forge_installations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn read(path: &Path) -> Result<Self> {
         let text =
             fs::read_to_string(path).map_err(|source| SimulatorError::ReadInstallations {
