@@ -21,7 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the Connect install keys, the Forge JWKS and Jira's user-email endpoint until SIGTERM.
+    /// Serve the Connect install keys, the Forge JWKS and Jira's user-email and permissions
+    /// endpoints until SIGTERM.
     Serve(ServeArgs),
     /// Install the app on new Jira sites (Forge or Connect lifecycle calls) and write the installations.
     Install(InstallArgs),
@@ -130,7 +131,7 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub key: KeyArgs,
-    /// Installations made by `install`, for the user-email endpoint.
+    /// Installations made by `install`, for the user-email and permissions endpoints.
     #[arg(
         long,
         env = "SIMULATOR_INSTALLATIONS",
