@@ -77,3 +77,48 @@ impl InstallationsFile {
         fs::rename(&staging, path).map_err(write_err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::ForgeInstallation;
+
+    #[test]
+    fn a_file_written_before_forge_still_reads() {
+        let file: InstallationsFile =
+            serde_json::from_str(r#"{"kid": "k", "install_keys_url": "u", "installations": []}"#)
+                .expect("an older file parses");
+        assert!(file.forge_installations.is_empty());
+        assert!(file.is_empty());
+    }
+
+    #[test]
+    fn forge_installs_are_written_flat_and_read_back() {
+        let install = ForgeInstall {
+            installation: ForgeInstallation {
+                installation_id: "ari:cloud:ecosystem::installation/i".into(),
+                cloud_id: "c".into(),
+                site_url: "https://forge-x.atlassian.net".into(),
+                api_base_url: "https://api.atlassian.com/ex/jira/c".into(),
+            },
+            installer_account_id: "712020:a".into(),
+            installer_email: "admin.forge-x@example.test".into(),
+            system_token: "forge-system-s".into(),
+            installer_user_token: "forge-user-u".into(),
+        };
+        let file = InstallationsFile {
+            forge_installations: vec![install],
+            ..InstallationsFile::default()
+        };
+        let json = serde_json::to_value(&file).expect("serializes");
+        // Flat: a tool finds every field of an installation at its top level.
+        assert_eq!(json["forge_installations"][0]["cloud_id"], "c");
+        assert_eq!(
+            json["forge_installations"][0]["system_token"],
+            "forge-system-s"
+        );
+        let back: InstallationsFile = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, file);
+        assert_eq!(back.len(), 1);
+    }
+}
