@@ -63,7 +63,11 @@ pub(crate) async fn run(args: InstallArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    // Written even after a failure, so `uninstall` finds the sites installed before it.
+    // Written even after a failure, so `uninstall` finds the sites installed before it; a run
+    // that installed nothing leaves an earlier file alone.
+    if file.is_empty() {
+        return installed;
+    }
     file.write(&args.out)?;
     println!("wrote {}", args.out.display());
     installed
