@@ -76,7 +76,8 @@ MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
   kafka        $KAFKA_BROKERS
   smtp         127.0.0.1:$SMTP_PORT (mail kept in $STACK_DIR/mail/new)
   prometheus   $PROMETHEUS_URL
-  simulator    http://$SIMULATOR_ADDR (Atlassian's keys; demo workspace in $SIMULATOR_INSTALLATIONS)
+  simulator    http://$SIMULATOR_ADDR (Atlassian's keys and Jira's REST API)
+  demo         $(demo_workspace_summary) (DEMO_INSTALL_VIA: forge or connect)
 
 Send demo events: target/debug/jira-simulator stream --rate 20 --count 200
 EOT

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 use crate::{commands, delivery::DeliveryOptions, events::EventFixtures, target::Target};
@@ -21,13 +21,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the Connect install keys, the Forge JWKS and Jira's user-email endpoint until SIGTERM.
+    /// Serve the Connect install keys, the Forge JWKS and Jira's user-email and permissions
+    /// endpoints until SIGTERM.
     Serve(ServeArgs),
-    /// Install the app on new Jira sites (signed lifecycle callbacks) and write the installations.
+    /// Install the app on new Jira sites (Forge or Connect lifecycle calls) and write the installations.
     Install(InstallArgs),
-    /// Stream signed Connect webhooks for the installations at a steady rate, with Jira's retries.
+    /// Stream signed events for the installations at a steady rate, with Jira's retries: Forge
+    /// events with a FIT or Connect webhooks, as each installation was made.
     Stream(StreamArgs),
-    /// Uninstall the installations of the file.
+    /// Uninstall the installations of the file (Forge: preUninstall; Connect: uninstalled).
     Uninstall(UninstallArgs),
 }
 
@@ -42,9 +44,20 @@ impl Cli {
     }
 }
 
+/// Which of Atlassian's two app frameworks installs the app on a site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// Forge Remote: lifecycle calls with a FIT and the app system token, Forge-shaped events.
+    /// Atlassian lists new Marketplace apps only as Forge apps, so this is the default.
+    Forge,
+    /// Atlassian Connect: the descriptor, a signed install, webhooks signed with a shared secret.
+    Connect,
+}
+
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// The RSA signing key (PEM), created on first use. `serve` and `install` must share it.
+    /// The RSA signing key (PEM), created on first use. `serve`, `install`, `uninstall` and a
+    /// Forge `stream` must share it: it signs install tokens and FITs.
     #[arg(
         long,
         env = "SIMULATOR_KEY_FILE",
@@ -118,7 +131,7 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub key: KeyArgs,
-    /// Installations made by `install`, for the user-email endpoint.
+    /// Installations made by `install`, for the user-email and permissions endpoints.
     #[arg(
         long,
         env = "SIMULATOR_INSTALLATIONS",
@@ -143,6 +156,9 @@ pub struct InstallArgs {
     /// How many Jira sites to install on.
     #[arg(long, env = "SIMULATOR_WORKSPACES", default_value = "1")]
     pub workspaces: NonZeroU32,
+    /// Install as a Forge app or through Connect.
+    #[arg(long, value_enum, env = "SIMULATOR_INSTALL_VIA", default_value_t = Via::Forge)]
+    pub via: Via,
     /// Where to write the installations (replaced).
     #[arg(
         long,
@@ -158,6 +174,8 @@ pub struct StreamArgs {
     pub installations: InstallationsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Events per second, spread over the installations in turn.
     #[arg(long, env = "SIMULATOR_RATE", default_value_t = 50.0, value_parser = parse_rate)]
     pub rate: f64,
@@ -170,9 +188,16 @@ pub struct StreamArgs {
     /// Deliveries in flight at most; when the ingress is slower, the rate drops.
     #[arg(long, env = "SIMULATOR_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
-    /// The event fixtures to vary.
+    /// The Connect event fixtures to vary.
     #[arg(long, env = "SIMULATOR_FIXTURES", default_value_os_t = EventFixtures::default_dir())]
     pub fixtures: PathBuf,
+    /// The Forge event fixtures to vary.
+    #[arg(
+        long,
+        env = "SIMULATOR_FORGE_FIXTURES",
+        default_value_os_t = EventFixtures::default_forge_dir()
+    )]
+    pub forge_fixtures: PathBuf,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -269,6 +294,7 @@ mod tests {
         assert_eq!(default("rate"), ["50"]);
         assert_eq!(default("ingress"), ["http://127.0.0.1:8080"]);
         assert_eq!(default("path"), [".stack/simulator/installation.json"]);
+        assert_eq!(default("key_file"), [".stack/simulator/key.pem"]);
         assert!(
             Cli::try_parse_from([
                 "jira-simulator",
@@ -280,5 +306,23 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn install_goes_through_forge_unless_told_connect() {
+        let command = <Cli as clap::CommandFactory>::command();
+        let install = command.find_subcommand("install").expect("install");
+        let via = install
+            .get_arguments()
+            .find(|arg| arg.get_id() == "via")
+            .expect("a --via option");
+        assert_eq!(via.get_default_values(), ["forge"]);
+        let parsed = Cli::try_parse_from(["jira-simulator", "install", "--via", "connect"])
+            .expect("connect is a choice");
+        let Command::Install(args) = parsed.command else {
+            panic!("not install");
+        };
+        assert_eq!(args.via, Via::Connect);
+        assert!(Cli::try_parse_from(["jira-simulator", "install", "--via", "webhook"]).is_err());
     }
 }

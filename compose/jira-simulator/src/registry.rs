@@ -1,5 +1,6 @@
-//! The Connect installations the key server knows, so it can check the JWTs apps sign when they
-//! call Jira's REST API: those this process installed, then those in the installations file.
+//! The installations the key server knows, so it can check what apps send when they call Jira's
+//! REST API (a Connect JWT, a Forge token): those this process installed, then those in the
+//! installations file, which another process (the CLI's `install`) writes.
 
 use std::{
     collections::HashMap,
@@ -10,7 +11,9 @@ use std::{
     },
 };
 
-use crate::{connect::ConnectInstallation, installations_file::InstallationsFile};
+use crate::{
+    connect::ConnectInstallation, forge::ForgeInstall, installations_file::InstallationsFile,
+};
 
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
@@ -33,12 +36,33 @@ pub(crate) struct ForgeUiUser {
     pub(crate) jira_admin: bool,
 }
 
+impl ForgeUiUser {
+    /// The installer at the admin page: installing an app takes a Jira administrator.
+    pub(crate) fn installer_of(install: &ForgeInstall) -> Self {
+        Self {
+            installation_id: install.installation.installation_id.clone(),
+            account_id: install.installer_account_id.clone(),
+            jira_admin: true,
+        }
+    }
+}
+
 /// The installer of a Forge installation, as the user-email endpoint answers for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ForgeUser {
     pub(crate) installation_id: String,
     pub(crate) account_id: String,
     pub(crate) email: String,
+}
+
+impl ForgeUser {
+    pub(crate) fn installer_of(install: &ForgeInstall) -> Self {
+        Self {
+            installation_id: install.installation.installation_id.clone(),
+            account_id: install.installer_account_id.clone(),
+            email: install.installer_email.clone(),
+        }
+    }
 }
 
 impl Registry {
@@ -73,11 +97,16 @@ impl Registry {
             .insert(system_token.to_owned(), user);
     }
 
-    pub(crate) fn remove_forge(&self, system_token: &str) {
+    /// Forgets the tokens handed out with `install`: Jira revokes them at uninstall.
+    pub(crate) fn remove_forge(&self, install: &ForgeInstall) {
         self.forge_by_token
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(system_token);
+            .remove(&install.system_token);
+        self.forge_user_tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&install.installer_user_token);
     }
 
     pub(crate) fn refuse_forge_lookups(&self, times: u32) {
@@ -93,13 +122,19 @@ impl Registry {
             .is_ok()
     }
 
-    /// Whom a Forge app system token was handed for.
+    /// Whom a Forge app system token was handed for: memory first, then the file. May read the
+    /// file, so call it off the async workers.
     pub(crate) fn forge_user(&self, system_token: &str) -> Option<ForgeUser> {
-        self.forge_by_token
+        let known = self
+            .forge_by_token
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(system_token)
-            .cloned()
+            .cloned();
+        known.or_else(|| {
+            self.forge_install_in_file(|install| install.system_token == system_token)
+                .map(|install| ForgeUser::installer_of(&install))
+        })
     }
 
     pub(crate) fn upsert_forge_user_token(&self, user_token: &str, user: ForgeUiUser) {
@@ -109,13 +144,19 @@ impl Registry {
             .insert(user_token.to_owned(), user);
     }
 
-    /// Whom a Forge user token was handed for.
+    /// Whom a Forge user token was handed for: memory first, then the installers of the file's
+    /// Forge installations. May read the file, so call it off the async workers.
     pub(crate) fn forge_ui_user(&self, user_token: &str) -> Option<ForgeUiUser> {
-        self.forge_user_tokens
+        let known = self
+            .forge_user_tokens
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(user_token)
-            .cloned()
+            .cloned();
+        known.or_else(|| {
+            self.forge_install_in_file(|install| install.installer_user_token == user_token)
+                .map(|install| ForgeUiUser::installer_of(&install))
+        })
     }
 
     /// The installation a Jira user installed: how the email endpoint, which serves every
@@ -135,14 +176,33 @@ impl Registry {
             .find(|installation| wanted(installation))
             .cloned();
         known.or_else(|| {
-            let path = self.file.as_ref()?;
-            match InstallationsFile::read(path) {
-                Ok(file) => file.installations.into_iter().find(|installation| wanted(installation)),
-                Err(err) => {
-                    tracing::debug!(error = %err, "no installations file to look the installation up in");
-                    None
-                }
-            }
+            self.read_file()?
+                .installations
+                .into_iter()
+                .find(|installation| wanted(installation))
         })
+    }
+
+    fn forge_install_in_file(
+        &self,
+        wanted: impl Fn(&ForgeInstall) -> bool,
+    ) -> Option<ForgeInstall> {
+        self.read_file()?
+            .forge_installations
+            .into_iter()
+            .find(|install| wanted(install))
+    }
+
+    /// The file as it is now: `install` and `uninstall` run in other processes and rewrite it
+    /// (in one rename, so it is never read half-written).
+    fn read_file(&self) -> Option<InstallationsFile> {
+        let path = self.file.as_ref()?;
+        match InstallationsFile::read(path) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                tracing::debug!(error = %err, "no installations file to look the installation up in");
+                None
+            }
+        }
     }
 }

@@ -1,14 +1,23 @@
 //! The commands end to end, in process: `install` next to a running key server sharing its key
-//! file, `stream` from the file it wrote, `uninstall`, and a server that answers the email lookup
-//! for installations another process made.
+//! file, `stream` from the file it wrote, `uninstall`, and a server that answers the email and
+//! permissions lookups for installations another process made. Connect runs against a fake app;
+//! Forge against the real onboarding and ingress on the running stack.
 
 mod common;
+mod services;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
 use common::Stack;
-use jira_simulator::{InstallationsFile, Simulator, SimulatorConfig, cli::Cli};
+use jira_simulator::{
+    DeliveryOptions, EventFixtures, ForgeInstall, InstallationsFile, Outcome, Simulator,
+    SimulatorConfig, Target, cli::Cli,
+};
+use rand::SeedableRng;
+use serde_json::Value;
+use service_kit::testing::Mailbox;
+use services::Services;
 
 struct TempDir(PathBuf);
 
@@ -42,8 +51,275 @@ fn with_target<'a>(command: &'a str, target: &[&'a str], rest: &[&'a str]) -> Ve
         .collect()
 }
 
+/// A key server with its own key file, reading the installations file next to it, as
+/// `compose/local` runs `serve`.
+struct Served {
+    dir: TempDir,
+    serve: Simulator,
+}
+
+impl Served {
+    async fn start() -> Self {
+        let dir = TempDir::new();
+        let serve = Self::serve(&dir).await;
+        Self { dir, serve }
+    }
+
+    /// A `serve` on the directory's key and installations file: call it again for a restart.
+    async fn serve(dir: &TempDir) -> Simulator {
+        Simulator::start(SimulatorConfig {
+            key_file: Some(dir.0.join("key.pem")),
+            installations_file: Some(dir.0.join("installation.json")),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .expect("serve starts")
+    }
+
+    fn key_file(&self) -> String {
+        self.path("key.pem")
+    }
+
+    fn out(&self) -> String {
+        self.path("installation.json")
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.0.join(name).to_str().expect("utf-8").to_owned()
+    }
+
+    fn key_url(&self) -> String {
+        self.serve.url().expect("serving").to_string()
+    }
+
+    fn file(&self) -> InstallationsFile {
+        InstallationsFile::read(self.out().as_ref()).expect("the installations file")
+    }
+}
+
+fn target_args(target: &Target) -> [String; 4] {
+    [
+        "--onboarding".to_owned(),
+        target.onboarding.to_string(),
+        "--ingress".to_owned(),
+        target.ingress.to_string(),
+    ]
+}
+
+/// Runs `command` with the target options and `rest`.
+async fn run_at(command: &str, target: &Target, rest: &[&str]) -> anyhow::Result<()> {
+    let target = target_args(target);
+    let args: Vec<&str> = std::iter::once(command)
+        .chain(target.iter().map(String::as_str))
+        .chain(rest.iter().copied())
+        .collect();
+    run(&args).await
+}
+
+/// One delivery, no retries: the test looks at the first answer.
+fn once() -> DeliveryOptions {
+    DeliveryOptions {
+        max_retries: 0,
+        ..DeliveryOptions::default()
+    }
+}
+
+/// A Forge event for `install`, sent by the key server (the same key as the CLI's), until ingress
+/// answers `want` (it learns of installs and uninstalls from Postgres within about a second);
+/// answers the body of that answer.
+async fn forge_event_until(
+    served: &Simulator,
+    target: &Target,
+    install: &ForgeInstall,
+    want: u16,
+) -> String {
+    let fixtures =
+        EventFixtures::load(&EventFixtures::default_forge_dir()).expect("forge fixtures");
+    let event = fixtures.generate(&mut rand::rngs::StdRng::seed_from_u64(9));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let delivery = served
+            .send_forge_event(target, &install.installation, &event, once())
+            .await
+            .expect("delivers");
+        let status = match delivery.outcome {
+            Outcome::Accepted { status } | Outcome::Refused { status } => Some(status),
+            Outcome::RetriesExhausted => None,
+        };
+        if status == Some(want) {
+            return delivery.last_body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ingress still answers {status:?} ({}), not {want}",
+            delivery.last_body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
-async fn install_stream_and_uninstall_against_the_local_stack() {
+async fn forge_install_mails_the_installer_its_events_are_accepted_and_uninstall_stops_them() {
+    let served = Served::start().await;
+    let services = Services::start(&served.serve).await;
+    let target = services.target();
+    let (key_file, out, key_url) = (served.key_file(), served.out(), served.key_url());
+
+    // Forge is the default.
+    run_at(
+        "install",
+        &target,
+        &[
+            "--key-file",
+            &key_file,
+            "--key-url",
+            &key_url,
+            "--out",
+            &out,
+        ],
+    )
+    .await
+    .expect("install succeeds");
+    let file = served.file();
+    assert!(file.installations.is_empty(), "nothing through Connect");
+    let [install] = file.forge_installations.as_slice() else {
+        panic!("one Forge installation: {file:#?}");
+    };
+    assert_eq!(file.kid, served.serve.kid());
+    assert_eq!(file.forge_app_id, SimulatorConfig::default().forge.app_ari);
+
+    // Onboarding found the installer's address with the app system token, asking the key server,
+    // which knows the install only from the file.
+    let mail = Mailbox::of_stack()
+        .wait_for(
+            &install.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            0,
+        )
+        .await;
+    assert_eq!(mail.to, std::slice::from_ref(&install.installer_email));
+
+    forge_event_until(&served.serve, &target, install, 202).await;
+    run_at(
+        "stream",
+        &target,
+        &[
+            "--from",
+            &out,
+            "--key-file",
+            &key_file,
+            "--count",
+            "10",
+            "--rate",
+            "200",
+            "--backoff",
+            "5ms",
+        ],
+    )
+    .await
+    .expect("every Forge event is accepted");
+
+    let install = install.clone();
+    run_at(
+        "uninstall",
+        &target,
+        &["--from", &out, "--key-file", &key_file],
+    )
+    .await
+    .expect("uninstall succeeds");
+    assert!(
+        served.file().is_empty(),
+        "the file keeps nothing uninstalled"
+    );
+    let refusal = forge_event_until(&served.serve, &target, &install, 401).await;
+    let refusal: Value = serde_json::from_str(&refusal).expect("a JSON refusal");
+    assert_eq!(refusal["error"], "uninstalled", "{refusal}");
+}
+
+#[tokio::test]
+async fn a_restarted_serve_answers_for_forge_installs_from_the_file() {
+    let app = Stack::start().await; // a fake app: answers every lifecycle call with 200
+    let served = Served::start().await;
+    let (key_file, out, key_url) = (served.key_file(), served.out(), served.key_url());
+    run_at(
+        "install",
+        &app.target(),
+        &[
+            "--via",
+            "forge",
+            "--key-file",
+            &key_file,
+            "--key-url",
+            &key_url,
+            "--out",
+            &out,
+        ],
+    )
+    .await
+    .expect("install succeeds");
+    let install = served.file().forge_installations[0].clone();
+    let request = app.onboarding.only_request();
+    assert_eq!(request.path, "/forge/lifecycle");
+    assert_eq!(
+        request.header("x-forge-oauth-system"),
+        Some(install.system_token.as_str())
+    );
+
+    served.serve.shutdown().await;
+    let restarted = Served::serve(&served.dir).await;
+    let api = restarted.url().expect("serving");
+    let http = reqwest::Client::new();
+    let email = |token: String| {
+        let url = api
+            .join(&format!(
+                "/rest/api/3/user/email?accountId={}",
+                jira_simulator::qsh::percent_encode(&install.installer_account_id)
+            ))
+            .expect("url");
+        let request = http.get(url).bearer_auth(token);
+        async move { request.send().await.expect("answers") }
+    };
+    let answer = email(install.system_token.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.expect("json");
+    assert_eq!(answer["email"], install.installer_email.as_str());
+
+    let permissions = http
+        .get(
+            api.join("/rest/api/3/mypermissions?permissions=ADMINISTER")
+                .expect("url"),
+        )
+        .bearer_auth(&install.installer_user_token)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(permissions.status(), 200);
+    let permissions: Value = permissions.json().await.expect("json");
+    assert_eq!(
+        permissions["permissions"]["ADMINISTER"]["havePermission"], true,
+        "the installer is a Jira administrator: {permissions}"
+    );
+
+    run_at(
+        "uninstall",
+        &app.target(),
+        &["--from", &out, "--key-file", &key_file],
+    )
+    .await
+    .expect("uninstall succeeds");
+    assert_eq!(
+        app.onboarding.requests()[1].json()["eventType"],
+        jira_simulator::UNINSTALLED_EVENT
+    );
+    assert_eq!(
+        email(install.system_token.clone()).await.status(),
+        401,
+        "an uninstalled app's system token no longer works"
+    );
+}
+
+#[tokio::test]
+async fn connect_install_stream_and_uninstall_against_a_fake_app() {
     let stack = Stack::start().await;
     let dir = TempDir::new();
     let key_file = dir.0.join("key.pem");
@@ -67,6 +343,8 @@ async fn install_stream_and_uninstall_against_the_local_stack() {
     let target = ["--onboarding", &onboarding, "--ingress", &ingress];
 
     let install = [
+        "--via",
+        "connect",
         "--key-file",
         key_file,
         "--key-url",

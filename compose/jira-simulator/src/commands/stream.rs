@@ -1,5 +1,6 @@
-//! `stream`: signed Connect webhooks for the installations of the file, at a steady rate, each
-//! delivered with Jira's retries; a tally of the outcomes at the end.
+//! `stream`: signed events for the installations of the file, at a steady rate, each delivered
+//! with Jira's retries: Forge events with a fresh FIT for a Forge installation, Connect webhooks
+//! signed with the shared secret for a Connect one; a tally of the outcomes at the end.
 
 use std::{
     collections::BTreeMap,
@@ -14,11 +15,14 @@ use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
 use crate::{
     cli::StreamArgs,
     config::SimulatorConfig,
-    delivery::{Delivery, Outcome},
-    error::SimulatorError,
+    connect::ConnectInstallation,
+    delivery::{Delivery, DeliveryOptions, Outcome},
+    error::Result,
     events::EventFixtures,
+    forge::ForgeInstall,
     installations_file::InstallationsFile,
     simulator::Simulator,
+    target::Target,
 };
 
 /// Without `--count` or `--duration`.
@@ -26,19 +30,44 @@ const DEFAULT_COUNT: u64 = 1000;
 
 pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
     let path = &args.installations.path;
-    let installations = InstallationsFile::read(path)?.installations;
+    let file = InstallationsFile::read(path)?;
     ensure!(
-        !installations.is_empty(),
+        !file.is_empty(),
         "no installations in {}: run `jira-simulator install` first",
         path.display()
     );
-    let fixtures = EventFixtures::load(&args.fixtures)?;
-    // Connect webhooks are signed with each installation's shared secret; this key signs nothing.
+    // FITs are signed with the served key; Connect webhooks with each installation's shared
+    // secret, for which any key does.
     let simulator = Arc::new(
-        Simulator::new(SimulatorConfig::default())
-            .await
-            .context("starting the simulator")?,
+        Simulator::new(SimulatorConfig {
+            key_file: (!file.forge_installations.is_empty()).then(|| args.key.key_file.clone()),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .context("loading the signing key")?,
     );
+    if !file.forge_installations.is_empty() {
+        ensure!(
+            file.kid.is_empty() || file.kid == simulator.kid(),
+            "{} was installed with the key {}, but {} holds the key {}: its FITs would be refused",
+            path.display(),
+            file.kid,
+            args.key.key_file.display(),
+            simulator.kid()
+        );
+    }
+    let connect_fixtures = (!file.installations.is_empty())
+        .then(|| EventFixtures::load(&args.fixtures))
+        .transpose()?;
+    let forge_fixtures = (!file.forge_installations.is_empty())
+        .then(|| EventFixtures::load(&args.forge_fixtures))
+        .transpose()?;
+    let workspaces: Vec<Workspace> = file
+        .installations
+        .into_iter()
+        .map(Workspace::Connect)
+        .chain(file.forge_installations.into_iter().map(Workspace::Forge))
+        .collect();
     let target = Arc::new(args.target.target());
     let options = args.delivery.options();
     let limit = match (args.count, args.duration) {
@@ -70,7 +99,12 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
             .acquire_owned()
             .await
             .context("the delivery limit closed")?;
-        let installation = installations[(sent % installations.len() as u64) as usize].clone();
+        let workspace = workspaces[(sent % workspaces.len() as u64) as usize].clone();
+        let fixtures = match workspace {
+            Workspace::Connect(_) => connect_fixtures.as_ref(),
+            Workspace::Forge(_) => forge_fixtures.as_ref(),
+        }
+        .context("no fixtures loaded for an installation's kind")?;
         let event = fixtures.generate(&mut rng);
         let (simulator, target, options, tally) = (
             simulator.clone(),
@@ -79,9 +113,7 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
             tally.clone(),
         );
         tasks.spawn(async move {
-            let result = simulator
-                .send_connect_event(&target, &installation, &event, options)
-                .await;
+            let result = workspace.send(&simulator, &target, &event, options).await;
             tally
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -107,6 +139,36 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
         bail!("{lost} of {sent} events were not accepted");
     }
     Ok(())
+}
+
+/// An installation of the file, as it was made: its events go the same way.
+#[derive(Debug, Clone)]
+enum Workspace {
+    Connect(ConnectInstallation),
+    Forge(ForgeInstall),
+}
+
+impl Workspace {
+    async fn send(
+        &self,
+        simulator: &Simulator,
+        target: &Target,
+        event: &serde_json::Value,
+        options: DeliveryOptions,
+    ) -> Result<Delivery> {
+        match self {
+            Self::Connect(installation) => {
+                simulator
+                    .send_connect_event(target, installation, event, options)
+                    .await
+            }
+            Self::Forge(install) => {
+                simulator
+                    .send_forge_event(target, &install.installation, event, options)
+                    .await
+            }
+        }
+    }
 }
 
 enum Limit {
@@ -138,7 +200,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, result: Result<Delivery, SimulatorError>) {
+    fn record(&mut self, result: Result<Delivery>) {
         let delivery = match result {
             Ok(delivery) => delivery,
             Err(err) => {

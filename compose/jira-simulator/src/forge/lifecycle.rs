@@ -3,13 +3,14 @@
 //! `/forge/lifecycle` with a fresh FIT and the app system token in `x-forge-oauth-system`.
 
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ForgeInstallation;
 use crate::{
     error::{Result, SimulatorError},
-    registry::ForgeUser,
+    registry::{ForgeUiUser, ForgeUser},
     simulator::Simulator,
     target::Target,
 };
@@ -25,14 +26,19 @@ pub const UNINSTALLED_EVENT: &str = "avi:forge:uninstalled:app";
 /// How much of a refusing answer an error message quotes.
 const QUOTED_BODY_CHARS: usize = 500;
 
-/// Who installed a Forge installation, and the app system token Forge handed the remote: the
-/// user-email endpoint answers a bearer of that token with the installer's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who installed a Forge installation, and the tokens Forge handed the remote: the user-email
+/// endpoint answers a bearer of the app system token with the installer's address, and the
+/// permissions endpoint answers the installer's user token as a Jira administrator's (whoever
+/// installs an app is one). Flat in the installations file, so a tool reads it as it reads a FIT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgeInstall {
+    #[serde(flatten)]
     pub installation: ForgeInstallation,
     pub installer_account_id: String,
     pub installer_email: String,
     pub system_token: String,
+    /// What Forge sends in `x-forge-oauth-user` when the installer opens the admin page.
+    pub installer_user_token: String,
 }
 
 /// The app's answer to a lifecycle call.
@@ -56,16 +62,15 @@ impl Simulator {
             installation: installation.clone(),
             installer_account_id: format!("712020:{}", Uuid::new_v4()),
             installer_email: installer_email.to_owned(),
-            system_token: new_system_token(),
+            system_token: new_token("forge-system"),
+            installer_user_token: new_token("forge-user"),
         };
         // Known before the call: the app may look the installer up before it answers.
-        self.registry.upsert_forge(
-            &install.system_token,
-            ForgeUser {
-                installation_id: installation.installation_id.clone(),
-                account_id: install.installer_account_id.clone(),
-                email: install.installer_email.clone(),
-            },
+        self.registry
+            .upsert_forge(&install.system_token, ForgeUser::installer_of(&install));
+        self.registry.upsert_forge_user_token(
+            &install.installer_user_token,
+            ForgeUiUser::installer_of(&install),
         );
         let body = self.forge_lifecycle_body(
             installation,
@@ -86,7 +91,8 @@ impl Simulator {
         self.registry.refuse_forge_lookups(lookups);
     }
 
-    /// Uninstalls: the `preUninstall` call. The system token stops working.
+    /// Uninstalls: the `preUninstall` call. The system token and the installer's user token stop
+    /// working.
     pub async fn uninstall_forge(&self, target: &Target, install: &ForgeInstall) -> Result<()> {
         let body = self.forge_lifecycle_body(&install.installation, UNINSTALLED_EVENT, None);
         let fit = self.mint_fit(&install.installation, &json!({}))?;
@@ -94,7 +100,7 @@ impl Simulator {
             .post_forge_lifecycle(target, &body, &fit, Some(&install.system_token))
             .await?;
         expect_success("forge preUninstall", target, answer)?;
-        self.registry.remove_forge(&install.system_token);
+        self.registry.remove_forge(install);
         Ok(())
     }
 
@@ -167,9 +173,9 @@ fn expect_success(event: &'static str, target: &Target, answer: LifecycleAnswer)
     })
 }
 
-/// An opaque bearer token, as Forge's system tokens look to the remote.
-fn new_system_token() -> String {
+/// An opaque bearer token, as Forge's tokens look to the remote.
+pub(super) fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    format!("forge-system-{}", hex::encode(bytes))
+    format!("{prefix}-{}", hex::encode(bytes))
 }

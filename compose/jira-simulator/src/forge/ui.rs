@@ -2,11 +2,10 @@
 //! the Jira user at the page, and that user's token in `x-forge-oauth-user`. The user is a Jira
 //! administrator or not, as the permissions endpoint then answers.
 
-use rand::RngCore;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ForgeInstall, ForgeInstallation};
+use super::{ForgeInstall, ForgeInstallation, lifecycle::new_token};
 use crate::{
     error::{Result, SimulatorError},
     registry::ForgeUiUser,
@@ -38,11 +37,9 @@ impl Simulator {
         installation: &ForgeInstallation,
         jira_admin: bool,
     ) -> AdminPageUser {
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
         let user = AdminPageUser {
             account_id: format!("712020:{}", Uuid::new_v4()),
-            user_token: format!("forge-user-{}", hex::encode(bytes)),
+            user_token: new_token("forge-user"),
         };
         self.registry.upsert_forge_user_token(
             &user.user_token,

@@ -32,12 +32,21 @@ pub(super) async fn my_permissions(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(user) = headers
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .and_then(|token| state.registry.forge_ui_user(token.trim()))
-    else {
+        .map(|token| token.trim().to_owned());
+    // The lookup may read the installations file: keep that off the async workers.
+    let registry = state.registry.clone();
+    let user = match token {
+        Some(token) => tokio::task::spawn_blocking(move || registry.forge_ui_user(&token))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let Some(user) = user else {
         return jira_error(StatusCode::UNAUTHORIZED, "the user token is not valid");
     };
     // Jira insists on naming the permissions wanted.

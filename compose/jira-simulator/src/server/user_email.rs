@@ -81,9 +81,13 @@ pub(super) async fn user_email(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        let user = state
-            .registry
-            .forge_user(bearer.trim())
+        // The lookup may read the installations file: keep that off the async workers.
+        let registry = state.registry.clone();
+        let token = bearer.trim().to_owned();
+        let user = tokio::task::spawn_blocking(move || registry.forge_user(&token))
+            .await
+            .ok()
+            .flatten()
             .ok_or(UserEmailError::BadToken)?;
         if state.registry.forge_lookup_refused() {
             return Err(UserEmailError::NotPermittedYet);
