@@ -1,24 +1,26 @@
 //! Onboarding against the real stack: ready with Postgres and the SMTP server, and its readiness
 //! follows each of them going away and coming back.
 
-use service_kit::testing::{TcpGate, TestApp};
+use service_kit::testing::{Stack, TcpGate, TestApp};
 
-fn config() -> onboarding::Config {
+async fn config() -> onboarding::Config {
     let mut config = onboarding::Config::from_env().expect("config");
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    // A database of its own, never the stack's (see `assert_binary_stops_cleanly_on_sigterm`).
+    config.postgres = Stack::from_env().fresh_postgres().await;
     config
 }
 
 #[tokio::test]
 async fn ready_when_postgres_and_smtp_answer() {
-    let app = TestApp::spawn(onboarding::build(config()).await.unwrap());
+    let app = TestApp::spawn(onboarding::build(config().await).await.unwrap());
     app.assert_ready().await;
     app.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
-    let mut config = config();
+    let mut config = config().await;
     let (gate, routed) = TcpGate::for_postgres(&config.postgres).await;
     config.postgres = routed;
     let app = TestApp::spawn(onboarding::build(config).await.unwrap());
@@ -27,7 +29,7 @@ async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
 
 #[tokio::test]
 async fn not_ready_while_the_mail_server_is_cut_off_and_ready_again_after() {
-    let mut config = config();
+    let mut config = config().await;
     let (gate, routed) = TcpGate::for_smtp(&config.smtp).await;
     config.smtp = routed;
     let app = TestApp::spawn(onboarding::build(config).await.unwrap());

@@ -1,24 +1,26 @@
 //! The pipeline's health port against the real stack: ready with Kafka and ClickHouse, and its
 //! readiness follows ClickHouse going away and coming back.
 
-use service_kit::testing::{TcpGate, TestApp};
+use service_kit::testing::{Stack, TcpGate, TestApp};
 
-fn config() -> pipeline::Config {
+async fn config() -> pipeline::Config {
     let mut config = pipeline::Config::from_env().expect("config");
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    // A database of its own: a build with a newer migration must not migrate the stack's.
+    config.clickhouse = Stack::from_env().fresh_clickhouse().await;
     config
 }
 
 #[tokio::test]
 async fn ready_when_kafka_and_clickhouse_answer() {
-    let app = TestApp::spawn(pipeline::build(config()).await.unwrap().app);
+    let app = TestApp::spawn(pipeline::build(config().await).await.unwrap().app);
     app.assert_ready().await;
     app.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
-    let mut config = config();
+    let mut config = config().await;
     let (gate, routed) = TcpGate::for_clickhouse(&config.clickhouse).await;
     config.clickhouse = routed;
     let app = TestApp::spawn(pipeline::build(config).await.unwrap().app);

@@ -357,8 +357,15 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &s
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
+    // Databases of its own: a binary built from a branch with a newer migration must not
+    // migrate the stack's own databases, or the stack's services refuse to start.
+    let stack = Stack::from_env();
+    let postgres = stack.fresh_postgres().await;
+    let clickhouse = stack.fresh_clickhouse().await;
     let mut child = tokio::process::Command::new(binary)
         .env(listen_var, format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", postgres.url.expose_secret())
+        .env("CLICKHOUSE_DATABASE", &clickhouse.database)
         .env("SHUTDOWN_GRACE_SECS", "5")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
