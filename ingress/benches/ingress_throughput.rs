@@ -13,12 +13,12 @@ use jira_simulator::{
     ConnectInstallation, DeliveryOptions, Simulator, SimulatorConfig, WorkspaceSpec,
 };
 use secrecy::ExposeSecret;
-use service_kit::testing::{Stack, TestApp, TestBroker, unique};
+use service_kit::testing::{Stack, TestApp, TestBroker, procfs, unique};
 
 use support::{
     baseline::Baseline,
     load::{self, Endpoint, Measured},
-    processes::{self, CpuMeter, CpuSpent, Ingress, IngressEnv},
+    processes::{CpuMeter, CpuSpent, Ingress, IngressEnv},
     report::{self, Memory, Phase, Row, Target},
 };
 
@@ -101,8 +101,8 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     let memory = Memory {
-        ingress_peak_kib: processes::peak_rss_kib(ingress_pid),
-        broker_peak_kib: broker.pid().and_then(processes::peak_rss_kib),
+        ingress_peak_kib: procfs::peak_rss_kib(ingress_pid),
+        broker_peak_kib: broker.pid().and_then(procfs::peak_rss_kib),
     };
     report::print_table(&rows);
     report::print_targets(&rows, &memory);

@@ -28,7 +28,7 @@ use rdkafka::{
 use service_kit::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TestBroker, unique},
+    testing::{Stack, TestBroker, procfs, unique},
 };
 use tokio::process::Command;
 use warehouse::{EventRow, FieldChangeRow};
@@ -52,8 +52,6 @@ const BARE_READS: [(&str, &[(&str, &str)]); 2] = [
 ];
 const TARGET_SHARE_OF_CEILING: f64 = 0.5;
 const TARGET_RSS_MIB: f64 = 256.0;
-/// Linux reports CPU time in clock ticks of `USER_HZ`, 100 on every architecture we run.
-const TICKS_PER_SEC: f64 = 100.0;
 
 fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
@@ -330,8 +328,8 @@ async fn drain(
         }
     }
     let done = Instant::now();
-    let peak_rss_kib = peak_rss_kib(pid);
-    let cpu_seconds = cpu_seconds(pid);
+    let peak_rss_kib = procfs::peak_rss_kib(pid);
+    let cpu_seconds = procfs::cpu_seconds(pid);
     let _ = child.kill().await;
     let (first_at, first_seen) = first.unwrap_or((done, 0));
     Ok(Drained {
@@ -619,21 +617,4 @@ fn free_port() -> anyhow::Result<u16> {
         .and_then(|listener| listener.local_addr())
         .context("find a free port")?
         .port())
-}
-
-/// Peak resident memory (`VmHWM`) of a live process, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// CPU seconds (user + system) a live process has spent.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the parenthesized command name: utime and stime are the 12th and 13th fields.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS_PER_SEC)
 }

@@ -10,13 +10,11 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use service_kit::testing::unique;
+use service_kit::testing::{procfs, unique};
 use tokio::process::{Child, Command};
 
 /// How long a started process may take to listen (or to report ready).
 const START_LIMIT: Duration = Duration::from_secs(30);
-/// Linux reports CPU time in clock ticks of `USER_HZ`, which is 100 on every architecture we run.
-const TICKS_PER_SEC: f64 = 100.0;
 
 /// What the ingress child is pointed at.
 pub(crate) struct IngressEnv<'a> {
@@ -100,25 +98,6 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Peak resident memory (`VmHWM`) of a process, in KiB.
-pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// CPU seconds (user + system) from a `/proc/.../stat` file: a process's, dead threads
-/// included, or one thread's.
-fn cpu_seconds(stat: &Path) -> Option<f64> {
-    let stat = std::fs::read_to_string(stat).ok()?;
-    // The command name, in parentheses, may hold spaces; fields are counted after it, where
-    // the state is field 3 and utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS_PER_SEC)
-}
-
 /// Where the CPU went: the ingress child, the broker, this process split into the baseline
 /// server (its runtime's threads and librdkafka's, named `baseline` and `rdk:`) and the rest,
 /// the load generator; and whatever else ran on the machine meanwhile.
@@ -172,15 +151,14 @@ impl CpuMeter {
     }
 
     pub(crate) fn sample(&self) -> CpuSample {
-        let process =
-            |pid: u32| cpu_seconds(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or(0.0);
+        let process = |pid: u32| procfs::cpu_seconds(pid).unwrap_or(0.0);
         CpuSample {
             at: Instant::now(),
             ingress: process(self.ingress),
             broker: process(self.broker),
             baseline: baseline_threads_cpu(),
-            bench: cpu_seconds(Path::new("/proc/self/stat")).unwrap_or(0.0),
-            machine: machine_busy_seconds().unwrap_or(0.0),
+            bench: procfs::cpu_seconds_in(Path::new("/proc/self/stat")).unwrap_or(0.0),
+            machine: procfs::machine_busy_seconds().unwrap_or(0.0),
         }
     }
 
@@ -202,22 +180,6 @@ impl CpuMeter {
     }
 }
 
-/// CPU seconds all cores have spent busy since boot: `/proc/stat`'s first line, all but idle
-/// and iowait.
-fn machine_busy_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let ticks: Vec<f64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .map(|field| field.parse().unwrap_or(0.0))
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    let busy = ticks.iter().take(8).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
-    Some(busy / TICKS_PER_SEC)
-}
-
 fn baseline_threads_cpu() -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0.0;
@@ -228,6 +190,6 @@ fn baseline_threads_cpu() -> f64 {
             std::fs::read_to_string(task.path().join("comm"))
                 .is_ok_and(|name| name.starts_with("baseline") || name.starts_with("rdk:"))
         })
-        .filter_map(|task| cpu_seconds(&task.path().join("stat")))
+        .filter_map(|task| procfs::cpu_seconds_in(&task.path().join("stat")))
         .sum()
 }

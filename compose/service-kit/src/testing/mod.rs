@@ -3,6 +3,7 @@
 //! dependency off and bring it back.
 
 mod mailbox;
+pub mod procfs;
 
 pub use mailbox::{Mail, Mailbox};
 
