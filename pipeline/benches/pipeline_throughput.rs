@@ -39,9 +39,44 @@ const BODY_POOL: usize = 2_000;
 const INSTALLATIONS: usize = 50;
 /// ingress's default `KAFKA_RAW_PARTITIONS`.
 const PARTITIONS: i32 = 8;
-/// The pipeline's default `BATCH_MAX_ROWS`, and the alternative tried against it.
-const BATCH_SIZES: [Option<usize>; 2] = [None, Some(5_000)];
-const DEFAULT_BATCH_ROWS: usize = 20_000;
+/// The pipeline's defaults, and the alternatives tried against them.
+const SETTINGS: [Settings; 4] = [
+    Settings {
+        rows: None,
+        inserts_in_flight: None,
+    },
+    Settings {
+        rows: Some(20_000),
+        inserts_in_flight: None,
+    },
+    Settings {
+        rows: Some(5_000),
+        inserts_in_flight: Some(2),
+    },
+    Settings {
+        rows: Some(5_000),
+        inserts_in_flight: Some(3),
+    },
+];
+
+/// `BATCH_MAX_ROWS` and `INSERTS_IN_FLIGHT`; `None` leaves the pipeline's default.
+#[derive(Clone, Copy)]
+struct Settings {
+    rows: Option<usize>,
+    inserts_in_flight: Option<usize>,
+}
+
+impl Settings {
+    fn label(self) -> String {
+        let rows = self
+            .rows
+            .map_or("default rows".to_owned(), |rows| format!("{rows} rows"));
+        let inserts = self
+            .inserts_in_flight
+            .map_or("default inserts".to_owned(), |n| format!("{n} inserts"));
+        format!("{rows}, {inserts}")
+    }
+}
 /// A drain that has not finished by then is reported as such.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
@@ -121,12 +156,12 @@ async fn measure(
     }
 
     let mut drains = Vec::new();
-    for max_rows in BATCH_SIZES {
+    for settings in SETTINGS {
         let database = bench_database(stack).await?;
         databases.push(database.clone());
         warehouse::migrate(&database.client()).await?;
-        let drained = drain(brokers, &raw, &dead, &database, max_rows).await?;
-        drains.push((max_rows.unwrap_or(DEFAULT_BATCH_ROWS), drained));
+        let drained = drain(brokers, &raw, &dead, &database, settings).await?;
+        drains.push((settings, drained));
     }
 
     let database = bench_database(stack).await?;
@@ -283,7 +318,7 @@ async fn drain(
     raw: &str,
     dead: &str,
     database: &ClickHouseConfig,
-    max_rows: Option<usize>,
+    settings: Settings,
 ) -> anyhow::Result<Drained> {
     let log = std::env::temp_dir().join(format!("{}.log", unique("bench-pipeline")));
     let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));
@@ -300,8 +335,11 @@ async fn drain(
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).context("create the pipeline's log")?)
         .kill_on_drop(true);
-    if let Some(rows) = max_rows {
+    if let Some(rows) = settings.rows {
         command.env("BATCH_MAX_ROWS", rows.to_string());
+    }
+    if let Some(inserts) = settings.inserts_in_flight {
+        command.env("INSERTS_IN_FLIGHT", inserts.to_string());
     }
     let client = database.client();
     let stored = || async {
@@ -518,7 +556,7 @@ fn field_change_tsv(out: &mut String, row: &FieldChangeRow) {
     );
 }
 
-fn print_report(drains: &[(usize, Drained)], ceiling: &Ceiling) {
+fn print_report(drains: &[(Settings, Drained)], ceiling: &Ceiling) {
     let ceiling_per_sec = EVENTS as f64 / ceiling.insert.as_secs_f64().max(f64::EPSILON);
     println!(
         "  ceiling: {} events + {} field changes ({:.1} MB of TabSeparated) inserted by \
@@ -543,12 +581,8 @@ fn print_report(drains: &[(usize, Drained)], ceiling: &Ceiling) {
         "",
         ""
     );
-    for (max_rows, drained) in drains {
-        let label = if *max_rows == DEFAULT_BATCH_ROWS {
-            format!("pipeline, {max_rows} rows (default)")
-        } else {
-            format!("pipeline, {max_rows} rows")
-        };
+    for (settings, drained) in drains {
+        let label = format!("pipeline, {}", settings.label());
         let unfinished = if drained.finished {
             String::new()
         } else {
@@ -577,11 +611,12 @@ fn print_report(drains: &[(usize, Drained)], ceiling: &Ceiling) {
         "  (steady: from the first rows visible, {POLL:?} polls of uniqExact, to all {EVENTS}; \
          total adds start-up, group join and the first batch)"
     );
-    for (max_rows, drained) in drains {
+    for (settings, drained) in drains {
         let share = drained.sustained_per_sec() / ceiling_per_sec;
         let rss_mib = drained.peak_rss_kib.map(|kib| kib as f64 / 1024.0);
         println!(
-            "  target, {max_rows} rows: >= {:.0}% of the ceiling: {} ({:.0}%); peak RSS < {TARGET_RSS_MIB:.0} MiB: {}",
+            "  target, {}: >= {:.0}% of the ceiling: {} ({:.0}%); peak RSS < {TARGET_RSS_MIB:.0} MiB: {}",
+            settings.label(),
             TARGET_SHARE_OF_CEILING * 100.0,
             verdict(drained.finished && share >= TARGET_SHARE_OF_CEILING),
             share * 100.0,

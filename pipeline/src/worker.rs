@@ -7,7 +7,7 @@
 //! time, yet at most one insert is in flight (memory stays bounded by two batches) and offsets
 //! are stored in batch order, each only after its own and every earlier insert succeeded.
 
-use std::time::Duration;
+use std::{collections::VecDeque, time::Duration};
 
 use ingress::envelope::{Envelope, header, message_headers};
 use rdkafka::{
@@ -106,7 +106,9 @@ impl Worker {
     /// and commits those offsets, and returns.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         self.consumer.subscribe(&[&self.raw_topic])?;
-        let mut in_flight: Option<JoinHandle<Result<Offsets, Abandoned>>> = None;
+        // Inserts under way, oldest first: offsets are stored in this order, so a partition's
+        // stored offset never passes a batch that has not landed.
+        let mut in_flight: VecDeque<JoinHandle<Result<Offsets, Abandoned>>> = VecDeque::new();
         loop {
             let mut batch = Batch::default();
             let deadline = Instant::now() + self.batch.max_wait;
@@ -131,9 +133,17 @@ impl Worker {
                     },
                 }
             };
-            // The previous insert must land before this batch's: offsets stay in order.
-            if let Some(previous) = in_flight.take() {
-                match previous.await {
+            // Room for this batch's insert; all of them land before the final flush.
+            let room = if stopping {
+                0
+            } else {
+                self.batch.inserts_in_flight - 1
+            };
+            while in_flight.len() > room || in_flight.front().is_some_and(JoinHandle::is_finished) {
+                let Some(oldest) = in_flight.pop_front() else {
+                    break;
+                };
+                match oldest.await {
                     Ok(Ok(offsets)) => self.store(&offsets),
                     // Abandoned (we are stopping) or the task failed: store nothing more, so
                     // everything unstored is read again.
@@ -158,7 +168,7 @@ impl Worker {
             if !batch.is_empty() {
                 let sink = self.sink.clone();
                 let stop = stop.clone();
-                in_flight = Some(tokio::spawn(async move {
+                in_flight.push_back(tokio::spawn(async move {
                     sink.insert(&batch, &stop).await.map(|()| batch.offsets)
                 }));
             }

@@ -193,6 +193,9 @@ impl FaultPath {
             // Small, frequent batches, so a fault lands between inserts and offset commits.
             .env("BATCH_MAX_ROWS", "100")
             .env("BATCH_MAX_WAIT_MS", "100")
+            // Several inserts under way, so a kill also lands between them: offsets must still
+            // be stored in order.
+            .env("INSERTS_IN_FLIGHT", "3")
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
