@@ -77,6 +77,7 @@ MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
   smtp         127.0.0.1:$SMTP_PORT (mail kept in $STACK_DIR/mail/new)
   prometheus   $PROMETHEUS_URL
   simulator    http://$SIMULATOR_ADDR (Atlassian's keys; demo workspace in $SIMULATOR_INSTALLATIONS)
+  oidc         $OIDC_GOOGLE_ISSUER and $OIDC_MICROSOFT_ISSUER (sign in as anyone)
 
 Send demo events: target/debug/jira-simulator stream --rate 20 --count 200
 EOT
