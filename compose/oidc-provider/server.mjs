@@ -8,7 +8,8 @@
 //
 // Issuers: http://127.0.0.1:PORT/google and http://127.0.0.1:PORT/microsoft/TENANT/v2.0, with the
 // clients `metafrazo-local` (secret `metafrazo-local-secret`) and `metafrazo-other` (secret
-// `metafrazo-other-secret`), redirect URIs /auth/oidc/{google,microsoft}/callback on any loopback port.
+// `metafrazo-other-secret`), redirect URIs /auth/oidc/{google,microsoft}/callback on any loopback
+// port or on https://metafrazo.test (the onboarding tests' public URL).
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -43,7 +44,12 @@ function clients(name) {
     client_id: `metafrazo-${suffix}`,
     client_secret: `metafrazo-${suffix}-secret`,
     application_type: 'native',
-    redirect_uris: [`http://127.0.0.1/auth/oidc/${name}/callback`, `http://localhost/auth/oidc/${name}/callback`],
+    // The last is the onboarding tests' public URL; the test client carries the answer over.
+    redirect_uris: [
+      `http://127.0.0.1/auth/oidc/${name}/callback`,
+      `http://localhost/auth/oidc/${name}/callback`,
+      `https://metafrazo.test/auth/oidc/${name}/callback`,
+    ],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "forge",
         sql: include_str!("../../migrations/0004_forge.sql"),
     },
+    Migration {
+        version: 5,
+        name: "oidc",
+        sql: include_str!("../../migrations/0005_oidc.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

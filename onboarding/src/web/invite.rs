@@ -69,6 +69,7 @@ pub(crate) async fn open(
     };
     let here = format!("/invites/{token}");
     Ok(render(&pages::Invite {
+        providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
         here: &here,
         organization: &invite.organization_name,
