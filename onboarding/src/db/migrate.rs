@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oidc",
         sql: include_str!("../../migrations/0005_oidc.sql"),
     },
+    Migration {
+        version: 6,
+        name: "sign_in_policy",
+        sql: include_str!("../../migrations/0006_sign_in_policy.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

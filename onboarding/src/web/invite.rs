@@ -111,6 +111,16 @@ pub(crate) async fn accept(
             ),
         ));
     }
+    // The organization's sign-in policy applies from the first step in.
+    let policy = organizations::sign_in_policy(&transaction, invite.organization_id).await?;
+    if let Err(refusal) = policy.admits(&user.method, &user.email) {
+        return Err(super::organization::policy_refusal(
+            &invite.organization_name,
+            &here,
+            &policy,
+            refusal,
+        ));
+    }
     organizations::add_member(
         &transaction,
         invite.organization_id,

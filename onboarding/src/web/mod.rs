@@ -75,6 +75,10 @@ pub(crate) fn routes(state: AppState) -> Router {
             post(organization::remove),
         )
         .route("/orgs/{organization}/leave", post(organization::leave))
+        .route(
+            "/orgs/{organization}/sign-in-policy",
+            post(organization::set_sign_in_policy),
+        )
         .route("/orgs/{organization}/audit", get(organization::audit_log))
         .route("/orgs/{organization}/delete", post(organization::delete))
         .layer(middleware::from_fn(session::ensure_visitor_cookie))

@@ -351,7 +351,13 @@ async fn sign_in(
             }
         }
     };
-    let token = sessions::start(&transaction, user_id, state.accounts.session_ttl).await?;
+    let token = sessions::start_via(
+        &transaction,
+        user_id,
+        state.accounts.session_ttl,
+        kind.name(),
+    )
+    .await?;
     audit::record(
         &transaction,
         None,

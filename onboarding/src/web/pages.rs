@@ -158,6 +158,9 @@ pub(crate) struct Organization<'a> {
     pub invite_choices: Vec<RoleChoice>,
     pub can_manage_members: bool,
     pub can_delete: bool,
+    pub require_sso: bool,
+    /// The allowed email domains, comma separated.
+    pub allowed_domains: String,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }

@@ -123,3 +123,22 @@ pub fn with_param(url: &str, name: &str, value: &str) -> String {
         .finish();
     format!("{base}?{query}")
 }
+
+/// A fresh browser signed in through `provider` (landing on `/`).
+pub async fn signed_in(harness: &super::Harness, provider: &str, login: &Login<'_>) -> Browser {
+    let mut app = harness.browser();
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(&mut app, &mut idp, provider, "/", login).await;
+    app.get(&callback).await.assert_redirect_to("/");
+    app
+}
+
+/// Google's answer for an address it verified.
+pub fn google<'a>(subject: &'a str, email: &'a str) -> Login<'a> {
+    Login {
+        subject,
+        email: Some(email),
+        email_verified: true,
+        ..Login::default()
+    }
+}
