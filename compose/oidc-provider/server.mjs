@@ -13,7 +13,7 @@
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const PORT = Number(process.env.OIDC_PROVIDER_PORT || 8091);
@@ -56,10 +56,39 @@ function clients(name) {
   }));
 }
 
+// A key nobody publishes: what a forged ID token is signed with.
+const FORGER_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+const b64url = (value) => Buffer.from(value).toString('base64url');
+
+// The ID token of a token response, altered as the login form asked, for the relying party's
+// refusals to be tested against this provider: `aud` (issued to someone else), `exp` (expired an
+// hour ago) or `sig` (signed by a key that is not the provider's).
+function tamperIdToken(idToken, how, signingKey) {
+  const [header, payload] = idToken.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  let key = signingKey;
+  if (how === 'aud') {
+    claims.aud = 'someone-else';
+  } else if (how === 'exp') {
+    claims.iat -= 7200;
+    claims.exp = Math.floor(Date.now() / 1000) - 3600;
+  } else if (how === 'sig') {
+    key = FORGER_KEY;
+  } else {
+    return idToken;
+  }
+  const input = `${header}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+}
+
 // Who signed in last with each subject: the login form says, the ID token repeats it.
 function makeIssuer({ name, mount, shape }) {
   const accounts = new Map();
+  // Subjects whose next ID token is to be altered, and how.
+  const tampering = new Map();
   const jwks = signingKeys();
+  const signingKey = createPrivateKey({ key: jwks.keys[0], format: 'jwk' });
   const claims = shape === 'microsoft'
     ? { openid: ['sub', 'oid', 'tid'], email: ['email'], profile: ['name', 'preferred_username'] }
     : { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] };
@@ -99,6 +128,7 @@ function makeIssuer({ name, mount, shape }) {
 <label>email <input name="email" type="email"></label>
 <label>name <input name="name"></label>
 ${extra}
+<label>alter the ID token <select name="tamper"><option value="">no</option><option>aud</option><option>exp</option><option>sig</option></select></label>
 <button>Sign in</button> <button name="deny" value="1">Deny</button>
 </form>`;
   }
@@ -145,12 +175,38 @@ ${extra}
       account.email_verified = form.get('email_verified') === 'true';
     }
     accounts.set(sub, account);
+    if (form.get('tamper')) {
+      tampering.set(sub, form.get('tamper'));
+    } else {
+      tampering.delete(sub);
+    }
     // First-party: consent is implied, so the login form is the whole interaction (the provider
     // asks native clients for consent every time; the grant answers it at once).
     const grant = new provider.Grant({ accountId: sub, clientId: details.params.client_id });
     grant.addOIDCScope(details.params.scope);
     const grantId = await grant.save();
     await provider.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
+  }
+
+  // Rewrites the token endpoint's answer on its way out when its subject asked for tampering.
+  function alterTokenResponse(res) {
+    const end = res.end.bind(res);
+    res.end = (chunk, ...rest) => {
+      try {
+        const body = JSON.parse(Buffer.from(chunk).toString('utf8'));
+        const claims = JSON.parse(Buffer.from(body.id_token.split('.')[1], 'base64url').toString('utf8'));
+        const how = tampering.get(claims.sub);
+        if (how) {
+          body.id_token = tamperIdToken(body.id_token, how, signingKey);
+          const text = JSON.stringify(body);
+          res.setHeader('content-length', Buffer.byteLength(text));
+          return end(text, ...rest);
+        }
+      } catch {
+        // Not a token response with an ID token: pass it on as it is.
+      }
+      return end(chunk, ...rest);
+    };
   }
 
   const handle = provider.callback();
@@ -165,6 +221,9 @@ ${extra}
           res.writeHead(400, { 'content-type': 'text/plain' }).end(`${err.name}: ${err.message}`);
         }
         return;
+      }
+      if (path.startsWith('/token') && tampering.size > 0) {
+        alterTokenResponse(res);
       }
       // Mounted under a path, as Express would: the provider builds its URLs from originalUrl.
       req.originalUrl = req.url;

@@ -468,3 +468,35 @@ async fn an_identity_linked_to_one_account_cannot_be_linked_to_another() {
         .assert_contains("belongs to another MetaFrazo account");
     assert_eq!(harness.count("SELECT count(*) FROM identities").await, 1);
 }
+
+/// ID tokens the provider altered after signing: issued to another audience, expired, or signed
+/// by a key the provider does not publish. Each is refused and nothing is created.
+#[tokio::test]
+async fn an_id_token_for_another_audience_expired_or_wrongly_signed_is_refused() {
+    let harness = Harness::start().await;
+    for tamper in ["aud", "exp", "sig"] {
+        for provider in ["google", "microsoft"] {
+            let mut app = harness.browser();
+            let mut idp = ProviderBrowser::default();
+            let sub = subject(tamper);
+            let address = email(tamper);
+            let login = Login {
+                tamper: Some(tamper),
+                ..google(&sub, &address)
+            };
+            let callback = continue_with(&mut app, &mut idp, provider, "/", &login).await;
+            let page = app.get(&callback).await;
+            assert_eq!(page.status, 401, "{tamper} at {provider}: {}", page.body);
+            page.assert_contains("could not be verified");
+            assert!(app.cookie("mf_session").is_none(), "{tamper} at {provider}");
+        }
+    }
+    assert_eq!(harness.count("SELECT count(*) FROM users").await, 0);
+    // The same provider's untouched tokens still verify.
+    signed_in_with(
+        &harness,
+        "google",
+        &google(&subject("fine"), &email("fine")),
+    )
+    .await;
+}

@@ -17,6 +17,8 @@ pub struct Login<'a> {
     pub tenant: Option<&'a str>,
     /// Press Deny instead of signing in.
     pub deny: bool,
+    /// Have the provider alter the ID token it then issues: `aud`, `exp` or `sig`.
+    pub tamper: Option<&'a str>,
 }
 
 /// The provider's side of the browser: its own cookies.
@@ -62,6 +64,9 @@ impl ProviderBrowser {
         }
         if let Some(tenant) = login.tenant {
             fields.push(("tid", tenant.to_owned()));
+        }
+        if let Some(tamper) = login.tamper {
+            fields.push(("tamper", tamper.to_owned()));
         }
         if login.deny {
             fields.push(("deny", "1".to_owned()));
