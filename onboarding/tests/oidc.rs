@@ -500,3 +500,101 @@ async fn an_id_token_for_another_audience_expired_or_wrongly_signed_is_refused()
     )
     .await;
 }
+
+/// From an invitation, "Continue with Google" comes back to it; the invite is accepted only by
+/// an account at the invited address, which Google verified.
+#[tokio::test]
+async fn an_invite_is_accepted_through_google_only_for_the_invited_verified_address() {
+    let harness = Harness::start().await;
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let mut owner = harness.signed_up(&email("owner")).await;
+    let org = owner
+        .create_organization(&support::setup_path(&mail), "Acme")
+        .await;
+    let invitee = email("invitee");
+    owner.get(&format!("/orgs/{org}")).await;
+    owner
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", &invitee), ("role", "viewer")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+    let invite = harness
+        .mailbox
+        .wait_for(&invitee, "Join Acme on MetaFrazo", 0)
+        .await
+        .link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
+
+    // Someone else's Google account, from the invitation: back on it, but it is not theirs.
+    let mut stranger = harness.browser();
+    stranger
+        .get(&invite)
+        .await
+        .assert_status(200)
+        .assert_contains(&format!("/auth/oidc/google/start?next={invite}"));
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(
+        &mut stranger,
+        &mut idp,
+        "google",
+        &invite,
+        &google(&subject("stranger"), &email("stranger")),
+    )
+    .await;
+    stranger.get(&callback).await.assert_redirect_to(&invite);
+    stranger
+        .get(&invite)
+        .await
+        .assert_contains("This invitation is for");
+    stranger.submit(&invite, &[]).await.assert_status(403);
+
+    // The invited address, verified by Google: accepted.
+    let mut app = harness.browser();
+    app.get(&invite).await.assert_status(200);
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(
+        &mut app,
+        &mut idp,
+        "google",
+        &invite,
+        &google(&subject("invitee"), &invitee),
+    )
+    .await;
+    app.get(&callback).await.assert_redirect_to(&invite);
+    app.get(&invite).await.assert_contains("Accept and join");
+    app.submit(&invite, &[])
+        .await
+        .assert_redirect_to("http://dashboards.test/orgs/");
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'invitee.%'")
+            .await,
+        1
+    );
+}
+
+/// The setup email's link, then "Continue with Microsoft" on its first step: back on the setup
+/// page, signed in, the workspace is connected to a new organization.
+#[tokio::test]
+async fn setup_continues_with_microsoft_back_to_the_setup_link() {
+    let harness = Harness::start().await;
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let setup = support::setup_path(&mail);
+    let mut app = harness.browser();
+    app.get(&setup)
+        .await
+        .assert_status(200)
+        .assert_contains(&format!("/auth/oidc/microsoft/start?next={setup}"));
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(
+        &mut app,
+        &mut idp,
+        "microsoft",
+        &setup,
+        &microsoft(&subject("admin"), &email("admin")),
+    )
+    .await;
+    app.get(&callback).await.assert_redirect_to(&setup);
+    app.create_organization(&setup, "Acme").await;
+}
