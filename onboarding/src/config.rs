@@ -168,10 +168,22 @@ impl OidcConfig {
                 reason: err.to_string(),
                 value: issuer.clone(),
             })?;
+            let client_id = env_or(id_name, "metafrazo-local".to_owned())?;
+            // The local defaults are only for the local provider: a real one needs its own.
+            let local = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost"));
+            if !local && client_id == "metafrazo-local" {
+                return Err(ConfigError::Invalid {
+                    name: id_name,
+                    reason: format!(
+                        "set it (and {secret_name}) to the client registered at {issuer}"
+                    ),
+                    value: client_id,
+                });
+            }
             providers.push(ProviderConfig {
                 kind,
                 issuer,
-                client_id: env_or(id_name, "metafrazo-local".to_owned())?,
+                client_id,
                 client_secret: env_secret_or(secret_name, "metafrazo-local-secret")?,
             });
         }
