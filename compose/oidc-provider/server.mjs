@@ -6,7 +6,8 @@
 //   OIDC_PROVIDER_PORT       port on 127.0.0.1 (default 8091)
 //   OIDC_PROVIDER_KEY_FILE   where the signing keys are kept across restarts (default: new keys per run)
 //
-// Issuers: http://127.0.0.1:PORT/google and http://127.0.0.1:PORT/microsoft/TENANT/v2.0, with the
+// Issuers: http://127.0.0.1:PORT/google and http://127.0.0.1:PORT/microsoft/TENANT/v2.0 (also
+// discoverable as Microsoft's multi-tenant http://127.0.0.1:PORT/microsoft/organizations/v2.0), with the
 // clients `metafrazo-local` (secret `metafrazo-local-secret`) and `metafrazo-other` (secret
 // `metafrazo-other-secret`), redirect URIs /auth/oidc/{google,microsoft}/callback on any loopback
 // port or on https://metafrazo.test (the onboarding tests' public URL).
@@ -238,9 +239,25 @@ const issuers = [
   makeIssuer({ name: 'microsoft', mount: `/microsoft/${MICROSOFT_TENANT}/v2.0`, shape: 'microsoft' }),
 ];
 
+// Microsoft's multi-tenant endpoint, as Entra ID has it: its discovery document names the
+// issuer as a pattern, `.../{tenantid}/v2.0`, and its tokens carry the user's tenant's issuer.
+// Here the endpoints are the one tenant's, so every sign-in lands in that tenant.
+const MULTI_TENANT_DISCOVERY = '/microsoft/organizations/v2.0/.well-known/openid-configuration';
+
+async function multiTenantDiscovery(res) {
+  const tenant = await fetch(`${BASE}/microsoft/${MICROSOFT_TENANT}/v2.0/.well-known/openid-configuration`);
+  const document = await tenant.json();
+  document.issuer = `${BASE}/microsoft/{tenantid}/v2.0`;
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document));
+}
+
 const server = createServer((req, res) => {
   if (req.url === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    return;
+  }
+  if (req.url === MULTI_TENANT_DISCOVERY) {
+    multiTenantDiscovery(res).catch((err) => res.writeHead(500).end(String(err)));
     return;
   }
   for (const issuer of issuers) {

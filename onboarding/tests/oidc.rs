@@ -598,3 +598,44 @@ async fn setup_continues_with_microsoft_back_to_the_setup_link() {
     app.get(&callback).await.assert_redirect_to(&setup);
     app.create_organization(&setup, "Acme").await;
 }
+
+/// Microsoft's multi-tenant endpoint (`organizations`): discovery names the issuer as a pattern,
+/// each token's `iss` must be it with the token's own `tid`, and the identity is the tenant's.
+#[tokio::test]
+async fn microsofts_multi_tenant_endpoint_checks_each_tokens_tenant() {
+    let harness = Harness::start_with(|config| {
+        for provider in &mut config.oidc.providers {
+            if provider.kind.name() == "microsoft" {
+                provider.issuer = "http://127.0.0.1:8091/microsoft/organizations/v2.0"
+                    .parse()
+                    .unwrap();
+            }
+        }
+    })
+    .await;
+    let address = email("multi");
+    let oid = subject("multi");
+    signed_in_with(&harness, "microsoft", &microsoft(&oid, &address)).await;
+    let client = harness.pool.get().await.unwrap();
+    let issuer: String = client
+        .query_one("SELECT issuer FROM identities", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        issuer,
+        format!("http://127.0.0.1:8091/microsoft/{MICROSOFT_TENANT}/v2.0")
+    );
+
+    // A token whose tid is another tenant than its issuer's.
+    let mut app = harness.browser();
+    let mut idp = ProviderBrowser::default();
+    let other_oid = subject("other-tenant");
+    let login = Login {
+        tenant: Some("00000000-0000-0000-0000-000000000000"),
+        ..microsoft(&other_oid, "other@example.test")
+    };
+    let callback = continue_with(&mut app, &mut idp, "microsoft", "/", &login).await;
+    app.get(&callback).await.assert_status(401);
+    assert_eq!(harness.users_with("other@example.test").await, 0);
+}

@@ -15,7 +15,7 @@ use openidconnect::{
     RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
     core::{
         CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-        CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+        CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
         CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
         CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
     },
@@ -146,8 +146,20 @@ pub struct Provider {
     config: ProviderConfig,
     redirect_url: RedirectUrl,
     http: reqwest::Client,
-    discovered: Mutex<Option<(Instant, Arc<OidcClient>)>>,
+    discovered: Mutex<Option<(Instant, Arc<Discovered>)>>,
 }
+
+/// A provider's client, built from its discovery document.
+struct Discovered {
+    client: OidcClient,
+    /// Microsoft's multi-tenant endpoints (`common`, `organizations`) name no issuer but a
+    /// pattern, `https://login.microsoftonline.com/{tenantid}/v2.0`; each token's `iss` must be
+    /// that pattern with the token's own `tid`.
+    issuer_template: Option<String>,
+}
+
+/// The placeholder in a multi-tenant issuer.
+const TENANT_PLACEHOLDER: &str = "{tenantid}";
 
 impl Provider {
     pub fn new(config: ProviderConfig, public_base_url: &Url) -> anyhow::Result<Self> {
@@ -175,38 +187,112 @@ impl Provider {
         self.config.issuer.as_str()
     }
 
-    async fn client(&self) -> Result<Arc<OidcClient>, OidcError> {
+    /// Whether the configured issuer is one of Microsoft's multi-tenant endpoints.
+    fn multi_tenant(&self) -> bool {
+        self.config.kind == ProviderKind::Microsoft
+            && matches!(
+                tenant_of_issuer(self.config.issuer.as_str()),
+                Some("common" | "organizations" | "consumers")
+            )
+    }
+
+    /// Whether `iss` (a callback's, RFC 9207) names this provider.
+    pub async fn names_issuer(&self, iss: &str) -> bool {
+        let iss = iss.trim_end_matches('/');
+        match self.client().await {
+            Ok(discovered) => match &discovered.issuer_template {
+                Some(template) => {
+                    template
+                        .split_once(TENANT_PLACEHOLDER)
+                        .is_some_and(|(before, after)| {
+                            iss.starts_with(before)
+                                && iss.ends_with(after.trim_end_matches('/'))
+                                && iss.len() > before.len() + after.trim_end_matches('/').len()
+                        })
+                }
+                None => iss == self.config.issuer.as_str().trim_end_matches('/'),
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// Microsoft's multi-tenant discovery: its `issuer` is a pattern, which the crate's
+    /// discovery (rightly) refuses, so the document is read here and its keys fetched by the crate.
+    async fn discover_multi_tenant(
+        &self,
+        issuer: &str,
+    ) -> Result<(CoreProviderMetadata, String), OidcError> {
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let unavailable = |err: &dyn std::error::Error| {
+            OidcError::Unavailable(format!("discovery: {}", error_chain(err)))
+        };
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|err| unavailable(&err))?;
+        let body = response.bytes().await.map_err(|err| unavailable(&err))?;
+        let metadata: CoreProviderMetadata =
+            serde_json::from_slice(&body).map_err(|err| unavailable(&err))?;
+        let template = metadata.issuer().as_str().to_owned();
+        if !template.contains(TENANT_PLACEHOLDER) {
+            return Err(OidcError::Unavailable(format!(
+                "discovery: {url} names the issuer {template}, not a {TENANT_PLACEHOLDER} pattern"
+            )));
+        }
+        let http = |request| send(self.http.clone(), request);
+        let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &http)
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok((metadata.set_jwks(jwks), template))
+    }
+
+    async fn client(&self) -> Result<Arc<Discovered>, OidcError> {
         let mut discovered = self.discovered.lock().await;
         if let Some((at, client)) = discovered.as_ref()
             && at.elapsed() < DISCOVERY_TTL
         {
             return Ok(client.clone());
         }
-        let issuer = IssuerUrl::new(self.config.issuer.as_str().trim_end_matches('/').to_owned())
-            .map_err(|err| OidcError::Unavailable(err.to_string()))?;
-        let http = |request| send(self.http.clone(), request);
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
-            .await
-            .map_err(|err| OidcError::Unavailable(format!("discovery: {}", error_chain(&err))))?;
-        let client = Arc::new(
-            OidcClient::from_provider_metadata(
-                metadata,
-                ClientId::new(self.config.client_id.clone()),
-                Some(ClientSecret::new(
-                    self.config.client_secret.expose_secret().to_owned(),
-                )),
-            )
-            .set_redirect_uri(self.redirect_url.clone()),
-        );
+        let issuer = self.config.issuer.as_str().trim_end_matches('/').to_owned();
+        let (metadata, issuer_template) = if self.multi_tenant() {
+            let (metadata, template) = self.discover_multi_tenant(&issuer).await?;
+            (metadata, Some(template))
+        } else {
+            let issuer =
+                IssuerUrl::new(issuer).map_err(|err| OidcError::Unavailable(err.to_string()))?;
+            let http = |request| send(self.http.clone(), request);
+            let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+                .await
+                .map_err(|err| {
+                    OidcError::Unavailable(format!("discovery: {}", error_chain(&err)))
+                })?;
+            (metadata, None)
+        };
+        let client = OidcClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose_secret().to_owned(),
+            )),
+        )
+        .set_redirect_uri(self.redirect_url.clone());
+        let client = Arc::new(Discovered {
+            client,
+            issuer_template,
+        });
         *discovered = Some((Instant::now(), client.clone()));
         Ok(client)
     }
 
     /// Where to send the browser: code flow, PKCE S256, a fresh `state` and `nonce`.
     pub async fn authorize(&self) -> Result<Authorization, OidcError> {
-        let client = self.client().await?;
+        let discovered = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let (url, state, nonce) = discovered
+            .client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -231,7 +317,8 @@ impl Provider {
         pkce_verifier: String,
         nonce: String,
     ) -> Result<VerifiedIdentity, OidcError> {
-        let client = self.client().await?;
+        let discovered = self.client().await?;
+        let client = &discovered.client;
         let http = |request| send(self.http.clone(), request);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
@@ -243,8 +330,13 @@ impl Provider {
         let id_token = tokens
             .id_token()
             .ok_or(OidcError::MissingClaim("ID token"))?;
+        // A multi-tenant issuer is a pattern: `iss` is checked against it below, with `tid`;
+        // signature, audience, expiry and nonce are the crate's checks as always.
+        let verifier = client
+            .id_token_verifier()
+            .require_issuer_match(discovered.issuer_template.is_none());
         let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(nonce))
+            .claims(&verifier, &Nonce::new(nonce))
             .map_err(|err| OidcError::Refused(format!("ID token: {}", error_chain(&err))))?;
         let issuer = claims.issuer().as_str().to_owned();
         let email = claims.email().map(|email| email.as_str().to_owned());
@@ -260,7 +352,11 @@ impl Provider {
                 let extra = claims.additional_claims();
                 let tid = extra.tid.as_deref().ok_or(OidcError::MissingClaim("tid"))?;
                 let oid = extra.oid.as_deref().ok_or(OidcError::MissingClaim("oid"))?;
-                if tenant_of_issuer(&issuer) != Some(tid) {
+                let issuer_is_tenants = match &discovered.issuer_template {
+                    Some(template) => issuer == template.replace(TENANT_PLACEHOLDER, tid),
+                    None => tenant_of_issuer(&issuer) == Some(tid),
+                };
+                if !issuer_is_tenants {
                     return Err(OidcError::TenantMismatch);
                 }
                 Ok(VerifiedIdentity {

@@ -214,7 +214,7 @@ pub(crate) async fn callback(
     }
     // RFC 9207: an answer naming another issuer was meant for another provider (mix-up).
     if let Some(iss) = query.iss.as_deref()
-        && iss.trim_end_matches('/') != provider.issuer().trim_end_matches('/')
+        && !provider.names_issuer(iss).await
     {
         return Err(not_verified("The answer came from another provider."));
     }
