@@ -16,6 +16,9 @@ oidc_healthy() { pid_alive oidc && http_ok "http://127.0.0.1:$OIDC_PROVIDER_PORT
 oidc_install() {
   command -v node >/dev/null && command -v npm >/dev/null ||
     die "oidc: node and npm are needed for the local OpenID provider (Node.js 20 or later)"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  ((major >= 20)) || die "oidc: the local OpenID provider needs Node.js 20 or later (found $(node --version))"
   local stamp=$OIDC_PROVIDER_DIR/node_modules/.metafrazo-lock.sha256 want
   want=$(cat "$OIDC_PROVIDER_DIR/package.json" "$OIDC_PROVIDER_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then

@@ -302,7 +302,7 @@ async fn sign_in(
                 );
                 let sign_in = format!(
                     "/sign-in?next={}&email={}",
-                    url::form_urlencoded::byte_serialize(super::oidc::SETTINGS_PATH.as_bytes())
+                    url::form_urlencoded::byte_serialize(SETTINGS_PATH.as_bytes())
                         .collect::<String>(),
                     url::form_urlencoded::byte_serialize(existing.email.as_bytes())
                         .collect::<String>()
