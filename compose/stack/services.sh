@@ -78,6 +78,7 @@ MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
   prometheus   $PROMETHEUS_URL
   simulator    http://$SIMULATOR_ADDR (Atlassian's keys and Jira's REST API)
   demo         $(demo_workspace_summary) (DEMO_INSTALL_VIA: forge or connect)
+  oidc         $OIDC_GOOGLE_ISSUER and $OIDC_MICROSOFT_ISSUER (sign in as anyone)
 
 Send demo events: target/debug/jira-simulator stream --rate 20 --count 200
 EOT

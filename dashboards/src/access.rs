@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use axum_extra::extract::cookie::CookieJar;
 use deadpool_postgres::Pool;
 use onboarding::{
+    accounts::sign_in_policy::PolicyRefusal,
     db::{
         api_tokens,
         organizations::{self, LinkedInstallation},
@@ -108,6 +109,21 @@ pub(crate) async fn member(
     let organization = organizations::get(&client, organization_id)
         .await?
         .ok_or(DashboardError::NotFound)?;
+    // The organization's sign-in policy (onboarding's, where owners set it) applies here too.
+    let policy = organizations::sign_in_policy(&client, organization_id).await?;
+    match policy.admits(&user.method, &user.email) {
+        Ok(()) => {}
+        Err(PolicyRefusal::SsoRequired) => {
+            return Err(DashboardError::Forbidden(
+                "this organization requires signing in with Google or Microsoft: sign out, then sign in again with one",
+            ));
+        }
+        Err(PolicyRefusal::DomainNotAllowed) => {
+            return Err(DashboardError::Forbidden(
+                "this organization admits only addresses at its allowed email domains",
+            ));
+        }
+    }
     let installations = organizations::installations(&client, organization_id).await?;
     Ok(Member {
         user,

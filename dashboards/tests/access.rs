@@ -107,3 +107,60 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
         404
     );
 }
+
+/// An owner's sign-in policy (set in onboarding) holds in the dashboards too: a session begun
+/// with a password, or an address at another domain, is refused; a provider's session is not.
+#[tokio::test]
+async fn the_organizations_sign_in_policy_is_enforced() {
+    let setup = Setup::start().await;
+    let (owner, password_cookie) = setup.user("owner").await;
+    let org = setup.organization(owner, &client_key()).await;
+    let client = setup.pool.get().await.unwrap();
+    let sso_token = onboarding::db::sessions::start_via(
+        &client,
+        owner,
+        std::time::Duration::from_secs(600),
+        "google",
+    )
+    .await
+    .unwrap();
+    let sso_cookie = format!("mf_session={sso_token}");
+    assert_eq!(
+        setup
+            .get(&format!("/orgs/{org}"), &password_cookie)
+            .await
+            .status,
+        200
+    );
+
+    client
+        .execute(
+            "UPDATE organizations SET require_sso = true WHERE id = $1",
+            &[&org],
+        )
+        .await
+        .unwrap();
+    let refused = setup.get(&format!("/orgs/{org}"), &password_cookie).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("Google or Microsoft"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        setup.get(&format!("/orgs/{org}"), &sso_cookie).await.status,
+        200
+    );
+
+    client
+        .execute(
+            "UPDATE organizations SET allowed_domains = '{elsewhere.test}' WHERE id = $1",
+            &[&org],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        setup.get(&format!("/orgs/{org}"), &sso_cookie).await.status,
+        403
+    );
+}

@@ -87,8 +87,18 @@ impl Driver {
     }
 }
 
-#[tokio::test]
-async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser() {
+/// Onboarding and dashboards on their real addresses over one fresh Postgres and ClickHouse,
+/// with one workspace installed through the simulator and its setup email read.
+struct Services {
+    dashboards_url: String,
+    clickhouse: service_kit::connections::ClickHouseConfig,
+    installation: jira_simulator::ConnectInstallation,
+    /// The setup email's link.
+    link: String,
+    _apps: (TestApp, TestApp, Simulator),
+}
+
+async fn services() -> Services {
     let stack = Stack::from_env();
     let postgres = stack.fresh_postgres().await;
     let clickhouse = stack.fresh_clickhouse().await;
@@ -107,13 +117,13 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
     config.atlassian.api_base_override = sim.url();
     config.accounts.dashboards_url = dashboards_url.parse().unwrap();
     config.accounts.cookie_secure = false;
-    let _onboarding = TestApp::spawn(onboarding::build(config).await.unwrap());
+    let onboarding = TestApp::spawn(onboarding::build(config).await.unwrap());
     let mut config = dashboards::Config::from_env().unwrap();
     config.server.listen = format!("127.0.0.1:{dashboards_port}").parse().unwrap();
     config.postgres = postgres;
     config.clickhouse = clickhouse.clone();
     config.onboarding_url = onboarding_url.parse().unwrap();
-    let _dashboards = TestApp::spawn(dashboards::build(config).await.unwrap());
+    let dashboards = TestApp::spawn(dashboards::build(config).await.unwrap());
 
     let target = Target::new(
         onboarding_url.parse().unwrap(),
@@ -134,8 +144,17 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         "{onboarding_url}{}",
         mail.link_path(&format!("{onboarding_url}/setup/"))
     );
+    Services {
+        dashboards_url,
+        clickhouse,
+        installation,
+        link,
+        _apps: (onboarding, dashboards, sim),
+    }
+}
 
-    let driver = Driver::start().await;
+/// A headless Chromium session with a profile of its own; answers it and the profile's path.
+async fn chromium(driver: &Driver) -> (fantoccini::Client, std::path::PathBuf) {
     let profile = std::env::temp_dir().join(format!("mf-chromium-{}", uuid::Uuid::new_v4()));
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -158,9 +177,105 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
         .expect("a Chromium session");
+    (browser, profile)
+}
+
+/// Names the organization on the setup page and waits for the dashboards' empty state.
+async fn name_organization(
+    browser: &fantoccini::Client,
+    name: &str,
+) -> Result<url::Url, fantoccini::error::CmdError> {
+    browser
+        .wait()
+        .for_element(Locator::Id("organization"))
+        .await?
+        .send_keys(name)
+        .await?;
+    browser
+        .find(Locator::XPath(
+            "//button[contains(., 'Create organization')]",
+        ))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//h1[contains(., 'MetaFrazo is now listening for Jira events')]",
+        ))
+        .await?;
+    browser.current_url().await
+}
+
+/// The same walk with "Continue with Google" on the setup page's first step, through the local
+/// OpenID provider's login form (`compose/oidc-provider`), back to the setup page.
+#[tokio::test]
+async fn an_admin_continues_with_google_from_the_setup_email_to_the_empty_dashboard() {
+    let services = services().await;
+    let driver = Driver::start().await;
+    let (browser, profile) = chromium(&driver).await;
+    let walk = async {
+        browser.goto(&services.link).await?;
+        browser
+            .find(Locator::LinkText("Continue with Google"))
+            .await?
+            .click()
+            .await?;
+        let subject = format!("chromium-{}", uuid::Uuid::new_v4().simple());
+        browser
+            .wait()
+            .for_element(Locator::Css("input[name=sub]"))
+            .await?
+            .send_keys(&subject)
+            .await?;
+        browser
+            .find(Locator::Css("input[name=email]"))
+            .await?
+            .send_keys(&format!("{subject}@acme.example.test"))
+            .await?;
+        browser
+            .find(Locator::XPath("//button[contains(., 'Sign in')]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(
+                "//h1[contains(., 'Finish connecting your Jira workspace')]",
+            ))
+            .await?;
+        name_organization(&browser, "Acme Google").await
+    };
+    let result = walk.await;
+    let page = browser.source().await.unwrap_or_default();
+    browser.close().await.ok();
+    let _ = std::fs::remove_dir_all(&profile);
+    let url = result.unwrap_or_else(|err| panic!("the walk failed: {err}\nlast page:\n{page}"));
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/orgs/", services.dashboards_url)),
+        "{url}"
+    );
+    assert!(page.contains("Acme Google"), "{page}");
+}
+
+#[tokio::test]
+async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser() {
+    let services = services().await;
+    let Services {
+        ref dashboards_url,
+        ref clickhouse,
+        ref installation,
+        ref link,
+        ..
+    } = services;
+    let driver = Driver::start().await;
+    let (browser, profile) = chromium(&driver).await;
 
     let walk = async {
-        browser.goto(&link).await?;
+        browser.goto(link).await?;
         assert!(
             browser
                 .source()
@@ -187,28 +302,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
             .await?
             .click()
             .await?;
-        browser
-            .wait()
-            .for_element(Locator::Id("organization"))
-            .await?
-            .send_keys("Acme Engineering")
-            .await?;
-        browser
-            .find(Locator::XPath(
-                "//button[contains(., 'Create organization')]",
-            ))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath(
-                "//h1[contains(., 'MetaFrazo is now listening for Jira events')]",
-            ))
-            .await?;
-        let url = browser.current_url().await?;
-        Ok::<_, fantoccini::error::CmdError>(url)
+        name_organization(&browser, "Acme Engineering").await
     };
     let result = walk.await;
     let page = browser.source().await.unwrap_or_default();

@@ -7,10 +7,12 @@ use lettre::message::Mailbox;
 use service_kit::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, PostgresConfig, SmtpConfig},
-    env_or,
+    env_or, env_secret_or,
     secret_cipher::SecretCipher,
 };
 use url::Url;
+
+use crate::accounts::oidc::{ProviderConfig, ProviderKind};
 
 pub struct Config {
     /// `ONBOARDING_ADDR`, default `127.0.0.1:8081`.
@@ -25,6 +27,19 @@ pub struct Config {
     pub mail: MailConfig,
     /// `SECRETS_KEY`: encrypts shared secrets at rest.
     pub cipher: SecretCipher,
+    pub oidc: OidcConfig,
+}
+
+/// Sign-in with Google and Microsoft (OpenID Connect).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// Per provider, `OIDC_{GOOGLE,MICROSOFT}_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`; defaults
+    /// name the local providers of `compose/local` (`http://127.0.0.1:8091/google` and
+    /// `http://127.0.0.1:8091/microsoft/7e1c4a2b-5d3f-4c8e-9a10-2b6d8f0e3c71/v2.0`, client
+    /// `metafrazo-local`, secret `metafrazo-local-secret`). An issuer of `off` hides the button.
+    pub providers: Vec<ProviderConfig>,
+    /// `OIDC_FLOW_TTL_SECS`, default 600: how long a redirect to a provider may take to come back.
+    pub flow_ttl: Duration,
 }
 
 /// Links, sessions and where people land.
@@ -98,6 +113,7 @@ impl Config {
             atlassian,
             mail: MailConfig::from_env()?,
             cipher: SecretCipher::from_env()?,
+            oidc: OidcConfig::from_env()?,
         })
     }
 }
@@ -115,6 +131,65 @@ impl AccountsConfig {
                 Url::parse("http://127.0.0.1:8082").expect("valid default"),
             )?,
             cookie_secure: env_or("COOKIE_SECURE", public_base_url.scheme() == "https")?,
+        })
+    }
+}
+
+impl OidcConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut providers = Vec::new();
+        for (kind, names, default_issuer) in [
+            (
+                ProviderKind::Google,
+                [
+                    "OIDC_GOOGLE_ISSUER",
+                    "OIDC_GOOGLE_CLIENT_ID",
+                    "OIDC_GOOGLE_CLIENT_SECRET",
+                ],
+                "http://127.0.0.1:8091/google",
+            ),
+            (
+                ProviderKind::Microsoft,
+                [
+                    "OIDC_MICROSOFT_ISSUER",
+                    "OIDC_MICROSOFT_CLIENT_ID",
+                    "OIDC_MICROSOFT_CLIENT_SECRET",
+                ],
+                "http://127.0.0.1:8091/microsoft/7e1c4a2b-5d3f-4c8e-9a10-2b6d8f0e3c71/v2.0",
+            ),
+        ] {
+            let [issuer_name, id_name, secret_name] = names;
+            let issuer = env_or(issuer_name, default_issuer.to_owned())?;
+            if issuer == "off" {
+                continue;
+            }
+            let issuer = Url::parse(&issuer).map_err(|err| ConfigError::Invalid {
+                name: issuer_name,
+                reason: err.to_string(),
+                value: issuer.clone(),
+            })?;
+            let client_id = env_or(id_name, "metafrazo-local".to_owned())?;
+            // The local defaults are only for the local provider: a real one needs its own.
+            let local = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost"));
+            if !local && client_id == "metafrazo-local" {
+                return Err(ConfigError::Invalid {
+                    name: id_name,
+                    reason: format!(
+                        "set it (and {secret_name}) to the client registered at {issuer}"
+                    ),
+                    value: client_id,
+                });
+            }
+            providers.push(ProviderConfig {
+                kind,
+                issuer,
+                client_id,
+                client_secret: env_secret_or(secret_name, "metafrazo-local-secret")?,
+            });
+        }
+        Ok(Self {
+            providers,
+            flow_ttl: Duration::from_secs(env_or("OIDC_FLOW_TTL_SECS", 600)?),
         })
     }
 }

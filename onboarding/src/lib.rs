@@ -11,7 +11,7 @@ pub mod tokens;
 pub mod web;
 pub mod webhook_connections;
 
-pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig};
+pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig, OidcConfig};
 
 use std::sync::Arc;
 
@@ -48,6 +48,10 @@ pub struct AppState {
     pub outbox: OutboxWaker,
     /// For erasing a deleted organization's events and reading when the last one arrived.
     pub warehouse: clickhouse::Client,
+    /// Sign-in with Google and Microsoft; empty when none is configured.
+    pub oidc: accounts::oidc::Providers,
+    /// `OIDC_FLOW_TTL_SECS`.
+    pub oidc_flow_ttl: std::time::Duration,
 }
 
 /// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
@@ -80,7 +84,13 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         waker: outbox.clone(),
         metrics: MailMetrics::register(&registry)?,
     };
+    let oidc = accounts::oidc::Providers::new(
+        config.oidc.providers.clone(),
+        &config.atlassian.public_base_url,
+    )?;
     let state = AppState {
+        oidc,
+        oidc_flow_ttl: config.oidc.flow_ttl,
         postgres,
         install_keys: InstallKeys::new(config.atlassian.install_keys_url.clone()),
         forge_fit: Arc::new(FitVerifier {

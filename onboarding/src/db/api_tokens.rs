@@ -157,6 +157,7 @@ pub async fn authenticate(
     Ok(row.map(|row| SignedIn {
         user_id: row.get(0),
         email: row.get(1),
+        method: "api_token".to_owned(),
     }))
 }
 

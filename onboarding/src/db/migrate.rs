@@ -31,6 +31,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "forge",
         sql: include_str!("../../migrations/0004_forge.sql"),
     },
+    Migration {
+        version: 5,
+        name: "oidc",
+        sql: include_str!("../../migrations/0005_oidc.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "sign_in_policy",
+        sql: include_str!("../../migrations/0006_sign_in_policy.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -2,6 +2,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod identities;
 pub mod installations;
 pub mod invites;
 mod migrate;

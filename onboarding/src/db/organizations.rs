@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::roles::Role;
+use crate::{accounts::sign_in_policy::SignInPolicy, roles::Role};
 
 #[derive(Debug, Clone)]
 pub struct Organization {
@@ -301,4 +301,37 @@ pub async fn delete(
         .execute("DELETE FROM organizations WHERE id = $1", &[&organization])
         .await?;
     Ok(client_keys)
+}
+
+/// The organization's sign-in policy (the default for no such organization).
+pub async fn sign_in_policy(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<SignInPolicy, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT require_sso, allowed_domains FROM organizations WHERE id = $1",
+            &[&organization],
+        )
+        .await?;
+    Ok(row
+        .map(|row| SignInPolicy {
+            require_sso: row.get(0),
+            allowed_domains: row.get(1),
+        })
+        .unwrap_or_default())
+}
+
+pub async fn set_sign_in_policy(
+    client: &impl GenericClient,
+    organization: Uuid,
+    policy: &SignInPolicy,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE organizations SET require_sso = $2, allowed_domains = $3 WHERE id = $1",
+            &[&organization, &policy.require_sso, &policy.allowed_domains],
+        )
+        .await?;
+    Ok(())
 }

@@ -6,27 +6,40 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::tokens;
+use crate::{accounts::sign_in_policy::PASSWORD, tokens};
 
 /// Who a valid session belongs to.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user_id: Uuid,
     pub email: String,
+    /// How the session was started: `password`, or the identity provider's name.
+    pub method: String,
 }
 
-/// Starts a session; returns the token for the cookie.
+/// Starts a session signed in with a password; returns the token for the cookie.
 pub async fn start(
     client: &impl GenericClient,
     user_id: Uuid,
     lifetime: Duration,
 ) -> Result<String, tokio_postgres::Error> {
+    start_via(client, user_id, lifetime, PASSWORD).await
+}
+
+/// Starts a session signed in with `method` (`password`, or a provider's name), which an
+/// organization requiring single sign-on looks at.
+pub async fn start_via(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    lifetime: Duration,
+    method: &str,
+) -> Result<String, tokio_postgres::Error> {
     let token = tokens::mint();
     client
         .execute(
-            "INSERT INTO sessions (token_sha256, user_id, expires_at)
-             VALUES ($1, $2, now() + make_interval(secs => $3))",
-            &[&token.sha256, &user_id, &lifetime.as_secs_f64()],
+            "INSERT INTO sessions (token_sha256, user_id, expires_at, method)
+             VALUES ($1, $2, now() + make_interval(secs => $3), $4)",
+            &[&token.sha256, &user_id, &lifetime.as_secs_f64(), &method],
         )
         .await?;
     Ok(token.text)
@@ -39,7 +52,7 @@ pub async fn authenticate(
 ) -> Result<Option<SignedIn>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT u.id, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT u.id, u.email, s.method FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_sha256 = $1 AND s.revoked_at IS NULL AND s.expires_at > now()",
             &[&tokens::hash(token)],
         )
@@ -47,6 +60,7 @@ pub async fn authenticate(
     Ok(row.map(|row| SignedIn {
         user_id: row.get(0),
         email: row.get(1),
+        method: row.get(2),
     }))
 }
 

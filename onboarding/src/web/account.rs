@@ -44,6 +44,12 @@ pub(crate) struct CsrfOnly {
     next: Option<String>,
 }
 
+impl CsrfOnly {
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// What the sign-in and sign-up pages say about where the visitor is headed.
 fn context_for(next: &str) -> &'static str {
     if next.starts_with("/setup/") {
@@ -80,9 +86,14 @@ pub(crate) async fn home(
     }))
 }
 
-pub(crate) async fn sign_in_page(visitor: Visitor, Query(query): Query<AccountQuery>) -> Response {
+pub(crate) async fn sign_in_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<AccountQuery>,
+) -> Response {
     let next = safe_next(query.next.as_deref());
     render(&SignIn {
+        providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
         next: &next,
         email: query.email.as_deref().unwrap_or(""),
@@ -91,9 +102,14 @@ pub(crate) async fn sign_in_page(visitor: Visitor, Query(query): Query<AccountQu
     })
 }
 
-pub(crate) async fn sign_up_page(visitor: Visitor, Query(query): Query<AccountQuery>) -> Response {
+pub(crate) async fn sign_up_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<AccountQuery>,
+) -> Response {
     let next = safe_next(query.next.as_deref());
     render(&SignUp {
+        providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
         next: &next,
         email: query.email.as_deref().unwrap_or(""),
@@ -132,6 +148,7 @@ pub(crate) async fn sign_in(
             users::record_sign_in_failure(&client, &form.email, limits.sign_in_window_secs).await?;
         tracing::info!(failures, "sign-in refused: wrong email or password");
         let page = render(&SignIn {
+            providers: super::oidc::buttons(&state),
             csrf: &visitor.csrf,
             next: &next,
             email: &form.email,
@@ -166,6 +183,7 @@ pub(crate) async fn sign_up(
     let next = safe_next(form.next.as_deref());
     let again = |error: &str, status: StatusCode| {
         let page = render(&SignUp {
+            providers: super::oidc::buttons(&state),
             csrf: &visitor.csrf,
             next: &next,
             email: &form.email,

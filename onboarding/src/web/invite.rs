@@ -69,6 +69,7 @@ pub(crate) async fn open(
     };
     let here = format!("/invites/{token}");
     Ok(render(&pages::Invite {
+        providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
         here: &here,
         organization: &invite.organization_name,
@@ -108,6 +109,16 @@ pub(crate) async fn accept(
                     invite.email, user.email
                 )],
             ),
+        ));
+    }
+    // The organization's sign-in policy applies from the first step in.
+    let policy = organizations::sign_in_policy(&transaction, invite.organization_id).await?;
+    if let Err(refusal) = policy.admits(&user.method, &user.email) {
+        return Err(super::organization::policy_refusal(
+            &invite.organization_name,
+            &here,
+            &policy,
+            refusal,
         ));
     }
     organizations::add_member(

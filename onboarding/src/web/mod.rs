@@ -6,6 +6,7 @@ mod account;
 mod api_tokens;
 mod error;
 mod invite;
+mod oidc;
 mod organization;
 pub(crate) mod pages;
 pub mod session;
@@ -38,6 +39,17 @@ pub(crate) fn routes(state: AppState) -> Router {
             get(account::sign_up_page).post(account::sign_up),
         )
         .route("/sign-out", post(account::sign_out))
+        .route("/auth/oidc/{provider}/start", get(oidc::start))
+        .route("/auth/oidc/{provider}/callback", get(oidc::callback))
+        .route(oidc::SETTINGS_PATH, get(oidc::settings))
+        .route(
+            "/account/sign-in-methods/{provider}/link",
+            post(oidc::link_start),
+        )
+        .route(
+            "/account/sign-in-methods/{provider}/unlink",
+            post(oidc::unlink),
+        )
         .route(
             api_tokens::PATH,
             get(api_tokens::page).post(api_tokens::create),
@@ -63,6 +75,10 @@ pub(crate) fn routes(state: AppState) -> Router {
             post(organization::remove),
         )
         .route("/orgs/{organization}/leave", post(organization::leave))
+        .route(
+            "/orgs/{organization}/sign-in-policy",
+            post(organization::set_sign_in_policy),
+        )
         .route("/orgs/{organization}/audit", get(organization::audit_log))
         .route("/orgs/{organization}/delete", post(organization::delete))
         .layer(middleware::from_fn(session::ensure_visitor_cookie))

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     AppState,
+    accounts::sign_in_policy::{PASSWORD, PolicyRefusal, SignInPolicy},
     db::{
         audit::{self, Actor},
         invites,
@@ -35,6 +36,7 @@ struct InOrganization {
     user: SignedIn,
     role: Role,
     organization: Organization,
+    policy: SignInPolicy,
 }
 
 impl InOrganization {
@@ -60,11 +62,44 @@ async fn member(
     let organization = organizations::get(&client, organization)
         .await?
         .ok_or(PageError::NotFound)?;
+    let policy = organizations::sign_in_policy(&client, organization.id).await?;
+    if let Err(refusal) = policy.admits(&user.method, &user.email) {
+        return Err(policy_refusal(&organization.name, here, &policy, refusal));
+    }
     Ok(InOrganization {
         user,
         role,
         organization,
+        policy,
     })
+}
+
+/// The page a member gets whom the organization's sign-in policy does not admit now.
+pub(crate) fn policy_refusal(
+    name: &str,
+    here: &str,
+    policy: &SignInPolicy,
+    refusal: PolicyRefusal,
+) -> PageError {
+    let sign_in = format!(
+        "/sign-in?next={}",
+        url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+    );
+    let message = match refusal {
+        PolicyRefusal::SsoRequired => Message::new(
+            &format!("{name} requires signing in with Google or Microsoft"),
+            &[
+                "You signed in with your password. Sign in again with Google or Microsoft to continue; if your account has neither yet, link one in your account settings first.",
+            ],
+        )
+        .with_link(&sign_in, "Sign in again"),
+        PolicyRefusal::DomainNotAllowed => Message::new(
+            &format!("{name} admits only addresses at {}", policy.allowed_domains.join(", ")),
+            &["Your account's address is at another domain. Ask an owner of the organization if you need access."],
+        )
+        .with_link("/", "Your organizations"),
+    };
+    PageError::Explained(StatusCode::FORBIDDEN, message)
 }
 
 /// The caller of a form on the organization's pages: the CSRF token checked, then membership.
@@ -95,6 +130,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "invite_revoked" => "Invitation revoked.",
         "role_changed" => "Role changed.",
         "removed" => "Member removed. Their sessions were ended.",
+        "policy" => "Sign-in policy saved.",
         _ => return None,
     })
 }
@@ -159,6 +195,8 @@ pub(crate) async fn page(
         invite_choices: RoleChoice::menu(&assignable, Role::Analyst),
         can_manage_members: caller.role.can_manage_members(),
         can_delete: caller.role.can_delete_organization(),
+        require_sso: caller.policy.require_sso,
+        allowed_domains: caller.policy.allowed_domains.join(", "),
         notice: notice(done.done.as_deref()),
         error: None,
     }))
@@ -195,6 +233,19 @@ pub(crate) async fn invite(
             Message::new(
                 "That does not look like an email address",
                 &["Go back and check it."],
+            )
+            .with_link(&format!("/orgs/{organization}"), "Back"),
+        ));
+    }
+    if !caller.policy.admits_address(&email) {
+        return Err(PageError::Explained(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Message::new(
+                "That address is at a domain this organization does not allow",
+                &[&format!(
+                    "Only addresses at {} may join. Change the sign-in policy first if this one should.",
+                    caller.policy.allowed_domains.join(", ")
+                )],
             )
             .with_link(&format!("/orgs/{organization}"), "Back"),
         ));
@@ -471,4 +522,83 @@ pub(crate) async fn delete(
     transaction.commit().await?;
     tracing::info!(organization = %id, workspaces = client_keys.len(), "organization deleted");
     Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PolicyForm {
+    csrf: String,
+    require_sso: Option<String>,
+    #[serde(default)]
+    allowed_domains: String,
+}
+
+/// `POST /orgs/{id}/sign-in-policy`: owners require single sign-on and restrict domains. The
+/// owner saving it must pass it themselves, so nobody locks themselves out by mistake.
+pub(crate) async fn set_sign_in_policy(
+    State(state): State<AppState>,
+    Path(organization): Path<String>,
+    visitor: Visitor,
+    Form(form): Form<PolicyForm>,
+) -> Result<Response, PageError> {
+    let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
+    if !caller.role.can_delete_organization() {
+        return Err(PageError::Forbidden(
+            "only owners change the organization's sign-in policy",
+        ));
+    }
+    let back = |title: &str, why: &str| {
+        PageError::Explained(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Message::new(title, &[why, "The policy was not changed."])
+                .with_link(&format!("/orgs/{organization}"), "Back"),
+        )
+    };
+    let allowed_domains = SignInPolicy::parse_domains(&form.allowed_domains).map_err(|bad| {
+        back(
+            "That is not a list of domains",
+            &format!("{bad:?} is not a domain like example.com."),
+        )
+    })?;
+    let policy = SignInPolicy {
+        require_sso: form.require_sso.is_some(),
+        allowed_domains,
+    };
+    if !policy.admits_address(&caller.user.email) {
+        return Err(back(
+            "Your own address would be refused",
+            "Add your own address's domain to the list.",
+        ));
+    }
+    if policy.require_sso && caller.user.method == PASSWORD {
+        return Err(back(
+            "Sign in with Google or Microsoft first",
+            "You signed in with your password, so requiring single sign-on would lock you out. Sign in with a provider (link one in your account settings), then save the policy.",
+        ));
+    }
+    let id = caller.organization.id;
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    organizations::set_sign_in_policy(&transaction, id, &policy).await?;
+    let domains = if policy.allowed_domains.is_empty() {
+        "any domain".to_owned()
+    } else {
+        policy.allowed_domains.join(", ")
+    };
+    audit::record(
+        &transaction,
+        Some(id),
+        Some(caller.actor()),
+        "sign_in_policy_changed",
+        &format!(
+            "single sign-on {}; {domains}",
+            if policy.require_sso {
+                "required"
+            } else {
+                "optional"
+            }
+        ),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(back_to(id, "policy"))
 }

@@ -44,9 +44,16 @@ impl Message {
     }
 }
 
+/// A "Continue with …" button of a configured identity provider.
+pub(crate) struct ProviderButton {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "pages/sign_in.html")]
 pub(crate) struct SignIn<'a> {
+    pub providers: Vec<ProviderButton>,
     pub csrf: &'a str,
     pub next: &'a str,
     pub email: &'a str,
@@ -57,6 +64,7 @@ pub(crate) struct SignIn<'a> {
 #[derive(Template)]
 #[template(path = "pages/sign_up.html")]
 pub(crate) struct SignUp<'a> {
+    pub providers: Vec<ProviderButton>,
     pub csrf: &'a str,
     pub next: &'a str,
     pub email: &'a str,
@@ -77,6 +85,7 @@ pub(crate) struct Home<'a> {
 #[derive(Template)]
 #[template(path = "pages/setup.html")]
 pub(crate) struct Setup<'a> {
+    pub providers: Vec<ProviderButton>,
     pub csrf: &'a str,
     pub here: &'a str,
     pub workspace: &'a str,
@@ -149,6 +158,9 @@ pub(crate) struct Organization<'a> {
     pub invite_choices: Vec<RoleChoice>,
     pub can_manage_members: bool,
     pub can_delete: bool,
+    pub require_sso: bool,
+    /// The allowed email domains, comma separated.
+    pub allowed_domains: String,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
@@ -165,6 +177,7 @@ pub(crate) struct Audit<'a> {
 #[derive(Template)]
 #[template(path = "pages/invite.html")]
 pub(crate) struct Invite<'a> {
+    pub providers: Vec<ProviderButton>,
     pub csrf: &'a str,
     pub here: &'a str,
     pub organization: &'a str,
@@ -208,4 +221,29 @@ pub(crate) struct ApiTokens<'a> {
     /// The name typed, kept when the form is shown again with an error.
     pub name: &'a str,
     pub name_max_chars: usize,
+}
+
+/// A provider's row on the account page.
+pub(crate) struct SignInMethod {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub linked: Option<LinkedMethod>,
+}
+
+pub(crate) struct LinkedMethod {
+    pub email: Option<String>,
+    pub since: String,
+    pub last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+pub(crate) struct Account<'a> {
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub has_password: bool,
+    pub methods: Vec<SignInMethod>,
+    /// Whether removing one method leaves another.
+    pub can_unlink: bool,
+    pub notice: Option<&'a str>,
 }

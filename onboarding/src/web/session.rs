@@ -70,6 +70,8 @@ pub(crate) struct Visitor {
     pub(crate) user: Option<SignedIn>,
     pub(crate) csrf: String,
     session_token: Option<String>,
+    /// The visitor cookie itself: a sign-in with a provider is bound to it.
+    visitor_id: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -77,9 +79,12 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let csrf = jar
+        let visitor_id = jar
             .get(VISITOR_COOKIE)
-            .map(|cookie| csrf_token_for(cookie.value()))
+            .map(|cookie| cookie.value().to_owned());
+        let csrf = visitor_id
+            .as_deref()
+            .map(csrf_token_for)
             .unwrap_or_default();
         let session_token = jar
             .get(SESSION_COOKIE)
@@ -95,6 +100,7 @@ impl FromRequestParts<AppState> for Visitor {
             user,
             csrf,
             session_token,
+            visitor_id,
         })
     }
 }
@@ -109,6 +115,10 @@ impl Visitor {
 
     pub(crate) fn session_token(&self) -> Option<&str> {
         self.session_token.as_deref()
+    }
+
+    pub(crate) fn visitor_id(&self) -> Option<&str> {
+        self.visitor_id.as_deref()
     }
 
     /// Refuses a form whose CSRF token is not the one this browser's pages carry.
@@ -202,6 +212,7 @@ mod tests {
             user: None,
             csrf: csrf_token_for("a"),
             session_token: None,
+            visitor_id: Some("a".to_owned()),
         };
         assert!(visitor.check_csrf(&csrf_token_for("a")).is_ok());
         assert!(visitor.check_csrf(&csrf_token_for("b")).is_err());

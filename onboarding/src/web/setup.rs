@@ -134,6 +134,7 @@ pub(crate) async fn open(
         .map(|(_, name, _)| name.as_str());
     let here = format!("/setup/{token}");
     let page = render(&Setup {
+        providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
         here: &here,
         workspace: display_name(target),

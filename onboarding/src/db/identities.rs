@@ -1,0 +1,283 @@
+//! Sign-in with an identity provider: the identities linked to accounts, keyed by (issuer,
+//! subject), and the short-lived, single-use rows of the sign-ins under way.
+
+use std::{
+    fmt,
+    time::{Duration, SystemTime},
+};
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::tokens;
+
+/// What the browser must bring back from the provider, kept while it is away.
+pub struct NewFlow<'a> {
+    pub state: &'a str,
+    pub visitor: &'a str,
+    pub provider: &'a str,
+    pub nonce: &'a str,
+    pub pkce_verifier: &'a str,
+    pub link_user_id: Option<Uuid>,
+    pub next: &'a str,
+    pub lifetime: Duration,
+}
+
+pub async fn start_flow(
+    client: &impl GenericClient,
+    flow: &NewFlow<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    // Old rows are worth nothing: sweep them as new ones arrive.
+    client
+        .execute(
+            "DELETE FROM oidc_flows WHERE expires_at < now() - interval '1 day'",
+            &[],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO oidc_flows (state_sha256, visitor_sha256, provider, nonce, pkce_verifier,
+                                     link_user_id, next, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+            &[
+                &tokens::hash(flow.state),
+                &tokens::hash(flow.visitor),
+                &flow.provider,
+                &flow.nonce,
+                &flow.pkce_verifier,
+                &flow.link_user_id,
+                &flow.next,
+                &flow.lifetime.as_secs_f64(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A sign-in under way, taken out of the store by its callback.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub provider: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub link_user_id: Option<Uuid>,
+    pub next: String,
+}
+
+#[derive(Debug)]
+pub enum FlowCheck {
+    Valid(Flow),
+    /// No flow has this state: altered, or from somewhere else.
+    Unknown,
+    /// Its callback already came once (a replay, or the back button).
+    Used,
+    Expired,
+    /// Started in another browser than the one that came back.
+    OtherBrowser,
+    /// Started for another provider than the callback's.
+    OtherProvider,
+}
+
+impl fmt::Display for FlowCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Valid(_) => "valid",
+            Self::Unknown => "unknown_state",
+            Self::Used => "replayed_state",
+            Self::Expired => "expired_state",
+            Self::OtherBrowser => "other_browser",
+            Self::OtherProvider => "other_provider",
+        })
+    }
+}
+
+/// Uses up the flow named by `state`, whatever comes of it: a callback is answered once.
+pub async fn take_flow(
+    client: &impl GenericClient,
+    state: &str,
+    visitor: &str,
+    provider: &str,
+) -> Result<FlowCheck, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "WITH previous AS (
+                 SELECT state_sha256, used_at FROM oidc_flows WHERE state_sha256 = $1 FOR UPDATE
+             )
+             UPDATE oidc_flows f SET used_at = coalesce(f.used_at, now())
+             FROM previous p WHERE f.state_sha256 = p.state_sha256
+             RETURNING p.used_at IS NOT NULL, f.expires_at <= now(), f.visitor_sha256,
+                       f.provider, f.nonce, f.pkce_verifier, f.link_user_id, f.next",
+            &[&tokens::hash(state)],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(FlowCheck::Unknown);
+    };
+    let used: bool = row.get(0);
+    let expired: bool = row.get(1);
+    let visitor_sha256: Vec<u8> = row.get(2);
+    let flow = Flow {
+        provider: row.get(3),
+        nonce: row.get(4),
+        pkce_verifier: row.get(5),
+        link_user_id: row.get(6),
+        next: row.get(7),
+    };
+    Ok(if used {
+        FlowCheck::Used
+    } else if expired {
+        FlowCheck::Expired
+    } else if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        visitor_sha256.as_slice(),
+        tokens::hash(visitor).as_slice(),
+    )) {
+        FlowCheck::OtherBrowser
+    } else if flow.provider != provider {
+        FlowCheck::OtherProvider
+    } else {
+        FlowCheck::Valid(flow)
+    })
+}
+
+/// An identity as the provider vouched for it, once its ID token was verified.
+#[derive(Debug, Clone)]
+pub struct IdentityKey<'a> {
+    pub provider: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+}
+
+/// The account an identity is linked to; marks it used.
+pub async fn user_of(
+    client: &impl GenericClient,
+    key: &IdentityKey<'_>,
+    email: Option<&str>,
+) -> Result<Option<(Uuid, String)>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "UPDATE identities i SET last_used_at = now(), email = coalesce($3, i.email)
+             FROM users u
+             WHERE i.issuer = $1 AND i.subject = $2 AND u.id = i.user_id
+             RETURNING u.id, u.email",
+            &[&key.issuer, &key.subject, &email],
+        )
+        .await?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
+/// Why an identity could not be linked.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("this identity is linked to another account")]
+    LinkedElsewhere,
+    #[error("the account already has an identity from this provider")]
+    ProviderTaken,
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+pub async fn link(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    key: &IdentityKey<'_>,
+    email: Option<&str>,
+) -> Result<(), LinkError> {
+    let inserted = client
+        .execute(
+            "INSERT INTO identities (id, user_id, provider, issuer, subject, email)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[
+                &Uuid::new_v4(),
+                &user_id,
+                &key.provider,
+                &key.issuer,
+                &key.subject,
+                &email,
+            ],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(());
+    }
+    let owner: Option<Uuid> = client
+        .query_opt(
+            "SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2",
+            &[&key.issuer, &key.subject],
+        )
+        .await?
+        .map(|row| row.get(0));
+    match owner {
+        Some(owner) if owner == user_id => Ok(()),
+        Some(_) => Err(LinkError::LinkedElsewhere),
+        None => Err(LinkError::ProviderTaken),
+    }
+}
+
+/// One of an account's linked identities.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub provider: String,
+    pub email: Option<String>,
+    pub created_at: SystemTime,
+    pub last_used_at: SystemTime,
+}
+
+pub async fn of_user(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<Linked>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT provider, email, created_at, last_used_at FROM identities
+             WHERE user_id = $1 ORDER BY provider",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Linked {
+            provider: row.get(0),
+            email: row.get(1),
+            created_at: row.get(2),
+            last_used_at: row.get(3),
+        })
+        .collect())
+}
+
+/// Unlinks the account's identity from `provider`, but only while another way to sign in
+/// remains (a password or another identity); answers whether it did. Call it in a transaction:
+/// the account's row is locked so two unlinks at once cannot remove the last two ways in.
+pub async fn unlink(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    provider: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    client
+        .execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])
+        .await?;
+    let deleted = client
+        .execute(
+            "DELETE FROM identities i WHERE i.user_id = $1 AND i.provider = $2
+               AND (EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.password_hash IS NOT NULL)
+                    OR EXISTS (SELECT 1 FROM identities o
+                               WHERE o.user_id = $1 AND o.provider <> $2))",
+            &[&user_id, &provider],
+        )
+        .await?;
+    Ok(deleted == 1)
+}
+
+/// Creates an account that signs in only through an identity provider (no password).
+pub async fn create_user(
+    client: &impl GenericClient,
+    email: &str,
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "INSERT INTO users (id, email) VALUES ($1, $2)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+            &[&Uuid::new_v4(), &email],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
