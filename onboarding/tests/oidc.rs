@@ -639,3 +639,54 @@ async fn microsofts_multi_tenant_endpoint_checks_each_tokens_tenant() {
     app.get(&callback).await.assert_status(401);
     assert_eq!(harness.users_with("other@example.test").await, 0);
 }
+
+/// Microsoft's `email` claim is anyone's to set: an account that signed in through it, at the
+/// invited address, still cannot accept the invitation (the nOAuth class), and joins nothing.
+#[tokio::test]
+async fn an_invite_is_never_accepted_on_microsofts_unverified_email() {
+    let harness = Harness::start().await;
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let mut owner = harness.signed_up(&email("owner")).await;
+    let org = owner
+        .create_organization(&support::setup_path(&mail), "Acme")
+        .await;
+    let invitee = email("invitee");
+    owner.get(&format!("/orgs/{org}")).await;
+    owner
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", &invitee), ("role", "viewer")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+    let invite = harness
+        .mailbox
+        .wait_for(&invitee, "Join Acme on MetaFrazo", 0)
+        .await
+        .link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
+
+    let mut claimant = harness.browser();
+    claimant.get(&invite).await.assert_status(200);
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(
+        &mut claimant,
+        &mut idp,
+        "microsoft",
+        &invite,
+        &microsoft(&subject("claimant"), &invitee),
+    )
+    .await;
+    claimant.get(&callback).await.assert_redirect_to(&invite);
+    claimant.get(&invite).await.assert_status(200);
+    claimant
+        .submit(&invite, &[])
+        .await
+        .assert_status(403)
+        .assert_contains("does not confirm this address");
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'invitee.%'")
+            .await,
+        0
+    );
+}

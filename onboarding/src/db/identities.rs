@@ -147,19 +147,22 @@ pub struct IdentityKey<'a> {
     pub subject: &'a str,
 }
 
-/// The account an identity is linked to; marks it used.
+/// The account an identity is linked to; marks it used, with the email the provider gave this
+/// time and whether it vouched for it.
 pub async fn user_of(
     client: &impl GenericClient,
     key: &IdentityKey<'_>,
     email: Option<&str>,
+    email_verified: bool,
 ) -> Result<Option<(Uuid, String)>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "UPDATE identities i SET last_used_at = now(), email = coalesce($3, i.email)
+            "UPDATE identities i SET last_used_at = now(), email = coalesce($3, i.email),
+                 email_verified = CASE WHEN $3 IS NULL THEN i.email_verified ELSE $4 END
              FROM users u
              WHERE i.issuer = $1 AND i.subject = $2 AND u.id = i.user_id
              RETURNING u.id, u.email",
-            &[&key.issuer, &key.subject, &email],
+            &[&key.issuer, &key.subject, &email, &email_verified],
         )
         .await?;
     Ok(row.map(|row| (row.get(0), row.get(1))))
@@ -181,11 +184,12 @@ pub async fn link(
     user_id: Uuid,
     key: &IdentityKey<'_>,
     email: Option<&str>,
+    email_verified: bool,
 ) -> Result<(), LinkError> {
     let inserted = client
         .execute(
-            "INSERT INTO identities (id, user_id, provider, issuer, subject, email)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO identities (id, user_id, provider, issuer, subject, email, email_verified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             &[
                 &Uuid::new_v4(),
                 &user_id,
@@ -193,6 +197,7 @@ pub async fn link(
                 &key.issuer,
                 &key.subject,
                 &email,
+                &(email_verified && email.is_some()),
             ],
         )
         .await?;
@@ -211,6 +216,23 @@ pub async fn link(
         Some(_) => Err(LinkError::LinkedElsewhere),
         None => Err(LinkError::ProviderTaken),
     }
+}
+
+/// Whether the account's identity from `provider` vouched, at its last sign-in, for `email`.
+pub async fn vouches_for(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    provider: &str,
+    email: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM identities
+             WHERE user_id = $1 AND provider = $2 AND email_verified AND lower(email) = $3",
+            &[&user_id, &provider, &email],
+        )
+        .await?
+        .is_some())
 }
 
 /// One of an account's linked identities.

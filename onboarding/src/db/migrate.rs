@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sign_in_policy",
         sql: include_str!("../../migrations/0006_sign_in_policy.sql"),
     },
+    Migration {
+        version: 7,
+        name: "identity_email_verified",
+        sql: include_str!("../../migrations/0007_identity_email_verified.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

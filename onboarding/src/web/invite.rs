@@ -18,6 +18,7 @@ use crate::{
     AppState,
     db::{
         audit::{self, Actor},
+        identities,
         invites::{self, InviteCheck},
         organizations,
     },
@@ -107,6 +108,22 @@ pub(crate) async fn accept(
                 &[&format!(
                     "It was sent to {}; you are signed in as {}. Sign out, then sign in or create an account with the invited address.",
                     invite.email, user.email
+                )],
+            ),
+        ));
+    }
+    // Signed in through a provider, the provider must vouch for the invited address: Microsoft's
+    // `email` claim is anyone's to set, and must never join someone else's organization.
+    if user.method != "password"
+        && !identities::vouches_for(&transaction, user.user_id, &user.method, &user.email).await?
+    {
+        return Err(PageError::Explained(
+            StatusCode::FORBIDDEN,
+            Message::new(
+                "Your sign-in does not confirm this address",
+                &[&format!(
+                    "You signed in with {}, which does not confirm that {} is yours. Sign in with your password, or with a provider that confirms your address (Google), then open the invitation again.",
+                    user.method, user.email
                 )],
             ),
         ));

@@ -263,8 +263,13 @@ async fn sign_in(
         .filter(|email| users::plausible_email(email));
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let (user_id, user_email) = if let Some(found) =
-        identities::user_of(&transaction, &key(identity), email.as_deref()).await?
+    let (user_id, user_email) = if let Some(found) = identities::user_of(
+        &transaction,
+        &key(identity),
+        email.as_deref(),
+        identity.email_verified,
+    )
+    .await?
     {
         found
     } else {
@@ -278,9 +283,15 @@ async fn sign_in(
         };
         match users::by_email(&transaction, &email).await? {
             Some(existing) if identity.email_verified => {
-                identities::link(&transaction, existing.id, &key(identity), Some(&email))
-                    .await
-                    .map_err(|err| link_refused(kind, err))?;
+                identities::link(
+                    &transaction,
+                    existing.id,
+                    &key(identity),
+                    Some(&email),
+                    identity.email_verified,
+                )
+                .await
+                .map_err(|err| link_refused(kind, err))?;
                 audit::record(
                     &transaction,
                     None,
@@ -333,9 +344,15 @@ async fn sign_in(
                         next,
                     ));
                 };
-                identities::link(&transaction, user_id, &key(identity), Some(&email))
-                    .await
-                    .map_err(|err| link_refused(kind, err))?;
+                identities::link(
+                    &transaction,
+                    user_id,
+                    &key(identity),
+                    Some(&email),
+                    identity.email_verified,
+                )
+                .await
+                .map_err(|err| link_refused(kind, err))?;
                 audit::record(
                     &transaction,
                     None,
@@ -432,6 +449,7 @@ async fn link(
         user.user_id,
         &key(identity),
         identity.email.as_deref(),
+        identity.email_verified,
     )
     .await
     .map_err(|err| link_refused(kind, err))?;
