@@ -24,6 +24,11 @@ pub struct Config {
     /// `INGRESS_MAX_BODY_BYTES`, default 1 MiB: larger deliveries get 413. Jira's largest
     /// issue events (long descriptions, many fields) stay well under it.
     pub max_body_bytes: usize,
+    /// `INGRESS_BODY_READ_TIMEOUT_MS`, default 10000: the whole body must arrive within it, else
+    /// 408 and the connection is closed. Jira sends a delivery in one go, well under a second;
+    /// a client trickling bytes would otherwise hold a connection and a task for as long as it
+    /// likes.
+    pub body_read_timeout: Duration,
     /// `INSTALLATIONS_RESYNC_SECS`, default 30: full reload of the installation cache, on top of
     /// following every change as it is notified.
     pub installations_resync: Duration,
@@ -102,6 +107,10 @@ impl Config {
                 )?,
             },
             max_body_bytes: env_or("INGRESS_MAX_BODY_BYTES", 1024 * 1024)?,
+            body_read_timeout: Duration::from_millis(env_or(
+                "INGRESS_BODY_READ_TIMEOUT_MS",
+                10_000,
+            )?),
             installations_resync: Duration::from_secs(env_or("INSTALLATIONS_RESYNC_SECS", 30)?),
         })
     }

@@ -205,4 +205,115 @@ mod tests {
             Err(EnvelopeError::UnsupportedVersion("9".into()))
         );
     }
+
+    mod properties {
+        //! The decoder on headers and values a broker could hand it: never a panic, and what it
+        //! accepts is what ingress would have written.
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        const NAMES: &[&str] = &[
+            header::VERSION,
+            header::INSTALLATION_ID,
+            header::CLIENT_KEY,
+            header::DELIVERY_ID,
+            header::RETRY,
+            header::SOURCE,
+            header::RECEIVED_AT_MS,
+            header::REQUEST_ID,
+            header::DEAD_LETTER_REASON,
+        ];
+
+        /// Our header names (often, so decoding gets past the first missing one) or any other.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => proptest::sample::select(NAMES).prop_map(str::to_owned),
+                1 => any::<String>(),
+            ]
+        }
+
+        /// Values near the valid ones (versions, UUIDs, numbers, sources) or any bytes.
+        fn value() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(b"1".to_vec()),
+                any::<u128>().prop_map(|id| Uuid::from_u128(id).to_string().into_bytes()),
+                any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+                proptest::sample::select(&["connect", "forge", "webhook-secret", "Forge", ""][..])
+                    .prop_map(|source| source.as_bytes().to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..64),
+            ]
+        }
+
+        fn envelope() -> impl Strategy<Value = Envelope> {
+            (
+                any::<u128>(),
+                any::<String>(),
+                any::<String>(),
+                any::<u32>(),
+                proptest::sample::select(
+                    &[Source::Connect, Source::Forge, Source::WebhookSecret][..],
+                ),
+                any::<i64>(),
+                any::<String>(),
+                proptest::collection::vec(any::<u8>(), 0..256),
+            )
+                .prop_map(
+                    |(
+                        id,
+                        client_key,
+                        delivery_id,
+                        retry,
+                        source,
+                        received_at_ms,
+                        request_id,
+                        payload,
+                    )| {
+                        Envelope {
+                            installation_id: Uuid::from_u128(id),
+                            client_key,
+                            delivery_id,
+                            retry,
+                            source,
+                            received_at_ms,
+                            request_id,
+                            payload: Bytes::from(payload),
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn any_headers_decode_or_name_what_is_wrong(
+                headers in proptest::collection::vec((name(), value()), 0..12),
+                payload in proptest::collection::vec(any::<u8>(), 0..128),
+            ) {
+                let decoded = Envelope::decode(
+                    headers.iter().map(|(name, value)| (name.as_str(), value.as_slice())),
+                    &payload,
+                );
+                if let Ok(envelope) = decoded {
+                    prop_assert_eq!(&envelope.payload[..], &payload[..]);
+                    let encoded = envelope.headers();
+                    let again = Envelope::decode(
+                        encoded.iter().map(|(name, value)| (*name, value.as_bytes())),
+                        &envelope.payload,
+                    );
+                    prop_assert_eq!(again, Ok(envelope));
+                }
+            }
+
+            #[test]
+            fn every_envelope_decodes_to_itself(envelope in envelope()) {
+                let encoded = envelope.headers();
+                let decoded = Envelope::decode(
+                    encoded.iter().map(|(name, value)| (*name, value.as_bytes())),
+                    &envelope.payload,
+                );
+                prop_assert_eq!(decoded, Ok(envelope));
+            }
+        }
+    }
 }

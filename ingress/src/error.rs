@@ -1,10 +1,14 @@
 //! Every way a delivery can fail, and the one place that turns it into a status and a JSON
-//! body: 401 untrusted, 413 too large, 400 unusable, 503 our trouble (Atlassian retries those,
-//! so nothing accepted is lost). Bodies never carry internals.
+//! body: 401 untrusted, 413 too large, 408 too slow, 415 not JSON, 400 unusable, 404/405 no
+//! such route, 503 our trouble (Atlassian retries those, so nothing accepted is lost). Bodies
+//! never carry internals.
 
 use axum::{
     Json,
-    http::{StatusCode, header::RETRY_AFTER},
+    http::{
+        HeaderValue, StatusCode,
+        header::{CONNECTION, RETRY_AFTER},
+    },
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -22,8 +26,16 @@ pub enum IngressError {
     },
     #[error("the body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error("the body did not arrive within {} ms", .timeout.as_millis())]
+    BodyTimeout { timeout: std::time::Duration },
     #[error("the body could not be read: {0}")]
     UnreadableBody(String),
+    #[error("deliveries are JSON, not {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("no such route")]
+    NoSuchRoute,
+    #[error("this route does not answer that method")]
+    MethodNotAllowed,
     #[error("the body is not a Jira event: {0}")]
     NotAnEvent(String),
     #[error("Atlassian's Forge keys cannot be fetched: {0}")]
@@ -37,7 +49,11 @@ impl IngressError {
         match self {
             Self::Refused { refused, .. } => refused.code(),
             Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::UnreadableBody(_) => "unreadable_body",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::NoSuchRoute => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::NotAnEvent(_) => "not_an_event",
             Self::KeysUnavailable(_) => "keys_unavailable",
             Self::Unavailable(SinkError::QueueFull) => "queue_full",
@@ -50,7 +66,13 @@ impl IngressError {
         match self {
             Self::Refused { .. } => "refused",
             Self::BodyTooLarge { .. } => "too_large",
-            Self::UnreadableBody(_) | Self::NotAnEvent(_) => "invalid",
+            // The label's set stays fixed: a slow, mistyped or misrouted request is unusable.
+            Self::BodyTimeout { .. }
+            | Self::UnreadableBody(_)
+            | Self::UnsupportedMediaType(_)
+            | Self::NoSuchRoute
+            | Self::MethodNotAllowed
+            | Self::NotAnEvent(_) => "invalid",
             Self::KeysUnavailable(_) | Self::Unavailable(_) => "unavailable",
         }
     }
@@ -59,7 +81,11 @@ impl IngressError {
         match self {
             Self::Refused { .. } => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnreadableBody(_) | Self::NotAnEvent(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NoSuchRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::KeysUnavailable(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -84,6 +110,13 @@ impl IntoResponse for IngressError {
             .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(RETRY_AFTER, 5.into());
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: the connection cannot carry another
+            // request after it.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         let installation = match &self {
             Self::Refused { installation, .. } => installation.clone(),

@@ -40,6 +40,7 @@ pub(crate) struct AppState {
     sink: Arc<EventSink>,
     metrics: IngressMetrics,
     max_body_bytes: usize,
+    body_read_timeout: Duration,
 }
 
 /// Starts following the installations and creating the topics in the background (neither may
@@ -93,18 +94,23 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         sink,
         metrics,
         max_body_bytes: config.max_body_bytes,
+        body_read_timeout: config.body_read_timeout,
     };
     let events = Router::new()
         .route(CONNECT_EVENTS, post(routes::connect_events))
         .route(FORGE_EVENTS, post(routes::forge_events))
         .route(ADMIN_WEBHOOKS, post(routes::admin_webhooks))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .fallback(routes::no_such_route)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state);
     let router = ServiceRouter {
         registry,
         readiness,
     }
-    .finish(events)?;
+    .finish(events)?
+    // Again for the operational routes `finish` added, so every 4xx of ours is JSON.
+    .method_not_allowed_fallback(routes::method_not_allowed);
     Ok(Application::bind(&config.server, router).await?)
 }
 

@@ -6,8 +6,11 @@ use std::{sync::Arc, time::Instant};
 use axum::{
     Json,
     body::Bytes,
-    extract::{OriginalUri, Path, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header::AUTHORIZATION},
+    extract::{FromRequest, OriginalUri, Path, Request, State, rejection::PathRejection},
+    http::{
+        HeaderMap, StatusCode,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+    },
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -36,10 +39,10 @@ pub(crate) async fn connect_events(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let outcome = async {
-        let body = read_body(body, state.max_body_bytes)?;
+        let body = read_body(&state, &headers, request).await?;
         let installation = state
             .connect
             .verify(
@@ -64,10 +67,10 @@ pub(crate) async fn connect_events(
 pub(crate) async fn forge_events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let outcome = async {
-        let body = read_body(body, state.max_body_bytes)?;
+        let body = read_body(&state, &headers, request).await?;
         let installation = state
             .forge
             .verify(
@@ -90,12 +93,14 @@ pub(crate) async fn forge_events(
 
 pub(crate) async fn admin_webhooks(
     State(state): State<AppState>,
-    Path(connection): Path<String>,
+    connection: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let outcome = async {
-        let body = read_body(body, state.max_body_bytes)?;
+        // A connection id that is not UTF-8 once percent-decoded names no connection.
+        let Path(connection) = connection.map_err(|_| IngressError::NoSuchRoute)?;
+        let body = read_body(&state, &headers, request).await?;
         let installation = webhook_hmac::verify(
             &state.installations,
             &connection,
@@ -179,11 +184,59 @@ impl IntoResponse for Accepted {
     }
 }
 
-fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, IngressError> {
+/// Any path no route answers: a JSON 404, as every other refusal is.
+pub(crate) async fn no_such_route() -> IngressError {
+    IngressError::NoSuchRoute
+}
+
+pub(crate) async fn method_not_allowed() -> IngressError {
+    IngressError::MethodNotAllowed
+}
+
+/// The body, once its declared type is JSON (or undeclared), read whole within the body read
+/// timeout and the body limit (the `DefaultBodyLimit` layer's, which `Bytes` obeys).
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Bytes, IngressError> {
+    check_content_type(headers)?;
+    // Bounds the whole body, not each read: a client sending a byte a second never trips a
+    // per-read timeout.
+    let body = tokio::time::timeout(state.body_read_timeout, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| IngressError::BodyTimeout {
+            timeout: state.body_read_timeout,
+        })?;
     body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => IngressError::BodyTooLarge { limit },
+        StatusCode::PAYLOAD_TOO_LARGE => IngressError::BodyTooLarge {
+            limit: state.max_body_bytes,
+        },
         _ => IngressError::UnreadableBody(rejection.body_text()),
     })
+}
+
+/// Jira, Forge and admin webhooks all send `application/json` (some with a charset); a
+/// delivery that declares another type is not one of theirs. No type at all is let through, as
+/// hand-made webhooks and curl may send none, and the body is checked as JSON afterwards anyway.
+fn check_content_type(headers: &HeaderMap) -> Result<(), IngressError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let declared = String::from_utf8_lossy(value.as_bytes());
+    let media_type = declared.split(';').next().unwrap_or_default().trim();
+    let json = media_type.eq_ignore_ascii_case("application/json")
+        || media_type
+            .get(media_type.len().saturating_sub(5)..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"));
+    if json {
+        Ok(())
+    } else {
+        // The declared type goes into the message, so it is cut to a sane length.
+        Err(IngressError::UnsupportedMediaType(
+            declared.chars().take(100).collect(),
+        ))
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -271,8 +324,11 @@ fn check_is_event(body: &[u8], source: Source) -> Result<(), String> {
         #[serde(borrow)]
         payload: Option<Box<Probe<'a>>>,
     }
+    // JSON is UTF-8, and the pipeline stores payloads as text; serde_json skips the fields the
+    // probe ignores without checking their bytes, so this is checked first, for the whole body.
+    let body = std::str::from_utf8(body).map_err(|err| format!("not UTF-8: {err}"))?;
     let probe: Probe<'_> =
-        serde_json::from_slice(body).map_err(|err| format!("not a JSON event: {err}"))?;
+        serde_json::from_str(body).map_err(|err| format!("not a JSON event: {err}"))?;
     let named =
         |value: &Option<std::borrow::Cow<'_, str>>| value.as_deref().is_some_and(|s| !s.is_empty());
     let ok = match source {
@@ -341,6 +397,11 @@ mod tests {
             (b"not json", Source::Connect, false),
             (b"[1,2]", Source::Connect, false),
             (b"{\"webhookEvent\":\"\xff\"}", Source::Connect, false),
+            (
+                b"{\"webhookEvent\":\"jira:issue_created\",\"x\":\"\xff\xfe\"}",
+                Source::Connect,
+                false,
+            ),
         ];
         for (body, source, expected) in cases {
             assert_eq!(
@@ -348,6 +409,37 @@ mod tests {
                 *expected,
                 "{} as {source:?}",
                 String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn a_delivery_declares_json_or_nothing() {
+        let cases: &[(Option<&[u8]>, bool)] = &[
+            (None, true),
+            (Some(b"application/json"), true),
+            (Some(b"Application/JSON; charset=UTF-8"), true),
+            (Some(b"application/vnd.atlassian+json"), true),
+            (Some(b"text/plain"), false),
+            (Some(b"application/x-www-form-urlencoded"), false),
+            (Some(b"multipart/form-data; boundary=x"), false),
+            (Some(b""), false),
+            (Some(b"json"), false),
+            (Some(b"\xffapplication/json"), false),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(
+                    CONTENT_TYPE,
+                    axum::http::HeaderValue::from_bytes(value).unwrap(),
+                );
+            }
+            assert_eq!(
+                check_content_type(&headers).is_ok(),
+                *expected,
+                "{:?}",
+                value.map(String::from_utf8_lossy)
             );
         }
     }

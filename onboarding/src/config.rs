@@ -96,6 +96,9 @@ pub struct AtlassianConfig {
     /// `FORGE_JWKS_URL`, default `http://127.0.0.1:8090/forge/jwks.json` (the local simulator, as
     /// ingress); Atlassian's is `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`.
     pub forge_jwks_url: Url,
+    /// `ONBOARDING_BODY_READ_TIMEOUT_MS`, default 10000: a lifecycle callback's whole body must
+    /// arrive within it, else 408, so a client trickling bytes holds no connection for long.
+    pub body_read_timeout: Duration,
 }
 
 impl Config {
@@ -244,6 +247,10 @@ impl AtlassianConfig {
                 "FORGE_JWKS_URL",
                 Url::parse("http://127.0.0.1:8090/forge/jwks.json").expect("valid default"),
             )?,
+            body_read_timeout: Duration::from_millis(env_or(
+                "ONBOARDING_BODY_READ_TIMEOUT_MS",
+                10_000,
+            )?),
         })
     }
 

@@ -48,6 +48,14 @@ impl Harness {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut ingress::Config)) -> Self {
+        Self::start_tweaked(tweak, |_| {}).await
+    }
+
+    /// Both services' configs changed before they start.
+    pub async fn start_tweaked(
+        tweak: impl FnOnce(&mut ingress::Config),
+        tweak_onboarding: impl FnOnce(&mut onboarding::Config),
+    ) -> Self {
         let stack = Stack::from_env();
         let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
         let postgres = stack.fresh_postgres().await;
@@ -57,6 +65,8 @@ impl Harness {
         onboarding_config.postgres = postgres.clone();
         onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
         onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
+        onboarding_config.atlassian.forge_jwks_url = sim.jwks_url().unwrap();
+        tweak_onboarding(&mut onboarding_config);
         let pool = onboarding_config.postgres.pool().unwrap();
         let cipher = onboarding_config.cipher.clone();
         let onboarding = TestApp::spawn(onboarding::build(onboarding_config).await.unwrap());

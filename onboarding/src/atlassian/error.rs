@@ -1,6 +1,7 @@
 //! What Atlassian's calls can fail with, and the one place that turns it into a response:
 //! 401 for anything untrusted (so Atlassian does not retry a forgery into success), 400 for a
-//! malformed body, 503 for our own trouble (Atlassian retries).
+//! malformed body, 413 and 408 for one too large or too slow, 503 for our own trouble (Atlassian
+//! retries).
 
 use axum::{
     Json,
@@ -36,6 +37,10 @@ pub enum LifecycleError {
     ClientKeyTaken,
     #[error("the body is not a lifecycle payload: {0}")]
     InvalidBody(String),
+    #[error("the body is larger than a lifecycle payload can be")]
+    BodyTooLarge,
+    #[error("the body did not arrive within {} ms", .0.as_millis())]
+    BodyTimeout(std::time::Duration),
     #[error("Atlassian's install-key server cannot be reached: {0}")]
     KeyServerUnreachable(String),
     #[error("the installation store is unavailable: {0}")]
@@ -66,6 +71,8 @@ impl LifecycleError {
             Self::ForeignApp => "foreign_app",
             Self::ClientKeyTaken => "client_key_taken",
             Self::InvalidBody(_) => "invalid_body",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::KeyServerUnreachable(_) => "key_server_unreachable",
             Self::Store(_) => "store_unavailable",
         }
@@ -83,6 +90,8 @@ impl LifecycleError {
             | Self::ClientKeyMismatch
             | Self::ForeignApp => StatusCode::UNAUTHORIZED,
             Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::ClientKeyTaken => StatusCode::CONFLICT,
             Self::KeyServerUnreachable(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -111,6 +120,14 @@ impl IntoResponse for LifecycleError {
             reason: self.to_string(),
             installation: None,
         });
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: the connection cannot carry another
+            // request after it.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -6,8 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::{
-    body::Bytes,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, StatusCode, header::AUTHORIZATION},
 };
 use deadpool_postgres::GenericClient;
@@ -17,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     AppState,
-    atlassian::{LifecycleError, lifecycle::welcome},
+    atlassian::{LifecycleError, body, lifecycle::welcome},
     db::{
         audit,
         installations::{self, NewInstallation, Source, State as InstallState},
@@ -79,8 +78,9 @@ pub(super) async fn first_use_of_fit(
 pub(crate) async fn forge_lifecycle(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<StatusCode, LifecycleError> {
+    let body = body::read(request, state.atlassian.body_read_timeout).await?;
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -4,8 +4,7 @@
 //! before. Anything else is refused with 401 and changes nothing.
 
 use axum::{
-    body::Bytes,
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, Path, Request, State},
     http::{HeaderMap, StatusCode, header::AUTHORIZATION},
 };
 use jsonwebtoken::Algorithm;
@@ -16,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{
     AppState,
-    atlassian::{LifecycleError, install_keys::InstallKeyError},
+    atlassian::{LifecycleError, body, install_keys::InstallKeyError},
     db::{
         audit,
         installations::{self, NewInstallation, Source, State as InstallState},
@@ -66,8 +65,9 @@ pub(crate) async fn lifecycle(
     Path(event): Path<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<StatusCode, LifecycleError> {
+    let body = body::read(request, state.atlassian.body_read_timeout).await?;
     let event = LifecycleEvent::parse(&event).ok_or(LifecycleError::UnknownEvent)?;
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token =

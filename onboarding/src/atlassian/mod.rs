@@ -3,6 +3,7 @@
 //! the Jira APIs we call (a user's email, whether a user administers Jira).
 
 mod admin_page;
+mod body;
 mod context_jwt;
 pub mod descriptor;
 mod error;

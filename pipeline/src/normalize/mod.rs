@@ -18,6 +18,8 @@ mod version;
 mod worklog;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 pub use event_name::{Family, connect_event_names, forge_event_names};
