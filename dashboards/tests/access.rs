@@ -109,7 +109,8 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
 }
 
 /// An owner's sign-in policy (set in onboarding) holds in the dashboards too: a session begun
-/// with a password, or an address at another domain, is refused; a provider's session is not.
+/// with a password, an API token made in one, or an address at another domain, is refused; a
+/// provider's session, and a token made in one, are not.
 #[tokio::test]
 async fn the_organizations_sign_in_policy_is_enforced() {
     let setup = Setup::start().await;
@@ -125,6 +126,10 @@ async fn the_organizations_sign_in_policy_is_enforced() {
     .await
     .unwrap();
     let sso_cookie = format!("mf_session={sso_token}");
+    let (_, password_made_token) = setup.api_token(owner).await;
+    let (_, sso_made_token) = setup.api_token_via(owner, "google").await;
+    let api = format!("/api/v1/orgs/{org}/events");
+    assert_eq!(setup.get(&api, &password_made_token).await.status, 200);
     assert_eq!(
         setup
             .get(&format!("/orgs/{org}"), &password_cookie)
@@ -151,6 +156,8 @@ async fn the_organizations_sign_in_policy_is_enforced() {
         setup.get(&format!("/orgs/{org}"), &sso_cookie).await.status,
         200
     );
+    assert_eq!(setup.get(&api, &password_made_token).await.status, 403);
+    assert_eq!(setup.get(&api, &sso_made_token).await.status, 200);
 
     client
         .execute(

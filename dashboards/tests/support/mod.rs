@@ -76,11 +76,19 @@ impl Setup {
         (id, format!("mf_session={token}"))
     }
 
-    /// An API token of the user; answers its id and the `Authorization` header value.
+    /// An API token of the user, made in a password session; answers its id and the
+    /// `Authorization` header value.
     pub async fn api_token(&self, user: Uuid) -> (Uuid, String) {
+        self.api_token_via(user, "password").await
+    }
+
+    /// An API token of the user, made in a session signed in with `method`.
+    pub async fn api_token_via(&self, user: Uuid, method: &str) -> (Uuid, String) {
         let client = self.pool.get().await.unwrap();
         let name = api_tokens::TokenName::parse("notebook").unwrap();
-        let (id, token) = api_tokens::create(&client, user, &name).await.unwrap();
+        let (id, token) = api_tokens::create(&client, user, &name, method)
+            .await
+            .unwrap();
         (id, format!("Bearer {}", token.text))
     }
 

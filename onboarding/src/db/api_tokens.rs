@@ -62,11 +62,13 @@ pub fn well_formed(text: &str) -> bool {
     text.strip_prefix(PREFIX).is_some_and(tokens::well_formed)
 }
 
-/// Mints a token for `user_id`; the text in the answer is the only copy there will ever be.
+/// Mints a token for `user_id`, made in a session signed in with `created_via`; the text in the
+/// answer is the only copy there will ever be.
 pub async fn create(
     client: &impl GenericClient,
     user_id: Uuid,
     name: &TokenName,
+    created_via: &str,
 ) -> Result<(Uuid, MintedToken), tokio_postgres::Error> {
     let text = format!("{PREFIX}{}", tokens::mint().text);
     // The whole text, prefix included, is what is presented and so what is hashed.
@@ -77,8 +79,9 @@ pub async fn create(
     let id = Uuid::new_v4();
     client
         .execute(
-            "INSERT INTO api_tokens (id, user_id, name, token_sha256) VALUES ($1, $2, $3, $4)",
-            &[&id, &user_id, &name.as_str(), &token.sha256],
+            "INSERT INTO api_tokens (id, user_id, name, token_sha256, created_via)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &user_id, &name.as_str(), &token.sha256, &created_via],
         )
         .await?;
     Ok((id, token))
@@ -141,7 +144,7 @@ pub async fn authenticate(
     let row = client
         .query_opt(
             "WITH hit AS (
-                 SELECT t.id, t.last_used_at, u.id AS user_id, u.email
+                 SELECT t.id, t.last_used_at, u.id AS user_id, u.email, t.created_via
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL
              ), touched AS (
@@ -150,14 +153,16 @@ pub async fn authenticate(
                               WHERE last_used_at IS NULL
                                  OR last_used_at < now() - interval '1 minute')
              )
-             SELECT user_id, email FROM hit",
+             SELECT user_id, email, created_via FROM hit",
             &[&tokens::hash(token)],
         )
         .await?;
     Ok(row.map(|row| SignedIn {
         user_id: row.get(0),
         email: row.get(1),
-        method: "api_token".to_owned(),
+        // A token signs in the way the session that made it did, so an organization's
+        // sign-in policy holds for it too.
+        method: row.get(2),
     }))
 }
 

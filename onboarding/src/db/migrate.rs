@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "identity_email_verified",
         sql: include_str!("../../migrations/0007_identity_email_verified.sql"),
     },
+    Migration {
+        version: 8,
+        name: "api_token_sign_in_method",
+        sql: include_str!("../../migrations/0008_api_token_sign_in_method.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -146,7 +146,7 @@ pub(crate) async fn create(
     };
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let (id, token) = api_tokens::create(&transaction, user.user_id, &name).await?;
+    let (id, token) = api_tokens::create(&transaction, user.user_id, &name, &user.method).await?;
     audit::record(
         &transaction,
         None,
