@@ -27,11 +27,21 @@ async fn password_member(
     org: &str,
     invitee: &str,
 ) -> Browser {
+    password_member_as(harness, owner, org, invitee, "analyst").await
+}
+
+async fn password_member_as(
+    harness: &Harness,
+    owner: &mut Browser,
+    org: &str,
+    invitee: &str,
+    role: &str,
+) -> Browser {
     owner.get(&format!("/orgs/{org}")).await.assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/invites"),
-            &[("email", invitee), ("role", "analyst")],
+            &[("email", invitee), ("role", role)],
         )
         .await
         .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
@@ -152,5 +162,30 @@ async fn only_owners_change_the_policy() {
     assert_eq!(
         set_policy(&mut member, &org, false, "example.test").await,
         403
+    );
+}
+
+/// Connecting a workspace uses the organization: an admin signed in with a password cannot
+/// connect one to an organization that requires single sign-on, and nothing is connected.
+#[tokio::test]
+async fn a_setup_link_connects_a_workspace_only_within_the_policy() {
+    let harness = Harness::start().await;
+    let (org, mut owner) = organization_of_google_owner(&harness, &email("owner")).await;
+    let mut admin = password_member_as(&harness, &mut owner, &org, &email("admin"), "admin").await;
+    assert_eq!(set_policy(&mut owner, &org, true, "").await, 303);
+
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let path = setup_path(&mail);
+    admin.get(&path).await.assert_status(200);
+    admin
+        .submit(&path, &[("action", "connect"), ("organization_id", &org)])
+        .await
+        .assert_status(403)
+        .assert_contains("Acme requires signing in with Google or Microsoft");
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM installations WHERE organization_id IS NOT NULL")
+            .await,
+        1
     );
 }

@@ -203,7 +203,7 @@ pub(crate) async fn complete(
     let (organization, action) = match form.action.as_str() {
         "connect" => {
             let wanted = Uuid::parse_str(&form.organization_id).ok();
-            let Some((organization, _, is_previous)) =
+            let Some((organization, organization_name, is_previous)) =
                 connectable(&transaction, target, user.user_id)
                     .await?
                     .into_iter()
@@ -213,6 +213,16 @@ pub(crate) async fn complete(
                     "a workspace can join only an organization you own or administer",
                 ));
             };
+            // Connecting is using the organization: its sign-in policy holds here too.
+            let policy = organizations::sign_in_policy(&transaction, organization).await?;
+            if let Err(refusal) = policy.admits(&user.method, &user.email) {
+                return Err(super::organization::policy_refusal(
+                    &organization_name,
+                    &format!("/setup/{token}"),
+                    &policy,
+                    refusal,
+                ));
+            }
             let action = if is_previous {
                 "workspace_reconnected"
             } else {
