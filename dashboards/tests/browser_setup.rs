@@ -3,7 +3,7 @@
 //! dashboards' empty state. Onboarding and dashboards run on their real addresses, so the
 //! session cookie, the CSRF token and the Origin check all work as in production.
 
-use std::{net::TcpListener, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use fantoccini::{
     ClientBuilder, Locator,
@@ -11,7 +11,7 @@ use fantoccini::{
     wd::WebDriverCompatibleCommand,
 };
 use jira_simulator::{Simulator, SimulatorConfig, Target, WorkspaceSpec};
-use service_kit::testing::{Mailbox, Stack, TestApp};
+use service_kit::testing::{Mailbox, Stack, TestApp, free_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -43,14 +43,6 @@ fn screenshots() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// chromedriver on a port of its own, killed when dropped with the test.

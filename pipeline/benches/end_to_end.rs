@@ -30,7 +30,7 @@ use secrecy::ExposeSecret;
 use service_kit::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TestApp, TestBroker, procfs, unique},
+    testing::{Stack, TestApp, TestBroker, free_port, procfs, unique},
 };
 use tokio::{process::Child, sync::Semaphore, task::JoinSet};
 
@@ -122,7 +122,7 @@ impl PathUnderTest {
             .context("the simulator serves no install keys")?;
         let onboarding = TestApp::spawn(onboarding::build(config).await?);
 
-        let port = free_port()?;
+        let port = free_port();
         let ingress_url = format!("http://127.0.0.1:{port}");
         let ingress = tokio::process::Command::new(ingress_binary())
             .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
@@ -148,7 +148,7 @@ impl PathUnderTest {
         onboarding.stop().await?;
         sim.shutdown().await;
 
-        let port = free_port()?;
+        let port = free_port();
         let pipeline = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
             .env("PIPELINE_ADDR", format!("127.0.0.1:{port}"))
             .env("KAFKA_BROKERS", &broker.brokers)
@@ -770,11 +770,4 @@ async fn wait_for_ok(url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .context("find a free port")?
-        .port())
 }

@@ -28,7 +28,7 @@ use rdkafka::{
 use service_kit::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TestBroker, procfs, unique},
+    testing::{Stack, TestBroker, free_port, procfs, unique},
 };
 use tokio::process::Command;
 use warehouse::{EventRow, FieldChangeRow};
@@ -323,7 +323,7 @@ async fn drain(
     let log = std::env::temp_dir().join(format!("{}.log", unique("bench-pipeline")));
     let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));
     command
-        .env("PIPELINE_ADDR", format!("127.0.0.1:{}", free_port()?))
+        .env("PIPELINE_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("KAFKA_BROKERS", brokers)
         .env("KAFKA_RAW_TOPIC", raw)
         .env("KAFKA_DEAD_LETTER_TOPIC", dead)
@@ -645,11 +645,4 @@ async fn bench_database(stack: &Stack) -> anyhow::Result<ClickHouseConfig> {
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .context("find a free port")?
-        .port())
 }

@@ -11,17 +11,10 @@ use rdkafka::{
 };
 use service_kit::{
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, unique},
+    testing::{Stack, free_port, unique},
 };
 
 const DELIVERIES: usize = 600;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {

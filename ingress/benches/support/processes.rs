@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use service_kit::testing::{procfs, unique};
+use service_kit::testing::{free_port, procfs, unique};
 use tokio::process::{Child, Command};
 
 /// How long a started process may take to listen (or to report ready).
@@ -36,7 +36,7 @@ pub(crate) struct Ingress {
 
 impl Ingress {
     pub(crate) async fn start(env: &IngressEnv<'_>) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let log = std::env::temp_dir().join(format!("{}.log", unique("bench-ingress")));
         let stderr = std::fs::File::create(&log).context("create the ingress log")?;
         let child = Command::new(env!("CARGO_BIN_EXE_ingress"))
@@ -89,13 +89,6 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .context("find a free port")?
-        .port())
 }
 
 /// Where the CPU went: the ingress child, the broker, this process split into the baseline

@@ -10,7 +10,7 @@ use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, Wo
 use service_kit::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TcpGate, TestApp, TestBroker, unique},
+    testing::{Stack, TcpGate, TestApp, TestBroker, free_port, unique},
 };
 
 const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
@@ -167,11 +167,7 @@ impl FaultPath {
             .append(true)
             .open(self.logs.join(format!("pipeline-{number}.log")))
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", free_port());
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
             .env("PIPELINE_ADDR", &addr)
             .env(

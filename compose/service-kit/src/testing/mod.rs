@@ -101,6 +101,15 @@ impl Stack {
     }
 }
 
+/// A port on 127.0.0.1 that was free a moment ago: bound to port 0, noted, released. For a
+/// process the test starts, which binds it itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 fn workspace_root() -> PathBuf {
     // This crate lives at <root>/compose/service-kit.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -353,11 +362,7 @@ impl TestApp {
 /// Runs a service binary on a free port, waits until it listens, sends SIGTERM and asserts it
 /// exits 0 within its grace period: what `compose/local down` and orchestrators rely on.
 pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &str) {
-    // Pick a free port: bind port 0, note it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     // Databases of its own: a binary built from a branch with a newer migration must not
     // migrate the stack's own databases, or the stack's services refuse to start.
     let stack = Stack::from_env();
@@ -425,10 +430,7 @@ impl TestBroker {
     }
 
     async fn start_with_storage(storage: &'static str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let dir = Stack::from_env()
             .dir
             .join("test-brokers")
