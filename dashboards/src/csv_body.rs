@@ -1,11 +1,19 @@
-//! CSV answers: a header row and records, quoted by the `csv` crate, sent as a download.
+//! CSV answers: a header row and records, quoted by the `csv` crate, sent as a download, either
+//! whole (a page of the API) or streamed from a ClickHouse cursor (an export of any size).
 
 use axum::{
+    body::Body,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
+use clickhouse::{RowOwned, RowRead, query::RowCursor};
+use futures::{StreamExt, stream};
 
 use crate::error::DashboardError;
+
+/// Rows per chunk of a streamed download: enough that chunk framing is noise, few enough that
+/// the first bytes leave at once and memory stays flat.
+const ROWS_PER_CHUNK: usize = 1_000;
 
 pub(crate) fn csv_response(
     filename: &'static str,
@@ -21,7 +29,72 @@ pub(crate) fn csv_response(
     let body = writer
         .into_inner()
         .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
-    let mut response = body.into_response();
+    Ok(as_download(filename, body.into_response()))
+}
+
+/// Streams every row of `cursor` as CSV. The first chunk is read before answering, so a
+/// warehouse that cannot run the query gets the usual error page; a failure after that breaks the
+/// connection off (logged), so the client sees an incomplete download, never a short file that
+/// looks whole.
+pub(crate) async fn csv_stream_response<T>(
+    filename: &'static str,
+    header_row: &'static [&'static str],
+    mut cursor: RowCursor<T>,
+    record: fn(&T) -> Vec<String>,
+) -> Result<Response, DashboardError>
+where
+    T: RowOwned + RowRead + Send + 'static,
+{
+    let first = next_chunk(&mut cursor, Some(header_row), record)
+        .await?
+        .unwrap_or_default();
+    let rest = stream::try_unfold(cursor, move |mut cursor| async move {
+        match next_chunk(&mut cursor, None, record).await {
+            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, cursor))),
+            Err(err) => {
+                tracing::error!(filename, error = %err, "a CSV download broke off");
+                Err(std::io::Error::other(err.to_string()))
+            }
+        }
+    });
+    let body = Body::from_stream(stream::once(async { Ok(first) }).chain(rest));
+    Ok(as_download(filename, body.into_response()))
+}
+
+/// Up to [`ROWS_PER_CHUNK`] rows as CSV (after `header_row`, when given); `None` once the cursor
+/// is done and there is nothing to send.
+async fn next_chunk<T>(
+    cursor: &mut RowCursor<T>,
+    header_row: Option<&[&str]>,
+    record: fn(&T) -> Vec<String>,
+) -> Result<Option<Vec<u8>>, DashboardError>
+where
+    T: RowOwned + RowRead,
+{
+    let failed = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut written = header_row.is_some();
+    if let Some(header_row) = header_row {
+        writer.write_record(header_row).map_err(failed)?;
+    }
+    for _ in 0..ROWS_PER_CHUNK {
+        let Some(row) = cursor
+            .next()
+            .await
+            .map_err(|err| DashboardError::Store(format!("reading the warehouse: {err}")))?
+        else {
+            break;
+        };
+        writer.write_record(record(&row)).map_err(failed)?;
+        written = true;
+    }
+    let chunk = writer
+        .into_inner()
+        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
+    Ok(written.then_some(chunk))
+}
+
+fn as_download(filename: &str, mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -30,5 +103,5 @@ pub(crate) fn csv_response(
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
 }

@@ -76,6 +76,49 @@ async fn members_see_the_empty_state_then_events_and_only_analysts_export() {
     assert!(lines[1].contains("ACME-1"), "newest first: {csv}");
 }
 
+/// More deliveries than one download used to carry (100,000), each stored twice as a Jira retry
+/// would leave them: the download holds each once, newest first, with nothing cut off.
+#[tokio::test]
+async fn a_download_holds_every_delivery_however_many() {
+    const DELIVERIES: u64 = 120_000;
+    let setup = Setup::start().await;
+    let (owner, owner_cookie) = setup.user("owner").await;
+    let workspace = client_key();
+    let org = setup.organization(owner, &workspace).await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    setup
+        .warehouse
+        .query(
+            "INSERT INTO events (installation_id, delivery_id, event_type, occurred_at_ms, received_at_ms)
+             SELECT ?, concat('d', toString(number % ?)), 'issue_updated', ? - toInt64(number % ?) * 1000, ?
+             FROM system.numbers LIMIT ?",
+        )
+        .bind(&workspace)
+        .bind(DELIVERIES)
+        .bind(now_ms)
+        .bind(DELIVERIES)
+        .bind(now_ms)
+        .bind(2 * DELIVERIES)
+        .execute()
+        .await
+        .unwrap();
+
+    let answer = setup
+        .get(&format!("/orgs/{org}/export/events.csv"), &owner_cookie)
+        .await;
+    assert_eq!(answer.status, 200);
+    let mut lines = answer.body.lines();
+    assert!(lines.next().unwrap().starts_with("id,"), "a header first");
+    let deliveries: Vec<&str> = lines.map(|line| line.split(',').nth(2).unwrap()).collect();
+    assert_eq!(deliveries.len() as u64, DELIVERIES, "each delivery once");
+    assert_eq!(deliveries.first(), Some(&"d0"), "newest first");
+    assert_eq!(
+        deliveries.last(),
+        Some(&format!("d{}", DELIVERIES - 1).as_str()),
+        "down to the oldest"
+    );
+}
+
 #[tokio::test]
 async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
     let setup = Setup::start().await;

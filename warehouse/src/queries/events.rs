@@ -4,7 +4,7 @@
 //! day first and looks further back only when that day does not fill it.
 
 use chrono::DateTime;
-use clickhouse::Client;
+use clickhouse::{Client, query::RowCursor};
 use serde::{Deserialize, Serialize};
 
 use super::scope::{QueryError, SCOPE_FILTER, Scope, bind_scope};
@@ -213,13 +213,10 @@ async fn lookup(
     }))
 }
 
-/// Up to `limit` events of the scope, newest first, each delivery once, without payloads: one
-/// query for a download, where paging the feed would cost a round trip per 500 rows.
-pub async fn export(
-    client: &Client,
-    scope: &Scope,
-    limit: u32,
-) -> Result<Vec<EventRow>, QueryError> {
+/// Every event of the scope, newest first, each delivery once, without payloads, read row by
+/// row as ClickHouse sends them: a download of any size holds one chunk in memory, its first bytes
+/// leave before the last row is read, and no row is cut off by a cap.
+pub fn export(client: &Client, scope: &Scope) -> Result<RowCursor<EventRow>, QueryError> {
     scope.validate()?;
     let sql = format!(
         "SELECT {COLUMNS}, '' AS payload
@@ -227,13 +224,10 @@ pub async fn export(
          WHERE {SCOPE_FILTER}
            AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
          ORDER BY occurred_at_ms DESC, delivery_id DESC
-         LIMIT 1 BY installation_id, delivery_id
-         LIMIT ?"
+         LIMIT 1 BY installation_id, delivery_id"
     );
     Ok(bind_scope(client.query(&sql), scope)
         .bind(&scope.filters.event_types)
         .bind(&scope.filters.event_types)
-        .bind(limit)
-        .fetch_all::<EventRow>()
-        .await?)
+        .fetch::<EventRow>()?)
 }
