@@ -1,30 +1,50 @@
 //! Serving a service's router with the operational routes every binary has, and stopping it
 //! gracefully: on SIGTERM or Ctrl-C, stop accepting, let in-flight requests finish within a
-//! grace period, then give up on the stragglers.
+//! grace period, then give up on the stragglers. A client that opens a connection and sends its
+//! headers slowly, or never, is cut off after the header read timeout, so idle sockets cannot
+//! pile up until the process runs out of file descriptors.
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, http::header, middleware, response::IntoResponse, routing::get};
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{ConfigError, Readiness, env_or, http_metrics::HttpMetrics};
 
-/// Where a service listens and how long it drains on shutdown.
+/// Where a service listens, how long a client may take over its headers, and how long the
+/// service drains on shutdown.
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub shutdown_grace: Duration,
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
     /// `listen_var` names the service's own address variable; `SHUTDOWN_GRACE_SECS`
-    /// (default 10) is shared by every service.
+    /// (default 10) and `HEADER_READ_TIMEOUT_MS` (default 10000) are shared by every service.
     pub fn from_env(listen_var: &'static str, default: SocketAddr) -> Result<Self, ConfigError> {
         Ok(Self {
             listen: env_or(listen_var, default)?,
             shutdown_grace: Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", 10)?),
+            header_read_timeout: Duration::from_millis(env_or("HEADER_READ_TIMEOUT_MS", 10_000)?),
         })
+    }
+
+    /// Port 0 on loopback with the defaults, for tests.
+    pub fn loopback() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -38,6 +58,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     shutdown_grace: Duration,
+    header_read_timeout: Duration,
     background: Vec<(&'static str, BackgroundTask)>,
 }
 
@@ -49,6 +70,7 @@ impl Application {
             listener,
             router,
             shutdown_grace: config.shutdown_grace,
+            header_read_timeout: config.header_read_timeout,
             background: Vec::new(),
         })
     }
@@ -81,7 +103,14 @@ impl Application {
             .into_iter()
             .map(|(name, task)| (name, tokio::spawn(task(stop_background.child_token()))))
             .collect();
-        let served = serve(self.listener, self.router, shutdown, self.shutdown_grace).await;
+        let served = serve(
+            self.listener,
+            self.router,
+            shutdown,
+            self.shutdown_grace,
+            self.header_read_timeout,
+        )
+        .await;
         stop_background.cancel();
         for (name, task) in tasks {
             match tokio::time::timeout(self.shutdown_grace, task).await {
@@ -187,29 +216,58 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains for at most `grace`.
+/// Clients get `header_read_timeout` for each request's headers. HTTP/1.1, as axum served it
+/// here (its `http2` feature is off).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
+    header_read_timeout: Duration,
 ) -> std::io::Result<()> {
-    let stopping = CancellationToken::new();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(stopping.clone().cancelled_owned())
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result,
-        () = shutdown => stopping.cancel(),
+    let mut connections = http1::Builder::new();
+    connections
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // keep serving the connections we have, and try again shortly.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection =
+            graceful.watch(connections.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Clients hanging up, timing out over their headers or sending garbage end here;
+            // none of it is ours to report above debug.
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
     }
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!(
-                ?grace,
-                "in-flight requests did not finish within the grace period"
-            );
-            Ok(())
-        }
+    // Stop accepting at once; connections already open finish their requests.
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "in-flight requests did not finish within the grace period"
+        );
     }
+    Ok(())
 }
+
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);

@@ -14,8 +14,8 @@ async fn app_with_a_slow_route(request_takes: Duration, grace: Duration) -> Test
         }),
     );
     let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
         shutdown_grace: grace,
+        ..ServerConfig::loopback()
     };
     TestApp::spawn(Application::bind(&config, router).await.unwrap())
 }
