@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::{
-    http::StatusCode,
+    http::{StatusCode, Uri},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use service_kit::http_metrics::Refusal;
@@ -24,6 +24,8 @@ pub(crate) enum DashboardError {
     NotFound,
     #[error("your role does not allow this: {0}")]
     Forbidden(&'static str),
+    #[error("this address does not take that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
     #[error("the store is unavailable: {0}")]
@@ -54,6 +56,7 @@ impl DashboardError {
             Self::SignInFirst { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         }
@@ -117,6 +120,12 @@ impl IntoResponse for DashboardError {
                 "There is nothing here, or it is not yours to see.",
             ),
             Self::Forbidden(what) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", *what),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This page cannot be opened that way",
+                "Dashboards are read with GET; nothing here changes data.",
+            ),
             Self::Store(err) => {
                 tracing::error!(error = %err, "dashboards request failed");
                 (
@@ -134,5 +143,23 @@ impl IntoResponse for DashboardError {
         debug_assert_eq!(code, self.status_and_code().1);
         response.extensions_mut().insert(self.refusal());
         response
+    }
+}
+
+/// Any path no route answers: JSON under `/api/`, where notebooks read it, a page elsewhere.
+pub(crate) async fn no_such_route(uri: Uri) -> Response {
+    answer_for(&uri, DashboardError::NotFound)
+}
+
+/// A route asked with a method it does not take; axum adds the `Allow` header.
+pub(crate) async fn wrong_method(uri: Uri) -> Response {
+    answer_for(&uri, DashboardError::MethodNotAllowed)
+}
+
+fn answer_for(uri: &Uri, err: DashboardError) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError(err).into_response()
+    } else {
+        err.into_response()
     }
 }

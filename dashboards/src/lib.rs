@@ -110,6 +110,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(api_events, get(api::events))
         .route(api_event, get(api::event))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .fallback(error::no_such_route)
+        .method_not_allowed_fallback(error::wrong_method)
         .with_state(state);
     let router = ServiceRouter {
         registry,

@@ -214,3 +214,47 @@ async fn the_organizations_sign_in_policy_is_enforced() {
         403
     );
 }
+
+#[tokio::test]
+async fn unknown_addresses_and_wrong_methods_get_an_answer_that_says_so() {
+    let setup = Setup::start().await;
+    let (_, cookie) = setup.user("someone").await;
+
+    let page = setup.get("/no/such/page", &cookie).await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    assert!(page.body.contains("Page not found"), "{}", page.body);
+    let call = setup.get("/api/v1/no-such-call", &cookie).await;
+    assert_eq!(call.status, 404);
+    assert_eq!(call.json()["error"], "not_found");
+
+    for (path, json) in [
+        ("/api/v1/orgs", true),
+        ("/orgs/00000000-0000-0000-0000-000000000000/weekly", false),
+    ] {
+        let answer = setup
+            .app
+            .client
+            .post(format!("{}{path}", setup.app.address))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 405, "{path}");
+        assert!(
+            answer.headers()["allow"].to_str().unwrap().contains("GET"),
+            "{path}: {:?}",
+            answer.headers()
+        );
+        let body = answer.text().await.unwrap();
+        if json {
+            assert!(body.contains(r#""error":"method_not_allowed""#), "{body}");
+        } else {
+            assert!(body.contains("cannot be opened that way"), "{body}");
+        }
+    }
+}

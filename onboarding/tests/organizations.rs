@@ -466,3 +466,20 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
     );
     owner.get(&format!("/orgs/{org}")).await.assert_status(404);
 }
+
+#[tokio::test]
+async fn unknown_pages_and_wrong_methods_get_a_page_that_says_so() {
+    let harness = Harness::start().await;
+    let mut browser = harness.browser();
+    browser
+        .get("/no/such/page")
+        .await
+        .assert_status(404)
+        .assert_contains("Page not found");
+    // A form's target opened as a link.
+    browser
+        .get("/orgs/00000000-0000-0000-0000-000000000000/delete")
+        .await
+        .assert_status(405)
+        .assert_contains("cannot be opened that way");
+}

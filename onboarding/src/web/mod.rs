@@ -17,13 +17,14 @@ pub(crate) use error::PageError;
 use axum::{
     Extension, Router,
     extract::{Request, State},
-    http::{HeaderValue, Method, header},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 
 use crate::AppState;
+use pages::Message;
 use session::CookieSecurity;
 
 pub(crate) fn routes(state: AppState) -> Router {
@@ -81,6 +82,8 @@ pub(crate) fn routes(state: AppState) -> Router {
         )
         .route("/orgs/{organization}/audit", get(organization::audit_log))
         .route("/orgs/{organization}/delete", post(organization::delete))
+        .fallback(no_such_page)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(session::ensure_visitor_cookie))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -89,6 +92,23 @@ pub(crate) fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn(page_headers))
         .layer(Extension(CookieSecurity(secure)))
         .with_state(state)
+}
+
+/// Any path no route answers: the page another organization's ids get too.
+async fn no_such_page() -> PageError {
+    PageError::NotFound
+}
+
+/// A page asked for with a method it does not take: most often a form's target opened as a link.
+async fn wrong_method() -> PageError {
+    PageError::Explained(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Message::new(
+            "This page cannot be opened that way",
+            &["It is where a form is sent. Go back to the page the form is on and send it from there."],
+        )
+        .with_link("/", "Go to your organizations"),
+    )
 }
 
 /// A form POSTed from another site's page carries that site's `Origin`: refuse it before any
