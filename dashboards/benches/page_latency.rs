@@ -132,7 +132,7 @@ async fn measure(
         .unwrap_or_default()
         .to_owned();
 
-    println!("  {:<44} {:>9} {:>9}", "page or call", "p50 ms", "p95 ms");
+    println!("  {:<58} {:>9} {:>9}", "page or call", "p50 ms", "p95 ms");
     let mut missed = Vec::new();
     for route in dashboards::ORGANIZATION_ROUTES {
         let path = route
@@ -162,13 +162,13 @@ async fn measure(
         first_bytes.sort();
         let judged = if download {
             println!(
-                "  {:<44} {:>9.1} {:>9.1}",
+                "  {:<58} {:>9.1} {:>9.1}",
                 format!("{route} (first bytes)"),
                 ms(percentile(&first_bytes, 0.50)),
                 ms(percentile(&first_bytes, 0.95))
             );
             println!(
-                "  {:<44} {:>9.1} {:>9.1}",
+                "  {:<58} {:>9.1} {:>9.1}",
                 format!("  whole download, {} rows", rows.saturating_sub(1)),
                 ms(percentile(&whole, 0.50)),
                 ms(percentile(&whole, 0.95))
@@ -176,7 +176,7 @@ async fn measure(
             &first_bytes
         } else {
             println!(
-                "  {route:<44} {:>9.1} {:>9.1}",
+                "  {route:<58} {:>9.1} {:>9.1}",
                 ms(percentile(&whole, 0.50)),
                 ms(percentile(&whole, 0.95))
             );

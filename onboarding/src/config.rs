@@ -49,6 +49,8 @@ pub struct AccountsConfig {
     pub setup_link_ttl: Duration,
     /// `INVITE_TTL_HOURS`, default 72.
     pub invite_ttl: Duration,
+    /// `PASSWORD_RESET_TTL_MINUTES`, default 60: how long a "forgot your password" link works.
+    pub password_reset_ttl: Duration,
     /// `SESSION_TTL_HOURS`, default 12: a session ends this long after sign-in.
     pub session_ttl: Duration,
     /// `SIGN_IN_MAX_FAILURES`, default 5, within `SIGN_IN_WINDOW_SECS`, default 900: more failed
@@ -126,6 +128,7 @@ impl AccountsConfig {
         Ok(Self {
             setup_link_ttl: Duration::from_secs(60 * env_or("SETUP_LINK_TTL_MINUTES", 240)?),
             invite_ttl: Duration::from_secs(3600 * env_or("INVITE_TTL_HOURS", 72)?),
+            password_reset_ttl: Duration::from_secs(60 * env_or("PASSWORD_RESET_TTL_MINUTES", 60)?),
             session_ttl: Duration::from_secs(3600 * env_or("SESSION_TTL_HOURS", 12)?),
             sign_in_max_failures: env_or("SIGN_IN_MAX_FAILURES", 5)?,
             sign_in_window_secs: env_or("SIGN_IN_WINDOW_SECS", 900)?,

@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "api_token_sign_in_method",
         sql: include_str!("../../migrations/0008_api_token_sign_in_method.sql"),
     },
+    Migration {
+        version: 9,
+        name: "password_resets",
+        sql: include_str!("../../migrations/0009_password_resets.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

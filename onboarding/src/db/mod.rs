@@ -8,6 +8,7 @@ pub mod invites;
 mod migrate;
 pub mod organizations;
 pub mod outbox;
+pub mod password_resets;
 pub mod sessions;
 pub mod setup_links;
 pub mod users;

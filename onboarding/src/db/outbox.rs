@@ -16,6 +16,18 @@ pub const SETUP_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 pub enum Email {
     Setup { installation: Uuid },
     Invite { invite: Uuid },
+    PasswordReset { reset: Uuid },
+}
+
+impl Email {
+    /// The `kind` column, and the `kind` label of the mail metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Setup { .. } => "setup",
+            Self::Invite { .. } => "invite",
+            Self::PasswordReset { .. } => "password_reset",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -29,14 +41,16 @@ pub async fn enqueue(
     client: &impl GenericClient,
     email: &Email,
 ) -> Result<i64, tokio_postgres::Error> {
-    let (kind, installation, invite) = match email {
-        Email::Setup { installation } => ("setup", Some(*installation), None),
-        Email::Invite { invite } => ("invite", None, Some(*invite)),
+    let (installation, invite, reset) = match email {
+        Email::Setup { installation } => (Some(*installation), None, None),
+        Email::Invite { invite } => (None, Some(*invite), None),
+        Email::PasswordReset { reset } => (None, None, Some(*reset)),
     };
     Ok(client
         .query_one(
-            "INSERT INTO outbox (kind, installation_id, invite_id) VALUES ($1, $2, $3) RETURNING id",
-            &[&kind, &installation, &invite],
+            "INSERT INTO outbox (kind, installation_id, invite_id, password_reset_id)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&email.kind(), &installation, &invite, &reset],
         )
         .await?
         .get(0))
@@ -61,25 +75,24 @@ pub async fn claim_due(
                  ORDER BY next_attempt_at, id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-             RETURNING id, kind, installation_id, invite_id, attempts",
+             RETURNING id, kind, installation_id, invite_id, password_reset_id, attempts",
             &[&limit, &CLAIM_LEASE.as_secs_f64()],
         )
         .await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let kind: &str = row.get(1);
-            let email = if kind == "setup" {
-                Email::Setup {
+            let email = match row.get::<_, &str>(1) {
+                "setup" => Email::Setup {
                     installation: row.get(2),
-                }
-            } else {
-                Email::Invite { invite: row.get(3) }
+                },
+                "invite" => Email::Invite { invite: row.get(3) },
+                _ => Email::PasswordReset { reset: row.get(4) },
             };
             Due {
                 id: row.get(0),
                 email,
-                attempts: row.get(4),
+                attempts: row.get(5),
             }
         })
         .collect())

@@ -52,6 +52,21 @@ struct InviteHtml<'a> {
     expires_at: &'a str,
 }
 
+/// The text and HTML parts of a password reset share their fields.
+macro_rules! password_reset_template {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            to: &'a str,
+            link: &'a str,
+            expires_at: &'a str,
+        }
+    };
+}
+password_reset_template!(PasswordResetText, "email/password_reset.txt");
+password_reset_template!(PasswordResetHtml, "email/password_reset.html");
+
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     #[error("the recipient address {0:?} is not valid")]
@@ -136,6 +151,32 @@ pub fn invite(from: &Mailbox, email: &InviteEmail<'_>) -> Result<Message, Messag
     .render()?;
     let subject = format!("Join {} on MetaFrazo", email.organization);
     build(from, email.to, &subject, text, html)
+}
+
+pub struct PasswordResetEmail<'a> {
+    pub to: &'a str,
+    pub link: &'a str,
+    pub expires_at: SystemTime,
+}
+
+pub fn password_reset(
+    from: &Mailbox,
+    email: &PasswordResetEmail<'_>,
+) -> Result<Message, MessageError> {
+    let expires_at = utc_text(email.expires_at);
+    let text = PasswordResetText {
+        to: email.to,
+        link: email.link,
+        expires_at: &expires_at,
+    }
+    .render()?;
+    let html = PasswordResetHtml {
+        to: email.to,
+        link: email.link,
+        expires_at: &expires_at,
+    }
+    .render()?;
+    build(from, email.to, "Reset your MetaFrazo password", text, html)
 }
 
 fn build(

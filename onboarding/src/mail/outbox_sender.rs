@@ -21,11 +21,11 @@ use crate::{
         installations::PREVIOUS_ORGANIZATION,
         invites,
         outbox::{self, Due, Email},
-        setup_links,
+        password_resets, setup_links,
     },
     mail::{
         MailMetrics,
-        messages::{self, InviteEmail, MessageError, SetupEmail},
+        messages::{self, InviteEmail, MessageError, PasswordResetEmail, SetupEmail},
     },
 };
 
@@ -131,10 +131,7 @@ impl OutboxSender {
         // recipient who clicks at once finds it, and a later failure cannot revoke it.
         let due = outbox::claim_due(&client, BATCH).await?;
         for item in &due {
-            let kind = match item.email {
-                Email::Setup { .. } => "setup",
-                Email::Invite { .. } => "invite",
-            };
+            let kind = item.email.kind();
             match self.send_one(&client, item).await {
                 Ok(Outcome::Sent) => {
                     outbox::mark_sent(&client, item.id).await?;
@@ -182,6 +179,7 @@ impl OutboxSender {
         match item.email {
             Email::Setup { installation } => self.send_setup(client, installation).await,
             Email::Invite { invite } => self.send_invite(client, invite).await,
+            Email::PasswordReset { reset } => self.send_password_reset(client, reset).await,
         }
     }
 
@@ -291,6 +289,28 @@ impl OutboxSender {
                 role: invite.role.as_str(),
                 link: &link,
                 expires_at: invite.expires_at,
+            },
+        )?;
+        self.transport.send(message).await?;
+        Ok(Outcome::Sent)
+    }
+
+    async fn send_password_reset(
+        &self,
+        client: &impl GenericClient,
+        reset: Uuid,
+    ) -> Result<Outcome, SendError> {
+        // As for invites, the next attempt replaces the token a failed attempt minted.
+        let Some((token, reset)) = password_resets::mint_token(client, reset).await? else {
+            return Ok(Outcome::Cancelled("password reset no longer open"));
+        };
+        let link = self.link(&format!("reset-password/{}", token.text));
+        let message = messages::password_reset(
+            &self.mail.from,
+            &PasswordResetEmail {
+                to: &reset.email,
+                link: &link,
+                expires_at: reset.expires_at,
             },
         )?;
         self.transport.send(message).await?;

@@ -28,6 +28,8 @@ use crate::{
 pub(crate) struct AccountQuery {
     next: Option<String>,
     email: Option<String>,
+    /// `done` after a password reset, which lands here.
+    reset: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +99,11 @@ pub(crate) async fn sign_in_page(
         csrf: &visitor.csrf,
         next: &next,
         email: query.email.as_deref().unwrap_or(""),
-        context: context_for(&next),
+        context: if query.reset.as_deref() == Some("done") {
+            "Your password was changed, and every other session signed out. Sign in with the new password."
+        } else {
+            context_for(&next)
+        },
         error: None,
     })
 }

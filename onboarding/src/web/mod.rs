@@ -9,6 +9,7 @@ mod invite;
 mod oidc;
 mod organization;
 pub(crate) mod pages;
+mod password_reset;
 pub mod session;
 mod setup;
 
@@ -40,6 +41,14 @@ pub(crate) fn routes(state: AppState) -> Router {
             get(account::sign_up_page).post(account::sign_up),
         )
         .route("/sign-out", post(account::sign_out))
+        .route(
+            "/forgot-password",
+            get(password_reset::request_page).post(password_reset::request),
+        )
+        .route(
+            "/reset-password/{token}",
+            get(password_reset::open).post(password_reset::complete),
+        )
         .route("/auth/oidc/{provider}/start", get(oidc::start))
         .route("/auth/oidc/{provider}/callback", get(oidc::callback))
         .route(oidc::SETTINGS_PATH, get(oidc::settings))

@@ -62,6 +62,22 @@ pub(crate) struct SignIn<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "pages/forgot_password.html")]
+pub(crate) struct ForgotPassword<'a> {
+    pub csrf: &'a str,
+    pub email: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/reset_password.html")]
+pub(crate) struct ResetPassword<'a> {
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub min_password: usize,
+}
+
+#[derive(Template)]
 #[template(path = "pages/sign_up.html")]
 pub(crate) struct SignUp<'a> {
     pub providers: Vec<ProviderButton>,

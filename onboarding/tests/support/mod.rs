@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-mod browser;
+pub mod browser;
 pub mod oidc;
 
 pub use browser::Browser;
