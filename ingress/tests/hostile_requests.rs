@@ -293,6 +293,8 @@ async fn hostile_requests_get_the_right_status_and_the_services_keep_serving() {
             "/forge/lifecycle",
             "Bearer not-yet-checked",
         ),
+        // A form route: the body deadline holds for the pages' forms too.
+        (&harness.onboarding, "/sign-in", ""),
     ] {
         let (slow_got, healthy_meanwhile) = slow_body(app, path, authorization).await;
         let name = format!("{path}: body a byte every 200 ms");

@@ -56,6 +56,9 @@ pub struct AppState {
 
 /// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
 /// binds the listener; the outbox sender runs beside the server.
+/// Lifecycle bodies and forms are a few hundred bytes.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
     let postgres = config.postgres.pool()?;
@@ -136,8 +139,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .with_state(state.clone());
     let routes = atlassian_routes
         .merge(web::routes(state))
-        // Lifecycle bodies and forms are a few hundred bytes.
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
     let router = ServiceRouter {
         registry,
         readiness,

@@ -17,6 +17,7 @@ pub(crate) use error::PageError;
 
 use axum::{
     Extension, Router,
+    body::Body,
     extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
@@ -24,7 +25,9 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::AppState;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::{AppState, BODY_LIMIT};
 use pages::Message;
 use session::CookieSecurity;
 
@@ -93,6 +96,10 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/orgs/{organization}/delete", post(organization::delete))
         .fallback(no_such_page)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            form_body_deadline,
+        ))
         .layer(middleware::from_fn(session::ensure_visitor_cookie))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -118,6 +125,46 @@ async fn wrong_method() -> PageError {
         )
         .with_link("/", "Go to your organizations"),
     )
+}
+
+/// A form's whole body must arrive within `ONBOARDING_BODY_READ_TIMEOUT_MS`, as a lifecycle
+/// callback's must, and within the body limit: a client trickling a form a byte at a time gets
+/// 408 rather than holding its connection (and a task) for as long as it likes.
+async fn form_body_deadline(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let timeout = state.atlassian.body_read_timeout;
+    let read = Limited::new(body, BODY_LIMIT).collect();
+    let explained = |status: StatusCode, title: &str, why: &str| {
+        PageError::Explained(status, Message::new(title, &[why])).into_response()
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(collected)) => {
+            next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
+                .await
+        }
+        Ok(Err(err)) if err.is::<LengthLimitError>() => explained(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "That form was too large",
+            "Forms here hold a few fields. Go back and send it again.",
+        ),
+        Ok(Err(_)) => explained(
+            StatusCode::BAD_REQUEST,
+            "That form could not be read",
+            "The connection broke while it was being sent. Go back and send it again.",
+        ),
+        Err(_) => explained(
+            StatusCode::REQUEST_TIMEOUT,
+            "That form took too long to arrive",
+            "Check your connection, go back and send it again.",
+        ),
+    }
 }
 
 /// A form POSTed from another site's page carries that site's `Origin`: refuse it before any
