@@ -92,11 +92,7 @@ pub(crate) async fn troubleshooting(
                 .flatten();
         let refusals = state.prometheus.refusals(&installation.client_key).await;
         workspaces.push(WorkspaceHealth {
-            name: if installation.display_name.is_empty() {
-                installation.base_url.clone()
-            } else {
-                format!("{} ({})", installation.display_name, installation.base_url)
-            },
+            name: installation.label_with_address(),
             source: installation.source.clone(),
             state: installation.state.clone(),
             last_event: last.map(|at| {

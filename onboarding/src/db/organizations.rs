@@ -39,6 +39,21 @@ impl LinkedInstallation {
             &self.display_name
         }
     }
+
+    /// Its name and its address, for telling workspaces apart; the address once when the name
+    /// already holds it, as Connect's "Atlassian JIRA at https://…" description does.
+    pub fn label_with_address(&self) -> String {
+        let host = self
+            .base_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        if self.display_name.is_empty() || self.display_name.contains(host) {
+            self.label().to_owned()
+        } else {
+            format!("{} ({})", self.display_name, self.base_url)
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -334,4 +349,34 @@ pub async fn set_sign_in_policy(
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(display_name: &str, base_url: &str) -> LinkedInstallation {
+        LinkedInstallation {
+            id: Uuid::nil(),
+            client_key: String::new(),
+            source: "connect".into(),
+            base_url: base_url.into(),
+            display_name: display_name.into(),
+            state: "installed".into(),
+        }
+    }
+
+    #[test]
+    fn a_workspace_names_its_address_once() {
+        let site = "https://acme.atlassian.net";
+        assert_eq!(
+            workspace("Atlassian JIRA at https://acme.atlassian.net", site).label_with_address(),
+            "Atlassian JIRA at https://acme.atlassian.net"
+        );
+        assert_eq!(
+            workspace("Acme", site).label_with_address(),
+            "Acme (https://acme.atlassian.net)"
+        );
+        assert_eq!(workspace("", site).label_with_address(), site);
+    }
 }
