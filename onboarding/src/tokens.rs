@@ -25,6 +25,34 @@ pub fn hash(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
 }
 
+/// What a presented one-time token (a setup link, an invite, a password reset) opens.
+#[derive(Debug, Clone)]
+pub enum Redeemable<T> {
+    Valid(T),
+    Expired,
+    Used,
+    /// Withdrawn, or replaced by a newer one.
+    Revoked,
+    /// Not one we made: mistyped, cut short, or tampered with.
+    Unknown,
+}
+
+impl<T> Redeemable<T> {
+    /// From the stored row's state. Used wins over revoked and expired: "this link was already
+    /// used" is the more helpful page.
+    pub fn of(used: bool, revoked: bool, expired: bool, valid: impl FnOnce() -> T) -> Self {
+        if used {
+            Self::Used
+        } else if revoked {
+            Self::Revoked
+        } else if expired {
+            Self::Expired
+        } else {
+            Self::Valid(valid())
+        }
+    }
+}
+
 /// Whether `text` has the shape of a minted token: lets a page tell "tampered" from "unknown".
 pub fn well_formed(text: &str) -> bool {
     text.len() == 43
@@ -36,6 +64,21 @@ pub fn well_formed(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_used_token_says_so_before_revoked_or_expired() {
+        let state = |used, revoked, expired| match Redeemable::of(used, revoked, expired, || ()) {
+            Redeemable::Valid(()) => "valid",
+            Redeemable::Used => "used",
+            Redeemable::Revoked => "revoked",
+            Redeemable::Expired => "expired",
+            Redeemable::Unknown => "unknown",
+        };
+        assert_eq!(state(true, true, true), "used");
+        assert_eq!(state(false, true, true), "revoked");
+        assert_eq!(state(false, false, true), "expired");
+        assert_eq!(state(false, false, false), "valid");
+    }
 
     #[test]
     fn minted_tokens_are_distinct_well_formed_and_stored_only_as_their_hash() {

@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::{roles::Role, tokens};
+use crate::{
+    roles::Role,
+    tokens::{self, Redeemable},
+};
 
 #[derive(Debug, Clone)]
 pub struct Invite {
@@ -19,14 +22,7 @@ pub struct Invite {
     pub invited_by: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub enum InviteCheck {
-    Valid(Invite),
-    Expired,
-    Used,
-    Revoked,
-    Unknown,
-}
+pub type InviteCheck = Redeemable<Invite>;
 
 /// An open invite, for the members page.
 #[derive(Debug, Clone)]
@@ -109,23 +105,16 @@ pub async fn check(
     let Some(row) = client.query_opt(&sql, &[&tokens::hash(token)]).await? else {
         return Ok(InviteCheck::Unknown);
     };
-    if row.get::<_, bool>(7) {
-        return Ok(InviteCheck::Used);
-    }
-    if row.get::<_, bool>(8) {
-        return Ok(InviteCheck::Revoked);
-    }
-    if row.get::<_, bool>(6) {
-        return Ok(InviteCheck::Expired);
-    }
-    Ok(InviteCheck::Valid(Invite {
-        id: row.get(0),
-        organization_id: row.get(1),
-        organization_name: row.get(2),
-        email: row.get(3),
-        role: Role::parse(row.get(4)).unwrap_or(Role::Viewer),
-        expires_at: row.get(5),
-        invited_by: row.get(9),
+    Ok(Redeemable::of(row.get(7), row.get(8), row.get(6), || {
+        Invite {
+            id: row.get(0),
+            organization_id: row.get(1),
+            organization_name: row.get(2),
+            email: row.get(3),
+            role: Role::parse(row.get(4)).unwrap_or(Role::Viewer),
+            expires_at: row.get(5),
+            invited_by: row.get(9),
+        }
     }))
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::tokens;
+use crate::tokens::{self, Redeemable};
 
 /// Requests per address within [`REQUEST_WINDOW`]: enough for a lost first email, too few to
 /// flood someone's inbox from our form.
@@ -21,14 +21,7 @@ pub struct PasswordReset {
     pub expires_at: SystemTime,
 }
 
-#[derive(Debug, Clone)]
-pub enum ResetCheck {
-    Valid(PasswordReset),
-    Expired,
-    Used,
-    Revoked,
-    Unknown,
-}
+pub type ResetCheck = Redeemable<PasswordReset>;
 
 /// Opens a reset for `user_id` unless the address had [`MAX_REQUESTS`] within the window;
 /// answers its id, or `None` when refused for the rate.
@@ -104,20 +97,13 @@ pub async fn check(
     let Some(row) = client.query_opt(&sql, &[&tokens::hash(token)]).await? else {
         return Ok(ResetCheck::Unknown);
     };
-    if row.get::<_, bool>(5) {
-        return Ok(ResetCheck::Used);
-    }
-    if row.get::<_, bool>(6) {
-        return Ok(ResetCheck::Revoked);
-    }
-    if row.get::<_, bool>(4) {
-        return Ok(ResetCheck::Expired);
-    }
-    Ok(ResetCheck::Valid(PasswordReset {
-        id: row.get(0),
-        user_id: row.get(1),
-        email: row.get(2),
-        expires_at: row.get(3),
+    Ok(Redeemable::of(row.get(5), row.get(6), row.get(4), || {
+        PasswordReset {
+            id: row.get(0),
+            user_id: row.get(1),
+            email: row.get(2),
+            expires_at: row.get(3),
+        }
     }))
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     db::installations::PREVIOUS_ORGANIZATION,
-    tokens::{self, MintedToken},
+    tokens::{self, MintedToken, Redeemable},
 };
 
 /// The installation a link would connect, as the setup pages show it.
@@ -22,19 +22,14 @@ pub struct SetupTarget {
     pub previous_organization: Option<(Uuid, String)>,
 }
 
+/// A usable link: what it connects, and until when. `Revoked` means a newer link was sent.
 #[derive(Debug, Clone)]
-pub enum LinkCheck {
-    Valid {
-        target: SetupTarget,
-        expires_at: SystemTime,
-    },
-    Expired,
-    Used,
-    /// A newer link was sent.
-    Superseded,
-    /// Not a link we made: mistyped, cut short, or tampered with.
-    Unknown,
+pub struct SetupLink {
+    pub target: SetupTarget,
+    pub expires_at: SystemTime,
 }
+
+pub type LinkCheck = Redeemable<SetupLink>;
 
 /// Mints a link for the installation, live at once but not yet superseding the older ones:
 /// commit it before mailing it, then [`supersede_older`] once the email is out, or [`discard`]
@@ -111,30 +106,20 @@ pub async fn check(
     let Some(row) = client.query_opt(&sql, &[&tokens::hash(token)]).await? else {
         return Ok(LinkCheck::Unknown);
     };
-    let (expired, used, revoked): (bool, bool, bool) = (row.get(2), row.get(3), row.get(4));
-    // Used wins over expired: "this link was already used" is the more helpful page.
-    if used {
-        return Ok(LinkCheck::Used);
-    }
-    if revoked {
-        return Ok(LinkCheck::Superseded);
-    }
-    if expired {
-        return Ok(LinkCheck::Expired);
-    }
-    let previous_organization = row
-        .get::<_, Option<Uuid>>(8)
-        .map(|id| (id, row.get::<_, String>(9)));
-    Ok(LinkCheck::Valid {
-        target: SetupTarget {
-            installation_id: row.get(0),
-            display_name: row.get(5),
-            base_url: row.get(6),
-            installed: row.get(7),
-            previous_organization,
-        },
-        expires_at: row.get(1),
-    })
+    Ok(Redeemable::of(row.get(3), row.get(4), row.get(2), || {
+        SetupLink {
+            target: SetupTarget {
+                installation_id: row.get(0),
+                display_name: row.get(5),
+                base_url: row.get(6),
+                installed: row.get(7),
+                previous_organization: row
+                    .get::<_, Option<Uuid>>(8)
+                    .map(|id| (id, row.get::<_, String>(9))),
+            },
+            expires_at: row.get(1),
+        }
+    }))
 }
 
 pub async fn mark_used(

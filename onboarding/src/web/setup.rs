@@ -21,7 +21,7 @@ use crate::{
     db::{
         audit::{self, Actor},
         organizations,
-        setup_links::{self, LinkCheck, SetupTarget},
+        setup_links::{self, LinkCheck, SetupLink, SetupTarget},
     },
     mail::messages::utc_text,
     roles::Role,
@@ -54,7 +54,7 @@ fn unusable(check: &LinkCheck, token: &str) -> PageError {
             "This setup link was already used",
             "The workspace was connected with it. If that was you, sign in to see your organization.",
         ),
-        LinkCheck::Superseded => (
+        LinkCheck::Revoked => (
             StatusCode::GONE,
             "A newer setup email was sent",
             "Only the link in the most recent setup email works. Look for the newest email titled \"Finish connecting your Jira workspace to MetaFrazo\".",
@@ -64,7 +64,7 @@ fn unusable(check: &LinkCheck, token: &str) -> PageError {
             "This setup link is incomplete or was changed",
             "The link may have been cut short or altered on its way. Open it straight from the email, or copy all of it.",
         ),
-        LinkCheck::Unknown | LinkCheck::Valid { .. } => (
+        LinkCheck::Unknown | LinkCheck::Valid(_) => (
             StatusCode::NOT_FOUND,
             "This setup link is not valid",
             "We did not make this link. Open it straight from the setup email.",
@@ -118,7 +118,7 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let client = state.postgres.get().await?;
     let check = setup_links::check(&client, &token, false).await?;
-    let LinkCheck::Valid { target, expires_at } = &check else {
+    let LinkCheck::Valid(SetupLink { target, expires_at }) = &check else {
         return Err(unusable(&check, &token));
     };
     if !target.installed {
@@ -190,7 +190,7 @@ pub(crate) async fn complete(
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
     let check = setup_links::check(&transaction, &token, true).await?;
-    let LinkCheck::Valid { target, .. } = &check else {
+    let LinkCheck::Valid(SetupLink { target, .. }) = &check else {
         return Err(unusable(&check, &token));
     };
     if !target.installed {
