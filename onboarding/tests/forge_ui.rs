@@ -1,7 +1,8 @@
 //! `/forge/ui/{status,link,resend}` against the running stack, the simulator playing Forge's
 //! `invokeRemote` and Jira's permissions API: a Jira admin sees the workspace's status, gets a
 //! setup link that works (then the organization's dashboards), and re-sends the setup email once
-//! a minute; anyone else gets 403 and changes nothing; a bad or replayed FIT gets 401.
+//! a minute, with the page's fresh system token; anyone else gets 403 and changes nothing; a bad
+//! or replayed FIT gets 401.
 
 mod support;
 
@@ -125,6 +126,28 @@ async fn a_jira_admin_resends_the_setup_email_at_most_once_a_minute() {
     let again = call(&harness, &install, RESEND, true).await;
     assert_eq!(again.status, 429, "{}", again.body);
     assert_eq!(harness.count("SELECT count(*) FROM outbox").await, 2);
+}
+
+/// Forge's system tokens are short-lived: by the time an admin re-sends the setup email, the
+/// install's token no longer opens Jira's user-email API. The page's call carries a live one.
+#[tokio::test]
+async fn a_resend_long_after_the_install_looks_the_installer_up_with_the_pages_token() {
+    let harness = Harness::start().await;
+    let mut install = installed(&harness).await;
+    harness.sim.expire_forge_system_token(&mut install);
+    age_the_outbox(&harness).await;
+
+    let resent = call(&harness, &install, RESEND, true).await;
+    assert_eq!(resent.status, 202, "{}", resent.body);
+    let mail = harness
+        .mailbox
+        .wait_for(
+            &install.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            1,
+        )
+        .await;
+    assert_eq!(mail.to, vec![install.installer_email.clone()]);
 }
 
 #[tokio::test]

@@ -97,6 +97,13 @@ impl Registry {
             .insert(system_token.to_owned(), user);
     }
 
+    pub(crate) fn forget_forge_system_token(&self, system_token: &str) {
+        self.forge_by_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(system_token);
+    }
+
     /// Forgets the tokens handed out with `install`: Jira revokes them at uninstall.
     pub(crate) fn remove_forge(&self, install: &ForgeInstall) {
         self.forge_by_token

@@ -11,7 +11,9 @@ use axum::{
 };
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
-use service_kit::{connect_jwt::ConnectJwtError, forge_fit::FitClaims};
+use service_kit::{
+    connect_jwt::ConnectJwtError, forge_fit::FitClaims, secret_cipher::SecretCipher,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -75,6 +77,20 @@ pub(super) async fn first_use_of_fit(
     installations::first_use_of_token(client, &used, expires_at).await
 }
 
+/// The app system token Forge sent with a call (`x-forge-oauth-system`), encrypted for keeping.
+/// Trust it only after the call's FIT has been verified.
+pub(super) fn encrypted_system_token(
+    headers: &HeaderMap,
+    cipher: &SecretCipher,
+) -> Option<Vec<u8>> {
+    headers
+        .get(SYSTEM_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(|token| cipher.encrypt(token.as_bytes()))
+}
+
 pub(crate) async fn forge_lifecycle(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -104,12 +120,7 @@ pub(crate) async fn forge_lifecycle(
                 .and_then(|context| context.site_url.as_deref())
                 .ok_or_else(|| ConnectJwtError::MissingClaim("context.siteUrl".to_owned()))?;
             let cloud_id = context.and_then(|context| context.cloud_id.as_deref());
-            let system_token = headers
-                .get(SYSTEM_TOKEN_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .map(str::trim)
-                .filter(|token| !token.is_empty())
-                .map(|token| state.cipher.encrypt(token.as_bytes()));
+            let system_token = encrypted_system_token(&headers, &state.cipher);
             let display_name = url::Url::parse(site_url)
                 .ok()
                 .and_then(|url| url.host_str().map(str::to_owned))
@@ -139,6 +150,10 @@ pub(crate) async fn forge_lifecycle(
             );
         }
         ForgeEvent::Upgraded => {
+            if let Some(token) = encrypted_system_token(&headers, &state.cipher) {
+                installations::refresh_forge_system_token(&transaction, installation_id, &token)
+                    .await?;
+            }
             tracing::info!(
                 installation_id,
                 version = claims.app.app_version.as_deref().unwrap_or("unknown"),

@@ -15,7 +15,9 @@ use serde_json::json;
 use service_kit::{forge_fit::FitError, http_metrics::Refusal};
 
 use super::{
-    admin_page::last_event_text, forge_lifecycle::first_use_of_fit, jira_users::JiraUsersError,
+    admin_page::last_event_text,
+    forge_lifecycle::{encrypted_system_token, first_use_of_fit},
+    jira_users::JiraUsersError,
 };
 use crate::{
     AppState,
@@ -154,6 +156,12 @@ async fn jira_admin_call(state: &AppState, headers: &HeaderMap) -> Result<ForgeV
         .ok_or(ForgeUiError::UnknownInstallation)?;
     if !first_use_of_fit(&client, &claims, authorization).await? {
         return Err(ForgeUiError::Replayed);
+    }
+    // The install's system token has long expired by the time an admin re-sends the setup
+    // email; the page's calls carry a live one.
+    if let Some(token) = encrypted_system_token(headers, &state.cipher) {
+        installations::refresh_forge_system_token(&client, &installation.client_key, &token)
+            .await?;
     }
     drop(client);
     let api_base_url = claims

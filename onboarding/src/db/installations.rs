@@ -151,6 +151,24 @@ pub async fn set_state(
     Ok(updated == 1)
 }
 
+/// Keeps the newest app system token Forge handed us for a Forge installation: the tokens are
+/// short-lived, and the setup email's installer lookup needs a live one when it is sent again
+/// long after the install. False when no installed Forge installation has that id.
+pub async fn refresh_forge_system_token(
+    client: &impl GenericClient,
+    client_key: &str,
+    encrypted_system_token: &[u8],
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE installations SET forge_system_token = $2, updated_at = now()
+             WHERE client_key = $1 AND source = 'forge' AND state = 'installed'",
+            &[&client_key, &encrypted_system_token],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
 /// Records a lifecycle token as used; false when it was used before (a replay).
 pub async fn first_use_of_token(
     client: &impl GenericClient,

@@ -91,6 +91,16 @@ impl Simulator {
         self.registry.refuse_forge_lookups(lookups);
     }
 
+    /// Forge's system tokens are short-lived: this one stops working, and the installation's
+    /// next calls to the app carry a fresh one (now in `install.system_token`).
+    pub fn expire_forge_system_token(&self, install: &mut ForgeInstall) {
+        self.registry
+            .forget_forge_system_token(&install.system_token);
+        install.system_token = new_token("forge-system");
+        self.registry
+            .upsert_forge(&install.system_token, ForgeUser::installer_of(install));
+    }
+
     /// Uninstalls: the `preUninstall` call. The system token and the installer's user token stop
     /// working.
     pub async fn uninstall_forge(&self, target: &Target, install: &ForgeInstall) -> Result<()> {

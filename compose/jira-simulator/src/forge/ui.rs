@@ -1,11 +1,15 @@
 //! The Forge admin page's remote calls, as `invokeRemote` makes them: a FIT whose `principal` is
-//! the Jira user at the page, and that user's token in `x-forge-oauth-user`. The user is a Jira
-//! administrator or not, as the permissions endpoint then answers.
+//! the Jira user at the page, that user's token in `x-forge-oauth-user`, and the app's current
+//! system token in `x-forge-oauth-system`. The user is a Jira administrator or not, as the
+//! permissions endpoint then answers.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ForgeInstall, ForgeInstallation, lifecycle::new_token};
+use super::{
+    ForgeInstall, ForgeInstallation,
+    lifecycle::{SYSTEM_TOKEN_HEADER, new_token},
+};
 use crate::{
     error::{Result, SimulatorError},
     registry::ForgeUiUser,
@@ -76,6 +80,18 @@ impl Simulator {
         fit: &str,
         user_token: Option<&str>,
     ) -> Result<UiAnswer> {
+        self.post_forge_ui_with_tokens(target, path, fit, user_token, None)
+            .await
+    }
+
+    async fn post_forge_ui_with_tokens(
+        &self,
+        target: &Target,
+        path: &str,
+        fit: &str,
+        user_token: Option<&str>,
+        system_token: Option<&str>,
+    ) -> Result<UiAnswer> {
         let url = target.url_for(path);
         let mut request = self
             .http
@@ -83,6 +99,9 @@ impl Simulator {
             .header(reqwest::header::AUTHORIZATION, format!("Bearer {fit}"));
         if let Some(token) = user_token {
             request = request.header(USER_TOKEN_HEADER, token);
+        }
+        if let Some(token) = system_token {
+            request = request.header(SYSTEM_TOKEN_HEADER, token);
         }
         let response = request
             .send()
@@ -99,7 +118,7 @@ impl Simulator {
     }
 
     /// The admin page calling `path` (`/forge/ui/status`, say) on `install`, as a new user who is
-    /// a Jira administrator or not.
+    /// a Jira administrator or not, with the installation's current system token.
     pub async fn forge_ui_call(
         &self,
         target: &Target,
@@ -109,7 +128,13 @@ impl Simulator {
     ) -> Result<UiAnswer> {
         let user = self.new_admin_page_user(&install.installation, jira_admin);
         let fit = self.mint_ui_fit(&install.installation, &user)?;
-        self.post_forge_ui(target, path, &fit, Some(&user.user_token))
-            .await
+        self.post_forge_ui_with_tokens(
+            target,
+            path,
+            &fit,
+            Some(&user.user_token),
+            Some(&install.system_token),
+        )
+        .await
     }
 }
