@@ -120,6 +120,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             post(atlassian::resend_setup_email),
         )
         .route(
+            &format!("{}/setup", descriptor::ADMIN_PAGE_PATH),
+            post(atlassian::finish_setup_here),
+        )
+        .route(
             atlassian::FORGE_LIFECYCLE_PATH,
             post(atlassian::forge_lifecycle),
         )

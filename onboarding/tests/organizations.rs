@@ -483,3 +483,69 @@ async fn unknown_pages_and_wrong_methods_get_a_page_that_says_so() {
         .assert_status(405)
         .assert_contains("cannot be opened that way");
 }
+
+/// A Jira admin at Apps → MetaFrazo need not wait for the installer's email: "Finish setup here"
+/// hands over a fresh link (the emailed one stops working), and once connected opens the
+/// organization's dashboards.
+#[tokio::test]
+async fn a_jira_admin_finishes_setup_from_the_admin_page_without_the_email() {
+    let harness = Harness::start().await;
+    let (installation, emailed) = harness.install_and_read_setup_email().await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let context_token = sign_connect_token(
+        &installation,
+        &json!({"iss": installation.client_key, "sub": "a-jira-admin", "iat": now, "exp": now + 900, "qsh": "context-qsh"}),
+    )
+    .unwrap();
+    let page = harness
+        .app
+        .get(&format!("/atlassian/admin?jwt={context_token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Finish setup here"), "{page}");
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let finish = |token: String| {
+        let url = format!("{}/atlassian/admin/setup?jwt={token}", harness.app.address);
+        let client = no_redirects.clone();
+        async move {
+            let response = client.post(url).send().await.unwrap();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|value| value.to_str().unwrap().to_owned());
+            (response.status().as_u16(), location)
+        }
+    };
+    assert_eq!(
+        finish(service_kit::testing::flip_signature_char(&context_token))
+            .await
+            .0,
+        401
+    );
+    let (status, location) = finish(context_token.clone()).await;
+    assert_eq!(status, 303);
+    let handed_over = location.unwrap();
+    assert!(handed_over.starts_with("/setup/"), "{handed_over}");
+
+    let mut browser = harness.signed_up(&email("jira-admin")).await;
+    browser
+        .get(&setup_path(&emailed))
+        .await
+        .assert_status(410)
+        .assert_contains("newer");
+    let organization = browser.create_organization(&handed_over, "Acme").await;
+
+    let (status, location) = finish(context_token).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("http://dashboards.test/orgs/{organization}").as_str()),
+        "once connected, the button opens the dashboards"
+    );
+}

@@ -1,17 +1,18 @@
 //! `GET /atlassian/admin`: the page Jira shows under Apps → MetaFrazo, to site admins only (the
 //! descriptor's `user_is_admin` condition). It says whether the workspace is connected, to
-//! which organization, when its last event arrived, and offers to re-send the setup email.
+//! which organization, when its last event arrived, and offers to re-send the setup email or to
+//! finish the setup at once (in a new tab: our pages refuse to be framed), as the Forge page does.
 
 use axum::{
     extract::{OriginalUri, State},
     http::{HeaderMap, Method, StatusCode},
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 
 use super::context_jwt::{self, ContextJwtError, JiraContext};
 use crate::{
     AppState,
-    db::outbox,
+    db::{outbox, setup_links},
     mail::messages::utc_text,
     web::{
         PageError,
@@ -54,11 +55,9 @@ async fn render_for(
 ) -> Response {
     let installation = &context.installation;
     let last_event = last_event_text(state, &installation.client_key).await;
-    let resend_action = format!(
-        "{}/resend?jwt={}",
-        super::descriptor::ADMIN_PAGE_PATH,
-        url::form_urlencoded::byte_serialize(context.token.as_bytes()).collect::<String>()
-    );
+    let jwt = url::form_urlencoded::byte_serialize(context.token.as_bytes()).collect::<String>();
+    let resend_action = format!("{}/resend?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
+    let setup_action = format!("{}/setup?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
     let workspace = if installation.display_name.is_empty() {
         &installation.base_url
     } else {
@@ -66,9 +65,13 @@ async fn render_for(
     };
     render(&AdminPage {
         workspace,
-        organization: installation.organization.as_deref(),
+        organization: installation
+            .organization
+            .as_ref()
+            .map(|(_, name)| name.as_str()),
         last_event,
         resend_action: &resend_action,
+        setup_action: &setup_action,
         notice,
         error,
     })
@@ -117,4 +120,43 @@ pub(crate) async fn resend_setup_email(
     state.outbox.wake();
     tracing::info!(client_key = %installation.client_key, "setup email re-sent from the admin page");
     Ok(render_for(&state, &context, Some("A new setup email is on its way to the admin who installed MetaFrazo. Older setup links no longer work."), None).await)
+}
+
+/// `POST /atlassian/admin/setup`: a fresh one-time setup link for the Jira admin at the page
+/// (older links stop working), or the organization's dashboards once the workspace is connected.
+pub(crate) async fn finish_setup_here(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let context = context_jwt::verify(&state, &method, &uri, &headers)
+        .await
+        .map_err(refused)?;
+    let installation = &context.installation;
+    if installation.state != "installed" {
+        let page = render_for(
+            &state,
+            &context,
+            None,
+            Some("MetaFrazo is not installed on this workspace."),
+        )
+        .await;
+        return Ok((StatusCode::CONFLICT, page).into_response());
+    }
+    if let Some((organization, _)) = &installation.organization {
+        let dashboards = format!(
+            "{}/orgs/{organization}",
+            state.accounts.dashboards_url.as_str().trim_end_matches('/')
+        );
+        return Ok(Redirect::to(&dashboards).into_response());
+    }
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let token =
+        setup_links::hand_over(&transaction, installation.id, state.accounts.setup_link_ttl)
+            .await?;
+    transaction.commit().await?;
+    tracing::info!(client_key = %installation.client_key, "setup link handed over on the admin page");
+    Ok(Redirect::to(&format!("/setup/{}", token.text)).into_response())
 }

@@ -220,11 +220,10 @@ pub(crate) async fn link(
         return Ok(Json(json!({ "url": url })));
     }
     let mut client = state.postgres.get().await?;
-    // Revoking the older links and minting the new one happen together.
     let transaction = client.transaction().await?;
-    let (token, _) =
-        setup_links::mint(&transaction, installation.id, state.accounts.setup_link_ttl).await?;
-    setup_links::supersede_older(&transaction, &token).await?;
+    let token =
+        setup_links::hand_over(&transaction, installation.id, state.accounts.setup_link_ttl)
+            .await?;
     transaction.commit().await?;
     tracing::info!(installation_id = %installation.client_key, "setup link minted from the Forge admin page");
     let url = format!("{}/setup/{}", state.atlassian.base_url(), token.text);

@@ -13,7 +13,7 @@ pub mod install_keys;
 pub mod jira_users;
 mod lifecycle;
 
-pub(crate) use admin_page::{admin_page, resend_setup_email};
+pub(crate) use admin_page::{admin_page, finish_setup_here, resend_setup_email};
 pub use error::LifecycleError;
 pub use forge_lifecycle::FORGE_LIFECYCLE_PATH;
 pub(crate) use forge_lifecycle::forge_lifecycle;

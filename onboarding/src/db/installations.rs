@@ -215,7 +215,7 @@ pub struct AdminView {
     pub base_url: String,
     pub display_name: String,
     pub encrypted_secret: Option<Vec<u8>>,
-    pub organization: Option<String>,
+    pub organization: Option<(Uuid, String)>,
 }
 
 pub async fn admin_view(
@@ -224,7 +224,7 @@ pub async fn admin_view(
 ) -> Result<Option<AdminView>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT i.id, i.client_key, i.state, i.base_url, i.display_name, i.secret, o.name
+            "SELECT i.id, i.client_key, i.state, i.base_url, i.display_name, i.secret, o.id, o.name
              FROM installations i LEFT JOIN organizations o ON o.id = i.organization_id
              WHERE i.client_key = $1 AND i.source = 'connect'",
             &[&client_key],
@@ -237,7 +237,9 @@ pub async fn admin_view(
         base_url: row.get(3),
         display_name: row.get(4),
         encrypted_secret: row.get(5),
-        organization: row.get(6),
+        organization: row
+            .get::<_, Option<Uuid>>(6)
+            .map(|id| (id, row.get::<_, String>(7))),
     }))
 }
 

@@ -50,6 +50,18 @@ pub async fn mint(
     Ok((token, row.get(0)))
 }
 
+/// Mints a link handed straight to a Jira admin on an admin page (not mailed): it replaces the
+/// older links at once. Run it in a transaction, so both happen or neither.
+pub async fn hand_over(
+    transaction: &impl GenericClient,
+    installation: Uuid,
+    lifetime: Duration,
+) -> Result<MintedToken, tokio_postgres::Error> {
+    let (token, _) = mint(transaction, installation, lifetime).await?;
+    supersede_older(transaction, &token).await?;
+    Ok(token)
+}
+
 /// Revokes the installation's unused links minted before `mailed`, so only the newest email
 /// works.
 pub async fn supersede_older(

@@ -211,6 +211,7 @@ pub(crate) struct AdminPage<'a> {
     pub organization: Option<&'a str>,
     pub last_event: Option<String>,
     pub resend_action: &'a str,
+    pub setup_action: &'a str,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
