@@ -29,12 +29,15 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// `listen_var` names the service's own address variable; `SHUTDOWN_GRACE_SECS`
-    /// (default 10) and `HEADER_READ_TIMEOUT_MS` (default 10000) are shared by every service.
+    /// (default 10) and `HEADER_READ_TIMEOUT_MS` (default 65000) are shared by every service.
+    /// Hyper runs the header timer while a kept-alive connection waits for its next request too,
+    /// so the timeout is also the idle limit: the default stays above the 60 s idle timeout of
+    /// common load balancers, which must close an idle connection before we do.
     pub fn from_env(listen_var: &'static str, default: SocketAddr) -> Result<Self, ConfigError> {
         Ok(Self {
             listen: env_or(listen_var, default)?,
             shutdown_grace: Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", 10)?),
-            header_read_timeout: Duration::from_millis(env_or("HEADER_READ_TIMEOUT_MS", 10_000)?),
+            header_read_timeout: Duration::from_millis(env_or("HEADER_READ_TIMEOUT_MS", 65_000)?),
         })
     }
 
@@ -43,7 +46,7 @@ impl ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             shutdown_grace: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(65),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A client that opens a connection and sends its headers slowly, or never, is cut off after the
-//! header read timeout; one that sends them promptly is answered and may keep its connection.
+//! header read timeout; one that sends them promptly is answered and may keep its connection,
+//! until it sits idle for that long.
 
 use std::time::{Duration, Instant};
 
@@ -98,4 +99,29 @@ async fn a_prompt_client_is_answered_and_keeps_its_connection() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("hello"), "{answer}");
     }
+}
+
+/// Hyper's header timer also runs while a kept-alive connection waits for its next request, so
+/// the timeout is the idle limit too: behind a load balancer it must exceed the balancer's own
+/// idle timeout (README), or the balancer may send a request down a connection we just closed.
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_timeout() {
+    let app = app().await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: metafrazo.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    let (rest, after) = read_until_closed(&mut stream).await;
+    assert!(rest.is_empty(), "{rest}");
+    assert!(
+        after >= HEADER_READ_TIMEOUT / 2,
+        "closed only once the timeout ran: {after:?}"
+    );
 }
