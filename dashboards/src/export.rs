@@ -1,50 +1,46 @@
-//! `GET /orgs/{organization}/export/events.csv`: every event of the last 90 days as CSV, for
-//! analysts and above (viewers see views only), streamed as the warehouse reads it. Payloads are
-//! not exported.
+//! `GET /orgs/{organization}/export/events.csv`: every event of a view as CSV, for analysts and
+//! above (viewers see views only), streamed as the warehouse reads it. The view is read from the
+//! query string as every page reads it (range, default the last 12 weeks; zone; workspace,
+//! project, issue type and event type; the feed's issue key and actor), so the events page links
+//! to the download of what it shows. Payloads are not exported.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::HeaderMap,
     response::Response,
 };
-use chrono::{Duration, Utc};
-use warehouse::queries::{Filters, Scope};
 
 use crate::{
-    AppState, access,
-    api::EVENT_COLUMNS,
-    api::event_record,
+    AppState,
+    api::{EVENT_COLUMNS, event_record},
     csv_body::{csv_response, csv_stream_response},
     error::DashboardError,
+    pages::events::feed_filters,
+    view_params::View,
 };
 
-const EXPORT_DAYS: i64 = 90;
 const FILENAME: &str = "metafrazo-events.csv";
 
 pub(crate) async fn events_csv(
     State(state): State<AppState>,
     Path(organization): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
+    let View {
+        member,
+        query,
+        scope,
+        ..
+    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
     if !member.role.can_export() {
         return Err(DashboardError::Forbidden(
             "exports are for analysts, admins and owners",
         ));
     }
-    let installations = member.installation_ids();
-    if installations.is_empty() {
+    if scope.installations.is_empty() {
         return csv_response(FILENAME, EVENT_COLUMNS, []);
     }
-    let now = Utc::now();
-    let scope = Scope {
-        installations,
-        from: now - Duration::days(EXPORT_DAYS),
-        to: now + Duration::minutes(1),
-        time_zone: "UTC".to_owned(),
-        filters: Filters::default(),
-    };
-    let cursor = warehouse::queries::export(&state.warehouse, &scope)?;
+    let cursor = warehouse::queries::export(&state.warehouse, &scope, &feed_filters(&query))?;
     csv_stream_response(FILENAME, EVENT_COLUMNS, cursor, event_record).await
 }

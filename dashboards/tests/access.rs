@@ -119,6 +119,95 @@ async fn a_download_holds_every_delivery_however_many() {
     );
 }
 
+/// The download is of a view: the last 12 weeks unless the query says otherwise, with the same
+/// filters as the pages, and the events page links to the download of what it shows.
+#[tokio::test]
+async fn a_download_holds_what_the_view_shows() {
+    let setup = Setup::start().await;
+    let (owner, owner_cookie) = setup.user("owner").await;
+    let workspace = client_key();
+    let org = setup.organization(owner, &workspace).await;
+    let (viewer, viewer_cookie) = setup.user("viewer").await;
+    setup.member(org, viewer, Role::Viewer).await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let day_ms = 86_400_000;
+    let mut insert = setup
+        .warehouse
+        .insert::<warehouse::EventRow>("events")
+        .await
+        .unwrap();
+    for (delivery, project, issue_key, days_ago) in [
+        ("a1", "ALPHA", "ALPHA-1", 1),
+        ("a2", "ALPHA", "ALPHA-2", 2),
+        ("b1", "BETA", "BETA-1", 3),
+        ("old", "ALPHA", "ALPHA-9", 100),
+    ] {
+        insert
+            .write(&warehouse::EventRow {
+                installation_id: workspace.clone(),
+                delivery_id: delivery.into(),
+                event_type: "issue_updated".into(),
+                project_key: project.into(),
+                issue_key: issue_key.into(),
+                occurred_at_ms: now_ms - days_ago * day_ms,
+                received_at_ms: now_ms,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
+
+    let deliveries = |query: &'static str| {
+        let setup = &setup;
+        let cookie = owner_cookie.clone();
+        async move {
+            let answer = setup
+                .get(&format!("/orgs/{org}/export/events.csv{query}"), &cookie)
+                .await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            answer
+                .body
+                .lines()
+                .skip(1)
+                .map(|line| line.split(',').nth(2).unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        deliveries("").await,
+        ["a1", "a2", "b1"],
+        "the last 12 weeks"
+    );
+    assert_eq!(deliveries("?weeks=20").await, ["a1", "a2", "b1", "old"]);
+    assert_eq!(deliveries("?project=ALPHA").await, ["a1", "a2"]);
+    assert_eq!(deliveries("?issue_key=ALPHA-2").await, ["a2"]);
+    assert_eq!(
+        deliveries("?event_type=issue_created").await,
+        Vec::<String>::new()
+    );
+
+    let page = setup
+        .get(
+            &format!("/orgs/{org}/events?project=ALPHA&weeks=20"),
+            &owner_cookie,
+        )
+        .await;
+    // Askama escapes `&` in the link; the browser reads it back as `&`.
+    let unescaped = page.body.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(
+        unescaped.contains(&format!(
+            "/orgs/{org}/export/events.csv?project=ALPHA&weeks=20"
+        )),
+        "{}",
+        page.body
+    );
+    let page = setup
+        .get(&format!("/orgs/{org}/events?project=ALPHA"), &viewer_cookie)
+        .await;
+    assert!(!page.body.contains("export/events.csv"), "{}", page.body);
+}
+
 #[tokio::test]
 async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
     let setup = Setup::start().await;

@@ -43,6 +43,8 @@ struct EventsPage {
     events: Vec<EventLine>,
     show_workspace: bool,
     older: Option<String>,
+    /// The download of what the page shows, for roles that may export.
+    download: Option<String>,
     live: bool,
 }
 
@@ -127,31 +129,15 @@ pub(crate) async fn feed(
         })
         .unwrap_or_default();
     let older = page.and_then(|page| page.next).map(|next| {
-        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-        for (name, values) in [
-            ("project", &query.project),
-            ("issue_type", &query.issue_type),
-            ("event_type", &query.event_type),
-            ("workspace", &query.workspace),
-        ] {
-            for value in values {
-                pairs.append_pair(name, value);
-            }
-        }
-        for (name, value) in [
-            ("issue_key", &query.issue_key),
-            ("actor", &query.actor),
-            ("tz", &query.tz),
-        ] {
-            if let Some(value) = value {
-                pairs.append_pair(name, value);
-            }
-        }
-        if let Some(weeks) = query.weeks {
-            pairs.append_pair("weeks", &weeks.to_string());
-        }
+        let mut pairs = view_query_string(&query);
         pairs.append_pair("after", &event_id::encode_cursor(&next));
         format!("?{}", pairs.finish())
+    });
+    let download = member.role.can_export().then(|| {
+        format!(
+            "/orgs/{organization}/export/events.csv?{}",
+            view_query_string(&query).finish()
+        )
     });
     let mut filters = FilterForm::new(&member, &query, tz);
     filters.show_event_type = true;
@@ -164,8 +150,43 @@ pub(crate) async fn feed(
         show_workspace: member.installations.len() > 1,
         events,
         older,
+        download,
         live: after.is_none(),
     }))
+}
+
+/// The view's range, zone and filters as a query string, for the links that keep them: older
+/// events, and the download of what the page shows.
+fn view_query_string(query: &ViewQuery) -> url::form_urlencoded::Serializer<'static, String> {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    for (name, values) in [
+        ("project", &query.project),
+        ("issue_type", &query.issue_type),
+        ("event_type", &query.event_type),
+        ("workspace", &query.workspace),
+    ] {
+        for value in values {
+            pairs.append_pair(name, value);
+        }
+    }
+    for (name, value) in [
+        ("issue_key", &query.issue_key),
+        ("actor", &query.actor),
+        ("tz", &query.tz),
+    ] {
+        if let Some(value) = value {
+            pairs.append_pair(name, value);
+        }
+    }
+    if let Some(weeks) = query.weeks {
+        pairs.append_pair("weeks", &weeks.to_string());
+    }
+    for (name, date) in [("from", query.from), ("to", query.to)] {
+        if let Some(date) = date {
+            pairs.append_pair(name, &date.to_string());
+        }
+    }
+    pairs
 }
 
 #[derive(Template)]

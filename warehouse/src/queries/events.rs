@@ -213,21 +213,33 @@ async fn lookup(
     }))
 }
 
-/// Every event of the scope, newest first, each delivery once, without payloads, read row by
-/// row as ClickHouse sends them: a download of any size holds one chunk in memory, its first bytes
-/// leave before the last row is read, and no row is cut off by a cap.
-pub fn export(client: &Client, scope: &Scope) -> Result<RowCursor<EventRow>, QueryError> {
+/// Every event of the scope and `filters`, newest first, each delivery once, without payloads,
+/// read row by row as ClickHouse sends them: a download of any size holds one chunk in memory,
+/// its first bytes leave before the last row is read, and no row is cut off by a cap.
+pub fn export(
+    client: &Client,
+    scope: &Scope,
+    filters: &FeedFilters,
+) -> Result<RowCursor<EventRow>, QueryError> {
     scope.validate()?;
     let sql = format!(
         "SELECT {COLUMNS}, '' AS payload
          FROM events
          WHERE {SCOPE_FILTER}
            AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
+           AND (? = '' OR issue_key = ?)
+           AND (? = '' OR actor_account_id = ?)
          ORDER BY occurred_at_ms DESC, delivery_id DESC
          LIMIT 1 BY installation_id, delivery_id"
     );
+    let issue_key = filters.issue_key.clone().unwrap_or_default();
+    let actor = filters.actor_account_id.clone().unwrap_or_default();
     Ok(bind_scope(client.query(&sql), scope)
         .bind(&scope.filters.event_types)
         .bind(&scope.filters.event_types)
+        .bind(&issue_key)
+        .bind(&issue_key)
+        .bind(&actor)
+        .bind(&actor)
         .fetch::<EventRow>()?)
 }
