@@ -139,6 +139,14 @@ impl AccountsConfig {
             cookie_secure: env_or("COOKIE_SECURE", public_base_url.scheme() == "https")?,
         })
     }
+
+    /// Where an organization's members land: its overview on the dashboards.
+    pub fn organization_dashboards(&self, organization: uuid::Uuid) -> String {
+        format!(
+            "{}/orgs/{organization}",
+            self.dashboards_url.as_str().trim_end_matches('/')
+        )
+    }
 }
 
 impl OidcConfig {

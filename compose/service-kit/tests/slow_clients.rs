@@ -81,21 +81,26 @@ async fn headers_trickled_byte_by_byte_are_cut_off_too() {
     );
 }
 
+/// Sends a whole request at once on a kept-alive connection; answers the response.
+async fn get_hello(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: metafrazo.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
 #[tokio::test]
 async fn a_prompt_client_is_answered_and_keeps_its_connection() {
     let app = app().await;
     let mut stream = connect(&app).await;
     for _ in 0..2 {
-        stream
-            .write_all(b"GET /hello HTTP/1.1\r\nHost: metafrazo.test\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = vec![0; 1024];
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-            .await
-            .expect("answered")
-            .unwrap();
-        let answer = String::from_utf8_lossy(&answer[..read]);
+        let answer = get_hello(&mut stream).await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("hello"), "{answer}");
     }
@@ -108,16 +113,8 @@ async fn a_prompt_client_is_answered_and_keeps_its_connection() {
 async fn an_idle_kept_alive_connection_is_closed_after_the_timeout() {
     let app = app().await;
     let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /hello HTTP/1.1\r\nHost: metafrazo.test\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = vec![0; 1024];
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-        .await
-        .expect("answered")
-        .unwrap();
-    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    let answer = get_hello(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let (rest, after) = read_until_closed(&mut stream).await;
     assert!(rest.is_empty(), "{rest}");
     assert!(

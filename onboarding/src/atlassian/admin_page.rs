@@ -89,6 +89,30 @@ pub(crate) async fn admin_page(
     Ok(render_for(&state, &context, None, None).await)
 }
 
+/// A POST from the admin page: its verified context, or (as `Err`) the answer already made, the
+/// page saying the app is no longer installed (409) or a refusal.
+async fn installed_context(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Result<JiraContext, Response> {
+    let context = context_jwt::verify(state, method, uri, headers)
+        .await
+        .map_err(|err| refused(err).into_response())?;
+    if context.installation.state != "installed" {
+        let page = render_for(
+            state,
+            &context,
+            None,
+            Some("MetaFrazo is not installed on this workspace."),
+        )
+        .await;
+        return Err((StatusCode::CONFLICT, page).into_response());
+    }
+    Ok(context)
+}
+
 /// `POST /atlassian/admin/resend`: queues a new setup email, which revokes the older links.
 pub(crate) async fn resend_setup_email(
     State(state): State<AppState>,
@@ -96,20 +120,11 @@ pub(crate) async fn resend_setup_email(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let context = context_jwt::verify(&state, &method, &uri, &headers)
-        .await
-        .map_err(refused)?;
+    let context = match installed_context(&state, &method, &uri, &headers).await {
+        Ok(context) => context,
+        Err(answer) => return Ok(answer),
+    };
     let installation = &context.installation;
-    if installation.state != "installed" {
-        let page = render_for(
-            &state,
-            &context,
-            None,
-            Some("MetaFrazo is not installed on this workspace."),
-        )
-        .await;
-        return Ok((StatusCode::CONFLICT, page).into_response());
-    }
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
     if !outbox::queue_setup_resend(&transaction, installation.id).await? {
@@ -130,25 +145,13 @@ pub(crate) async fn finish_setup_here(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let context = context_jwt::verify(&state, &method, &uri, &headers)
-        .await
-        .map_err(refused)?;
+    let context = match installed_context(&state, &method, &uri, &headers).await {
+        Ok(context) => context,
+        Err(answer) => return Ok(answer),
+    };
     let installation = &context.installation;
-    if installation.state != "installed" {
-        let page = render_for(
-            &state,
-            &context,
-            None,
-            Some("MetaFrazo is not installed on this workspace."),
-        )
-        .await;
-        return Ok((StatusCode::CONFLICT, page).into_response());
-    }
     if let Some((organization, _)) = &installation.organization {
-        let dashboards = format!(
-            "{}/orgs/{organization}",
-            state.accounts.dashboards_url.as_str().trim_end_matches('/')
-        );
+        let dashboards = state.accounts.organization_dashboards(*organization);
         return Ok(Redirect::to(&dashboards).into_response());
     }
     let mut client = state.postgres.get().await?;

@@ -213,10 +213,7 @@ pub(crate) async fn link(
         return Err(ForgeUiError::NotInstalled);
     }
     if let Some((organization, _)) = installation.organization {
-        let url = format!(
-            "{}/orgs/{organization}",
-            state.accounts.dashboards_url.as_str().trim_end_matches('/')
-        );
+        let url = state.accounts.organization_dashboards(organization);
         return Ok(Json(json!({ "url": url })));
     }
     let mut client = state.postgres.get().await?;

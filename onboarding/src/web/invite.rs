@@ -158,10 +158,8 @@ pub(crate) async fn accept(
     )
     .await?;
     transaction.commit().await?;
-    let landing = format!(
-        "{}/orgs/{}",
-        state.accounts.dashboards_url.as_str().trim_end_matches('/'),
-        invite.organization_id
-    );
+    let landing = state
+        .accounts
+        .organization_dashboards(invite.organization_id);
     Ok(Redirect::to(&landing).into_response())
 }

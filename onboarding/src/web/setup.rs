@@ -267,9 +267,6 @@ pub(crate) async fn complete(
         action,
         "setup completed"
     );
-    let landing = format!(
-        "{}/orgs/{organization}",
-        state.accounts.dashboards_url.as_str().trim_end_matches('/')
-    );
+    let landing = state.accounts.organization_dashboards(organization);
     Ok(Redirect::to(&landing).into_response())
 }
