@@ -52,6 +52,7 @@ pub struct AppState {
     pub oidc: accounts::oidc::Providers,
     /// `OIDC_FLOW_TTL_SECS`.
     pub oidc_flow_ttl: std::time::Duration,
+    pub sign_ins: accounts::sign_in_metrics::SignInMetrics,
 }
 
 /// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
@@ -92,6 +93,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         &config.atlassian.public_base_url,
     )?;
     let state = AppState {
+        sign_ins: accounts::sign_in_metrics::SignInMetrics::register(&registry)?,
         oidc,
         oidc_flow_ttl: config.oidc.flow_ttl,
         postgres,

@@ -14,6 +14,15 @@ use support::{
 };
 
 impl Harness {
+    /// The `sign_ins_total` line for `method` and `outcome`, as `/metrics` shows it.
+    async fn sign_ins(&self, method: &str, outcome: &str) -> Option<String> {
+        let metrics = self.app.get("/metrics").await.text().await.unwrap();
+        let prefix = format!(r#"sign_ins_total{{method="{method}",outcome="{outcome}"}} "#);
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+    }
+
     async fn users_with(&self, email: &str) -> i64 {
         let client = self.pool.get().await.unwrap();
         client
@@ -123,6 +132,10 @@ async fn google_signs_up_a_new_account_then_signs_it_in_again() {
     assert_eq!(harness.users_with(&address).await, 1);
     assert_eq!(harness.count("SELECT count(*) FROM identities").await, 1);
     assert_eq!(harness.audit_count("signed_in", "google").await, 2);
+    assert_eq!(
+        harness.sign_ins("google", "succeeded").await.as_deref(),
+        Some("2")
+    );
 }
 
 #[tokio::test]
@@ -376,6 +389,11 @@ async fn denied_consent_ends_on_a_page_and_creates_nothing() {
         .assert_status(403)
         .assert_contains("You did not sign in with Google");
     assert_eq!(harness.count("SELECT count(*) FROM users").await, 0);
+    assert_eq!(
+        harness.sign_ins("google", "refused").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(harness.sign_ins("google", "succeeded").await, None);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
-//! Account rules that are not storage: passwords, sign-in through identity providers, and the
-//! sign-in policies of organizations.
+//! Account rules that are not storage: passwords, sign-in through identity providers, the
+//! sign-in policies of organizations, and the count of sign-in attempts.
 
 pub mod oidc;
 pub mod passwords;
+pub mod sign_in_metrics;
 pub mod sign_in_policy;

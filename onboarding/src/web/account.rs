@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     AppState,
-    accounts::passwords,
+    accounts::{passwords, sign_in_metrics::SignInOutcome},
     db::{
         audit::{self, Actor},
         organizations, sessions, users,
@@ -125,6 +125,7 @@ pub(crate) async fn sign_up_page(
     })
 }
 
+/// `POST /sign-in` with a password; every attempt with a valid form counts in `sign_ins_total`.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -132,6 +133,21 @@ pub(crate) async fn sign_in(
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&form.csrf)?;
+    let answer = check_password(&state, &visitor, jar, &form).await;
+    let outcome = match &answer {
+        Ok(response) if response.status() == StatusCode::UNAUTHORIZED => SignInOutcome::Refused,
+        other => SignInOutcome::of(other),
+    };
+    state.sign_ins.record("password", outcome);
+    answer
+}
+
+async fn check_password(
+    state: &AppState,
+    visitor: &Visitor,
+    jar: CookieJar,
+    form: &AccountForm,
+) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let limits = &state.accounts;
     let client = state.postgres.get().await?;
@@ -154,7 +170,7 @@ pub(crate) async fn sign_in(
             users::record_sign_in_failure(&client, &form.email, limits.sign_in_window_secs).await?;
         tracing::info!(failures, "sign-in refused: wrong email or password");
         let page = render(&SignIn {
-            providers: super::oidc::buttons(&state),
+            providers: super::oidc::buttons(state),
             csrf: &visitor.csrf,
             next: &next,
             email: &form.email,
@@ -176,7 +192,7 @@ pub(crate) async fn sign_in(
         "password",
     )
     .await?;
-    Ok(signed_in(jar, &state, token, &next))
+    Ok(signed_in(jar, state, token, &next))
 }
 
 pub(crate) async fn sign_up(

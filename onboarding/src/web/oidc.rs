@@ -18,7 +18,10 @@ use super::{
 };
 use crate::{
     AppState,
-    accounts::oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
+    accounts::{
+        oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
+        sign_in_metrics::SignInOutcome,
+    },
     db::{
         audit::{self, Actor},
         identities::{self, FlowCheck, IdentityKey, LinkError, NewFlow},
@@ -142,7 +145,8 @@ pub(crate) struct CallbackQuery {
     iss: Option<String>,
 }
 
-/// `GET /auth/oidc/{provider}/callback`: the provider sends the browser back here.
+/// `GET /auth/oidc/{provider}/callback`: the provider sends the browser back here. Every answer
+/// for a configured provider counts in `sign_ins_total`.
 pub(crate) async fn callback(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -151,6 +155,21 @@ pub(crate) async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let provider = provider(&state, &name)?;
+    let answer = finish_callback(&state, provider, &name, visitor, jar, query).await;
+    state
+        .sign_ins
+        .record(provider.kind().name(), SignInOutcome::of(&answer));
+    answer
+}
+
+async fn finish_callback(
+    state: &AppState,
+    provider: &Provider,
+    name: &str,
+    visitor: Visitor,
+    jar: CookieJar,
+    query: CallbackQuery,
+) -> Result<Response, PageError> {
     let kind = provider.kind();
     let label = kind.label();
     let not_verified = |why: &str| {
@@ -168,7 +187,7 @@ pub(crate) async fn callback(
         ));
     };
     let client = state.postgres.get().await?;
-    let check = identities::take_flow(&client, flow_state, visitor_id, &name).await?;
+    let check = identities::take_flow(&client, flow_state, visitor_id, name).await?;
     drop(client);
     let flow = match check {
         FlowCheck::Valid(flow) => flow,
@@ -235,8 +254,8 @@ pub(crate) async fn callback(
         }
     };
     match flow.link_user_id {
-        Some(user_id) => link(&state, &visitor, user_id, &identity).await,
-        None => sign_in(&state, jar, &identity, &next).await,
+        Some(user_id) => link(state, &visitor, user_id, &identity).await,
+        None => sign_in(state, jar, &identity, &next).await,
     }
 }
 
