@@ -43,6 +43,18 @@ pub async fn record(
     Ok(())
 }
 
+/// What a user did to their own account (signed in, reset a password, linked a provider): it
+/// belongs to no organization, and shows in the log of each one the user is a member of.
+pub async fn record_for_account(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    email: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), tokio_postgres::Error> {
+    record(client, None, Some(Actor { user_id, email }), action, detail).await
+}
+
 /// The organization's own entries and the sign-ins of its current members, newest first.
 pub async fn of_organization(
     client: &impl GenericClient,

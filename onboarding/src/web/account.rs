@@ -19,7 +19,7 @@ use crate::{
     AppState,
     accounts::{passwords, sign_in_metrics::SignInOutcome},
     db::{
-        audit::{self, Actor},
+        audit::{self},
         organizations, sessions, users,
     },
 };
@@ -181,17 +181,7 @@ async fn check_password(
     };
     users::clear_sign_in_failures(&client, &user.email).await?;
     let token = sessions::start(&client, user.id, limits.session_ttl).await?;
-    audit::record(
-        &client,
-        None,
-        Some(Actor {
-            user_id: user.id,
-            email: &user.email,
-        }),
-        "signed_in",
-        "password",
-    )
-    .await?;
+    audit::record_for_account(&client, user.id, &user.email, "signed_in", "password").await?;
     Ok(signed_in(jar, state, token, &next))
 }
 
@@ -241,17 +231,7 @@ pub(crate) async fn sign_up(
         ));
     };
     let token = sessions::start(&transaction, user_id, state.accounts.session_ttl).await?;
-    audit::record(
-        &transaction,
-        None,
-        Some(Actor {
-            user_id,
-            email: &email,
-        }),
-        "signed_up",
-        "password",
-    )
-    .await?;
+    audit::record_for_account(&transaction, user_id, &email, "signed_up", "password").await?;
     transaction.commit().await?;
     Ok(signed_in(jar, &state, token, &next))
 }

@@ -23,7 +23,7 @@ use crate::{
         sign_in_metrics::SignInOutcome,
     },
     db::{
-        audit::{self, Actor},
+        audit::{self},
         identities::{self, FlowCheck, IdentityKey, LinkError, NewFlow},
         sessions, users,
     },
@@ -311,13 +311,10 @@ async fn sign_in(
                 )
                 .await
                 .map_err(|err| link_refused(kind, err))?;
-                audit::record(
+                audit::record_for_account(
                     &transaction,
-                    None,
-                    Some(Actor {
-                        user_id: existing.id,
-                        email: &existing.email,
-                    }),
+                    existing.id,
+                    &existing.email,
                     "identity_linked",
                     &format!("{} (verified email)", kind.name()),
                 )
@@ -372,17 +369,8 @@ async fn sign_in(
                 )
                 .await
                 .map_err(|err| link_refused(kind, err))?;
-                audit::record(
-                    &transaction,
-                    None,
-                    Some(Actor {
-                        user_id,
-                        email: &email,
-                    }),
-                    "signed_up",
-                    kind.name(),
-                )
-                .await?;
+                audit::record_for_account(&transaction, user_id, &email, "signed_up", kind.name())
+                    .await?;
                 (user_id, email)
             }
         }
@@ -394,17 +382,7 @@ async fn sign_in(
         kind.name(),
     )
     .await?;
-    audit::record(
-        &transaction,
-        None,
-        Some(Actor {
-            user_id,
-            email: &user_email,
-        }),
-        "signed_in",
-        kind.name(),
-    )
-    .await?;
+    audit::record_for_account(&transaction, user_id, &user_email, "signed_in", kind.name()).await?;
     transaction.commit().await?;
     let jar = jar.add(session_cookie(
         token,
@@ -472,13 +450,10 @@ async fn link(
     )
     .await
     .map_err(|err| link_refused(kind, err))?;
-    audit::record(
+    audit::record_for_account(
         &transaction,
-        None,
-        Some(Actor {
-            user_id: user.user_id,
-            email: &user.email,
-        }),
+        user.user_id,
+        &user.email,
         "identity_linked",
         kind.name(),
     )
@@ -576,13 +551,10 @@ pub(crate) async fn unlink(
             .with_link(SETTINGS_PATH, "Back to your account"),
         ));
     }
-    audit::record(
+    audit::record_for_account(
         &transaction,
-        None,
-        Some(Actor {
-            user_id: user.user_id,
-            email: &user.email,
-        }),
+        user.user_id,
+        &user.email,
         "identity_unlinked",
         kind.name(),
     )

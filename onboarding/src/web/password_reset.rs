@@ -21,7 +21,7 @@ use crate::{
     AppState,
     accounts::passwords,
     db::{
-        audit::{self, Actor},
+        audit::{self},
         outbox::{self, Email},
         password_resets::{self, ResetCheck},
         sessions, users,
@@ -62,13 +62,10 @@ pub(crate) async fn request(
         {
             Some(reset) => {
                 outbox::enqueue(&transaction, &Email::PasswordReset { reset }).await?;
-                audit::record(
+                audit::record_for_account(
                     &transaction,
-                    None,
-                    Some(Actor {
-                        user_id: user.id,
-                        email: &user.email,
-                    }),
+                    user.id,
+                    &user.email,
                     "password_reset_requested",
                     "",
                 )
@@ -173,13 +170,10 @@ pub(crate) async fn complete(
     password_resets::complete(&transaction, &reset, &hash).await?;
     let ended = sessions::revoke_all_of(&transaction, reset.user_id).await?;
     users::clear_sign_in_failures(&transaction, &reset.email).await?;
-    audit::record(
+    audit::record_for_account(
         &transaction,
-        None,
-        Some(Actor {
-            user_id: reset.user_id,
-            email: &reset.email,
-        }),
+        reset.user_id,
+        &reset.email,
         "password_reset",
         &format!("{ended} sessions ended"),
     )
