@@ -4,6 +4,7 @@
 
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::CookieJar;
+use contracts::InstallationId;
 use deadpool_postgres::Pool;
 use onboarding::{
     accounts::sign_in_policy::PolicyRefusal,
@@ -30,11 +31,11 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    /// The client keys of the organization's workspaces: the scope of every warehouse query.
-    pub(crate) fn installation_ids(&self) -> Vec<String> {
+    /// The organization's installations: the scope of every warehouse query.
+    pub(crate) fn installation_ids(&self) -> Vec<InstallationId> {
         self.installations
             .iter()
-            .map(|installation| installation.client_key.clone())
+            .map(|installation| installation.id)
             .collect()
     }
 }

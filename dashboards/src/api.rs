@@ -50,7 +50,7 @@ const FEED_PAGE_SIZE: u32 = 100;
 pub(crate) fn event_record(event: &warehouse::EventRow) -> Vec<String> {
     vec![
         event_id::encode(event),
-        event.installation_id.clone(),
+        event.installation_id.to_string(),
         event.delivery_id.clone(),
         event.occurred_at_ms.to_string(),
         event.received_at_ms.to_string(),

@@ -3,12 +3,13 @@
 //! the caller's installations, so an id of another organization's event finds nothing.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use contracts::InstallationId;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// An event as its id names it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct EventKey {
-    pub installation_id: String,
+    pub installation_id: InstallationId,
     pub delivery_id: String,
     /// Absent from ids made before it was added; the lookup is slower without it.
     pub occurred_at_ms: Option<i64>,
@@ -25,7 +26,7 @@ pub(crate) fn decode(id: &str) -> Option<EventKey> {
     let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let mut parts = text.splitn(3, '\n');
-    let installation_id = parts.next()?.to_owned();
+    let installation_id = parts.next()?.parse().ok()?;
     let delivery_id = parts.next()?.to_owned();
     let occurred_at_ms = match parts.next() {
         Some(ms) => Some(ms.parse().ok()?),
@@ -41,7 +42,7 @@ pub(crate) fn decode(id: &str) -> Option<EventKey> {
 /// Looks the event up among `installations`.
 pub(crate) async fn lookup(
     client: &clickhouse::Client,
-    installations: &[String],
+    installations: &[InstallationId],
     key: &EventKey,
 ) -> Result<Option<warehouse::queries::EventDetail>, warehouse::queries::QueryError> {
     match key.occurred_at_ms {
@@ -49,20 +50,15 @@ pub(crate) async fn lookup(
             warehouse::queries::event_at(
                 client,
                 installations,
-                &key.installation_id,
+                key.installation_id,
                 &key.delivery_id,
                 at,
             )
             .await
         }
         None => {
-            warehouse::queries::event(
-                client,
-                installations,
-                &key.installation_id,
-                &key.delivery_id,
-            )
-            .await
+            warehouse::queries::event(client, installations, key.installation_id, &key.delivery_id)
+                .await
         }
     }
 }
@@ -83,7 +79,7 @@ mod tests {
     #[test]
     fn ids_round_trip_and_garbage_finds_nothing() {
         let event = warehouse::EventRow {
-            installation_id: "ari:cloud:ecosystem::installation/1".into(),
+            installation_id: InstallationId::new_random(),
             delivery_id: "d/42?x".into(),
             occurred_at_ms: 1_795_000_000_123,
             ..Default::default()
@@ -96,7 +92,7 @@ mod tests {
         assert_eq!(
             decode(&id),
             Some(EventKey {
-                installation_id: event.installation_id.clone(),
+                installation_id: event.installation_id,
                 delivery_id: event.delivery_id.clone(),
                 occurred_at_ms: Some(1_795_000_000_123),
             })

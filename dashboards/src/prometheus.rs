@@ -4,6 +4,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use contracts::InstallationId;
 use serde::Deserialize;
 use url::Url;
 
@@ -57,10 +58,13 @@ impl Prometheus {
     }
 
     /// Deliveries refused in the last 24 hours for the installation, by reason.
-    pub(crate) async fn refusals(&self, installation: &str) -> Option<BTreeMap<String, u64>> {
+    pub(crate) async fn refusals(
+        &self,
+        installation: InstallationId,
+    ) -> Option<BTreeMap<String, u64>> {
         let promql = format!(
             "sum by (reason) (increase(ingress_installation_refusals_total{{installation={}}}[24h]))",
-            quoted(installation)
+            quoted(&installation.to_string())
         );
         let samples = self.query(&promql).await?;
         Some(

@@ -6,6 +6,7 @@
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use contracts::InstallationId;
 use serde::Deserialize;
 use warehouse::queries::{Filters, Scope};
 
@@ -25,6 +26,7 @@ pub(crate) struct ViewQuery {
     pub actor: Option<String>,
     /// Feed paging: where the previous page ended.
     pub after: Option<String>,
+    /// Installation ids (MetaFrazo's, as the workspace picker offers them).
     #[serde(default)]
     pub workspace: Vec<String>,
     #[serde(default)]
@@ -64,6 +66,12 @@ impl ViewQuery {
         })
     }
 
+    /// Whether the `workspace` filter names this installation.
+    pub(crate) fn asks_for_workspace(&self, installation: InstallationId) -> bool {
+        let id = installation.to_string();
+        self.workspace.contains(&id)
+    }
+
     /// The scope for the caller's organization. `to` is inclusive (whole days).
     pub(crate) fn scope(&self, member: &Member, tz: Tz) -> Result<Scope, DashboardError> {
         let installations = member.installation_ids();
@@ -73,7 +81,7 @@ impl ViewQuery {
             // Only the organization's own workspaces can be asked for; others are dropped.
             installations
                 .into_iter()
-                .filter(|id| self.workspace.contains(id))
+                .filter(|id| self.asks_for_workspace(*id))
                 .collect()
         };
         let today = Utc::now().with_timezone(&tz).date_naive();

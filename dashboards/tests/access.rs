@@ -5,14 +5,14 @@
 mod support;
 
 use onboarding::roles::Role;
-use support::{Setup, client_key};
+use support::{Setup, workspace};
 
 #[tokio::test]
 async fn members_see_the_empty_state_then_events_and_only_analysts_export() {
     let setup = Setup::start().await;
     let (owner, owner_cookie) = setup.user("owner").await;
-    let workspace = client_key();
-    let org = setup.organization(owner, &workspace).await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
     let (viewer, viewer_cookie) = setup.user("viewer").await;
     let (analyst, analyst_cookie) = setup.user("analyst").await;
     setup.member(org, viewer, Role::Viewer).await;
@@ -35,7 +35,7 @@ async fn members_see_the_empty_state_then_events_and_only_analysts_export() {
     for (i, key) in ["ACME-1", "ACME-2", "ACME-3"].into_iter().enumerate() {
         insert
             .write(&warehouse::EventRow {
-                installation_id: workspace.clone(),
+                installation_id: workspace,
                 delivery_id: format!("d{i}"),
                 event_type: "issue_created".into(),
                 issue_key: key.into(),
@@ -83,8 +83,8 @@ async fn a_download_holds_every_delivery_however_many() {
     const DELIVERIES: u64 = 120_000;
     let setup = Setup::start().await;
     let (owner, owner_cookie) = setup.user("owner").await;
-    let workspace = client_key();
-    let org = setup.organization(owner, &workspace).await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
     let now_ms = chrono::Utc::now().timestamp_millis();
     setup
         .warehouse
@@ -93,7 +93,7 @@ async fn a_download_holds_every_delivery_however_many() {
              SELECT ?, concat('d', toString(number % ?)), 'issue_updated', ? - toInt64(number % ?) * 1000, ?
              FROM system.numbers LIMIT ?",
         )
-        .bind(&workspace)
+        .bind(workspace)
         .bind(DELIVERIES)
         .bind(now_ms)
         .bind(DELIVERIES)
@@ -125,8 +125,8 @@ async fn a_download_holds_every_delivery_however_many() {
 async fn a_download_holds_what_the_view_shows() {
     let setup = Setup::start().await;
     let (owner, owner_cookie) = setup.user("owner").await;
-    let workspace = client_key();
-    let org = setup.organization(owner, &workspace).await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
     let (viewer, viewer_cookie) = setup.user("viewer").await;
     setup.member(org, viewer, Role::Viewer).await;
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -144,7 +144,7 @@ async fn a_download_holds_what_the_view_shows() {
     ] {
         insert
             .write(&warehouse::EventRow {
-                installation_id: workspace.clone(),
+                installation_id: workspace,
                 delivery_id: delivery.into(),
                 event_type: "issue_updated".into(),
                 project_key: project.into(),
@@ -212,9 +212,9 @@ async fn a_download_holds_what_the_view_shows() {
 async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
     let setup = Setup::start().await;
     let (owner, _) = setup.user("owner").await;
-    let org = setup.organization(owner, &client_key()).await;
+    let org = setup.organization(owner, workspace()).await;
     let (outsider, outsider_cookie) = setup.user("outsider").await;
-    setup.organization(outsider, &client_key()).await;
+    setup.organization(outsider, support::workspace()).await;
 
     for path in [
         format!("/orgs/{org}"),
@@ -247,7 +247,7 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
 async fn the_organizations_sign_in_policy_is_enforced() {
     let setup = Setup::start().await;
     let (owner, password_cookie) = setup.user("owner").await;
-    let org = setup.organization(owner, &client_key()).await;
+    let org = setup.organization(owner, workspace()).await;
     let client = setup.pool.get().await.unwrap();
     let sso_token = onboarding::db::sessions::start_via(
         &client,

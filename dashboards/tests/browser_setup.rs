@@ -84,7 +84,8 @@ impl Driver {
 struct Services {
     dashboards_url: String,
     clickhouse: service_kit::connections::ClickHouseConfig,
-    installation: jira_simulator::ConnectInstallation,
+    /// MetaFrazo's id for it, as onboarding recorded it: what the warehouse is keyed by.
+    installation_id: contracts::InstallationId,
     /// The setup email's link.
     link: String,
     _apps: (TestApp, TestApp, Simulator),
@@ -112,7 +113,7 @@ async fn services() -> Services {
     let onboarding = TestApp::spawn(onboarding::build(config).await.unwrap());
     let mut config = dashboards::Config::from_env().unwrap();
     config.server.listen = format!("127.0.0.1:{dashboards_port}").parse().unwrap();
-    config.postgres = postgres;
+    config.postgres = postgres.clone();
     config.clickhouse = clickhouse.clone();
     config.onboarding_url = onboarding_url.parse().unwrap();
     let dashboards = TestApp::spawn(dashboards::build(config).await.unwrap());
@@ -125,6 +126,19 @@ async fn services() -> Services {
         .install_connect(&target, &WorkspaceSpec::random())
         .await
         .unwrap();
+    let installation_id = postgres
+        .pool()
+        .unwrap()
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT id FROM installations WHERE client_key = $1",
+            &[&installation.client_key],
+        )
+        .await
+        .unwrap()
+        .get(0);
     let mail = Mailbox::of_stack()
         .wait_for(
             &installation.installer_email,
@@ -139,7 +153,7 @@ async fn services() -> Services {
     Services {
         dashboards_url,
         clickhouse,
-        installation,
+        installation_id,
         link,
         _apps: (onboarding, dashboards, sim),
     }
@@ -259,7 +273,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
     let Services {
         ref dashboards_url,
         ref clickhouse,
-        ref installation,
+        ref installation_id,
         ref link,
         ..
     } = services;
@@ -323,7 +337,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         let event_type = ["issue_created", "comment_created", "issue_updated"][(i % 3) as usize];
         insert
             .write(&warehouse::EventRow {
-                installation_id: installation.client_key.clone(),
+                installation_id: *installation_id,
                 delivery_id: format!("d-{i}"),
                 event_type: event_type.into(),
                 issue_key: format!("ACME-{}", i / 3),

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Setup, client_key};
+use support::{Setup, client_key, workspace};
 
 #[tokio::test]
 async fn each_workspace_gets_its_state_and_the_fix_for_it() {
@@ -17,8 +17,7 @@ async fn each_workspace_gets_its_state_and_the_fix_for_it() {
     })
     .await;
     let (owner, cookie) = setup.user("owner").await;
-    let quiet = client_key();
-    let org = setup.organization(owner, &quiet).await;
+    let org = setup.organization(owner, workspace()).await;
     let client = setup.pool.get().await.unwrap();
     for (key, state, name) in [
         (client_key(), "uninstalled", "Gone"),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use onboarding::roles::Role;
-use support::{Setup, client_key};
+use support::{InstallationId, Setup, workspace};
 
 /// The known stream: per event, (delivery id, event type, issue key, occurred at).
 fn stream() -> Vec<(String, &'static str, String, chrono::DateTime<Utc>)> {
@@ -44,7 +44,7 @@ fn monday(date: NaiveDate) -> NaiveDate {
     date - Duration::days(date.weekday().num_days_from_monday() as i64)
 }
 
-async fn store(setup: &Setup, workspace: &str) {
+async fn store(setup: &Setup, workspace: InstallationId) {
     let mut insert = setup
         .warehouse
         .insert::<warehouse::EventRow>("events")
@@ -55,7 +55,7 @@ async fn store(setup: &Setup, workspace: &str) {
         for (delivery, event_type, issue_key, at) in stream() {
             insert
                 .write(&warehouse::EventRow {
-                    installation_id: workspace.to_owned(),
+                    installation_id: workspace,
                     delivery_id: delivery,
                     source: "connect".into(),
                     family: if event_type == "issue_created" {
@@ -92,14 +92,14 @@ async fn store(setup: &Setup, workspace: &str) {
 async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people() {
     let setup = Setup::start().await;
     let (owner, owner_cookie) = setup.user("owner").await;
-    let workspace = client_key();
-    let org = setup.organization(owner, &workspace).await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
     let (viewer, viewer_cookie) = setup.user("viewer").await;
     setup.member(org, viewer, Role::Viewer).await;
     let (analyst, _) = setup.user("analyst").await;
     setup.member(org, analyst, Role::Analyst).await;
     let (token_id, token) = setup.api_token(analyst).await;
-    store(&setup, &workspace).await;
+    store(&setup, workspace).await;
 
     // The independent count: created issues and comments per Monday (UTC).
     let mut expected: BTreeMap<(String, &str), u64> = BTreeMap::new();
@@ -322,11 +322,11 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
 async fn every_route_refuses_members_of_other_organizations() {
     let setup = Setup::start().await;
     let (owner, _) = setup.user("owner").await;
-    let workspace = client_key();
-    let org = setup.organization(owner, &workspace).await;
-    store(&setup, &workspace).await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
+    store(&setup, workspace).await;
     let (outsider, outsider_cookie) = setup.user("outsider").await;
-    setup.organization(outsider, &client_key()).await;
+    setup.organization(outsider, support::workspace()).await;
     let (_, outsider_token) = setup.api_token(outsider).await;
     let (_, owner_cookie) = {
         let (id, cookie) = setup.user("second-owner").await;

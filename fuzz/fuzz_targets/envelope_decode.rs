@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use ingress::envelope::Envelope;
+use contracts::Envelope;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

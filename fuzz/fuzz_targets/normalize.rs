@@ -27,7 +27,7 @@ fuzz_target!(|payload: &[u8]| {
         _ => "connect",
     };
     let delivery = Delivery {
-        installation_id: "3f2a9c1e-0000-4000-8000-00000000f022",
+        installation_id: "3f2a9c1e-0000-4000-8000-00000000f022".parse().unwrap(),
         delivery_id: "fuzz-1",
         source,
         received_at_ms: 1_763_397_602_311,

@@ -13,32 +13,20 @@ use std::{
     time::Duration,
 };
 
+use contracts::{ClientKey, InstallationId, Source};
 use futures::{FutureExt, StreamExt, future::BoxFuture};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use service_kit::{DependencyCheck, secret_cipher::SecretCipher};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
-
-use crate::envelope::Source;
 
 pub const CHANNEL: &str = "installation_changed";
 
-/// The store's names for sources, as onboarding writes them.
-fn source_from_store(value: &str) -> Option<Source> {
-    match value {
-        "connect" => Some(Source::Connect),
-        "forge" => Some(Source::Forge),
-        "webhook" => Some(Source::WebhookSecret),
-        _ => None,
-    }
-}
-
 pub struct Installation {
-    pub id: Uuid,
+    pub id: InstallationId,
     /// `id` as text, made once: it labels a metric on every accepted event.
     pub id_label: String,
-    pub client_key: String,
+    pub client_key: ClientKey,
     pub source: Source,
     /// Decrypted shared secret (Connect) or HMAC secret (webhook); none for Forge.
     pub secret: Option<SecretSlice<u8>>,
@@ -70,7 +58,7 @@ impl Installations {
         self.by_client_key
             .write()
             .expect("installation cache lock")
-            .insert(installation.client_key.clone(), Arc::new(installation));
+            .insert(installation.client_key.to_string(), Arc::new(installation));
     }
 
     fn remove(&self, client_key: &str) {
@@ -176,7 +164,7 @@ impl Installations {
         let all = rows
             .iter()
             .filter_map(|row| from_row(row, cipher))
-            .map(|installation| (installation.client_key.clone(), Arc::new(installation)))
+            .map(|installation| (installation.client_key.to_string(), Arc::new(installation)))
             .collect();
         self.replace_all(all);
         Ok(())
@@ -203,8 +191,12 @@ impl Installations {
 }
 
 fn from_row(row: &tokio_postgres::Row, cipher: &SecretCipher) -> Option<Installation> {
-    let client_key: String = row.get("client_key");
-    let Some(source) = source_from_store(row.get("source")) else {
+    let client_key: &str = row.get("client_key");
+    let Ok(client_key) = ClientKey::parse(client_key) else {
+        tracing::error!("installation with an empty client key; ignored");
+        return None;
+    };
+    let Ok(source) = Source::from_store_name(row.get("source")) else {
         tracing::error!(%client_key, "installation of an unknown source; ignored");
         return None;
     };
@@ -219,7 +211,7 @@ fn from_row(row: &tokio_postgres::Row, cipher: &SecretCipher) -> Option<Installa
             }
         },
     };
-    let id: Uuid = row.get("id");
+    let id = InstallationId::from_uuid(row.get("id"));
     Some(Installation {
         id,
         id_label: id.to_string(),

@@ -3,7 +3,6 @@
 //! it, untouched, inside an envelope to the raw topic. 202 only once the broker has it.
 
 mod config;
-pub mod envelope;
 mod error;
 mod forge_delivery_id;
 pub mod installations;

@@ -54,7 +54,7 @@ impl IngressMetrics {
             refusals_by_installation: IntCounterVec::new(
                 Opts::new(
                     REFUSALS_BY_INSTALLATION_TOTAL,
-                    "Refused deliveries that claimed a known installation, by installation and reason.",
+                    "Refused deliveries that claimed a known installation, by installation id and reason.",
                 ),
                 &["installation", "reason"],
             )?,

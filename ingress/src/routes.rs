@@ -13,13 +13,13 @@ use axum::{
     },
     response::{IntoResponse, Response},
 };
+use contracts::{DeliveryId, Envelope, Source};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{
     AppState,
-    envelope::{Envelope, Source},
     error::IngressError,
     forge_delivery_id,
     installations::Installation,
@@ -148,15 +148,16 @@ fn answer(
                     .with_label_values(&[refused.code()])
                     .inc();
                 // Per installation only for ones we know: a forger can claim any client key,
-                // and each would become a time series.
+                // and each would become a time series. Labelled by our installation id, as
+                // every per-installation series is, never by the client key claimed.
                 if let Some(known) = installation
                     .as_deref()
-                    .filter(|key| state.installations.get(key).is_some())
+                    .and_then(|key| state.installations.get(key))
                 {
                     state
                         .metrics
                         .refusals_by_installation
-                        .with_label_values(&[known, refused.code()])
+                        .with_label_values(&[&known.id_label, refused.code()])
                         .inc();
                 }
             }
@@ -166,7 +167,7 @@ fn answer(
 }
 
 pub(crate) struct Accepted {
-    delivery_id: String,
+    delivery_id: DeliveryId,
     request_id: String,
 }
 
@@ -262,6 +263,7 @@ async fn accept(
             _ => None,
         })
         .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
+    let delivery_id = DeliveryId::parse(delivery_id).expect("a delivery id is never empty");
     let request_id = header(headers, REQUEST_ID)
         .filter(|id| {
             id.len() <= 64

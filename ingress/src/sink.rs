@@ -12,10 +12,9 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord, Producer},
 };
 
-use crate::{
-    config::{ProducerConfig, TopicsConfig},
-    envelope::{Envelope, header},
-};
+use contracts::envelope::{Envelope, header};
+
+use crate::config::{ProducerConfig, TopicsConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

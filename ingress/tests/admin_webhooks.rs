@@ -39,7 +39,7 @@ async fn a_correctly_signed_admin_webhook_is_accepted_and_a_wrong_one_refused() 
         assert!(std::time::Instant::now() < deadline, "{delivery:?}");
     }
     let (envelope, _) = &harness.envelopes(&harness.raw_topic, 1).await[0];
-    assert_eq!(envelope.source, ingress::envelope::Source::WebhookSecret);
+    assert_eq!(envelope.source, contracts::Source::WebhookSecret);
     assert_eq!(envelope.client_key, connection.id);
 
     let wrong = send(connection.id.clone(), "the-wrong-secret".to_owned()).await;

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use ingress::envelope::Source;
+use contracts::Source;
 use jira_simulator::{connect_qsh, sign_connect_token};
 use serde_json::{Value, json};
 use support::{Harness, fixture, once};
@@ -107,7 +107,11 @@ async fn a_delivery_without_an_identifier_is_identified_by_its_content() {
     }
     let envelopes = harness.envelopes(&harness.raw_topic, 2).await;
     assert_eq!(envelopes[0].0.delivery_id, envelopes[1].0.delivery_id);
-    assert_eq!(envelopes[0].0.delivery_id.len(), 64, "a SHA-256 in hex");
+    assert_eq!(
+        envelopes[0].0.delivery_id.as_str().len(),
+        64,
+        "a SHA-256 in hex"
+    );
 }
 
 #[tokio::test]

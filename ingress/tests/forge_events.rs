@@ -34,7 +34,7 @@ async fn a_forge_event_with_a_valid_token_lands_in_the_topic() {
         .unwrap();
     assert!(delivery.is_accepted(), "{delivery:?}");
     let (envelope, _) = &harness.envelopes(&harness.raw_topic, 1).await[0];
-    assert_eq!(envelope.source, ingress::envelope::Source::Forge);
+    assert_eq!(envelope.source, contracts::Source::Forge);
     assert_eq!(envelope.client_key, installation.installation_id);
     assert_eq!(
         serde_json::from_slice::<Value>(&envelope.payload).unwrap(),

@@ -35,7 +35,7 @@ pub async fn create(
     let recorded = installations::record_install(
         &transaction,
         &NewInstallation {
-            source: Source::Webhook,
+            source: Source::WebhookSecret,
             client_key: &id,
             base_url: jira_base_url,
             cloud_id: None,

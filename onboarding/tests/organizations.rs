@@ -403,28 +403,26 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
     let harness = Harness::start().await;
     let (org, mut owner, installation) = organization(&harness, &email("owner")).await;
     let (_, _, kept) = organization(&harness, &email("neighbour")).await;
-    let row = |client_key: &str, delivery: &str| warehouse::EventRow {
-        installation_id: client_key.to_owned(),
+    let row = |installation: contracts::InstallationId, delivery: &str| warehouse::EventRow {
+        installation_id: installation,
         delivery_id: delivery.to_owned(),
         event_type: "jira:issue_created".to_owned(),
         occurred_at_ms: 1_795_000_000_000,
         received_at_ms: 1_795_000_000_000,
         ..Default::default()
     };
+    let (installation, kept) = (
+        harness.installation_id(&installation.client_key).await,
+        harness.installation_id(&kept.client_key).await,
+    );
     let mut insert = harness
         .warehouse
         .insert::<warehouse::EventRow>("events")
         .await
         .unwrap();
     for delivery in ["d1", "d2"] {
-        insert
-            .write(&row(&installation.client_key, delivery))
-            .await
-            .unwrap();
-        insert
-            .write(&row(&kept.client_key, delivery))
-            .await
-            .unwrap();
+        insert.write(&row(installation, delivery)).await.unwrap();
+        insert.write(&row(kept, delivery)).await.unwrap();
     }
     insert.end().await.unwrap();
 
@@ -447,30 +445,26 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
             .await,
         1
     );
-    let count = |client_key: String| {
+    let count = |installation: contracts::InstallationId| {
         let warehouse = harness.warehouse.clone();
         async move {
             warehouse
                 .query("SELECT count() FROM events WHERE installation_id = ?")
-                .bind(client_key)
+                .bind(installation.to_string())
                 .fetch_one::<u64>()
                 .await
                 .unwrap()
         }
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while count(installation.client_key.clone()).await > 0 {
+    while count(installation).await > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "events not erased within 20 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        count(kept.client_key.clone()).await,
-        2,
-        "another organization's events stay"
-    );
+    assert_eq!(count(kept).await, 2, "another organization's events stay");
     owner.get(&format!("/orgs/{org}")).await.assert_status(404);
 }
 

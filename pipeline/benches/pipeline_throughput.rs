@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use ingress::envelope::{Envelope, Source};
+use contracts::{Envelope, Source};
 use jira_simulator::EventFixtures;
 use pipeline::normalize::{self, Delivery};
 use rand::{SeedableRng, rngs::StdRng};
@@ -207,9 +207,9 @@ impl Events {
     /// is sent from the pool as it is).
     fn envelope(&self, n: usize) -> Envelope {
         Envelope {
-            installation_id: self.installations[n % self.installations.len()],
-            client_key: "bench-client".into(),
-            delivery_id: format!("bench-delivery-{n}"),
+            installation_id: self.installations[n % self.installations.len()].into(),
+            client_key: contracts::ClientKey::parse("bench-client").unwrap(),
+            delivery_id: contracts::DeliveryId::parse(format!("bench-delivery-{n}")).unwrap(),
             retry: 0,
             source: Source::Connect,
             received_at_ms: self.received_at_ms,
@@ -400,10 +400,9 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
     let mut line = String::new();
     for n in 0..EVENTS {
         let envelope = events.envelope(n);
-        let installation_id = envelope.installation_id.to_string();
         let normalized = normalize::normalize(&Delivery {
-            installation_id: &installation_id,
-            delivery_id: &envelope.delivery_id,
+            installation_id: envelope.installation_id,
+            delivery_id: envelope.delivery_id.as_str(),
             source: envelope.source.as_str(),
             received_at_ms: envelope.received_at_ms,
             payload: events.body(n),
@@ -508,10 +507,11 @@ enum TsvField<'a> {
 
 fn event_tsv(out: &mut String, row: &EventRow) {
     use TsvField::{Number, Text};
+    let installation = row.installation_id.to_string();
     tsv_line(
         out,
         [
-            Text(&row.installation_id),
+            Text(&installation),
             Text(&row.delivery_id),
             Text(&row.source),
             Text(&row.family),
@@ -534,10 +534,11 @@ fn event_tsv(out: &mut String, row: &EventRow) {
 
 fn field_change_tsv(out: &mut String, row: &FieldChangeRow) {
     use TsvField::{Number, Text};
+    let installation = row.installation_id.to_string();
     tsv_line(
         out,
         [
-            Text(&row.installation_id),
+            Text(&installation),
             Text(&row.delivery_id),
             Number(i64::from(row.item_index)),
             Number(row.occurred_at_ms),

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use contracts::InstallationId;
 use warehouse::{EventRow, FieldChangeRow};
 
 #[derive(Default)]
@@ -17,7 +18,7 @@ pub(crate) struct Batch {
     pub(crate) offsets: BTreeMap<(String, i32), i64>,
     /// (installation, delivery) already in this batch: a duplicate inside one batch is dropped
     /// here; across batches the warehouse's keys and distinct counts absorb it.
-    seen: HashSet<(String, String)>,
+    seen: HashSet<(InstallationId, String)>,
     pub(crate) bytes: usize,
 }
 
@@ -33,7 +34,7 @@ impl Batch {
 
     /// Adds a delivery's rows; false when the same delivery is already in the batch.
     pub(crate) fn push(&mut self, event: EventRow, field_changes: Vec<FieldChangeRow>) -> bool {
-        let key = (event.installation_id.clone(), event.delivery_id.clone());
+        let key = (event.installation_id, event.delivery_id.clone());
         if !self.seen.insert(key) {
             return false;
         }
@@ -55,7 +56,7 @@ mod tests {
 
     fn event(delivery: &str) -> EventRow {
         EventRow {
-            installation_id: "i".into(),
+            installation_id: InstallationId::from_uuid(uuid::Uuid::nil()),
             delivery_id: delivery.into(),
             source: "connect".into(),
             family: "issue".into(),

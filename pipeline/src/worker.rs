@@ -9,7 +9,7 @@
 
 use std::{collections::VecDeque, time::Duration};
 
-use ingress::envelope::{Envelope, header, message_headers};
+use contracts::envelope::{Envelope, header, message_headers};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
@@ -208,10 +208,9 @@ impl Worker {
         let outcome = Envelope::decode(headers.iter().copied(), payload)
             .map_err(|err| ("undecodable_envelope", err.to_string()))
             .and_then(|envelope| {
-                let installation_id = envelope.installation_id.to_string();
                 normalize::normalize(&Delivery {
-                    installation_id: &installation_id,
-                    delivery_id: &envelope.delivery_id,
+                    installation_id: envelope.installation_id,
+                    delivery_id: envelope.delivery_id.as_str(),
                     source: envelope.source.as_str(),
                     received_at_ms: envelope.received_at_ms,
                     payload: &envelope.payload,

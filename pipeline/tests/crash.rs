@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ingress::envelope::{Envelope, Source};
+use contracts::{Envelope, Source};
 use rdkafka::{
     ClientConfig,
     message::{Header, OwnedHeaders},
@@ -51,9 +51,9 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     let installations: Vec<uuid::Uuid> = (0..8).map(|_| uuid::Uuid::new_v4()).collect();
     let sends = (0..DELIVERIES).map(|n| {
         let envelope = Envelope {
-            installation_id: installations[n % installations.len()],
-            client_key: "client".into(),
-            delivery_id: format!("delivery-{n}"),
+            installation_id: installations[n % installations.len()].into(),
+            client_key: contracts::ClientKey::parse("client").unwrap(),
+            delivery_id: contracts::DeliveryId::parse(format!("delivery-{n}")).unwrap(),
             retry: 0,
             source: Source::Connect,
             received_at_ms: 1_763_397_700_000,

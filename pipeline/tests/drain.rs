@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ingress::envelope::{Envelope, Source};
+use contracts::{Envelope, Source};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},
@@ -140,9 +140,9 @@ impl Setup {
         FIXTURES
             .iter()
             .map(|name| Envelope {
-                installation_id: self.installation,
-                client_key: "client".into(),
-                delivery_id: format!("delivery-{name}"),
+                installation_id: self.installation.into(),
+                client_key: contracts::ClientKey::parse("client").unwrap(),
+                delivery_id: contracts::DeliveryId::parse(format!("delivery-{name}")).unwrap(),
                 retry: 0,
                 source: Source::Connect,
                 received_at_ms: 1_763_397_700_000,
@@ -240,7 +240,7 @@ async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
         setup.produce(envelope, true).await;
     }
     let mut not_json = envelopes[0].clone();
-    not_json.delivery_id = "poison-not-json".into();
+    not_json.delivery_id = contracts::DeliveryId::parse("poison-not-json").unwrap();
     not_json.payload = b"<html>".to_vec().into();
     setup.produce(&not_json, true).await;
     setup.produce(&envelopes[1], false).await;

@@ -11,7 +11,7 @@ use warehouse::{EventRow, FieldChangeRow, retention::PARTITIONED_TABLES};
 
 fn issue_created(delivery: &str, at_ms: i64) -> EventRow {
     EventRow {
-        installation_id: "inst-retention".into(),
+        installation_id: contracts::InstallationId::new_random(),
         delivery_id: delivery.into(),
         source: "connect".into(),
         family: "issue".into(),
@@ -33,7 +33,7 @@ fn issue_created(delivery: &str, at_ms: i64) -> EventRow {
 
 fn resolution(event: &EventRow) -> FieldChangeRow {
     FieldChangeRow {
-        installation_id: event.installation_id.clone(),
+        installation_id: event.installation_id,
         delivery_id: event.delivery_id.clone(),
         item_index: 0,
         occurred_at_ms: event.occurred_at_ms,

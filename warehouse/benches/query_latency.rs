@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use clickhouse::Client;
+use contracts::InstallationId;
 use service_kit::{
     connections::ClickHouseConfig,
     testing::{Stack, unique},
@@ -101,8 +102,8 @@ async fn measure(client: &Client) -> anyhow::Result<()> {
         midnight(tomorrow - TimeDelta::weeks(WEEKS_VIEWED)),
         midnight(tomorrow),
     );
-    let scope = |tenant: &str| Scope {
-        installations: vec![tenant.to_owned()],
+    let scope = |tenant: InstallationId| Scope {
+        installations: vec![tenant],
         from,
         to,
         time_zone: TIME_ZONE.to_owned(),
@@ -117,7 +118,7 @@ async fn measure(client: &Client) -> anyhow::Result<()> {
                 "SELECT toUInt64(count()) FROM events
                  WHERE installation_id = ? AND occurred_at_ms >= ? AND occurred_at_ms < ?",
             )
-            .bind(tenant)
+            .bind(tenant.to_string())
             .bind(scope.from.timestamp_millis())
             .bind(scope.to.timestamp_millis())
             .fetch_one()

@@ -7,10 +7,11 @@
 //! lightweight `DELETE FROM`.
 
 use clickhouse::Client;
+use contracts::InstallationId;
 
 pub async fn erase_installations(
     client: &Client,
-    installation_ids: &[String],
+    installation_ids: &[InstallationId],
 ) -> Result<(), clickhouse::error::Error> {
     if installation_ids.is_empty() {
         return Ok(());

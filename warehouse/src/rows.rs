@@ -2,12 +2,14 @@
 //! order is column order: the `clickhouse` crate writes RowBinary by position.
 
 use clickhouse::Row;
+use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
 /// One delivery: `events`, keyed by (installation_id, delivery_id).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct EventRow {
-    pub installation_id: String,
+    /// MetaFrazo's installation (never Atlassian's client key): the warehouse's key.
+    pub installation_id: InstallationId,
     pub delivery_id: String,
     /// `connect`, `forge` or `webhook-secret`.
     pub source: String,
@@ -37,10 +39,36 @@ pub struct EventRow {
     pub payload: String,
 }
 
+/// Every text empty and every number zero, under the nil installation: for code that fills in
+/// what it knows (`..Default::default()`) and always sets the installation itself.
+impl Default for EventRow {
+    fn default() -> Self {
+        Self {
+            installation_id: InstallationId::from_uuid(uuid::Uuid::nil()),
+            delivery_id: String::new(),
+            source: String::new(),
+            family: String::new(),
+            event_type: String::new(),
+            occurred_at_ms: 0,
+            received_at_ms: 0,
+            project_id: String::new(),
+            project_key: String::new(),
+            issue_id: String::new(),
+            issue_key: String::new(),
+            issue_type: String::new(),
+            status: String::new(),
+            status_category: String::new(),
+            priority: String::new(),
+            actor_account_id: String::new(),
+            payload: String::new(),
+        }
+    }
+}
+
 /// One changelog item of an issue update: `field_changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct FieldChangeRow {
-    pub installation_id: String,
+    pub installation_id: InstallationId,
     pub delivery_id: String,
     /// Position in the changelog, so two changes of one field in one delivery stay two rows.
     pub item_index: u16,

@@ -1,18 +1,23 @@
 //! A synthetic workload for benchmarks: `events` events across 1,000 installations spread
 //! evenly over a time span, generated inside ClickHouse (seconds, not minutes, for 10 million),
-//! then merged so background merges do not fall on what is measured. Installation `inst-0` is
-//! the large tenant with a tenth of the events; the others share the rest. The warehouse's and
+//! then merged so background merges do not fall on what is measured. Installation
+//! [`LARGE_TENANT`] holds a tenth of the events; the others share the rest. The warehouse's and
 //! the dashboards' benchmarks use the same data.
 
 use anyhow::Context;
 use clickhouse::Client;
+use contracts::InstallationId;
+use uuid::Uuid;
 
 use crate::retention::PARTITIONED_TABLES;
 
-/// The installation holding every tenth event.
-pub const LARGE_TENANT: &str = "inst-0";
+/// The installation holding every tenth event. Tenant `t`'s id ends in `t` written as twelve
+/// decimal digits (the SQL below), so these hex literals spell tenants 0 and 500.
+pub const LARGE_TENANT: InstallationId =
+    InstallationId::from_uuid(Uuid::from_u128(0x00000000_0000_4000_8000_000000000000));
 /// About one 999th of the rest, like most of the others.
-pub const SMALL_TENANT: &str = "inst-500";
+pub const SMALL_TENANT: InstallationId =
+    InstallationId::from_uuid(Uuid::from_u128(0x00000000_0000_4000_8000_000000000500));
 
 /// The fields of every generated event, derived from its number `n`: every tenth event is the
 /// large tenant's; `local` numbers a tenant's events in time order, ten per issue (created
@@ -38,7 +43,7 @@ INSERT INTO events (installation_id, delivery_id, source, family, event_type, oc
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
     status_category, priority, actor_account_id, payload)
 SELECT
-    concat('inst-', toString(tenant)),
+    concat('00000000-0000-4000-8000-', substring(toString(1000000000000 + tenant), 2)),
     concat('delivery-', toString(n)),
     'connect',
     if(step IN (6, 7, 8), 'comment', 'issue'),
@@ -65,7 +70,7 @@ INSERT INTO field_changes (installation_id, delivery_id, item_index, occurred_at
     issue_id, issue_key, issue_type, field, field_id, from_value, to_value, from_string, to_string,
     status_category)
 SELECT
-    concat('inst-', toString(tenant)),
+    concat('00000000-0000-4000-8000-', substring(toString(1000000000000 + tenant), 2)),
     concat('delivery-', toString(n)),
     toUInt16(0),
     at_ms,

@@ -6,13 +6,13 @@ mod support;
 
 use chrono::{TimeZone, Utc};
 use service_kit::testing::Stack;
-use support::{generate, insert};
+use support::{generate, id, insert};
 use warehouse::queries::{FeedFilters, Filters, Scope, event, event_at, feed};
 
 fn scope(installations: &[&str]) -> Scope {
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     Scope {
-        installations: installations.iter().map(|i| (*i).to_owned()).collect(),
+        installations: installations.iter().map(|name| id(name)).collect(),
         from: start,
         to: start + chrono::Duration::days(40),
         time_zone: "UTC".into(),
@@ -55,7 +55,7 @@ async fn paging_the_feed_returns_each_delivery_once_newest_first() {
     let mut want: Vec<(i64, String)> = generated
         .events
         .iter()
-        .filter(|e| e.installation_id == "inst-a")
+        .filter(|e| e.installation_id == id("inst-a"))
         .map(|e| (e.occurred_at_ms, e.delivery_id.clone()))
         .collect();
     want.sort_by(|a, b| b.cmp(a));
@@ -110,8 +110,8 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
         })
         .expect("a delivery with two changes");
 
-    let mine = ["inst-a".to_owned()];
-    let detail = event(&client, &mine, "inst-a", &with_changes.delivery_id)
+    let mine = [id("inst-a")];
+    let detail = event(&client, &mine, id("inst-a"), &with_changes.delivery_id)
         .await
         .unwrap()
         .unwrap();
@@ -129,7 +129,7 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
 
     // Told when it happened, the lookup finds the same, and nothing at another second.
     let at = with_changes.occurred_at_ms;
-    let timed = event_at(&client, &mine, "inst-a", &with_changes.delivery_id, at)
+    let timed = event_at(&client, &mine, id("inst-a"), &with_changes.delivery_id, at)
         .await
         .unwrap()
         .unwrap();
@@ -138,7 +138,7 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
         event_at(
             &client,
             &mine,
-            "inst-a",
+            id("inst-a"),
             &with_changes.delivery_id,
             at + 5_000
         )
@@ -147,15 +147,15 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
         None
     );
 
-    let theirs = ["inst-other".to_owned()];
+    let theirs = [id("inst-other")];
     assert_eq!(
-        event(&client, &theirs, "inst-a", &with_changes.delivery_id)
+        event(&client, &theirs, id("inst-a"), &with_changes.delivery_id)
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        event(&client, &mine, "inst-a", "no-such-delivery")
+        event(&client, &mine, id("inst-a"), "no-such-delivery")
             .await
             .unwrap(),
         None

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use clickhouse::{Client, Row};
 use serde::Serialize;
 use service_kit::testing::Stack;
-use support::{Generated, generate, insert};
+use support::{Generated, generate, id, insert};
 use warehouse::{
     EventRow,
     queries::{Filters, Scope, Trends, WeeklyRates, trends, weekly_rates},
@@ -23,7 +23,7 @@ fn start() -> DateTime<Utc> {
 /// Whole UTC hours in UTC: every number of these views comes from the rollups.
 fn whole_hours(installations: &[&str], time_zone: &str) -> Scope {
     Scope {
-        installations: installations.iter().map(|i| (*i).to_owned()).collect(),
+        installations: installations.iter().map(|name| id(name)).collect(),
         from: start(),
         to: start() + chrono::Duration::days(35),
         time_zone: time_zone.into(),
@@ -112,7 +112,7 @@ async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
 /// A changelog item as schema version 2 stored it, before `status_category`.
 #[derive(Row, Serialize)]
 struct FieldChangeV2 {
-    installation_id: String,
+    installation_id: contracts::InstallationId,
     delivery_id: String,
     item_index: u16,
     occurred_at_ms: i64,
@@ -136,7 +136,7 @@ async fn insert_as_version_2(client: &Client, generated: &Generated) {
         .unwrap();
     for c in &generated.changes {
         let row = FieldChangeV2 {
-            installation_id: c.installation_id.clone(),
+            installation_id: c.installation_id,
             delivery_id: c.delivery_id.clone(),
             item_index: c.item_index,
             occurred_at_ms: c.occurred_at_ms,

@@ -5,7 +5,7 @@ mod support;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use service_kit::testing::Stack;
-use support::{Generated, change, event, insert};
+use support::{Generated, change, event, id, insert};
 use warehouse::queries::{Filters, Scope, trends};
 
 fn at(day: u32, hour: u32) -> i64 {
@@ -65,7 +65,7 @@ async fn trends_match_the_worked_example_and_ignore_duplicates() {
     insert(&client, &history("inst-other-org")).await;
 
     let scope = Scope {
-        installations: vec!["inst-a".into()],
+        installations: vec![id("inst-a")],
         from: Utc.with_ymd_and_hms(2026, 9, 7, 0, 0, 0).unwrap(),
         to: Utc.with_ymd_and_hms(2026, 9, 21, 0, 0, 0).unwrap(),
         time_zone: "UTC".into(),

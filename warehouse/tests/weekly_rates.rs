@@ -7,7 +7,7 @@ mod support;
 
 use chrono::{Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc};
 use service_kit::testing::Stack;
-use support::{Generated, generate, insert};
+use support::{Generated, generate, id, insert};
 use warehouse::{
     EventRow,
     queries::{Filters, Scope, weekly_rates},
@@ -80,7 +80,7 @@ async fn weekly_rates_equal_an_independent_count_and_ignore_duplicates() {
     for (time_zone, offset_secs) in [("UTC", 0), ("Asia/Kolkata", 5 * 3600 + 1800)] {
         for projects in [vec![], vec!["SEC".to_owned()]] {
             let scope = Scope {
-                installations: vec!["inst-a".into(), "inst-b".into()],
+                installations: vec![id("inst-a"), id("inst-b")],
                 from: start + chrono::Duration::days(3),
                 to: start + chrono::Duration::days(31),
                 time_zone: time_zone.into(),
@@ -131,7 +131,7 @@ async fn weekly_rates_equal_an_independent_count_and_ignore_duplicates() {
 async fn a_bad_scope_is_refused_before_any_query() {
     let client = Stack::from_env().fresh_clickhouse().await.client();
     let now = Utc::now();
-    let scope = |installations: Vec<String>, tz: &str, days: i64| Scope {
+    let scope = |installations: Vec<contracts::InstallationId>, tz: &str, days: i64| Scope {
         installations,
         from: now,
         to: now + chrono::Duration::days(days),
@@ -140,8 +140,8 @@ async fn a_bad_scope_is_refused_before_any_query() {
     };
     let cases = [
         (scope(vec![], "UTC", 7), "no installation"),
-        (scope(vec!["a".into()], "UTC', 'x", 7), "not a time zone"),
-        (scope(vec!["a".into()], "UTC", -1), "ends before"),
+        (scope(vec![id("a")], "UTC', 'x", 7), "not a time zone"),
+        (scope(vec![id("a")], "UTC", -1), "ends before"),
     ];
     for (scope, message) in cases {
         let err = weekly_rates(&client, &scope).await.unwrap_err();

@@ -8,6 +8,7 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
+use contracts::InstallationId;
 use warehouse::queries::{Cursor, FeedFilters};
 
 use super::{
@@ -95,11 +96,11 @@ pub(crate) async fn feed(
             .await?,
         )
     };
-    let workspace_name = |client_key: &str| {
+    let workspace_name = |id: InstallationId| {
         member
             .installations
             .iter()
-            .find(|installation| installation.client_key == client_key)
+            .find(|installation| installation.id == id)
             .map(|installation| installation.base_url.clone())
             .unwrap_or_default()
     };
@@ -123,7 +124,7 @@ pub(crate) async fn feed(
                     issue_type: event.issue_type.clone(),
                     status: event.status.clone(),
                     actor: event.actor_account_id.clone(),
-                    workspace: workspace_name(&event.installation_id),
+                    workspace: workspace_name(event.installation_id),
                 })
                 .collect()
         })

@@ -58,8 +58,8 @@ impl FilterForm {
                 .iter()
                 .map(|installation| {
                     let name = installation.label().to_owned();
-                    let selected = query.workspace.contains(&installation.client_key);
-                    (installation.client_key.clone(), name, selected)
+                    let selected = query.asks_for_workspace(installation.id);
+                    (installation.id.to_string(), name, selected)
                 })
                 .collect(),
             project: query.project.first().cloned().unwrap_or_default(),

@@ -51,8 +51,7 @@ pub(crate) async fn overview(
         let mut newest = None;
         for installation in &member.installations {
             let last =
-                warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
-                    .await?;
+                warehouse::queries::last_event_received(&state.warehouse, installation.id).await?;
             newest = newest.max(last);
         }
         Ok(newest)

@@ -84,13 +84,12 @@ pub(crate) async fn troubleshooting(
     let tz = ViewQuery::default().time_zone(access::time_zone_cookie(&headers).as_deref())?;
     let mut workspaces = Vec::new();
     for installation in &member.installations {
-        let last =
-            warehouse::queries::last_event_received(&state.warehouse, &installation.client_key)
-                .await
-                .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event"))
-                .ok()
-                .flatten();
-        let refusals = state.prometheus.refusals(&installation.client_key).await;
+        let last = warehouse::queries::last_event_received(&state.warehouse, installation.id)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event"))
+            .ok()
+            .flatten();
+        let refusals = state.prometheus.refusals(installation.id).await;
         workspaces.push(WorkspaceHealth {
             name: installation.label_with_address(),
             source: installation.source.clone(),

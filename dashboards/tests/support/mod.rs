@@ -13,6 +13,8 @@ use onboarding::{
 use service_kit::testing::{Stack, TestApp};
 use uuid::Uuid;
 
+pub use contracts::InstallationId;
+
 pub struct Setup {
     pub app: TestApp,
     pub pool: deadpool_postgres::Pool,
@@ -92,8 +94,8 @@ impl Setup {
         (id, format!("Bearer {}", token.text))
     }
 
-    /// An organization owning one installed workspace with `client_key`.
-    pub async fn organization(&self, owner: Uuid, client_key: &str) -> Uuid {
+    /// An organization owning one installed workspace, installation `workspace`.
+    pub async fn organization(&self, owner: Uuid, workspace: InstallationId) -> Uuid {
         let client = self.pool.get().await.unwrap();
         let organization = organizations::create_with_owner(&client, "Acme", owner)
             .await
@@ -102,7 +104,7 @@ impl Setup {
             .execute(
                 "INSERT INTO installations (id, source, client_key, base_url, state, organization_id)
                  VALUES ($1, 'connect', $2, 'https://acme.atlassian.net', 'installed', $3)",
-                &[&Uuid::new_v4(), &client_key, &organization],
+                &[&workspace, &client_key(), &organization],
             )
             .await
             .unwrap();
@@ -143,6 +145,12 @@ impl Setup {
     }
 }
 
+/// A workspace's installation id, as onboarding would assign it.
+pub fn workspace() -> InstallationId {
+    InstallationId::new_random()
+}
+
+/// A client key, Atlassian's name for a workspace, different from every installation id.
 pub fn client_key() -> String {
     format!("ck-{}", Uuid::new_v4())
 }

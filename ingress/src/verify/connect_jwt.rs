@@ -8,10 +8,9 @@ use secrecy::ExposeSecret;
 use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
 
 use super::Refused;
-use crate::{
-    envelope::Source,
-    installations::{Installation, Installations},
-};
+use contracts::Source;
+
+use crate::installations::{Installation, Installations};
 
 pub struct ConnectRequest<'a> {
     pub authorization: Option<&'a str>,

@@ -10,10 +10,9 @@ use service_kit::{
 };
 
 use super::Refused;
-use crate::{
-    envelope::Source,
-    installations::{Installation, Installations},
-};
+use contracts::Source;
+
+use crate::installations::{Installation, Installations};
 
 pub struct ForgeVerifier {
     pub fit: FitVerifier,

@@ -8,10 +8,9 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use super::Refused;
-use crate::{
-    envelope::Source,
-    installations::{Installation, Installations},
-};
+use contracts::Source;
+
+use crate::installations::{Installation, Installations};
 
 pub fn verify(
     installations: &Installations,

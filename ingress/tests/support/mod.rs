@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ingress::envelope::Envelope;
+use contracts::Envelope;
 use jira_simulator::{
     ConnectInstallation, DeliveryOptions, ForgeInstallation, Simulator, SimulatorConfig, Target,
     WorkspaceSpec,
@@ -203,10 +203,10 @@ impl Harness {
                 .await
                 .unwrap_or_else(|_| panic!("only {} of {count} messages on {topic}", found.len()))
                 .unwrap();
-            let headers = ingress::envelope::message_headers(&message);
+            let headers = contracts::envelope::message_headers(&message);
             let reason = headers
                 .iter()
-                .find(|(key, _)| *key == ingress::envelope::header::DEAD_LETTER_REASON)
+                .find(|(key, _)| *key == contracts::envelope::header::DEAD_LETTER_REASON)
                 .map(|(_, value)| String::from_utf8_lossy(value).into_owned());
             let envelope = Envelope::decode(
                 headers.iter().copied(),

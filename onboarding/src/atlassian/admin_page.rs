@@ -8,6 +8,7 @@ use axum::{
     http::{HeaderMap, Method, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
+use contracts::InstallationId;
 
 use super::context_jwt::{self, ContextJwtError, JiraContext};
 use crate::{
@@ -38,8 +39,11 @@ fn refused(err: ContextJwtError) -> PageError {
 
 /// When the installation's last event arrived, as the admin pages show it. The pages still
 /// answer when the warehouse does not; they then show no last event.
-pub(super) async fn last_event_text(state: &AppState, client_key: &str) -> Option<String> {
-    warehouse::queries::last_event_received(&state.warehouse, client_key)
+pub(super) async fn last_event_text(
+    state: &AppState,
+    installation: InstallationId,
+) -> Option<String> {
+    warehouse::queries::last_event_received(&state.warehouse, installation)
         .await
         .inspect_err(|err| tracing::warn!(error = %err, "cannot read the last event time"))
         .ok()
@@ -54,7 +58,7 @@ async fn render_for(
     error: Option<&str>,
 ) -> Response {
     let installation = &context.installation;
-    let last_event = last_event_text(state, &installation.client_key).await;
+    let last_event = last_event_text(state, installation.id).await;
     let jwt = url::form_urlencoded::byte_serialize(context.token.as_bytes()).collect::<String>();
     let resend_action = format!("{}/resend?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
     let setup_action = format!("{}/setup?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
@@ -127,7 +131,7 @@ pub(crate) async fn resend_setup_email(
     let installation = &context.installation;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    if !outbox::queue_setup_resend(&transaction, installation.id).await? {
+    if !outbox::queue_setup_resend(&transaction, installation.id.into()).await? {
         let page = render_for(&state, &context, None, Some("A setup email was sent less than a minute ago. Please wait a minute before sending another.")).await;
         return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
     }
@@ -156,9 +160,12 @@ pub(crate) async fn finish_setup_here(
     }
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let token =
-        setup_links::hand_over(&transaction, installation.id, state.accounts.setup_link_ttl)
-            .await?;
+    let token = setup_links::hand_over(
+        &transaction,
+        installation.id.into(),
+        state.accounts.setup_link_ttl,
+    )
+    .await?;
     transaction.commit().await?;
     tracing::info!(client_key = %installation.client_key, "setup link handed over on the admin page");
     Ok(Redirect::to(&format!("/setup/{}", token.text)).into_response())

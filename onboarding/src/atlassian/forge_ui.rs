@@ -191,7 +191,7 @@ pub(crate) async fn status(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ForgeUiError> {
     let installation = jira_admin_call(&state, &headers).await?;
-    let last_event_at = last_event_text(&state, &installation.client_key).await;
+    let last_event_at = last_event_text(&state, installation.id).await;
     let (organization_id, organization) = installation.organization.unzip();
     Ok(Json(json!({
         "connected": organization_id.is_some(),
@@ -218,9 +218,12 @@ pub(crate) async fn link(
     }
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let token =
-        setup_links::hand_over(&transaction, installation.id, state.accounts.setup_link_ttl)
-            .await?;
+    let token = setup_links::hand_over(
+        &transaction,
+        installation.id.into(),
+        state.accounts.setup_link_ttl,
+    )
+    .await?;
     transaction.commit().await?;
     tracing::info!(installation_id = %installation.client_key, "setup link minted from the Forge admin page");
     let url = format!("{}/setup/{}", state.atlassian.base_url(), token.text);
@@ -238,7 +241,7 @@ pub(crate) async fn resend(
     }
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    if !outbox::queue_setup_resend(&transaction, installation.id).await? {
+    if !outbox::queue_setup_resend(&transaction, installation.id.into()).await? {
         return Err(ForgeUiError::TooSoon);
     }
     transaction.commit().await?;

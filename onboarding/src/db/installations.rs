@@ -3,25 +3,10 @@
 
 use std::time::SystemTime;
 
+use contracts::InstallationId;
+pub use contracts::Source;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Connect,
-    Forge,
-    Webhook,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Forge => "forge",
-            Self::Webhook => "webhook",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -112,7 +97,7 @@ pub async fn record_install(
                        coalesce((SELECT state = 'installed' FROM previous), false) AS was_installed",
             &[
                 &Uuid::new_v4(),
-                &new.source.as_str(),
+                &new.source.store_name(),
                 &new.client_key,
                 &new.base_url,
                 &new.cloud_id,
@@ -209,7 +194,7 @@ pub async fn state_of(
 /// with (still encrypted).
 #[derive(Debug, Clone)]
 pub struct AdminView {
-    pub id: Uuid,
+    pub id: InstallationId,
     pub client_key: String,
     pub state: String,
     pub base_url: String,
@@ -246,7 +231,7 @@ pub async fn admin_view(
 /// What the Forge admin page's calls need about a Forge installation.
 #[derive(Debug, Clone)]
 pub struct ForgeView {
-    pub id: Uuid,
+    pub id: InstallationId,
     pub client_key: String,
     pub state: String,
     /// `app.apiBaseUrl` as the install call gave it.

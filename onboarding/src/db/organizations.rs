@@ -1,6 +1,7 @@
 //! Organizations and their members. Changes to membership lock the organization's row first, so
 //! two owners demoting each other at once cannot leave it without an owner.
 
+use contracts::InstallationId;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -22,7 +23,8 @@ pub struct Member {
 /// A workspace linked to an organization, with what its admins want to know about it.
 #[derive(Debug, Clone)]
 pub struct LinkedInstallation {
-    pub id: Uuid,
+    /// MetaFrazo's id: what the warehouse is keyed and queried by.
+    pub id: InstallationId,
     pub client_key: String,
     pub source: String,
     pub base_url: String,
@@ -295,10 +297,10 @@ pub async fn remove_member(
 pub async fn delete(
     client: &impl GenericClient,
     organization: Uuid,
-) -> Result<Vec<String>, tokio_postgres::Error> {
-    let client_keys = client
+) -> Result<Vec<InstallationId>, tokio_postgres::Error> {
+    let installations = client
         .query(
-            "SELECT client_key FROM installations WHERE organization_id = $1",
+            "SELECT id FROM installations WHERE organization_id = $1",
             &[&organization],
         )
         .await?
@@ -315,7 +317,7 @@ pub async fn delete(
     client
         .execute("DELETE FROM organizations WHERE id = $1", &[&organization])
         .await?;
-    Ok(client_keys)
+    Ok(installations)
 }
 
 /// The organization's sign-in policy (the default for no such organization).
@@ -357,7 +359,7 @@ mod tests {
 
     fn workspace(display_name: &str, base_url: &str) -> LinkedInstallation {
         LinkedInstallation {
-            id: Uuid::nil(),
+            id: InstallationId::from_uuid(Uuid::nil()),
             client_key: String::new(),
             source: "connect".into(),
             base_url: base_url.into(),

@@ -500,11 +500,11 @@ pub(crate) async fn delete(
     let id = caller.organization.id;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let client_keys = organizations::delete(&transaction, id).await?;
+    let installations = organizations::delete(&transaction, id).await?;
     // Erase the events before committing: if the warehouse refuses, the organization is still
     // there and the owner can try again; nothing is half deleted in the direction that hides
     // data from its owner while keeping it.
-    warehouse::erase_installations(&state.warehouse, &client_keys)
+    warehouse::erase_installations(&state.warehouse, &installations)
         .await
         .map_err(|err| PageError::Store(format!("erasing events: {err}")))?;
     audit::record(
@@ -515,12 +515,12 @@ pub(crate) async fn delete(
         &format!(
             "{} ({id}), {} workspace(s) erased",
             caller.organization.name,
-            client_keys.len()
+            installations.len()
         ),
     )
     .await?;
     transaction.commit().await?;
-    tracing::info!(organization = %id, workspaces = client_keys.len(), "organization deleted");
+    tracing::info!(organization = %id, workspaces = installations.len(), "organization deleted");
     Ok(Redirect::to("/").into_response())
 }
 

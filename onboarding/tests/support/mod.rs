@@ -106,6 +106,19 @@ impl Harness {
         browser
     }
 
+    /// MetaFrazo's id for the workspace Atlassian calls `client_key`, as the install stored it.
+    pub async fn installation_id(&self, client_key: &str) -> contracts::InstallationId {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one(
+                "SELECT id FROM installations WHERE client_key = $1",
+                &[&client_key],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let client = self.pool.get().await.unwrap();
         client.query_one(sql, &[]).await.unwrap().get(0)

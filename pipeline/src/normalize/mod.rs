@@ -24,6 +24,7 @@ mod tests;
 
 pub use event_name::{Family, connect_event_names, forge_event_names};
 
+use contracts::InstallationId;
 use serde_json::Value;
 use warehouse::{EventRow, FieldChangeRow};
 
@@ -33,7 +34,8 @@ use fields::Object;
 /// One delivery as the envelope carries it.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
-    pub installation_id: &'a str,
+    /// MetaFrazo's installation, the warehouse's key (the envelope's, never a client key).
+    pub installation_id: InstallationId,
     pub delivery_id: &'a str,
     /// `connect`, `forge` or `webhook-secret`.
     pub source: &'a str,
@@ -108,7 +110,7 @@ pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> 
     let field_changes = changes
         .into_iter()
         .map(|change| FieldChangeRow {
-            installation_id: delivery.installation_id.to_owned(),
+            installation_id: delivery.installation_id,
             delivery_id: delivery.delivery_id.to_owned(),
             item_index: change.item_index,
             occurred_at_ms,
@@ -126,7 +128,7 @@ pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> 
         })
         .collect();
     let event = EventRow {
-        installation_id: delivery.installation_id.to_owned(),
+        installation_id: delivery.installation_id,
         delivery_id: delivery.delivery_id.to_owned(),
         source: delivery.source.to_owned(),
         family: family.as_str().to_owned(),

@@ -109,7 +109,7 @@ fn event_body() -> impl Strategy<Value = (String, Vec<u8>)> {
 
 fn delivery(payload: &[u8]) -> Delivery<'_> {
     Delivery {
-        installation_id: "7a6b1c2d-0f3e-4a5b-9c8d-1e2f3a4b5c6d",
+        installation_id: "7a6b1c2d-0f3e-4a5b-9c8d-1e2f3a4b5c6d".parse().unwrap(),
         delivery_id: "delivery-1",
         source: "connect",
         received_at_ms: 1_800_000_000_000,

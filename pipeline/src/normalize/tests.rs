@@ -1,12 +1,15 @@
 //! Every shared fixture normalized into the rows it must give, each Forge fixture against its
 //! Connect twin, and inputs that must neither panic nor lose their payload.
 
+use contracts::InstallationId;
 use serde_json::{Map, Value, json};
 use warehouse::{EventRow, FieldChangeRow};
 
 use super::{Delivery, Family, NormalizeError, Normalized, normalize};
 
-const INSTALLATION: &str = "7a6b1c2d-0f3e-4a5b-9c8d-1e2f3a4b5c6d";
+const INSTALLATION: InstallationId = InstallationId::from_uuid(uuid::Uuid::from_u128(
+    0x7a6b1c2d_0f3e_4a5b_9c8d_1e2f3a4b5c6d,
+));
 const DELIVERY: &str = "delivery-1";
 /// Later than every fixture's `timestamp`, so a fallback to it shows.
 const RECEIVED_AT_MS: i64 = 1_800_000_000_000;
@@ -173,7 +176,7 @@ struct Expected {
 impl Expected {
     fn row(&self, payload: &[u8], source: &str) -> EventRow {
         EventRow {
-            installation_id: INSTALLATION.to_owned(),
+            installation_id: INSTALLATION,
             delivery_id: DELIVERY.to_owned(),
             source: source.to_owned(),
             family: self.family.to_owned(),
@@ -392,7 +395,7 @@ fn change(
     status_category: &str,
 ) -> FieldChangeRow {
     FieldChangeRow {
-        installation_id: INSTALLATION.to_owned(),
+        installation_id: INSTALLATION,
         delivery_id: DELIVERY.to_owned(),
         item_index,
         occurred_at_ms,

@@ -125,11 +125,14 @@ impl Tally {
 /// sent and ClickHouse holds, kind by kind.
 pub(crate) async fn assert_views_match(path: &FaultPath, sent: &[Sent]) {
     let client = path.clickhouse.client();
-    let installations: Vec<String> = client
+    let installations: Vec<contracts::InstallationId> = client
         .query("SELECT DISTINCT installation_id FROM events")
-        .fetch_all()
+        .fetch_all::<String>()
         .await
-        .unwrap();
+        .unwrap()
+        .iter()
+        .map(|id| id.parse().expect("the pipeline stores installation ids"))
+        .collect();
     let stored: HashSet<String> = rows_per_delivery(path, "events")
         .await
         .into_keys()

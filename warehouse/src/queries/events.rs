@@ -5,6 +5,7 @@
 
 use chrono::DateTime;
 use clickhouse::{Client, query::RowCursor};
+use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
 use super::scope::{QueryError, SCOPE_FILTER, Scope, bind_scope};
@@ -135,8 +136,8 @@ pub async fn feed(
 /// exist, so another organization's ids reveal nothing).
 pub async fn event(
     client: &Client,
-    installations: &[String],
-    installation_id: &str,
+    installations: &[InstallationId],
+    installation_id: InstallationId,
     delivery_id: &str,
 ) -> Result<Option<EventDetail>, QueryError> {
     lookup(client, installations, installation_id, delivery_id, None).await
@@ -146,8 +147,8 @@ pub async fn event(
 /// narrows the search to that second instead of the installation's whole history.
 pub async fn event_at(
     client: &Client,
-    installations: &[String],
-    installation_id: &str,
+    installations: &[InstallationId],
+    installation_id: InstallationId,
     delivery_id: &str,
     occurred_at_ms: i64,
 ) -> Result<Option<EventDetail>, QueryError> {
@@ -163,12 +164,12 @@ pub async fn event_at(
 
 async fn lookup(
     client: &Client,
-    installations: &[String],
-    installation_id: &str,
+    installations: &[InstallationId],
+    installation_id: InstallationId,
     delivery_id: &str,
     occurred_at_ms: Option<i64>,
 ) -> Result<Option<EventDetail>, QueryError> {
-    if !installations.iter().any(|known| known == installation_id) {
+    if !installations.contains(&installation_id) {
         return Ok(None);
     }
     // Written out rather than `? = 0 OR …`, which 18.16 cannot use the index for.
@@ -183,7 +184,7 @@ async fn lookup(
              WHERE installation_id = ? {at_second} AND delivery_id = ?
              LIMIT 1"
         ))
-        .bind(installation_id);
+        .bind(installation_id.to_string());
     if let Some(at) = occurred_at_ms {
         query = query.bind(at);
     }
@@ -202,7 +203,7 @@ async fn lookup(
              ORDER BY item_index
              LIMIT 1 BY item_index",
         )
-        .bind(installation_id)
+        .bind(installation_id.to_string())
         .bind(event.occurred_at_ms)
         .bind(delivery_id)
         .fetch_all::<FieldChangeRow>()

@@ -2,11 +2,13 @@
 //! decided by the caller), which time range, in which time zone, with which filters.
 
 use chrono::{DateTime, Utc};
+use contracts::InstallationId;
 
 #[derive(Debug, Clone)]
 pub struct Scope {
-    /// The installations to count; never empty (an empty set is a query about nothing).
-    pub installations: Vec<String>,
+    /// The installations to count (MetaFrazo's ids, as the pipeline stores them); never empty
+    /// (an empty set is a query about nothing).
+    pub installations: Vec<InstallationId>,
     /// Inclusive start of the range.
     pub from: DateTime<Utc>,
     /// Exclusive end of the range.

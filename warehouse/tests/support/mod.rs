@@ -3,7 +3,20 @@
 #![allow(dead_code, unreachable_pub)]
 
 use chrono::{DateTime, Utc};
+use contracts::InstallationId;
 use warehouse::{EventRow, FieldChangeRow};
+
+/// The installation a test calls `name`: the same id for the same name, a different one for
+/// another, so tests read as names while the rows carry ids shaped as the pipeline writes them.
+pub fn id(name: &str) -> InstallationId {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (salt, name).hash(&mut hasher);
+        hasher.finish()
+    };
+    InstallationId::from_uuid(uuid::Uuid::from_u64_pair(half(1), half(2)))
+}
 
 pub struct Generated {
     pub events: Vec<EventRow>,
@@ -32,7 +45,7 @@ pub fn event(
     category: &str,
 ) -> EventRow {
     EventRow {
-        installation_id: installation.into(),
+        installation_id: id(installation),
         delivery_id: delivery,
         source: "connect".into(),
         family: if kind.starts_with("comment") {
@@ -59,7 +72,7 @@ pub fn event(
 
 pub fn change(event: &EventRow, index: u16, field: &str, from: &str, to: &str) -> FieldChangeRow {
     FieldChangeRow {
-        installation_id: event.installation_id.clone(),
+        installation_id: event.installation_id,
         delivery_id: event.delivery_id.clone(),
         item_index: index,
         occurred_at_ms: event.occurred_at_ms,

@@ -5,9 +5,9 @@
 
 use std::str::FromStr;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
-use uuid::Uuid;
+use crate::{ClientKey, DeliveryId, InstallationId, Source};
 
 pub const VERSION: u8 = 1;
 
@@ -24,43 +24,15 @@ pub mod header {
     pub const DEAD_LETTER_REASON: &str = "mf-dead-letter-reason";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Connect,
-    Forge,
-    WebhookSecret,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Forge => "forge",
-            Self::WebhookSecret => "webhook-secret",
-        }
-    }
-}
-
-impl FromStr for Source {
-    type Err = EnvelopeError;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value {
-            "connect" => Ok(Self::Connect),
-            "forge" => Ok(Self::Forge),
-            "webhook-secret" => Ok(Self::WebhookSecret),
-            other => Err(EnvelopeError::Invalid(header::SOURCE, other.to_owned())),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    pub installation_id: Uuid,
-    pub client_key: String,
-    /// Atlassian's webhook identifier, or the hex SHA-256 of the payload when it sends none;
-    /// with the installation, the key that makes a retried delivery count once.
-    pub delivery_id: String,
+    /// MetaFrazo's installation: the Kafka key and the warehouse's key.
+    pub installation_id: InstallationId,
+    /// Atlassian's name for the installation, carried for the logs and dead letters.
+    pub client_key: ClientKey,
+    /// Atlassian's webhook identifier, or a content hash when it sends none; with the
+    /// installation, the key that makes a retried delivery count once.
+    pub delivery_id: DeliveryId,
     pub retry: u32,
     pub source: Source,
     pub received_at_ms: i64,
@@ -81,6 +53,7 @@ pub enum EnvelopeError {
 
 /// A Kafka message's headers as (name, value) pairs, the form [`Envelope::decode`] reads;
 /// headers without a value are left out.
+#[cfg(feature = "kafka")]
 pub fn message_headers<M: rdkafka::Message>(message: &M) -> Vec<(&str, &[u8])> {
     use rdkafka::message::Headers;
     message
@@ -105,8 +78,8 @@ impl Envelope {
         vec![
             (header::VERSION, VERSION.to_string()),
             (header::INSTALLATION_ID, self.installation_id.to_string()),
-            (header::CLIENT_KEY, self.client_key.clone()),
-            (header::DELIVERY_ID, self.delivery_id.clone()),
+            (header::CLIENT_KEY, self.client_key.to_string()),
+            (header::DELIVERY_ID, self.delivery_id.to_string()),
             (header::RETRY, self.retry.to_string()),
             (header::SOURCE, self.source.as_str().to_owned()),
             (header::RECEIVED_AT_MS, self.received_at_ms.to_string()),
@@ -139,10 +112,10 @@ impl Envelope {
         }
         Ok(Self {
             installation_id: parse(header::INSTALLATION_ID, text(header::INSTALLATION_ID)?)?,
-            client_key: text(header::CLIENT_KEY)?.to_owned(),
-            delivery_id: text(header::DELIVERY_ID)?.to_owned(),
+            client_key: parse(header::CLIENT_KEY, text(header::CLIENT_KEY)?)?,
+            delivery_id: parse(header::DELIVERY_ID, text(header::DELIVERY_ID)?)?,
             retry: parse(header::RETRY, text(header::RETRY)?)?,
-            source: text(header::SOURCE)?.parse()?,
+            source: parse(header::SOURCE, text(header::SOURCE)?)?,
             received_at_ms: parse(header::RECEIVED_AT_MS, text(header::RECEIVED_AT_MS)?)?,
             request_id: text(header::REQUEST_ID)?.to_owned(),
             payload: Bytes::copy_from_slice(payload),
@@ -156,9 +129,9 @@ mod tests {
 
     fn sample() -> Envelope {
         Envelope {
-            installation_id: Uuid::new_v4(),
-            client_key: "7a6b1c2d".into(),
-            delivery_id: "wh-1".into(),
+            installation_id: InstallationId::new_random(),
+            client_key: ClientKey::parse("7a6b1c2d").unwrap(),
+            delivery_id: DeliveryId::parse("wh-1").unwrap(),
             retry: 2,
             source: Source::Forge,
             received_at_ms: 1_763_397_602_311,
@@ -238,7 +211,7 @@ mod tests {
         fn value() -> impl Strategy<Value = Vec<u8>> {
             prop_oneof![
                 Just(b"1".to_vec()),
-                any::<u128>().prop_map(|id| Uuid::from_u128(id).to_string().into_bytes()),
+                any::<u128>().prop_map(|id| uuid::Uuid::from_u128(id).to_string().into_bytes()),
                 any::<i64>().prop_map(|n| n.to_string().into_bytes()),
                 proptest::sample::select(&["connect", "forge", "webhook-secret", "Forge", ""][..])
                     .prop_map(|source| source.as_bytes().to_vec()),
@@ -249,8 +222,8 @@ mod tests {
         fn envelope() -> impl Strategy<Value = Envelope> {
             (
                 any::<u128>(),
-                any::<String>(),
-                any::<String>(),
+                ".+",
+                ".+",
                 any::<u32>(),
                 proptest::sample::select(
                     &[Source::Connect, Source::Forge, Source::WebhookSecret][..],
@@ -271,9 +244,9 @@ mod tests {
                         payload,
                     )| {
                         Envelope {
-                            installation_id: Uuid::from_u128(id),
-                            client_key,
-                            delivery_id,
+                            installation_id: InstallationId::from_uuid(uuid::Uuid::from_u128(id)),
+                            client_key: ClientKey::parse(client_key).unwrap(),
+                            delivery_id: DeliveryId::parse(delivery_id).unwrap(),
                             retry,
                             source,
                             received_at_ms,
