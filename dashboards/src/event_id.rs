@@ -97,13 +97,19 @@ mod tests {
                 occurred_at_ms: Some(1_795_000_000_123),
             })
         );
+        let installation = event.installation_id;
         assert_eq!(
-            decode(&URL_SAFE_NO_PAD.encode("inst\nd"))
+            decode(&URL_SAFE_NO_PAD.encode(format!("{installation}\nd")))
                 .unwrap()
                 .occurred_at_ms,
             None
         );
-        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("inst\nd\nnot a time")), None);
+        assert_eq!(
+            decode(&URL_SAFE_NO_PAD.encode(format!("{installation}\nd\nnot a time"))),
+            None
+        );
+        // A client key where the installation id belongs names no event.
+        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("client-key\nd\n1")), None);
         assert_eq!(decode("not base64!"), None);
         assert_eq!(decode(&URL_SAFE_NO_PAD.encode("no separator")), None);
     }

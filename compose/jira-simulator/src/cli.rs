@@ -140,12 +140,10 @@ pub struct ServeArgs {
     pub installations: PathBuf,
 }
 
+/// The running `serve`, which plays Atlassian's key server and Jira's REST API: installs and
+/// uninstalls are announced to it, so it answers the app's lookups of their installers.
 #[derive(Debug, Args)]
-pub struct InstallArgs {
-    #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    pub key: KeyArgs,
+pub struct ServeUrlArgs {
     /// The running `serve`: install is refused unless it serves this key, since the app fetches it there.
     #[arg(
         long,
@@ -153,6 +151,16 @@ pub struct InstallArgs {
         default_value = "http://127.0.0.1:8090"
     )]
     pub key_url: Url,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub serve: ServeUrlArgs,
     /// How many Jira sites to install on.
     #[arg(long, env = "SIMULATOR_WORKSPACES", default_value = "1")]
     pub workspaces: NonZeroU32,
@@ -188,6 +196,18 @@ pub struct StreamArgs {
     /// Deliveries in flight at most; when the ingress is slower, the rate drops.
     #[arg(long, env = "SIMULATOR_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
+    /// Instead of the fixture mix: this many issues per installation living their lifecycles
+    /// (created, commented, moved through To Do → In Progress → In Review → Done, some paused,
+    /// reopened or deleted), timestamped over the past `--weeks` as Jira would have sent them.
+    #[arg(long, env = "SIMULATOR_LIFECYCLE_ISSUES", conflicts_with_all = ["count", "duration"])]
+    pub lifecycle: Option<u32>,
+    /// The span of a `--lifecycle` stream, ending now.
+    #[arg(long, env = "SIMULATOR_LIFECYCLE_WEEKS", default_value_t = 6)]
+    pub weeks: u32,
+    /// The seed of a `--lifecycle` stream (installation n uses seed + n): the same seed, the
+    /// same events.
+    #[arg(long, env = "SIMULATOR_LIFECYCLE_SEED", default_value_t = 1)]
+    pub seed: u64,
     /// The Connect event fixtures to vary.
     #[arg(long, env = "SIMULATOR_FIXTURES", default_value_os_t = EventFixtures::default_dir())]
     pub fixtures: PathBuf,
@@ -210,6 +230,8 @@ pub struct UninstallArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub serve: ServeUrlArgs,
 }
 
 /// `500ms`, `30s`, `2m`, `1h`; a bare number is seconds.

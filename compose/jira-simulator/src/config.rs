@@ -18,6 +18,10 @@ pub struct SimulatorConfig {
     /// Installations written by the CLI's `install`; the user-email endpoint reads it for client
     /// keys this process did not install itself.
     pub installations_file: Option<PathBuf>,
+    /// A running `serve` (its base URL) this simulator announces the installations it makes to
+    /// before calling the app, so that `serve` answers the app's lookups of their installers:
+    /// for a simulator in another process than the `serve` the app calls.
+    pub announce_to: Option<url::Url>,
     pub forge: ForgeAppConfig,
 }
 
@@ -27,6 +31,7 @@ impl Default for SimulatorConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             key_file: None,
             installations_file: None,
+            announce_to: None,
             forge: ForgeAppConfig::default(),
         }
     }

@@ -45,6 +45,8 @@ pub enum SimulatorError {
     Header(String),
     #[error("FIT claim overrides must be a JSON object, got {0}")]
     ClaimsOverride(String),
+    #[error("could not announce the installation to the simulator at {url}: {reason}")]
+    Announce { url: String, reason: String },
     #[error("could not read the installations file {path}")]
     ReadInstallations {
         path: PathBuf,

@@ -7,6 +7,7 @@
 //! agree and both be wrong.
 
 mod admin_webhook;
+mod announce;
 pub mod cli;
 mod commands;
 mod config;
@@ -17,6 +18,7 @@ pub mod events;
 mod forge;
 mod installations_file;
 mod keys;
+pub mod lifecycle;
 pub mod qsh;
 mod registry;
 mod server;

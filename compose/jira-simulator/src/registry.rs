@@ -12,7 +12,8 @@ use std::{
 };
 
 use crate::{
-    connect::ConnectInstallation, forge::ForgeInstall, installations_file::InstallationsFile,
+    announce::Announcement, connect::ConnectInstallation, forge::ForgeInstall,
+    installations_file::InstallationsFile,
 };
 
 #[derive(Debug, Default)]
@@ -73,6 +74,28 @@ impl Registry {
             forge_refusals: AtomicU32::new(0),
             forge_user_tokens: RwLock::default(),
             file,
+        }
+    }
+
+    /// What another process announced it installed: from now on known as if installed here.
+    pub(crate) fn remember(&self, announcement: &Announcement) {
+        match announcement {
+            Announcement::Connect(installation) => self.upsert(installation),
+            Announcement::Forge(install) => {
+                self.upsert_forge(&install.system_token, ForgeUser::installer_of(install));
+                self.upsert_forge_user_token(
+                    &install.installer_user_token,
+                    ForgeUiUser::installer_of(install),
+                );
+            }
+        }
+    }
+
+    /// What another process announced it uninstalled: its tokens stop working.
+    pub(crate) fn forget(&self, announcement: &Announcement) {
+        match announcement {
+            Announcement::Connect(installation) => self.remove(&installation.client_key),
+            Announcement::Forge(install) => self.remove_forge(install),
         }
     }
 

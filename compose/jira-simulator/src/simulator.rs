@@ -23,6 +23,7 @@ pub struct Simulator {
     pub(crate) http: reqwest::Client,
     pub(crate) registry: Arc<Registry>,
     pub(crate) forge: ForgeAppConfig,
+    pub(crate) announce_to: Option<Url>,
     server: Option<RunningServer>,
 }
 
@@ -61,6 +62,7 @@ impl Simulator {
             http,
             registry: Arc::new(Registry::new(config.installations_file)),
             forge: config.forge,
+            announce_to: config.announce_to,
             server: None,
         })
     }

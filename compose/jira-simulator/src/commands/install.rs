@@ -18,16 +18,20 @@ use crate::{
 pub(crate) async fn run(args: InstallArgs) -> anyhow::Result<()> {
     let config = SimulatorConfig {
         key_file: Some(args.key.key_file.clone()),
+        // The `serve` the app calls must know this install, whichever file it is written to.
+        announce_to: Some(args.serve.key_url.clone()),
         ..SimulatorConfig::default()
     };
     let simulator = Simulator::new(config)
         .await
         .context("loading the signing key")?;
     let key_url = args
+        .serve
         .key_url
         .join(&format!("install-keys/{}", simulator.kid()))
         .context("building the install key URL")?;
     let jwks_url = args
+        .serve
         .key_url
         .join("forge/jwks.json")
         .context("building the Forge JWKS URL")?;

@@ -3,7 +3,7 @@
 //! signed with the shared secret for a Connect one; a tally of the outcomes at the end.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -21,6 +21,7 @@ use crate::{
     events::EventFixtures,
     forge::ForgeInstall,
     installations_file::InstallationsFile,
+    lifecycle::{self, LifecycleSpec},
     simulator::Simulator,
     target::Target,
 };
@@ -70,9 +71,13 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
         .collect();
     let target = Arc::new(args.target.target());
     let options = args.delivery.options();
-    let limit = match (args.count, args.duration) {
-        (_, Some(duration)) => Limit::Until(Instant::now() + duration),
-        (count, None) => Limit::Count(count.unwrap_or(DEFAULT_COUNT)),
+    let mut planned = args
+        .lifecycle
+        .map(|issues| lifecycles(&workspaces, issues, args.weeks, args.seed));
+    let limit = match (&planned, args.count, args.duration) {
+        (Some(planned), _, _) => Limit::Count(planned.len() as u64),
+        (None, _, Some(duration)) => Limit::Until(Instant::now() + duration),
+        (None, count, None) => Limit::Count(count.unwrap_or(DEFAULT_COUNT)),
     };
 
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -99,19 +104,27 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
             .acquire_owned()
             .await
             .context("the delivery limit closed")?;
-        let workspace = workspaces[(sent % workspaces.len() as u64) as usize].clone();
-        let fixtures = match workspace {
-            Workspace::Connect(_) => connect_fixtures.as_ref(),
-            Workspace::Forge(_) => forge_fixtures.as_ref(),
-        }
-        .context("no fixtures loaded for an installation's kind")?;
-        let event = fixtures.generate(&mut rng);
-        let (simulator, target, options, tally) = (
-            simulator.clone(),
-            target.clone(),
-            options.clone(),
-            tally.clone(),
-        );
+        let mut options = options.clone();
+        let (workspace, event) = match planned.as_mut().and_then(VecDeque::pop_front) {
+            Some(Planned {
+                workspace,
+                body,
+                identifier,
+            }) => {
+                options.identifier = identifier;
+                (workspaces[workspace].clone(), body)
+            }
+            None => {
+                let workspace = workspaces[(sent % workspaces.len() as u64) as usize].clone();
+                let fixtures = match workspace {
+                    Workspace::Connect(_) => connect_fixtures.as_ref(),
+                    Workspace::Forge(_) => forge_fixtures.as_ref(),
+                }
+                .context("no fixtures loaded for an installation's kind")?;
+                (workspace, fixtures.generate(&mut rng))
+            }
+        };
+        let (simulator, target, tally) = (simulator.clone(), target.clone(), tally.clone());
         tasks.spawn(async move {
             let result = workspace.send(&simulator, &target, &event, options).await;
             tally
@@ -139,6 +152,39 @@ pub(crate) async fn run(args: StreamArgs) -> anyhow::Result<()> {
         bail!("{lost} of {sent} events were not accepted");
     }
     Ok(())
+}
+
+/// One event of a `--lifecycle` stream, for installation `workspace` of the file.
+struct Planned {
+    workspace: usize,
+    body: serde_json::Value,
+    /// Jira's webhook identifier (Connect sends one; Forge none).
+    identifier: Option<String>,
+}
+
+/// Every installation's lifecycles (installation n seeded `seed + n`), merged in time order.
+fn lifecycles(workspaces: &[Workspace], issues: u32, weeks: u32, seed: u64) -> VecDeque<Planned> {
+    let mut all: Vec<(i64, Planned)> = Vec::new();
+    for (n, workspace) in workspaces.iter().enumerate() {
+        let spec = LifecycleSpec::recent(seed + n as u64, issues, weeks);
+        for event in lifecycle::generate(&spec) {
+            let planned = match workspace {
+                Workspace::Connect(installation) => Planned {
+                    workspace: n,
+                    body: event.connect_body(&installation.site_base_url),
+                    identifier: Some(event.identifier.clone()),
+                },
+                Workspace::Forge(install) => Planned {
+                    workspace: n,
+                    body: event.forge_body(&install.installation.site_url),
+                    identifier: None,
+                },
+            };
+            all.push((event.at_ms, planned));
+        }
+    }
+    all.sort_by_key(|(at, _)| *at);
+    all.into_iter().map(|(_, planned)| planned).collect()
 }
 
 /// An installation of the file, as it was made: its events go the same way.

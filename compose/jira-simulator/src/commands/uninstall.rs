@@ -14,6 +14,7 @@ pub(crate) async fn run(args: UninstallArgs) -> anyhow::Result<()> {
     let mut file = InstallationsFile::read(path)?;
     let config = SimulatorConfig {
         key_file: Some(args.key.key_file),
+        announce_to: Some(args.serve.key_url),
         ..SimulatorConfig::default()
     };
     let simulator = Simulator::new(config)

@@ -10,6 +10,7 @@ use super::{
     descriptor::{self, AppDescriptor},
 };
 use crate::{
+    announce::Announcement,
     error::{Result, SimulatorError},
     qsh::connect_qsh,
     simulator::Simulator,
@@ -60,6 +61,9 @@ impl Simulator {
             app_base_url: descriptor.base_url_as_declared.clone(),
             webhook_path: descriptor.webhook_path.clone(),
         };
+        // Jira knows the site before it calls the app, which may look the installer up at once.
+        self.announce(Announcement::Connect(installation.clone()), false)
+            .await?;
         self.post_lifecycle(
             target,
             &descriptor,
@@ -86,6 +90,8 @@ impl Simulator {
             webhook_path: descriptor.webhook_path.clone(),
             ..existing.clone()
         };
+        self.announce(Announcement::Connect(installation.clone()), false)
+            .await?;
         self.post_lifecycle(
             target,
             &descriptor,
@@ -107,6 +113,8 @@ impl Simulator {
         self.post_lifecycle(target, &descriptor, existing, LifecycleEvent::Uninstalled)
             .await?;
         self.registry.remove(&existing.client_key);
+        self.announce(Announcement::Connect(existing.clone()), true)
+            .await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::ForgeInstallation;
 use crate::{
+    announce::Announcement,
     error::{Result, SimulatorError},
     registry::{ForgeUiUser, ForgeUser},
     simulator::Simulator,
@@ -72,6 +73,8 @@ impl Simulator {
             &install.installer_user_token,
             ForgeUiUser::installer_of(&install),
         );
+        self.announce(Announcement::Forge(install.clone()), false)
+            .await?;
         let body = self.forge_lifecycle_body(
             installation,
             INSTALLED_EVENT,
@@ -111,6 +114,8 @@ impl Simulator {
             .await?;
         expect_success("forge preUninstall", target, answer)?;
         self.registry.remove_forge(install);
+        self.announce(Announcement::Forge(install.clone()), true)
+            .await?;
         Ok(())
     }
 

@@ -2,13 +2,17 @@
 //! that verify our signatures, and the Jira REST endpoints onboarding calls (a user's email, a
 //! user's permissions).
 
+mod announce;
 mod keys;
 mod my_permissions;
 mod user_email;
 
 use std::{io, net::SocketAddr, sync::Arc};
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use crate::{
@@ -33,6 +37,8 @@ fn router(state: ServerState) -> Router {
             "/rest/api/3/mypermissions",
             get(my_permissions::my_permissions),
         )
+        .route(crate::announce::INSTALLED_PATH, post(announce::installed))
+        .route(crate::announce::FORGET_PATH, post(announce::forget))
         .with_state(state)
 }
 
