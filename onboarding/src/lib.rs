@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod atlassian;
 mod config;
 pub mod db;
+pub mod demo;
 pub mod mail;
 pub mod roles;
 pub mod tokens;

@@ -1,5 +1,6 @@
 //! Serves onboarding; `onboarding webhook-connection create --name N --jira-url U` instead
-//! creates an admin-webhook connection and prints its URL path and secret.
+//! creates an admin-webhook connection and prints its URL path and secret, and
+//! `onboarding demo-organization …` makes the local stack's demo organization.
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,19 @@ enum Command {
     /// Manage webhooks registered by a Jira admin.
     #[command(subcommand)]
     WebhookConnection(WebhookCommand),
+    /// The local stack's demo: an account owning an organization that an installed workspace
+    /// is connected to (idempotent). Prints the organization's id.
+    DemoOrganization {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+        /// The installed workspace's client key (Connect `clientKey`, Forge installation id).
+        #[arg(long)]
+        client_key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +75,22 @@ async fn main() -> anyhow::Result<()> {
                 config.atlassian.base_url(),
                 created.setup_token
             );
+        }
+        Command::DemoOrganization {
+            email,
+            password,
+            name,
+            client_key,
+        } => {
+            let pool = config.postgres.pool()?;
+            onboarding::db::migrate(&pool).await?;
+            let demo = onboarding::demo::DemoOrganization {
+                email: &email,
+                password: &password,
+                name: &name,
+                client_key: &client_key,
+            };
+            println!("{}", onboarding::demo::create(&pool, &demo).await?);
         }
     }
     Ok(())

@@ -210,6 +210,23 @@ pub async fn installations(
         .collect())
 }
 
+/// Connects the workspace Atlassian calls `client_key` to the organization; false when no
+/// installation has that client key.
+pub async fn connect_installation(
+    client: &impl GenericClient,
+    client_key: &str,
+    organization: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE installations SET organization_id = $2, linked_at = now()
+             WHERE client_key = $1",
+            &[&client_key, &organization],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
 /// Locks the organization for a membership change; false when it does not exist.
 async fn lock(
     client: &impl GenericClient,
