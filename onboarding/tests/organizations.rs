@@ -32,14 +32,17 @@ async fn invite_and_accept(
     invitee: &str,
     role: &str,
 ) -> Browser {
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/invites"),
             &[("email", invitee), ("role", role)],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
     let mail = harness
         .mailbox
         .wait_for(invitee, "Join Acme on MetaFrazo", 0)
@@ -197,7 +200,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
 
     // A viewer sees the organization but manages nothing and reads no audit log.
-    viewer.get(&format!("/orgs/{org}")).await.assert_status(200);
+    viewer
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     viewer
         .get(&format!("/orgs/{org}/audit"))
         .await
@@ -213,7 +219,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     // An admin manages below owner only.
     let owner_id = user_id(&harness, &owner_email).await;
     let viewer_id = user_id(&harness, &viewer_email).await;
-    admin.get(&format!("/orgs/{org}")).await.assert_status(200);
+    admin
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     admin
         .submit(
             &format!("/orgs/{org}/members/{owner_id}/role"),
@@ -234,10 +243,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
             &[("role", "analyst")],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=role_changed"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=role_changed"));
 
     // The last owner cannot step down.
-    owner.get(&format!("/orgs/{org}")).await;
+    owner.get(&format!("/orgs/{org}/members")).await;
     owner
         .submit(
             &format!("/orgs/{org}/members/{owner_id}/role"),
@@ -255,9 +264,9 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     owner
         .submit(&format!("/orgs/{org}/members/{viewer_id}/remove"), &[])
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=removed"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=removed"));
     viewer
-        .get(&format!("/orgs/{org}"))
+        .get(&format!("/orgs/{org}/members"))
         .await
         .assert_redirect_to("/sign-in");
 
@@ -283,7 +292,10 @@ async fn a_member_of_one_organization_is_refused_everything_of_another() {
     let (theirs, _, _) = organization(&harness, &email("them")).await;
     let (_, mut outsider, _) = organization(&harness, &email("us")).await;
     let victim = user_id(&harness, &harness_owner(&harness, &theirs).await).await;
-    for path in [format!("/orgs/{theirs}"), format!("/orgs/{theirs}/audit")] {
+    for path in [
+        format!("/orgs/{theirs}/members"),
+        format!("/orgs/{theirs}/audit"),
+    ] {
         outsider.get(&path).await.assert_status(404);
     }
     for (path, fields) in [
@@ -426,7 +438,10 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
     }
     insert.end().await.unwrap();
 
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/delete"),
@@ -465,7 +480,10 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(count(kept).await, 2, "another organization's events stay");
-    owner.get(&format!("/orgs/{org}")).await.assert_status(404);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(404);
 }
 
 #[tokio::test]

@@ -73,7 +73,8 @@ pub(crate) fn routes(state: AppState) -> Router {
         )
         .route("/setup/{token}", get(setup::open).post(setup::complete))
         .route("/invites/{token}", get(invite::open).post(invite::accept))
-        .route("/orgs/{organization}", get(organization::page))
+        .route("/orgs/{organization}", get(organization::moved_page))
+        .route("/orgs/{organization}/members", get(organization::page))
         .route("/orgs/{organization}/invites", post(organization::invite))
         .route(
             "/orgs/{organization}/invites/{invite}/revoke",
