@@ -73,6 +73,59 @@ async fn user_id(harness: &Harness, email: &str) -> String {
     id.to_string()
 }
 
+/// `/` never says "Page not found": a stranger signs in and comes back, a member of exactly one
+/// organization goes to its dashboards, anyone else sees the list, which `/orgs` always shows.
+/// The members page moved to `/orgs/{id}/members` (`/orgs/{id}` is the dashboards' overview on
+/// the one public address), and its old address sends there.
+#[tokio::test]
+async fn the_root_sends_strangers_to_sign_in_and_members_to_their_organization() {
+    let harness = Harness::start().await;
+    let mut stranger = harness.browser();
+    stranger
+        .get("/")
+        .await
+        .assert_status(303)
+        .assert_redirect_to("/sign-in?next=%2F");
+    stranger
+        .get("/orgs")
+        .await
+        .assert_redirect_to("/sign-in?next=%2Forgs");
+
+    let mut nobody = harness.signed_up(&email("nobody")).await;
+    nobody
+        .get("/")
+        .await
+        .assert_status(200)
+        .assert_contains("not a member of any organization yet");
+
+    let (org, mut owner, _) = organization(&harness, &email("owner")).await;
+    owner
+        .get("/")
+        .await
+        .assert_status(303)
+        .assert_redirect_to(&format!("http://dashboards.test/orgs/{org}"));
+    owner
+        .get("/orgs")
+        .await
+        .assert_status(200)
+        .assert_contains(&format!(r#"href="http://dashboards.test/orgs/{org}""#))
+        .assert_contains(&format!(r#"href="/orgs/{org}/members""#));
+    owner
+        .get(&format!("/orgs/{org}"))
+        .await
+        .assert_status(303)
+        .assert_redirect_to(&format!("/orgs/{org}/members"));
+    owner.get("/orgs/not-an-id").await.assert_status(404);
+
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let second = owner.create_organization(&setup_path(&mail), "Beta").await;
+    let list = owner.get("/").await;
+    list.assert_status(200);
+    for id in [&org, &second] {
+        list.assert_contains(&format!(r#"href="/orgs/{id}/members""#));
+    }
+}
+
 #[tokio::test]
 async fn sign_in_checks_the_password_and_limits_failed_attempts() {
     let harness = Harness::start().await;

@@ -97,7 +97,7 @@ pub(crate) fn policy_refusal(
             &format!("{name} admits only addresses at {}", policy.allowed_domains.join(", ")),
             &["Your account's address is at another domain. Ask an owner of the organization if you need access."],
         )
-        .with_link("/", "Your organizations"),
+        .with_link(super::ORGANIZATIONS_PATH, "Your organizations"),
     };
     PageError::Explained(StatusCode::FORBIDDEN, message)
 }
