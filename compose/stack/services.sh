@@ -67,6 +67,7 @@ print_endpoints() {
   cat <<EOT
 
 MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
+  open this    http://$FRONT_DOOR_ADDR (the front door: Jira's callbacks, sign-in, the dashboards)
   ingress      http://$INGRESS_ADDR
   onboarding   http://$ONBOARDING_ADDR
   dashboards   http://$DASHBOARDS_ADDR
