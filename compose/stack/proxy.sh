@@ -41,7 +41,10 @@ proxy_start() {
   proxy_render >"$PROXY_DIR/nginx.conf"
   # -e: nginx opens its error log before reading the configuration; not /var/log/nginx.
   local nginx=(/usr/sbin/nginx -p "$PROXY_DIR/" -c "$PROXY_DIR/nginx.conf" -e "$STACK_DIR/logs/proxy.log")
-  "${nginx[@]}" -t -q || die "proxy: nginx refused $PROXY_DIR/nginx.conf (above)"
+  "${nginx[@]}" -t -q || {
+    fail_note "proxy: nginx refused $PROXY_DIR/nginx.conf (above)"
+    return 1
+  }
   spawn proxy "${nginx[@]}"
   wait_until proxy 20 "$STACK_DIR/logs/proxy.log" proxy_healthy
   say "proxy: the front door on http://$FRONT_DOOR_ADDR"
