@@ -7,6 +7,7 @@ DEBIAN_PACKAGES=(
   clickhouse-client
   prometheus            # Prometheus and promtool
   python3-aiosmtpd      # the local SMTP sink
+  nginx                 # the front door: one address routing paths to the services
   docker-compose        # only to validate compose/docker-compose.yml; no engine runs here
   curl
   iproute2              # ss, to name who holds a port
@@ -52,6 +53,7 @@ stop_system_daemons() {
     service clickhouse-server stop >/dev/null 2>&1 || true
     service prometheus stop >/dev/null 2>&1 || true
     service postgresql stop >/dev/null 2>&1 || true
+    service nginx stop >/dev/null 2>&1 || true
   fi
 }
 

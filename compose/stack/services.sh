@@ -1,5 +1,6 @@
 # Our own binaries, built from this checkout and run from its target directory. A service whose
-# binary was rebuilt since it started counts as not up, so `up` restarts it with the new code.
+# binary was rebuilt since it started, or whose public URLs changed, counts as not up, so `up`
+# restarts it with the new code and settings.
 
 SERVICES=(ingress onboarding dashboards pipeline)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -20,8 +21,18 @@ build_services() {
 
 service_ready() { http_ok "http://$(service_addr "$1")/readyz"; }
 
+# The settings `up` derives from the stack's layout (the front door's address), kept beside the
+# pid file when a service starts: a service started with others is out of date.
+service_settings() {
+  printf '%s\n' "PUBLIC_BASE_URL=$PUBLIC_BASE_URL" "DASHBOARDS_URL=$DASHBOARDS_URL" \
+    "ONBOARDING_URL=$ONBOARDING_URL"
+}
+
+service_settings_file() { echo "$STACK_DIR/run/$1.settings"; }
+
 service_current() {
-  pid_alive "$1" && [[ ! $TARGET_DIR/debug/$1 -nt $(pid_file "$1") ]]
+  pid_alive "$1" && [[ ! $TARGET_DIR/debug/$1 -nt $(pid_file "$1") ]] &&
+    cmp -s <(service_settings) "$(service_settings_file "$1")"
 }
 
 services_healthy() {
@@ -38,6 +49,7 @@ services_start() {
     stop_spawned "$service"
     require_free_port "$service" "$(service_addr "$service" | cut -d: -f2)"
     spawn "$service" "$TARGET_DIR/debug/$service"
+    service_settings >"$(service_settings_file "$service")"
   done
   for service in "${SERVICES[@]}"; do
     wait_until "$service" 60 "$STACK_DIR/logs/$service.log" service_ready "$service"
@@ -67,6 +79,7 @@ print_endpoints() {
   cat <<EOT
 
 MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
+  open this    http://$FRONT_DOOR_ADDR (the front door: Jira's callbacks, sign-in, the dashboards)
   ingress      http://$INGRESS_ADDR
   onboarding   http://$ONBOARDING_ADDR
   dashboards   http://$DASHBOARDS_ADDR

@@ -10,15 +10,17 @@ export SIMULATOR_ADDR=127.0.0.1:$SIMULATOR_PORT
 export SIMULATOR_KEY_FILE=$SIMULATOR_DIR/key.pem
 export SIMULATOR_INSTALLATIONS=$SIMULATOR_DIR/installation.json
 export SIMULATOR_KEY_URL=http://$SIMULATOR_ADDR
-export SIMULATOR_ONBOARDING_URL=http://$ONBOARDING_ADDR
-export SIMULATOR_INGRESS_URL=http://$INGRESS_ADDR
+# Atlassian reaches the app at its one public address: the front door routes each call.
+export SIMULATOR_ONBOARDING_URL=http://$FRONT_DOOR_ADDR
+export SIMULATOR_INGRESS_URL=http://$FRONT_DOOR_ADDR
 # Onboarding asks the simulator for installers' email addresses (it serves every simulated site).
 export ATLASSIAN_API_BASE_URL=${ATLASSIAN_API_BASE_URL:-http://$SIMULATOR_ADDR}
 # Where our services fetch Atlassian's keys: this simulator, on whatever port it runs.
 export ATLASSIAN_INSTALL_KEYS_URL=${ATLASSIAN_INSTALL_KEYS_URL:-http://$SIMULATOR_ADDR/install-keys}
 export FORGE_JWKS_URL=${FORGE_JWKS_URL:-http://$SIMULATOR_ADDR/forge/jwks.json}
-# The base URL Atlassian sees: onboarding, wherever it listens.
-export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$ONBOARDING_ADDR}
+# The base URL Atlassian sees (the descriptor's baseUrl, install tokens' aud, setup links, the
+# base of every qsh): the front door.
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$FRONT_DOOR_ADDR}
 
 simulator_healthy() {
   pid_alive simulator && [[ ! $TARGET_DIR/debug/jira-simulator -nt $(pid_file simulator) ]] &&

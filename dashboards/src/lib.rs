@@ -9,6 +9,7 @@ mod csv_body;
 mod error;
 mod event_id;
 mod export;
+mod home;
 mod labels;
 mod pages;
 mod prometheus;
@@ -94,6 +95,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         unreachable!("the route table has eleven entries");
     };
     let routes = Router::new()
+        .route("/", get(home::home))
         .route(overview, get(pages::overview::overview))
         .route(weekly, get(pages::weekly::weekly))
         .route(trends, get(pages::trends::trends))

@@ -240,6 +240,54 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
     );
 }
 
+/// `/` is the root of the one public address: a stranger signs in and comes back to it, a member
+/// of one organization lands on its overview, anyone else on onboarding's list.
+#[tokio::test]
+async fn the_root_sends_strangers_to_sign_in_and_members_to_their_organization() {
+    let setup = Setup::start().await;
+    let forged = format!("mf_session={}", onboarding::tokens::mint().text);
+    for stranger in ["", forged.as_str()] {
+        let answer = setup.get("/", stranger).await;
+        assert_eq!(answer.status, 303, "{stranger:?}");
+        assert_eq!(
+            answer.location.as_deref(),
+            Some("http://onboarding.test/sign-in?next=%2F"),
+            "{stranger:?}"
+        );
+    }
+
+    let (owner, owner_cookie) = setup.user("owner").await;
+    let org = setup.organization(owner, workspace()).await;
+    let answer = setup.get("/", &owner_cookie).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location, Some(format!("/orgs/{org}")));
+    let (_, token) = setup.api_token(owner).await;
+    assert_eq!(
+        setup.get("/", &token).await.location,
+        Some(format!("/orgs/{org}"))
+    );
+    let overview = setup.get(&format!("/orgs/{org}"), &owner_cookie).await;
+    assert!(
+        overview.body.contains(&format!(
+            r#"href="http://onboarding.test/orgs/{org}/members""#
+        )),
+        "the overview links to onboarding's members page: {}",
+        overview.body
+    );
+
+    let (_, nobody_cookie) = setup.user("nobody").await;
+    setup.organization(owner, workspace()).await;
+    for (who, cookie) in [("no organization", &nobody_cookie), ("two", &owner_cookie)] {
+        let answer = setup.get("/", cookie).await;
+        assert_eq!(answer.status, 303, "{who}");
+        assert_eq!(
+            answer.location.as_deref(),
+            Some("http://onboarding.test/orgs"),
+            "{who}"
+        );
+    }
+}
+
 /// An owner's sign-in policy (set in onboarding) holds in the dashboards too: a session begun
 /// with a password, an API token made in one, or an address at another domain, is refused; a
 /// provider's session, and a token made in one, are not.

@@ -527,14 +527,14 @@ async fn invitation_to_acme(harness: &Harness, invitee: &str) -> String {
     let org = owner
         .create_organization(&support::setup_path(&mail), "Acme")
         .await;
-    owner.get(&format!("/orgs/{org}")).await;
+    owner.get(&format!("/orgs/{org}/members")).await;
     owner
         .submit(
             &format!("/orgs/{org}/invites"),
             &[("email", invitee), ("role", "viewer")],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
     harness
         .mailbox
         .wait_for(invitee, "Join Acme on MetaFrazo", 0)

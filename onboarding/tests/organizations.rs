@@ -32,14 +32,17 @@ async fn invite_and_accept(
     invitee: &str,
     role: &str,
 ) -> Browser {
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/invites"),
             &[("email", invitee), ("role", role)],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
     let mail = harness
         .mailbox
         .wait_for(invitee, "Join Acme on MetaFrazo", 0)
@@ -68,6 +71,59 @@ async fn user_id(harness: &Harness, email: &str) -> String {
         .unwrap()
         .get(0);
     id.to_string()
+}
+
+/// `/` never says "Page not found": a stranger signs in and comes back, a member of exactly one
+/// organization goes to its dashboards, anyone else sees the list, which `/orgs` always shows.
+/// The members page moved to `/orgs/{id}/members` (`/orgs/{id}` is the dashboards' overview on
+/// the one public address), and its old address sends there.
+#[tokio::test]
+async fn the_root_sends_strangers_to_sign_in_and_members_to_their_organization() {
+    let harness = Harness::start().await;
+    let mut stranger = harness.browser();
+    stranger
+        .get("/")
+        .await
+        .assert_status(303)
+        .assert_redirect_to("/sign-in?next=%2F");
+    stranger
+        .get("/orgs")
+        .await
+        .assert_redirect_to("/sign-in?next=%2Forgs");
+
+    let mut nobody = harness.signed_up(&email("nobody")).await;
+    nobody
+        .get("/")
+        .await
+        .assert_status(200)
+        .assert_contains("not a member of any organization yet");
+
+    let (org, mut owner, _) = organization(&harness, &email("owner")).await;
+    owner
+        .get("/")
+        .await
+        .assert_status(303)
+        .assert_redirect_to(&format!("http://dashboards.test/orgs/{org}"));
+    owner
+        .get("/orgs")
+        .await
+        .assert_status(200)
+        .assert_contains(&format!(r#"href="http://dashboards.test/orgs/{org}""#))
+        .assert_contains(&format!(r#"href="/orgs/{org}/members""#));
+    owner
+        .get(&format!("/orgs/{org}"))
+        .await
+        .assert_status(303)
+        .assert_redirect_to(&format!("/orgs/{org}/members"));
+    owner.get("/orgs/not-an-id").await.assert_status(404);
+
+    let (_, mail) = harness.install_and_read_setup_email().await;
+    let second = owner.create_organization(&setup_path(&mail), "Beta").await;
+    let list = owner.get("/").await;
+    list.assert_status(200);
+    for id in [&org, &second] {
+        list.assert_contains(&format!(r#"href="/orgs/{id}/members""#));
+    }
 }
 
 #[tokio::test]
@@ -197,7 +253,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
 
     // A viewer sees the organization but manages nothing and reads no audit log.
-    viewer.get(&format!("/orgs/{org}")).await.assert_status(200);
+    viewer
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     viewer
         .get(&format!("/orgs/{org}/audit"))
         .await
@@ -213,7 +272,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     // An admin manages below owner only.
     let owner_id = user_id(&harness, &owner_email).await;
     let viewer_id = user_id(&harness, &viewer_email).await;
-    admin.get(&format!("/orgs/{org}")).await.assert_status(200);
+    admin
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     admin
         .submit(
             &format!("/orgs/{org}/members/{owner_id}/role"),
@@ -234,10 +296,10 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
             &[("role", "analyst")],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=role_changed"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=role_changed"));
 
     // The last owner cannot step down.
-    owner.get(&format!("/orgs/{org}")).await;
+    owner.get(&format!("/orgs/{org}/members")).await;
     owner
         .submit(
             &format!("/orgs/{org}/members/{owner_id}/role"),
@@ -255,9 +317,9 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     owner
         .submit(&format!("/orgs/{org}/members/{viewer_id}/remove"), &[])
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=removed"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=removed"));
     viewer
-        .get(&format!("/orgs/{org}"))
+        .get(&format!("/orgs/{org}/members"))
         .await
         .assert_redirect_to("/sign-in");
 
@@ -283,7 +345,10 @@ async fn a_member_of_one_organization_is_refused_everything_of_another() {
     let (theirs, _, _) = organization(&harness, &email("them")).await;
     let (_, mut outsider, _) = organization(&harness, &email("us")).await;
     let victim = user_id(&harness, &harness_owner(&harness, &theirs).await).await;
-    for path in [format!("/orgs/{theirs}"), format!("/orgs/{theirs}/audit")] {
+    for path in [
+        format!("/orgs/{theirs}/members"),
+        format!("/orgs/{theirs}/audit"),
+    ] {
         outsider.get(&path).await.assert_status(404);
     }
     for (path, fields) in [
@@ -426,7 +491,10 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
     }
     insert.end().await.unwrap();
 
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/delete"),
@@ -465,7 +533,10 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(count(kept).await, 2, "another organization's events stay");
-    owner.get(&format!("/orgs/{org}")).await.assert_status(404);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(404);
 }
 
 #[tokio::test]

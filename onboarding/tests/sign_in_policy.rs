@@ -37,14 +37,17 @@ async fn password_member_as(
     invitee: &str,
     role: &str,
 ) -> Browser {
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     owner
         .submit(
             &format!("/orgs/{org}/invites"),
             &[("email", invitee), ("role", role)],
         )
         .await
-        .assert_redirect_to(&format!("/orgs/{org}?done=invited"));
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
     let mail = harness
         .mailbox
         .wait_for(invitee, "Join Acme on MetaFrazo", 0)
@@ -60,7 +63,10 @@ async fn password_member_as(
 }
 
 async fn set_policy(owner: &mut Browser, org: &str, require_sso: bool, domains: &str) -> u16 {
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     let mut fields = vec![("allowed_domains", domains)];
     if require_sso {
         fields.push(("require_sso", "on"));
@@ -77,17 +83,20 @@ async fn requiring_sso_asks_password_members_to_sign_in_with_a_provider() {
     let (org, mut owner) = organization_of_google_owner(&harness, &email("owner")).await;
     let member_address = email("member");
     let mut member = password_member(&harness, &mut owner, &org, &member_address).await;
-    member.get(&format!("/orgs/{org}")).await.assert_status(200);
+    member
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
 
     assert_eq!(set_policy(&mut owner, &org, true, "").await, 303);
     owner
-        .get(&format!("/orgs/{org}?done=policy"))
+        .get(&format!("/orgs/{org}/members?done=policy"))
         .await
         .assert_status(200)
         .assert_contains("Sign-in policy saved")
         .assert_contains("name=\"require_sso\" value=\"on\" checked");
     member
-        .get(&format!("/orgs/{org}"))
+        .get(&format!("/orgs/{org}/members"))
         .await
         .assert_status(403)
         .assert_contains("Acme requires signing in with Google or Microsoft");
@@ -99,7 +108,10 @@ async fn requiring_sso_asks_password_members_to_sign_in_with_a_provider() {
         &google(&subject("member"), &member_address),
     )
     .await;
-    again.get(&format!("/orgs/{org}")).await.assert_status(200);
+    again
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
     assert_eq!(
         harness
             .count("SELECT count(*) FROM audit_log WHERE action = 'sign_in_policy_changed' AND detail = 'single sign-on required; any domain'")
@@ -119,7 +131,10 @@ async fn an_owner_signed_in_with_a_password_cannot_lock_themselves_out() {
         set_policy(&mut owner, &org, false, "elsewhere.test").await,
         422
     );
-    owner.get(&format!("/orgs/{org}")).await.assert_status(200);
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test]
@@ -134,11 +149,11 @@ async fn only_allowed_domains_are_invited_and_admitted() {
         303
     );
     member
-        .get(&format!("/orgs/{org}"))
+        .get(&format!("/orgs/{org}/members"))
         .await
         .assert_status(403)
         .assert_contains("admits only addresses at example.test");
-    owner.get(&format!("/orgs/{org}")).await;
+    owner.get(&format!("/orgs/{org}/members")).await;
     owner
         .submit(
             &format!("/orgs/{org}/invites"),

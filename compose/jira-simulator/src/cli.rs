@@ -68,18 +68,20 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Onboarding: the descriptor and lifecycle callbacks go here.
+    /// Onboarding: the descriptor and lifecycle callbacks go here. The default is the local
+    /// stack's front door, one address for both, as Atlassian sees the app.
     #[arg(
         long,
         env = "SIMULATOR_ONBOARDING_URL",
-        default_value = "http://127.0.0.1:8081"
+        default_value = "http://127.0.0.1:8000"
     )]
     pub onboarding: Url,
-    /// The ingress: `/atlassian/events`, `/forge/events` and `/webhooks/` go here.
+    /// The ingress: `/atlassian/events`, `/forge/events` and `/webhooks/` go here (by default
+    /// the front door too).
     #[arg(
         long,
         env = "SIMULATOR_INGRESS_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = "http://127.0.0.1:8000"
     )]
     pub ingress: Url,
 }
@@ -314,7 +316,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(default("rate"), ["50"]);
-        assert_eq!(default("ingress"), ["http://127.0.0.1:8080"]);
+        assert_eq!(default("ingress"), ["http://127.0.0.1:8000"]);
         assert_eq!(default("path"), [".stack/simulator/installation.json"]);
         assert_eq!(default("key_file"), [".stack/simulator/key.pem"]);
         assert!(

@@ -63,29 +63,63 @@ fn context_for(next: &str) -> &'static str {
     }
 }
 
+/// `GET /`: a stranger signs in, a member of exactly one organization goes to its dashboards,
+/// anyone else gets the list of their organizations.
 pub(crate) async fn home(
     State(state): State<AppState>,
     visitor: Visitor,
 ) -> Result<Response, PageError> {
     let user = visitor.require_user("/")?;
     let client = state.postgres.get().await?;
-    let organizations = organizations::of_user(&client, user.user_id)
-        .await?
-        .into_iter()
-        .map(|(organization, role)| {
-            (
-                organization.id.to_string(),
-                organization.name,
-                role.to_string(),
-            )
-        })
-        .collect();
-    Ok(render(&Home {
-        csrf: &visitor.csrf,
-        email: &user.email,
-        dashboards_url: state.accounts.dashboards_url.as_str().trim_end_matches('/'),
+    let organizations = organizations::of_user(&client, user.user_id).await?;
+    if let [(only, _)] = organizations.as_slice() {
+        return Ok(Redirect::to(&state.accounts.organization_dashboards(only.id)).into_response());
+    }
+    Ok(organizations_page(
+        &state,
+        &visitor,
+        &user.email,
         organizations,
-    }))
+    ))
+}
+
+/// `GET /orgs`: the list of the signed-in user's organizations, however many.
+pub(crate) async fn organizations(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
+    let user = visitor.require_user(super::ORGANIZATIONS_PATH)?;
+    let client = state.postgres.get().await?;
+    let organizations = organizations::of_user(&client, user.user_id).await?;
+    Ok(organizations_page(
+        &state,
+        &visitor,
+        &user.email,
+        organizations,
+    ))
+}
+
+fn organizations_page(
+    state: &AppState,
+    visitor: &Visitor,
+    email: &str,
+    organizations: Vec<(organizations::Organization, crate::roles::Role)>,
+) -> Response {
+    render(&Home {
+        csrf: &visitor.csrf,
+        email,
+        dashboards_url: state.accounts.dashboards_url.as_str().trim_end_matches('/'),
+        organizations: organizations
+            .into_iter()
+            .map(|(organization, role)| {
+                (
+                    organization.id.to_string(),
+                    organization.name,
+                    role.to_string(),
+                )
+            })
+            .collect(),
+    })
 }
 
 pub(crate) async fn sign_in_page(

@@ -90,7 +90,7 @@ impl IntoResponse for PageError {
                     "Page not found",
                     &["There is nothing here, or it is not yours to see."],
                 )
-                .with_link("/", "Go to your organizations"),
+                .with_link(super::ORGANIZATIONS_PATH, "Go to your organizations"),
             ),
             Self::Forbidden(what) => (
                 StatusCode::FORBIDDEN,

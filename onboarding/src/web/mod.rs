@@ -31,10 +31,16 @@ use crate::{AppState, BODY_LIMIT};
 use pages::Message;
 use session::CookieSecurity;
 
+/// The list of the signed-in user's organizations, always: `/` sends a member of exactly one
+/// straight to its dashboards. A path of its own, since on the one public address `/` is the
+/// dashboards' (which send a member of several organizations here).
+pub(crate) const ORGANIZATIONS_PATH: &str = "/orgs";
+
 pub(crate) fn routes(state: AppState) -> Router {
     let secure = state.accounts.cookie_secure;
     Router::new()
         .route("/", get(account::home))
+        .route(ORGANIZATIONS_PATH, get(account::organizations))
         .route(
             "/sign-in",
             get(account::sign_in_page).post(account::sign_in),
@@ -73,7 +79,8 @@ pub(crate) fn routes(state: AppState) -> Router {
         )
         .route("/setup/{token}", get(setup::open).post(setup::complete))
         .route("/invites/{token}", get(invite::open).post(invite::accept))
-        .route("/orgs/{organization}", get(organization::page))
+        .route("/orgs/{organization}", get(organization::moved_page))
+        .route("/orgs/{organization}/members", get(organization::page))
         .route("/orgs/{organization}/invites", post(organization::invite))
         .route(
             "/orgs/{organization}/invites/{invite}/revoke",
@@ -123,7 +130,7 @@ async fn wrong_method() -> PageError {
             "This page cannot be opened that way",
             &["It is where a form is sent. Go back to the page the form is on and send it from there."],
         )
-        .with_link("/", "Go to your organizations"),
+        .with_link(ORGANIZATIONS_PATH, "Go to your organizations"),
     )
 }
 

@@ -97,7 +97,7 @@ pub(crate) fn policy_refusal(
             &format!("{name} admits only addresses at {}", policy.allowed_domains.join(", ")),
             &["Your account's address is at another domain. Ask an owner of the organization if you need access."],
         )
-        .with_link("/", "Your organizations"),
+        .with_link(super::ORGANIZATIONS_PATH, "Your organizations"),
     };
     PageError::Explained(StatusCode::FORBIDDEN, message)
 }
@@ -110,8 +110,13 @@ async fn member_submitting(
     csrf: &str,
 ) -> Result<InOrganization, PageError> {
     visitor.check_csrf(csrf)?;
-    let here = format!("/orgs/{organization}");
-    member(state, visitor, parse_id(organization)?, &here).await
+    member(
+        state,
+        visitor,
+        parse_id(organization)?,
+        &members_path(organization),
+    )
+    .await
 }
 
 fn parse_id(text: &str) -> Result<Uuid, PageError> {
@@ -135,13 +140,27 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The members and settings page of an organization. It is not `/orgs/{id}`: on the one public
+/// address that is the dashboards' overview, and onboarding answers it only to send old links on.
+pub(crate) fn members_path(organization: impl std::fmt::Display) -> String {
+    format!("/orgs/{organization}/members")
+}
+
+/// `GET /orgs/{id}` on onboarding itself: where the members page was, kept for old links.
+pub(crate) async fn moved_page(Path(organization): Path<String>) -> Result<Response, PageError> {
+    // Only an id goes into the `Location`, never the path's text.
+    let id = parse_id(&organization)?;
+    Ok(Redirect::to(&members_path(id)).into_response())
+}
+
+/// `GET /orgs/{id}/members`: members, invitations, workspaces, the sign-in policy.
 pub(crate) async fn page(
     State(state): State<AppState>,
     Path(organization): Path<String>,
     Query(done): Query<Done>,
     visitor: Visitor,
 ) -> Result<Response, PageError> {
-    let here = format!("/orgs/{organization}");
+    let here = members_path(&organization);
     let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
     let id = caller.organization.id;
     let client = state.postgres.get().await?;
@@ -203,7 +222,7 @@ pub(crate) async fn page(
 }
 
 fn back_to(organization: Uuid, done: &str) -> Response {
-    Redirect::to(&format!("/orgs/{organization}?done={done}")).into_response()
+    Redirect::to(&format!("{}?done={done}", members_path(organization))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -234,7 +253,7 @@ pub(crate) async fn invite(
                 "That does not look like an email address",
                 &["Go back and check it."],
             )
-            .with_link(&format!("/orgs/{organization}"), "Back"),
+            .with_link(&members_path(&organization), "Back"),
         ));
     }
     if !caller.policy.admits_address(&email) {
@@ -247,7 +266,7 @@ pub(crate) async fn invite(
                     caller.policy.allowed_domains.join(", ")
                 )],
             )
-            .with_link(&format!("/orgs/{organization}"), "Back"),
+            .with_link(&members_path(&organization), "Back"),
         ));
     }
     let id = caller.organization.id;
@@ -266,7 +285,7 @@ pub(crate) async fn invite(
                     "{email} is already a member of this organization."
                 )],
             )
-            .with_link(&format!("/orgs/{organization}"), "Back"),
+            .with_link(&members_path(&organization), "Back"),
         ));
     }
     let invite = invites::create(
@@ -494,7 +513,7 @@ pub(crate) async fn delete(
                 "The name did not match",
                 &["Nothing was deleted. Type the organization's name exactly to confirm."],
             )
-            .with_link(&format!("/orgs/{organization}"), "Back"),
+            .with_link(&members_path(&organization), "Back"),
         ));
     }
     let id = caller.organization.id;
@@ -550,7 +569,7 @@ pub(crate) async fn set_sign_in_policy(
         PageError::Explained(
             StatusCode::UNPROCESSABLE_ENTITY,
             Message::new(title, &[why, "The policy was not changed."])
-                .with_link(&format!("/orgs/{organization}"), "Back"),
+                .with_link(&members_path(&organization), "Back"),
         )
     };
     let allowed_domains = SignInPolicy::parse_domains(&form.allowed_domains).map_err(|bad| {
