@@ -93,6 +93,8 @@ MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
   demo         $(demo_workspace_summary) (DEMO_INSTALL_VIA: forge or connect)
   oidc         $OIDC_GOOGLE_ISSUER and $OIDC_MICROSOFT_ISSUER (sign in as anyone)
 
-Send demo events: target/debug/jira-simulator stream --rate 20 --count 200
+See a populated product: $(demo_organization_summary)
+Connect the demo workspace yourself: open the newest "Finish connecting" email in $STACK_DIR/mail/new
+Send it events: $TARGET_DIR/debug/jira-simulator stream --lifecycle 40 --weeks 4 (or --rate 20 --count 200)
 EOT
 }

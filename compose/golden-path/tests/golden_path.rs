@@ -1,0 +1,801 @@
+//! The golden path, once for each way a workspace reaches us: a Forge install, a Connect install
+//! and a Data Center webhook connection. Against the stack as `compose/local up` runs it: the
+//! real service binaries, reached through the one front door, as Jira and a browser reach them.
+//!
+//! Install through the simulator → the setup email arrives → Chromium follows it, signs up (the
+//! Forge walk continues with Google instead), names the organization → a seeded lifecycle
+//! stream over several weeks, with Jira's retries and out-of-order deliveries → every number on
+//! the overview, weekly rates, trends, events, one event, the JSON API and the CSV export equals
+//! `golden_path::expected`, in two time zones → troubleshooting shows the last event → uninstall
+//! stops new events → deleting the organization leaves none of its rows in ClickHouse.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono_tz::Tz;
+use contracts::InstallationId;
+use futures::StreamExt;
+use golden_path::{
+    browser::Browser,
+    expected::{self, KINDS, TREND_FIELDS},
+    html,
+    stack::RunningStack,
+};
+use jira_simulator::{
+    ConnectInstallation, DeliveryOptions, ForgeInstall, Outcome, Simulator, SimulatorConfig,
+    Target, WorkspaceSpec,
+    lifecycle::{self, LifecycleEvent, LifecycleSpec},
+};
+use serde_json::Value;
+use service_kit::testing::Mailbox;
+
+/// Issues per walk, over this many weeks: a few hundred deliveries.
+const ISSUES: u32 = 40;
+const WEEKS: u32 = 5;
+/// Weeks the views are asked for: the whole stream and more.
+const WEEKS_VIEWED: u32 = 8;
+const ZONES: [Tz; 2] = [chrono_tz::UTC, chrono_tz::Asia::Kolkata];
+/// How long the stack may take to make an accepted delivery visible.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WayIn {
+    Forge,
+    Connect,
+    DataCenter,
+}
+
+/// A connected workspace as the test holds it: how to send as its Jira, and what onboarding
+/// calls it.
+enum Workspace {
+    Forge(ForgeInstall),
+    Connect(ConnectInstallation),
+    DataCenter {
+        connection: String,
+        secret: String,
+        site: String,
+    },
+}
+
+impl Workspace {
+    fn site(&self) -> &str {
+        match self {
+            Self::Forge(install) => &install.installation.site_url,
+            Self::Connect(installation) => &installation.site_base_url,
+            Self::DataCenter { site, .. } => site,
+        }
+    }
+
+    fn client_key(&self) -> &str {
+        match self {
+            Self::Forge(install) => &install.installation.installation_id,
+            Self::Connect(installation) => &installation.client_key,
+            Self::DataCenter { connection, .. } => connection,
+        }
+    }
+
+    /// Delivers `event` as this workspace's Jira would; `retry` sends it again with the same
+    /// delivery identity, as Jira's retries do.
+    async fn send(
+        &self,
+        sim: &Simulator,
+        target: &Target,
+        event: &LifecycleEvent,
+        retries: u32,
+    ) -> jira_simulator::Delivery {
+        let options = DeliveryOptions {
+            max_retries: retries,
+            backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(10),
+            identifier: Some(event.identifier.clone()),
+        };
+        let site = self.site();
+        let sent = match self {
+            Self::Forge(install) => {
+                sim.send_forge_event(
+                    target,
+                    &install.installation,
+                    &event.forge_body(site),
+                    options,
+                )
+                .await
+            }
+            Self::Connect(installation) => {
+                sim.send_connect_event(target, installation, &event.connect_body(site), options)
+                    .await
+            }
+            Self::DataCenter {
+                connection, secret, ..
+            } => {
+                sim.send_admin_webhook(
+                    target,
+                    connection,
+                    secret,
+                    &event.connect_body(site),
+                    options,
+                )
+                .await
+            }
+        };
+        sent.expect("the simulator could sign and send")
+    }
+}
+
+#[tokio::test]
+async fn a_forge_workspace_walks_from_install_to_deleted_organization() {
+    walk(WayIn::Forge, 101).await;
+}
+
+#[tokio::test]
+async fn a_connect_workspace_walks_from_install_to_deleted_organization() {
+    walk(WayIn::Connect, 202).await;
+}
+
+#[tokio::test]
+async fn a_data_center_webhook_walks_from_connection_to_deleted_organization() {
+    walk(WayIn::DataCenter, 303).await;
+}
+
+async fn walk(way: WayIn, seed: u64) {
+    let stack = RunningStack::from_env();
+    let sim = Simulator::new(SimulatorConfig {
+        key_file: Some(stack.simulator_key.clone()),
+        announce_to: Some(stack.simulator.clone()),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("the simulator with the stack's key");
+    // Jira calls the app's one public address, as in production.
+    let target = Target::new(stack.front_door.clone(), stack.front_door.clone());
+    let name = format!("Golden {way:?} {seed}");
+
+    // Install, and the setup link (by email; a Data Center connection prints it).
+    let (workspace, link, admin_email) = connect(&stack, &sim, &target, way).await;
+    assert!(
+        link.starts_with(stack.front_door.as_str()),
+        "the setup link is on the front door: {link}"
+    );
+
+    let browser =
+        Browser::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")).await;
+    let organization = set_up(&browser, &link, &admin_email, &name, way == WayIn::Forge)
+        .await
+        .unwrap_or_else(|err| panic!("{way:?}: the setup walk failed: {err}"));
+    let session = browser
+        .cookie("mf_session")
+        .await
+        .expect("a session cookie");
+    let api = Api::new(&stack, &organization, &session);
+
+    // The stream: out of order in small runs, then a fifth of it again as Jira's retries.
+    let events = lifecycle::generate(&LifecycleSpec::recent(seed, ISSUES, WEEKS));
+    let mut order: Vec<&LifecycleEvent> = Vec::new();
+    for run in events.chunks(7) {
+        order.extend(run.iter().rev());
+    }
+    order.extend(events.iter().step_by(5));
+    let deliveries: Vec<_> = futures::stream::iter(order)
+        .map(|event| workspace.send(&sim, &target, event, 5))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let refused: Vec<_> = deliveries.iter().filter(|d| !d.is_accepted()).collect();
+    assert!(refused.is_empty(), "{way:?}: refused {refused:?}");
+
+    // Everything arrives, once.
+    let deadline = tokio::time::Instant::now() + VISIBLE_WITHIN;
+    let stored = loop {
+        let stored = api.all_events().await;
+        if stored.len() >= events.len() || tokio::time::Instant::now() > deadline {
+            break stored;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(stored.len(), events.len(), "{way:?}: every delivery once");
+    check_events(way, &events, &stored);
+
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for tz in ZONES {
+        let range = expected::ViewRange::last_weeks(now_ms, WEEKS_VIEWED, tz);
+        check_weekly(way, &api, &events, &range, tz).await;
+        check_trends(way, &api, &events, &range, tz).await;
+    }
+    check_export(way, &api, &events).await;
+    check_pages(way, &api, &browser, &events, now_ms).await;
+
+    // Uninstalling stops new events within seconds.
+    if uninstall(&sim, &target, &workspace).await {
+        let mut late = events[events.len() - 1].clone();
+        late.identifier = format!("after-uninstall-{seed}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let delivery = workspace.send(&sim, &target, &late, 0).await;
+            if delivery.outcome == (Outcome::Refused { status: 401 }) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{way:?}: events still accepted 5 s after the uninstall: {delivery:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Deleting the organization erases its events from every table.
+    let installation = installation_id(workspace.client_key()).await;
+    assert!(
+        rows_of(installation).await > 0,
+        "{way:?}: rows before the delete"
+    );
+    delete_organization(&browser, &stack, &organization, &name)
+        .await
+        .unwrap_or_else(|err| panic!("{way:?}: deleting the organization: {err}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rows_of(installation).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{way:?}: rows left 30 s after the organization was deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser.close().await;
+}
+
+/// Connects a new workspace `way`; answers it, the setup link and the admin's address.
+async fn connect(
+    stack: &RunningStack,
+    sim: &Simulator,
+    target: &Target,
+    way: WayIn,
+) -> (Workspace, String, String) {
+    let mailbox = Mailbox::of_stack();
+    let emailed = |email: String| async move {
+        let mail = mailbox
+            .wait_for(&email, onboarding::mail::messages::SETUP_SUBJECT, 0)
+            .await;
+        // Found only on the front door: a link to a service's own port would not be.
+        let path = mail.link_path(&stack.url("/setup/"));
+        (stack.url(&path), email)
+    };
+    match way {
+        WayIn::Forge => {
+            let installation = sim.new_forge_installation();
+            let email = format!("admin.{}@example.test", uuid::Uuid::new_v4().simple());
+            let install = sim
+                .install_forge(target, &installation, &email)
+                .await
+                .expect("the Forge install");
+            let (link, email) = emailed(email).await;
+            (Workspace::Forge(install), link, email)
+        }
+        WayIn::Connect => {
+            let installation = sim
+                .install_connect(target, &WorkspaceSpec::random())
+                .await
+                .expect("the Connect install");
+            let (link, email) = emailed(installation.installer_email.clone()).await;
+            (Workspace::Connect(installation), link, email)
+        }
+        WayIn::DataCenter => {
+            // The Jira admin registers the webhook by hand; onboarding's command prints the
+            // path, the secret and the setup link, once.
+            let site = format!(
+                "https://jira-{}.example.test",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            let output = std::process::Command::new(stack.binaries.join("onboarding"))
+                .args([
+                    "webhook-connection",
+                    "create",
+                    "--name",
+                    "Data Center",
+                    "--jira-url",
+                    &site,
+                ])
+                .output()
+                .expect("onboarding's binary, as the stack runs it");
+            assert!(output.status.success(), "{output:?}");
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let after = |label: &str| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(label))
+                    .unwrap_or_else(|| panic!("no {label:?} in {text}"))
+                    .trim()
+                    .to_owned()
+            };
+            let connection = after("webhook URL path: /webhooks/");
+            let secret = after("secret (shown once):");
+            let printed = after("connect it to an organization (one-time link):");
+            let token = printed.rsplit('/').next().expect("a token").to_owned();
+            let link = stack.url(&format!("/setup/{token}"));
+            let email = format!("dc-admin.{}@example.test", uuid::Uuid::new_v4().simple());
+            (
+                Workspace::DataCenter {
+                    connection,
+                    secret,
+                    site,
+                },
+                link,
+                email,
+            )
+        }
+    }
+}
+
+/// From the setup link to the dashboards' empty state: signs up with a password (or through
+/// "Continue with Google"), names the organization; answers the organization's id.
+async fn set_up(
+    browser: &Browser,
+    link: &str,
+    email: &str,
+    organization: &str,
+    with_google: bool,
+) -> Result<String, fantoccini::error::CmdError> {
+    let client = &browser.client;
+    client.goto(link).await?;
+    browser
+        .wait_for_heading("Finish connecting your Jira workspace")
+        .await?;
+    browser
+        .screenshot(&format!("golden-setup-{}", slug(organization)))
+        .await?;
+    if with_google {
+        client
+            .find(fantoccini::Locator::LinkText("Continue with Google"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .fill_css(
+                "input[name=sub]",
+                &format!("golden-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .await?;
+        browser.fill_css("input[name=email]", email).await?;
+        browser.press("Sign in").await?;
+    } else {
+        client
+            .find(fantoccini::Locator::LinkText("Create an account"))
+            .await?
+            .click()
+            .await?;
+        browser.fill("email", email).await?;
+        browser.fill("password", "a long enough password").await?;
+        client
+            .find(fantoccini::Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+    }
+    browser
+        .wait_for_heading("Finish connecting your Jira workspace")
+        .await?;
+    browser.fill("organization", organization).await?;
+    browser.press("Create organization").await?;
+    browser
+        .wait_for_heading("MetaFrazo is now listening for Jira events")
+        .await?;
+    let url = client.current_url().await?;
+    let id = url
+        .path()
+        .strip_prefix("/orgs/")
+        .expect("the setup lands on the organization's dashboards")
+        .trim_end_matches('/')
+        .to_owned();
+    Ok(id)
+}
+
+fn slug(text: &str) -> String {
+    text.to_lowercase().replace(' ', "-")
+}
+
+/// The dashboards' JSON API and pages, as the signed-in admin, through the front door.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    organization: String,
+    cookie: String,
+}
+
+impl Api {
+    fn new(stack: &RunningStack, organization: &str, session: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client"),
+            base: stack.url(""),
+            organization: organization.to_owned(),
+            cookie: format!("mf_session={session}"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .send()
+            .await
+            .expect("the front door answers");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        self.get(&format!("/api/v1/orgs/{}{path}", self.organization))
+            .await
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    async fn page(&self, path: &str) -> String {
+        self.get(&format!("/orgs/{}{path}", self.organization))
+            .await
+            .text()
+            .await
+            .expect("a page")
+    }
+
+    /// Every event of the last `WEEKS_VIEWED` weeks, page by page.
+    async fn all_events(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = None::<String>;
+        loop {
+            let query = match &after {
+                Some(cursor) => format!("?weeks={WEEKS_VIEWED}&after={cursor}"),
+                None => format!("?weeks={WEEKS_VIEWED}"),
+            };
+            let page = self.json(&format!("/events{query}")).await;
+            all.extend(page["events"].as_array().cloned().unwrap_or_default());
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+}
+
+/// The feed holds each event as it happened: its issue, kind and time.
+fn check_events(way: WayIn, events: &[LifecycleEvent], stored: &[Value]) {
+    let mut expected: Vec<(i64, String)> = events
+        .iter()
+        .map(|event| (event.at_ms, event.issue.key.clone()))
+        .collect();
+    let mut seen: Vec<(i64, String)> = stored
+        .iter()
+        .map(|event| {
+            (
+                event["occurred_at_ms"].as_i64().expect("a time"),
+                event["issue_key"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected, "{way:?}: the feed's events");
+}
+
+async fn check_weekly(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    range: &expected::ViewRange,
+    tz: Tz,
+) {
+    let want = expected::weekly_rates(events, range, tz);
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let got: BTreeMap<chrono::NaiveDate, BTreeMap<&str, u64>> =
+        api.json(&format!("/weekly-rates{query}")).await["weeks"]
+            .as_array()
+            .expect("weeks")
+            .iter()
+            .map(|week| {
+                let start = week["start"]
+                    .as_str()
+                    .expect("start")
+                    .parse()
+                    .expect("a date");
+                let counts = KINDS
+                    .iter()
+                    .map(|kind| (*kind, week["counts"][kind].as_u64().expect("a count")))
+                    .collect();
+                (start, counts)
+            })
+            .collect();
+    assert_eq!(got, want, "{way:?}: weekly rates (API) in {tz}");
+
+    // The page's table: one row per week, the days of data, then the kinds in order.
+    let page = api.page(&format!("/weekly{query}")).await;
+    let rows: BTreeMap<chrono::NaiveDate, Vec<u64>> = html::table_rows(&page)
+        .into_iter()
+        .map(|row| {
+            let start = row[0][..10].parse().expect("a week");
+            (
+                start,
+                row[2..]
+                    .iter()
+                    .map(|n| n.parse().expect("a number"))
+                    .collect(),
+            )
+        })
+        .collect();
+    let want_rows: BTreeMap<_, _> = want
+        .iter()
+        .map(|(week, counts)| (*week, KINDS.iter().map(|kind| counts[kind]).collect()))
+        .collect();
+    assert_eq!(rows, want_rows, "{way:?}: weekly rates (page) in {tz}");
+}
+
+async fn check_trends(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    range: &expected::ViewRange,
+    tz: Tz,
+) {
+    let want = expected::trends(events, range, tz);
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let got = api.json(&format!("/trends{query}")).await;
+    let got = got["weeks"].as_array().expect("weeks");
+    assert_eq!(got.len(), want.len(), "{way:?}: trend weeks in {tz}");
+    for (got, want) in got.iter().zip(&want) {
+        let context = format!("{way:?}: trends of {} in {tz}: {got}", want.start);
+        assert_eq!(got["start"], want.start.to_string(), "{context}");
+        assert_eq!(got["created"], want.created, "{context}");
+        assert_eq!(got["resolved"], want.resolved, "{context}");
+        assert_eq!(got["reopened"], want.reopened, "{context}");
+        assert_eq!(got["backlog"], want.backlog, "{context}");
+        for field in TREND_FIELDS {
+            assert_eq!(
+                got["field_changes"][field], want.field_changes[field],
+                "{context}"
+            );
+        }
+        match want.median_hours_to_resolution {
+            None => assert!(got["median_hours_to_resolution"].is_null(), "{context}"),
+            Some(hours) => {
+                let median = got["median_hours_to_resolution"]
+                    .as_f64()
+                    .expect("a median");
+                assert!((median - hours).abs() < 1e-6, "{context}: want {hours}");
+            }
+        }
+    }
+    // The page's table: created, resolved, reopened, backlog per week.
+    let page = api.page(&format!("/trends{query}")).await;
+    let rows: Vec<(String, Vec<String>)> = html::table_rows(&page)
+        .into_iter()
+        .map(|row| (row[0][..10].to_owned(), row[1..5].to_vec()))
+        .collect();
+    let want_rows: Vec<(String, Vec<String>)> = want
+        .iter()
+        .map(|week| {
+            (
+                week.start.to_string(),
+                vec![
+                    week.created.to_string(),
+                    week.resolved.to_string(),
+                    week.reopened.to_string(),
+                    week.backlog.to_string(),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(rows, want_rows, "{way:?}: trends (page) in {tz}");
+}
+
+/// The CSV export holds every event once, with its issue and time.
+async fn check_export(way: WayIn, api: &Api, events: &[LifecycleEvent]) {
+    let body = api
+        .get(&format!("/orgs/{}/export/events.csv", api.organization))
+        .await
+        .text()
+        .await
+        .expect("a CSV body");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let headers = reader.headers().expect("a header row").clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|header| header == name)
+            .unwrap_or_else(|| panic!("no {name} column in {headers:?}"))
+    };
+    let (at, key) = (column("occurred_at_ms"), column("issue_key"));
+    let mut rows: Vec<(i64, String)> = reader
+        .records()
+        .map(|record| {
+            let record = record.expect("a CSV record");
+            (record[at].parse().expect("a time"), record[key].to_owned())
+        })
+        .collect();
+    let mut want: Vec<(i64, String)> = events
+        .iter()
+        .map(|event| (event.at_ms, event.issue.key.clone()))
+        .collect();
+    rows.sort();
+    want.sort();
+    assert_eq!(rows, want, "{way:?}: the CSV export");
+}
+
+/// Every page as the admin sees it in the browser (screenshots kept), with the overview's
+/// headline, one event's page and the troubleshooting page checked.
+async fn check_pages(
+    way: WayIn,
+    api: &Api,
+    browser: &Browser,
+    events: &[LifecycleEvent],
+    now_ms: i64,
+) {
+    let (this_week, last_week, created) = expected::overview(events, now_ms, chrono_tz::UTC);
+    let overview = api.page("?tz=UTC").await;
+    let headline: Vec<String> = overview
+        .split("<div class=\"value\">")
+        .skip(1)
+        .map(|rest| html::text(&rest[..rest.find("</div>").unwrap_or(rest.len())]))
+        .collect();
+    assert_eq!(
+        headline,
+        [
+            this_week.to_string(),
+            last_week.to_string(),
+            created.to_string()
+        ],
+        "{way:?}: the overview's headline"
+    );
+
+    // One event: the newest in the feed, on its page and in the API.
+    let newest = events
+        .iter()
+        .max_by_key(|event| event.at_ms)
+        .expect("events");
+    let feed = api.json(&format!("/events?weeks={WEEKS_VIEWED}")).await;
+    let first = &feed["events"][0];
+    assert_eq!(
+        first["occurred_at_ms"], newest.at_ms,
+        "{way:?}: newest first"
+    );
+    let id = first["id"].as_str().expect("an event id");
+    let detail = api.json(&format!("/events/{id}")).await;
+    assert_eq!(
+        detail["issue_key"],
+        newest.issue.key.as_str(),
+        "{way:?}: {detail}"
+    );
+    let page = api.page(&format!("/events/{id}")).await;
+    assert!(
+        page.contains(&newest.issue.key),
+        "{way:?}: the event's page"
+    );
+
+    let troubleshooting = api.page("/troubleshooting").await;
+    assert!(
+        !troubleshooting.contains("none yet"),
+        "{way:?}: troubleshooting shows the last event"
+    );
+
+    let organization = &api.organization;
+    for (name, path) in [
+        ("overview", String::new()),
+        ("weekly", "/weekly".to_owned()),
+        ("trends", "/trends".to_owned()),
+        ("events", "/events".to_owned()),
+        ("event", format!("/events/{id}")),
+        ("troubleshooting", "/troubleshooting".to_owned()),
+    ] {
+        browser
+            .client
+            .goto(&format!("{}/orgs/{organization}{path}", api.base))
+            .await
+            .expect("the page opens");
+        let source = browser.client.source().await.expect("the page's source");
+        assert!(
+            !source.contains("Page not found") && !source.contains("No events match"),
+            "{way:?}: {name} shows data"
+        );
+        browser
+            .screenshot(&format!(
+                "golden-{}-{name}",
+                format!("{way:?}").to_lowercase()
+            ))
+            .await
+            .expect("a screenshot");
+    }
+}
+
+/// Uninstalls the app as Jira does; false for a Data Center connection, which has no
+/// uninstall (its admin removes the webhook in Jira).
+async fn uninstall(sim: &Simulator, target: &Target, workspace: &Workspace) -> bool {
+    match workspace {
+        Workspace::Forge(install) => sim
+            .uninstall_forge(target, install)
+            .await
+            .expect("the Forge uninstall"),
+        Workspace::Connect(installation) => sim
+            .uninstall_connect(target, installation)
+            .await
+            .expect("the Connect uninstall"),
+        Workspace::DataCenter { .. } => return false,
+    }
+    true
+}
+
+/// Types the organization's name on its members page and deletes it.
+async fn delete_organization(
+    browser: &Browser,
+    stack: &RunningStack,
+    organization: &str,
+    name: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let client = &browser.client;
+    client
+        .goto(&stack.url(&format!("/orgs/{organization}/members")))
+        .await?;
+    browser.fill_css("input[name=confirm]", name).await?;
+    client
+        .find(fantoccini::Locator::XPath(
+            "//form[contains(@action, '/delete')]//button",
+        ))
+        .await?
+        .click()
+        .await?;
+    // Deleted, the owner lands on their list of organizations (the root sends them there).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = client.current_url().await?;
+        if !url.path().starts_with(&format!("/orgs/{organization}")) {
+            return Ok(());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still on {url} 10 s after deleting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// MetaFrazo's id for the workspace, from the installations onboarding keeps.
+async fn installation_id(client_key: &str) -> InstallationId {
+    let config =
+        service_kit::connections::PostgresConfig::from_env().expect("the stack's Postgres");
+    let pool = config.pool().expect("a pool");
+    pool.get()
+        .await
+        .expect("a connection")
+        .query_one(
+            "SELECT id FROM installations WHERE client_key = $1",
+            &[&client_key],
+        )
+        .await
+        .expect("the installation")
+        .get(0)
+}
+
+/// Rows the installation has in any of the warehouse's tables.
+async fn rows_of(installation: InstallationId) -> u64 {
+    let warehouse = service_kit::connections::ClickHouseConfig::from_env()
+        .expect("the stack's ClickHouse")
+        .client();
+    let tables: Vec<String> = warehouse
+        .query(
+            "SELECT name FROM system.tables
+             WHERE database = currentDatabase() AND engine LIKE '%MergeTree'
+               AND name IN (SELECT table FROM system.columns
+                            WHERE database = currentDatabase() AND name = 'installation_id')",
+        )
+        .fetch_all()
+        .await
+        .expect("the tables");
+    let mut rows = 0;
+    for table in tables {
+        rows += warehouse
+            .query(&format!(
+                "SELECT toUInt64(count()) FROM `{table}` WHERE installation_id = ?"
+            ))
+            .bind(installation.to_string())
+            .fetch_one::<u64>()
+            .await
+            .expect("a count");
+    }
+    rows
+}
