@@ -207,16 +207,30 @@ async fn walk(way: WayIn, seed: u64) {
         let mut late = events[events.len() - 1].clone();
         late.identifier = format!("after-uninstall-{seed}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut accepted_late = 0;
         loop {
             let delivery = workspace.send(&sim, &target, &late, 0).await;
             if delivery.outcome == (Outcome::Refused { status: 401 }) {
                 break;
             }
+            // Accepted before the uninstall reached ingress: stored, once (same identifier).
+            accepted_late = 1;
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{way:?}: events still accepted 5 s after the uninstall: {delivery:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // What was accepted is kept: wait until it is stored before deleting. (An event still
+        // in the pipeline when its organization is erased lands after the erase: a known gap
+        // the README states under the organization routes.)
+        let deadline = tokio::time::Instant::now() + VISIBLE_WITHIN;
+        while api.all_events().await.len() < events.len() + accepted_late {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{way:?}: an accepted delivery was not stored"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
