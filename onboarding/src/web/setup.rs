@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     error::PageError,
-    pages::{Message, Setup, render},
+    pages::{Installer, Message, Setup, render},
     session::Visitor,
 };
 use crate::{
@@ -22,6 +22,7 @@ use crate::{
         audit::{self, Actor},
         organizations,
         setup_links::{self, LinkCheck, SetupLink, SetupTarget},
+        users,
     },
     mail::messages::utc_text,
     roles::Role,
@@ -118,7 +119,12 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let client = state.postgres.get().await?;
     let check = setup_links::check(&client, &token, false).await?;
-    let LinkCheck::Valid(SetupLink { target, expires_at }) = &check else {
+    let LinkCheck::Valid(SetupLink {
+        target,
+        expires_at,
+        mailed_to,
+    }) = &check
+    else {
         return Err(unusable(&check, &token));
     };
     if !target.installed {
@@ -127,6 +133,15 @@ pub(crate) async fn open(
     let connectable = match &visitor.user {
         Some(user) => connectable(&client, target, user.user_id).await?,
         None => Vec::new(),
+    };
+    // Whether the address has an account is said only here: the visitor holds a live link that
+    // was mailed to that address, so they learn nothing its owner would not.
+    let installer = match (&visitor.user, mailed_to) {
+        (None, Some(email)) => Some(Installer {
+            email,
+            has_account: users::by_email(&client, email).await?.is_some(),
+        }),
+        _ => None,
     };
     let reconnect_to = connectable
         .iter()
@@ -141,6 +156,7 @@ pub(crate) async fn open(
         site: &target.base_url,
         expires_at: &utc_text(*expires_at),
         signed_in_as: visitor.user.as_ref().map(|user| user.email.as_str()),
+        installer,
         reconnect_to,
         previously_linked_elsewhere: match reconnect_to {
             Some(_) => None,
