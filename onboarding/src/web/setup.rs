@@ -8,6 +8,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -18,8 +19,10 @@ use super::{
 };
 use crate::{
     AppState,
+    atlassian::app_installed::AppInstalledError,
     db::{
         audit::{self, Actor},
+        installations::{self, Source},
         organizations,
         setup_links::{self, LinkCheck, SetupLink, SetupTarget},
         users,
@@ -174,6 +177,59 @@ pub(crate) async fn open(
     Ok(page)
 }
 
+/// "Both sides confirm the connection": Jira itself must say the app is still installed on the
+/// site, in case an uninstall never reached us.
+async fn confirm_with_jira(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    target: &SetupTarget,
+) -> Result<(), PageError> {
+    let site = target.base_url.as_str();
+    let cannot_ask = |reason: &str| AppInstalledError::CannotAsk {
+        site: site.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let decrypt = |encrypted: Option<&Vec<u8>>, what: &str| {
+        let encrypted = encrypted.ok_or_else(|| cannot_ask(&format!("no {what} is stored")))?;
+        state
+            .cipher
+            .decrypt(encrypted)
+            .map_err(|_| cannot_ask(&format!("the stored {what} cannot be decrypted")))
+    };
+    let Some(credentials) = installations::app_credentials(client, target.installation_id).await?
+    else {
+        return Err(PageError::NotFound);
+    };
+    match credentials.source {
+        Source::Connect => {
+            let secret = decrypt(credentials.encrypted_secret.as_ref(), "shared secret")?;
+            state
+                .jira
+                .connect_app_installed(site, secret.expose_secret())
+                .await?;
+        }
+        Source::Forge => {
+            let api_base_url = credentials
+                .api_base_url
+                .as_deref()
+                .ok_or_else(|| cannot_ask("no API base URL is stored"))?;
+            let token = decrypt(
+                credentials.encrypted_system_token.as_ref(),
+                "app system token",
+            )?;
+            state
+                .jira
+                .forge_app_installed(site, api_base_url, token.expose_secret())
+                .await?;
+        }
+        // A Data Center webhook connection is no app installation: an admin registered our
+        // webhook by hand, and we hold only the HMAC secret of what Jira sends, no credentials
+        // to call Jira with. There is nobody to ask.
+        Source::WebhookSecret => {}
+    }
+    Ok(())
+}
+
 fn display_name(target: &SetupTarget) -> &str {
     if target.display_name.is_empty() {
         &target.base_url
@@ -204,6 +260,17 @@ pub(crate) async fn complete(
     }
 
     let mut client = state.postgres.get().await?;
+    // Jira is asked before the transaction, so no row stays locked while it answers; the
+    // locked check below decides again, and a refusal here uses nothing up.
+    let check = setup_links::check(&client, &token, false).await?;
+    let LinkCheck::Valid(SetupLink { target, .. }) = &check else {
+        return Err(unusable(&check, &token));
+    };
+    if !target.installed {
+        return Err(uninstalled());
+    }
+    confirm_with_jira(&state, &client, target).await?;
+
     let transaction = client.transaction().await?;
     let check = setup_links::check(&transaction, &token, true).await?;
     let LinkCheck::Valid(SetupLink { target, .. }) = &check else {
