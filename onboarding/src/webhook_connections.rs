@@ -48,7 +48,7 @@ pub async fn create(
     )
     .await?
     .ok_or_else(|| anyhow::anyhow!("the connection id {id} is already taken; try again"))?;
-    let (setup, _) = setup_links::mint(&transaction, recorded.id, setup_link_ttl).await?;
+    let (setup, _) = setup_links::mint(&transaction, recorded.id, setup_link_ttl, None).await?;
     transaction.commit().await?;
     Ok(CreatedConnection {
         id,

@@ -7,7 +7,7 @@ use std::{
     path::PathBuf,
     sync::{
         PoisonError, RwLock,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
 };
 
@@ -19,6 +19,9 @@ use crate::{
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     by_client_key: RwLock<HashMap<String, ConnectInstallation>>,
+    /// Connect installations uninstalled since: Jira still knows the site and the app's key, so
+    /// it answers "not installed" (404) to the app asking about itself there.
+    uninstalled: RwLock<HashMap<String, ConnectInstallation>>,
     /// Forge installations this process made, by the app system token it handed the app.
     forge_by_token: RwLock<HashMap<String, ForgeUser>>,
     /// How many more Forge lookups answer 401, as Jira does while a fresh install's permissions
@@ -26,6 +29,11 @@ pub(crate) struct Registry {
     forge_refusals: AtomicU32,
     /// Users of Forge installations, by the user token Forge hands the app with their calls.
     forge_user_tokens: RwLock<HashMap<String, ForgeUiUser>>,
+    /// Whether Jira answers the app's "am I installed?" calls with 503, as Jira does in an
+    /// incident.
+    installation_checks_failing: AtomicBool,
+    /// How many of those calls were answered (any status): tests learn that Jira was asked.
+    installation_checks: AtomicU32,
     file: Option<PathBuf>,
 }
 
@@ -70,9 +78,12 @@ impl Registry {
     pub(crate) fn new(file: Option<PathBuf>) -> Self {
         Self {
             by_client_key: RwLock::default(),
+            uninstalled: RwLock::default(),
             forge_by_token: RwLock::default(),
             forge_refusals: AtomicU32::new(0),
             forge_user_tokens: RwLock::default(),
+            installation_checks_failing: AtomicBool::new(false),
+            installation_checks: AtomicU32::new(0),
             file,
         }
     }
@@ -100,17 +111,64 @@ impl Registry {
     }
 
     pub(crate) fn upsert(&self, installation: &ConnectInstallation) {
+        self.uninstalled
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&installation.client_key);
         self.by_client_key
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(installation.client_key.clone(), installation.clone());
     }
 
+    /// Jira no longer has the app on this site: its JWTs stop being answered as installed.
     pub(crate) fn remove(&self, client_key: &str) {
-        self.by_client_key
+        let removed = self
+            .by_client_key
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(client_key);
+        if let Some(installation) = removed {
+            self.uninstalled
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(installation.client_key.clone(), installation);
+        }
+    }
+
+    /// The Connect installation whose shared secret `verifies`, and whether it is still
+    /// installed. Jira goes by the site's host name; the simulator serves every site on one
+    /// address and the app's JWT names only the app, so the secret that signed it tells the
+    /// sites apart. Memory first, then the file (read afresh), so call it off the async workers.
+    pub(crate) fn connect_signed(
+        &self,
+        verifies: impl Fn(&ConnectInstallation) -> bool,
+    ) -> Option<(ConnectInstallation, bool)> {
+        if let Some(installed) = self.find(&verifies) {
+            return Some((installed, true));
+        }
+        self.uninstalled
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .find(|installation| verifies(installation))
+            .cloned()
+            .map(|gone| (gone, false))
+    }
+
+    pub(crate) fn fail_installation_checks(&self, failing: bool) {
+        self.installation_checks_failing
+            .store(failing, Ordering::SeqCst);
+    }
+
+    /// Counts an installation check, and answers whether it is to fail.
+    pub(crate) fn installation_check_fails(&self) -> bool {
+        self.installation_checks.fetch_add(1, Ordering::SeqCst);
+        self.installation_checks_failing.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn installation_checks(&self) -> u32 {
+        self.installation_checks.load(Ordering::SeqCst)
     }
 
     pub(crate) fn upsert_forge(&self, system_token: &str, user: ForgeUser) {

@@ -102,6 +102,17 @@ impl Simulator {
         self.url()?.join("/forge/jwks.json").ok()
     }
 
+    /// While `failing`, Jira answers the app's "am I installed?" calls (Connect's addon
+    /// resource, Forge's `myself`) with 503, as in an incident.
+    pub fn fail_installation_checks(&self, failing: bool) {
+        self.registry.fail_installation_checks(failing);
+    }
+
+    /// How many "am I installed?" calls this simulator's Jira answered, failed ones included.
+    pub fn installation_checks_answered(&self) -> u32 {
+        self.registry.installation_checks()
+    }
+
     /// Stops the key server (if any), letting in-flight requests finish.
     pub async fn shutdown(mut self) {
         if let Some(server) = self.server.take() {

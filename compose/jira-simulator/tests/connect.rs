@@ -296,3 +296,82 @@ async fn the_email_endpoint_answers_the_app_for_the_installer_only() {
         .expect("url");
     assert_eq!(reqwest::get(unsigned).await.expect("answers").status(), 401);
 }
+
+#[tokio::test]
+async fn the_addon_resource_answers_the_app_while_installed_and_404_once_jira_lost_it() {
+    let stack = Stack::start().await;
+    let simulator = common::simulator().await;
+    let installation = simulator
+        .install_connect(&stack.target(), &WorkspaceSpec::named("acme-ops"))
+        .await
+        .expect("installs");
+    let base = simulator.url().expect("serving");
+    let path = format!("/rest/atlassian-connect/1/addons/{}", installation.app_key);
+    let ask = |secret: &str, qsh_path: &str| {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = json!({
+            "iss": installation.app_key,
+            "iat": now,
+            "exp": now + 60,
+            "qsh": connect_qsh("GET", qsh_path, "", ""),
+        });
+        let signer = ConnectInstallation {
+            shared_secret: secret.to_owned(),
+            ..installation.clone()
+        };
+        let token = sign_connect_token(&signer, &claims).expect("signs");
+        let url = base.join(&path).expect("url");
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("Authorization", format!("JWT {token}"))
+                .send()
+                .await
+                .expect("answers");
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+
+    let (status, body) = ask(&installation.shared_secret, &path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["key"], installation.app_key.as_str());
+    assert_eq!(body["state"], "ENABLED");
+    assert_eq!(body["host"]["baseUrl"], installation.site_base_url.as_str());
+    let cases = [
+        (
+            "wrong-secret-wrong-secret-wrong-secret-xx",
+            path.as_str(),
+            401,
+            "a secret no installation has",
+        ),
+        (
+            installation.shared_secret.as_str(),
+            "/rest/api/3/user/email",
+            401,
+            "a qsh for another request",
+        ),
+    ];
+    for (secret, qsh_path, want, case) in cases {
+        assert_eq!(ask(secret, qsh_path).await.0, want, "{case}");
+    }
+    let unsigned = base.join(&path).expect("url");
+    assert_eq!(reqwest::get(unsigned).await.expect("answers").status(), 401);
+
+    simulator.fail_installation_checks(true);
+    assert_eq!(ask(&installation.shared_secret, &path).await.0, 503);
+    simulator.fail_installation_checks(false);
+
+    simulator
+        .forget_connect_installation(&installation)
+        .await
+        .expect("forgets");
+    assert_eq!(ask(&installation.shared_secret, &path).await.0, 404);
+    assert_eq!(
+        simulator.installation_checks_answered(),
+        6,
+        "every call is counted"
+    );
+}

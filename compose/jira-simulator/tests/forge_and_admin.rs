@@ -90,3 +90,45 @@ async fn admin_webhooks_are_signed_with_an_hmac_of_the_body() {
     }
     assert_eq!(requests[1].header("x-atlassian-webhook-retry"), Some("1"));
 }
+
+#[tokio::test]
+async fn myself_answers_a_live_app_system_token_and_401_once_jira_uninstalled_the_app() {
+    let stack = Stack::start().await;
+    let simulator = common::simulator().await;
+    let installation = simulator.new_forge_installation();
+    let install = simulator
+        .install_forge(&stack.target(), &installation, "ada@example.test")
+        .await
+        .expect("installs");
+    let url = simulator
+        .url()
+        .expect("serving")
+        .join("/rest/api/3/myself")
+        .expect("url");
+    let ask = |token: String| {
+        let url = url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("answers");
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+
+    let (status, body) = ask(install.system_token.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accountType"], "app");
+    assert_eq!(ask("forge-system-unknown".to_owned()).await.0, 401);
+
+    simulator
+        .forget_forge_installation(&install)
+        .await
+        .expect("forgets");
+    assert_eq!(ask(install.system_token.clone()).await.0, 401);
+}

@@ -78,16 +78,32 @@ impl JiraUsers {
         shared_secret: &[u8],
         account_id: &str,
     ) -> Result<String, JiraUsersError> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("accountId", account_id)
+            .finish();
+        let (url, authorization) =
+            self.connect_request(site_base_url, shared_secret, EMAIL_PATH, Some(&query))?;
+        self.fetch_email(url, authorization).await
+    }
+
+    /// `GET {site}{path}?{query}` as a Connect app signs it: the URL (the site replaced by
+    /// `ATLASSIAN_API_BASE_URL` when set) and its `Authorization: JWT …`, a token whose `iss` is
+    /// our app key, signed with the installation's shared secret and bound to this request by
+    /// its qsh.
+    pub(super) fn connect_request(
+        &self,
+        site_base_url: &str,
+        shared_secret: &[u8],
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<(Url, String), JiraUsersError> {
         let site = Url::parse(site_base_url).map_err(|err| {
             JiraUsersError::Unreachable(format!("the site URL is invalid: {err}"))
         })?;
         let base = self.api_base_override.as_ref().unwrap_or(&site);
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("accountId", account_id)
-            .finish();
         let base_path = base.path().trim_end_matches('/');
-        let path = format!("{base_path}{EMAIL_PATH}");
-        let qsh = connect_jwt::query_string_hash("GET", &path, Some(&query), base_path);
+        let path = format!("{base_path}{path}");
+        let qsh = connect_jwt::query_string_hash("GET", &path, query, base_path);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
@@ -105,8 +121,13 @@ impl JiraUsers {
         .map_err(|err| JiraUsersError::Unreachable(format!("cannot sign the request: {err}")))?;
         let mut url = base.clone();
         url.set_path(&path);
-        url.set_query(Some(&query));
-        self.fetch_email(url, format!("JWT {token}")).await
+        url.set_query(query);
+        Ok((url, format!("JWT {token}")))
+    }
+
+    /// Our app key, as Jira knows the Connect app.
+    pub(super) fn app_key(&self) -> &str {
+        &self.app_key
     }
 
     /// The email of `account_id` as a Forge app asks for it: `{api_base_url}/rest/api/3/user/email`
@@ -121,7 +142,7 @@ impl JiraUsers {
         let token = std::str::from_utf8(system_token).map_err(|_| {
             JiraUsersError::Unreachable("the stored system token is not text".to_owned())
         })?;
-        let url = self.forge_url(api_base_url, EMAIL_PATH, ("accountId", account_id))?;
+        let url = self.forge_url(api_base_url, EMAIL_PATH, Some(("accountId", account_id)))?;
         self.fetch_email(url, format!("Bearer {token}")).await
     }
 
@@ -134,7 +155,11 @@ impl JiraUsers {
         api_base_url: &str,
         user_token: &str,
     ) -> Result<bool, JiraUsersError> {
-        let url = self.forge_url(api_base_url, PERMISSIONS_PATH, ("permissions", ADMINISTER))?;
+        let url = self.forge_url(
+            api_base_url,
+            PERMISSIONS_PATH,
+            Some(("permissions", ADMINISTER)),
+        )?;
         let answer: PermissionsAnswer = self.get_json(url, format!("Bearer {user_token}")).await?;
         Ok(answer
             .permissions
@@ -142,12 +167,13 @@ impl JiraUsers {
             .is_some_and(|permission| permission.have_permission))
     }
 
-    /// `path` under the installation's API base (or the override), with one query parameter.
-    fn forge_url(
+    /// `path` under the installation's API base (or the override), with at most one query
+    /// parameter.
+    pub(super) fn forge_url(
         &self,
         api_base_url: &str,
         path: &str,
-        (name, value): (&str, &str),
+        parameter: Option<(&str, &str)>,
     ) -> Result<Url, JiraUsersError> {
         let api = Url::parse(api_base_url).map_err(|err| {
             JiraUsersError::Unreachable(format!("the API base URL is invalid: {err}"))
@@ -155,7 +181,10 @@ impl JiraUsers {
         let mut url = self.api_base_override.as_ref().unwrap_or(&api).clone();
         let path = format!("{}{path}", url.path().trim_end_matches('/'));
         url.set_path(&path);
-        url.query_pairs_mut().clear().append_pair(name, value);
+        url.set_query(None);
+        if let Some((name, value)) = parameter {
+            url.query_pairs_mut().append_pair(name, value);
+        }
         Ok(url)
     }
 
@@ -171,11 +200,7 @@ impl JiraUsers {
         authorization: String,
     ) -> Result<T, JiraUsersError> {
         let response = self
-            .http
-            .get(url)
-            .header("Authorization", authorization)
-            .header("Accept", "application/json")
-            .send()
+            .get(url, authorization)
             .await
             .map_err(|err| JiraUsersError::Unreachable(err.without_url().to_string()))?;
         match response.status().as_u16() {
@@ -187,5 +212,19 @@ impl JiraUsers {
             404 => Err(JiraUsersError::UnknownUser),
             other => Err(JiraUsersError::Unexpected(other)),
         }
+    }
+
+    /// `GET url` with the given `Authorization`, answering JSON.
+    pub(super) async fn get(
+        &self,
+        url: Url,
+        authorization: String,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .get(url)
+            .header("Authorization", authorization)
+            .header("Accept", "application/json")
+            .send()
+            .await
     }
 }

@@ -1,8 +1,10 @@
 //! Everything onboarding does with Atlassian: the Connect descriptor, the lifecycle callbacks,
 //! the admin pages Jira shows inside its UI (Connect's, and the Forge page's remote calls), and
-//! the Jira APIs we call (a user's email, whether a user administers Jira).
+//! the Jira APIs we call (a user's email, whether a user administers Jira, whether the app is
+//! still installed).
 
 mod admin_page;
+pub mod app_installed;
 mod body;
 mod context_jwt;
 pub mod descriptor;

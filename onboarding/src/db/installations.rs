@@ -261,3 +261,38 @@ pub async fn forge_view(
             .map(|id| (id, row.get::<_, String>(5))),
     }))
 }
+
+/// What onboarding holds to call Jira as the app for an installation, still encrypted: the
+/// Connect shared secret, or the Forge API base and app system token. A webhook connection has
+/// only the HMAC secret of the events Jira sends us.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub source: Source,
+    pub base_url: String,
+    pub encrypted_secret: Option<Vec<u8>>,
+    pub api_base_url: Option<String>,
+    pub encrypted_system_token: Option<Vec<u8>>,
+}
+
+/// `None` when the installation is gone, or its source is one this build does not know.
+pub async fn app_credentials(
+    client: &impl GenericClient,
+    installation: Uuid,
+) -> Result<Option<AppCredentials>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT source, base_url, secret, api_base_url, forge_system_token
+             FROM installations WHERE id = $1",
+            &[&installation],
+        )
+        .await?;
+    Ok(row.and_then(|row| {
+        Some(AppCredentials {
+            source: Source::from_store_name(row.get(0)).ok()?,
+            base_url: row.get(1),
+            encrypted_secret: row.get(2),
+            api_base_url: row.get(3),
+            encrypted_system_token: row.get(4),
+        })
+    }))
+}

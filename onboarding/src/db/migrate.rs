@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "password_resets",
         sql: include_str!("../../migrations/0009_password_resets.sql"),
     },
+    Migration {
+        version: 10,
+        name: "setup_link_recipient",
+        sql: include_str!("../../migrations/0010_setup_link_recipient.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -27,24 +27,34 @@ pub struct SetupTarget {
 pub struct SetupLink {
     pub target: SetupTarget,
     pub expires_at: SystemTime,
+    /// The address the link was mailed to, as Jira gave it for the installing admin; `None`
+    /// for a link handed over on an admin page or made for a webhook connection.
+    pub mailed_to: Option<String>,
 }
 
 pub type LinkCheck = Redeemable<SetupLink>;
 
 /// Mints a link for the installation, live at once but not yet superseding the older ones:
 /// commit it before mailing it, then [`supersede_older`] once the email is out, or [`discard`]
-/// it when sending failed (so an earlier email that did arrive keeps working).
+/// it when sending failed (so an earlier email that did arrive keeps working). `mailed_to` is
+/// the address it is about to be mailed to, if any.
 pub async fn mint(
     client: &impl GenericClient,
     installation: Uuid,
     lifetime: Duration,
+    mailed_to: Option<&str>,
 ) -> Result<(MintedToken, SystemTime), tokio_postgres::Error> {
     let token = tokens::mint();
     let row = client
         .query_one(
-            "INSERT INTO setup_links (token_sha256, installation_id, expires_at)
-             VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
-            &[&token.sha256, &installation, &lifetime.as_secs_f64()],
+            "INSERT INTO setup_links (token_sha256, installation_id, expires_at, mailed_to)
+             VALUES ($1, $2, now() + make_interval(secs => $3), $4) RETURNING expires_at",
+            &[
+                &token.sha256,
+                &installation,
+                &lifetime.as_secs_f64(),
+                &mailed_to,
+            ],
         )
         .await?;
     Ok((token, row.get(0)))
@@ -57,7 +67,8 @@ pub async fn hand_over(
     installation: Uuid,
     lifetime: Duration,
 ) -> Result<MintedToken, tokio_postgres::Error> {
-    let (token, _) = mint(transaction, installation, lifetime).await?;
+    // Not mailed: whoever opened the admin page holds it, so no address is offered to them.
+    let (token, _) = mint(transaction, installation, lifetime, None).await?;
     supersede_older(transaction, &token).await?;
     Ok(token)
 }
@@ -108,7 +119,7 @@ pub async fn check(
     let sql = format!(
         "SELECT l.installation_id, l.expires_at, l.expires_at <= now(), l.used_at IS NOT NULL,
                 l.revoked_at IS NOT NULL, i.display_name, i.base_url, i.state = 'installed',
-                o.id, o.name
+                o.id, o.name, l.mailed_to
          FROM setup_links l
          JOIN installations i ON i.id = l.installation_id
          LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
@@ -130,6 +141,7 @@ pub async fn check(
                     .map(|id| (id, row.get::<_, String>(9))),
             },
             expires_at: row.get(1),
+            mailed_to: row.get(10),
         }
     }))
 }

@@ -244,8 +244,14 @@ impl OutboxSender {
                 ));
             }
         };
-        let (token, expires_at) =
-            setup_links::mint(client, installation, self.accounts.setup_link_ttl).await?;
+        // The address goes with the link, so its page can offer to sign in (or up) as it.
+        let (token, expires_at) = setup_links::mint(
+            client,
+            installation,
+            self.accounts.setup_link_ttl,
+            Some(&to),
+        )
+        .await?;
         let link = self.link(&format!("setup/{}", token.text));
         let email = SetupEmail {
             to: &to,

@@ -8,7 +8,7 @@ use axum::{
 use service_kit::http_metrics::Refusal;
 
 use super::pages::{Message, render};
-use crate::db::organizations::MembershipError;
+use crate::{atlassian::app_installed::AppInstalledError, db::organizations::MembershipError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PageError {
@@ -25,6 +25,9 @@ pub(crate) enum PageError {
     Explained(StatusCode, Message),
     #[error("the store is unavailable: {0}")]
     Store(String),
+    /// Jira did not confirm that the app is still installed on the workspace's site.
+    #[error(transparent)]
+    AppNotConfirmed(#[from] AppInstalledError),
     /// Not an error to show: the page needs a signed-in user, who comes back to this path.
     #[error("sign in first")]
     SignInFirst(String),
@@ -39,6 +42,8 @@ impl PageError {
             Self::TooManyAttempts { .. } => "rate_limited",
             Self::Explained(..) => "explained",
             Self::Store(_) => "store_unavailable",
+            Self::AppNotConfirmed(AppInstalledError::CannotAsk { .. }) => "jira_unavailable",
+            Self::AppNotConfirmed(_) => "app_not_installed",
             Self::SignInFirst(_) => "sign_in_first",
         }
     }
@@ -69,6 +74,51 @@ impl From<MembershipError> for PageError {
             MembershipError::NoSuchMember => Self::NotFound,
             MembershipError::Postgres(err) => err.into(),
         }
+    }
+}
+
+/// A setup link used while Jira says the app is gone, or cannot say: nothing was created, and
+/// the link still works.
+fn app_not_confirmed(err: &AppInstalledError) -> (StatusCode, Message) {
+    match err {
+        AppInstalledError::ConnectNotInstalled { site, .. } => (
+            StatusCode::CONFLICT,
+            Message::new(
+                &format!("Jira says MetaFrazo is no longer installed on {site}"),
+                &[
+                    &format!(
+                        "Jira says MetaFrazo is no longer installed on {site}: install it again from the Atlassian Marketplace, then use the new email."
+                    ),
+                    "Nothing was created, and this link was not used up.",
+                ],
+            ),
+        ),
+        // A Forge token may also have expired rather than been revoked: say how to renew it.
+        AppInstalledError::ForgeTokenRefused { site, .. } => (
+            StatusCode::CONFLICT,
+            Message::new(
+                &format!("Jira says MetaFrazo is no longer installed on {site}"),
+                &[
+                    &format!(
+                        "Jira says MetaFrazo is no longer installed on {site}: install it again from the Atlassian Marketplace, then use the new email."
+                    ),
+                    "If MetaFrazo is still installed there, open Apps → MetaFrazo in Jira once (that renews MetaFrazo's access to Jira), then use this link again.",
+                    "Nothing was created, and this link was not used up.",
+                ],
+            ),
+        ),
+        AppInstalledError::CannotAsk { site, .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Message::new(
+                "Jira cannot confirm the connection right now",
+                &[
+                    &format!(
+                        "Before connecting, MetaFrazo asks Jira that the app is still installed on {site}, and Jira did not answer. Please try again in a minute."
+                    ),
+                    "Nothing was created, and this link still works.",
+                ],
+            ),
+        ),
     }
 }
 
@@ -122,6 +172,7 @@ impl IntoResponse for PageError {
                 ),
             ),
             Self::Explained(status, message) => (status, message),
+            Self::AppNotConfirmed(ref err) => app_not_confirmed(err),
             Self::Store(ref err) => {
                 tracing::error!(error = %err, "page failed: store unavailable");
                 (

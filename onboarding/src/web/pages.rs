@@ -108,6 +108,9 @@ pub(crate) struct Setup<'a> {
     pub site: &'a str,
     pub expires_at: &'a str,
     pub signed_in_as: Option<&'a str>,
+    /// For a visitor not signed in: the address the link was mailed to (Jira's address for the
+    /// installing admin), and whether MetaFrazo has an account for it.
+    pub installer: Option<Installer<'a>>,
     /// The organization the workspace was linked to, when the viewer may reconnect it there.
     pub reconnect_to: Option<&'a str>,
     /// Organizations the viewer manages (id, name, preselected): the workspace may join one.
@@ -115,6 +118,12 @@ pub(crate) struct Setup<'a> {
     /// The organization it was linked to, when the viewer may not.
     pub previously_linked_elsewhere: Option<&'a str>,
     pub error: Option<&'a str>,
+}
+
+/// The installing admin as the setup page greets them.
+pub(crate) struct Installer<'a> {
+    pub email: &'a str,
+    pub has_account: bool,
 }
 
 /// One option of a role menu.

@@ -8,20 +8,24 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
     error::PageError,
-    pages::{Message, Setup, render},
+    pages::{Installer, Message, Setup, render},
     session::Visitor,
 };
 use crate::{
     AppState,
+    atlassian::app_installed::AppInstalledError,
     db::{
         audit::{self, Actor},
+        installations::{self, Source},
         organizations,
         setup_links::{self, LinkCheck, SetupLink, SetupTarget},
+        users,
     },
     mail::messages::utc_text,
     roles::Role,
@@ -118,7 +122,12 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let client = state.postgres.get().await?;
     let check = setup_links::check(&client, &token, false).await?;
-    let LinkCheck::Valid(SetupLink { target, expires_at }) = &check else {
+    let LinkCheck::Valid(SetupLink {
+        target,
+        expires_at,
+        mailed_to,
+    }) = &check
+    else {
         return Err(unusable(&check, &token));
     };
     if !target.installed {
@@ -127,6 +136,15 @@ pub(crate) async fn open(
     let connectable = match &visitor.user {
         Some(user) => connectable(&client, target, user.user_id).await?,
         None => Vec::new(),
+    };
+    // Whether the address has an account is said only here: the visitor holds a live link that
+    // was mailed to that address, so they learn nothing its owner would not.
+    let installer = match (&visitor.user, mailed_to) {
+        (None, Some(email)) => Some(Installer {
+            email,
+            has_account: users::by_email(&client, email).await?.is_some(),
+        }),
+        _ => None,
     };
     let reconnect_to = connectable
         .iter()
@@ -141,6 +159,7 @@ pub(crate) async fn open(
         site: &target.base_url,
         expires_at: &utc_text(*expires_at),
         signed_in_as: visitor.user.as_ref().map(|user| user.email.as_str()),
+        installer,
         reconnect_to,
         previously_linked_elsewhere: match reconnect_to {
             Some(_) => None,
@@ -156,6 +175,59 @@ pub(crate) async fn open(
         error: None,
     });
     Ok(page)
+}
+
+/// "Both sides confirm the connection": Jira itself must say the app is still installed on the
+/// site, in case an uninstall never reached us.
+async fn confirm_with_jira(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    target: &SetupTarget,
+) -> Result<(), PageError> {
+    let site = target.base_url.as_str();
+    let cannot_ask = |reason: &str| AppInstalledError::CannotAsk {
+        site: site.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let decrypt = |encrypted: Option<&Vec<u8>>, what: &str| {
+        let encrypted = encrypted.ok_or_else(|| cannot_ask(&format!("no {what} is stored")))?;
+        state
+            .cipher
+            .decrypt(encrypted)
+            .map_err(|_| cannot_ask(&format!("the stored {what} cannot be decrypted")))
+    };
+    let Some(credentials) = installations::app_credentials(client, target.installation_id).await?
+    else {
+        return Err(PageError::NotFound);
+    };
+    match credentials.source {
+        Source::Connect => {
+            let secret = decrypt(credentials.encrypted_secret.as_ref(), "shared secret")?;
+            state
+                .jira
+                .connect_app_installed(site, secret.expose_secret())
+                .await?;
+        }
+        Source::Forge => {
+            let api_base_url = credentials
+                .api_base_url
+                .as_deref()
+                .ok_or_else(|| cannot_ask("no API base URL is stored"))?;
+            let token = decrypt(
+                credentials.encrypted_system_token.as_ref(),
+                "app system token",
+            )?;
+            state
+                .jira
+                .forge_app_installed(site, api_base_url, token.expose_secret())
+                .await?;
+        }
+        // A Data Center webhook connection is no app installation: an admin registered our
+        // webhook by hand, and we hold only the HMAC secret of what Jira sends, no credentials
+        // to call Jira with. There is nobody to ask.
+        Source::WebhookSecret => {}
+    }
+    Ok(())
 }
 
 fn display_name(target: &SetupTarget) -> &str {
@@ -188,6 +260,17 @@ pub(crate) async fn complete(
     }
 
     let mut client = state.postgres.get().await?;
+    // Jira is asked before the transaction, so no row stays locked while it answers; the
+    // locked check below decides again, and a refusal here uses nothing up.
+    let check = setup_links::check(&client, &token, false).await?;
+    let LinkCheck::Valid(SetupLink { target, .. }) = &check else {
+        return Err(unusable(&check, &token));
+    };
+    if !target.installed {
+        return Err(uninstalled());
+    }
+    confirm_with_jira(&state, &client, target).await?;
+
     let transaction = client.transaction().await?;
     let check = setup_links::check(&transaction, &token, true).await?;
     let LinkCheck::Valid(SetupLink { target, .. }) = &check else {

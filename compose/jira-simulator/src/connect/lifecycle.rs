@@ -118,6 +118,15 @@ impl Simulator {
         Ok(())
     }
 
+    /// Jira loses the installation without telling the app (an uninstall whose callback never
+    /// arrived): the app's "am I installed?" call answers 404 from now on, and its JWTs are no
+    /// longer answered for the installer's email.
+    pub async fn forget_connect_installation(&self, existing: &ConnectInstallation) -> Result<()> {
+        self.registry.remove(&existing.client_key);
+        self.announce(Announcement::Connect(existing.clone()), true)
+            .await
+    }
+
     /// Any claims, signed RS256 with the simulator's key and its `kid` in the header: for tests
     /// that forge install callbacks Jira would never send.
     pub fn sign_install_token(&self, claims: &Value) -> Result<String> {

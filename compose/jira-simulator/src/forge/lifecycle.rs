@@ -119,6 +119,15 @@ impl Simulator {
         Ok(())
     }
 
+    /// Jira uninstalls the app without the `preUninstall` call reaching it (Forge does not retry
+    /// it): the installation's system token and installer's user token stop working, so Jira
+    /// answers 401 to them.
+    pub async fn forget_forge_installation(&self, install: &ForgeInstall) -> Result<()> {
+        self.registry.remove_forge(install);
+        self.announce(Announcement::Forge(install.clone()), true)
+            .await
+    }
+
     /// The lifecycle body Forge sends for `event_type` (`avi:forge:...`).
     pub fn forge_lifecycle_body(
         &self,

@@ -1,8 +1,9 @@
 //! The HTTP side of the simulator: what Atlassian serves to apps. The install keys and Forge JWKS
 //! that verify our signatures, and the Jira REST endpoints onboarding calls (a user's email, a
-//! user's permissions).
+//! user's permissions, whether the app is still installed).
 
 mod announce;
+mod app_installation;
 mod keys;
 mod my_permissions;
 mod user_email;
@@ -37,6 +38,11 @@ fn router(state: ServerState) -> Router {
             "/rest/api/3/mypermissions",
             get(my_permissions::my_permissions),
         )
+        .route(
+            "/rest/atlassian-connect/1/addons/{addon_key}",
+            get(app_installation::connect_addon),
+        )
+        .route("/rest/api/3/myself", get(app_installation::myself))
         .route(crate::announce::INSTALLED_PATH, post(announce::installed))
         .route(crate::announce::FORGET_PATH, post(announce::forget))
         .with_state(state)

@@ -17,7 +17,7 @@ use super::ServerState;
 use crate::qsh::connect_qsh;
 
 /// Atlassian's libraries allow this much clock skew on `exp` and `nbf`.
-const LEEWAY_SECS: u64 = 30;
+pub(super) const LEEWAY_SECS: u64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum UserEmailError {
@@ -137,7 +137,7 @@ pub(super) async fn user_email(
 }
 
 /// `Authorization: JWT <token>`, or the `jwt` query parameter Connect also allows.
-fn token(headers: &HeaderMap, query: &str) -> Option<String> {
+pub(super) fn token(headers: &HeaderMap, query: &str) -> Option<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
