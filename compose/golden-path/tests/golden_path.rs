@@ -157,9 +157,16 @@ async fn walk(way: WayIn, seed: u64) {
 
     let browser =
         Browser::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")).await;
-    let organization = set_up(&browser, &link, &admin_email, &name, way == WayIn::Forge)
-        .await
-        .unwrap_or_else(|err| panic!("{way:?}: the setup walk failed: {err}"));
+    let organization = set_up(
+        &browser,
+        &link,
+        &admin_email,
+        workspace.site(),
+        &name,
+        way == WayIn::Forge,
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{way:?}: the setup walk failed: {err}"));
     let session = browser
         .cookie("mf_session")
         .await
@@ -341,6 +348,7 @@ async fn set_up(
     browser: &Browser,
     link: &str,
     email: &str,
+    site: &str,
     organization: &str,
     with_google: bool,
 ) -> Result<String, fantoccini::error::CmdError> {
@@ -349,6 +357,14 @@ async fn set_up(
     browser
         .wait_for_heading("Finish connecting your Jira workspace")
         .await?;
+    // The page names the workspace, its address once (Connect's name already holds it).
+    let text = client
+        .find(fantoccini::Locator::Css("body"))
+        .await?
+        .text()
+        .await?;
+    let host = site.trim_start_matches("https://");
+    assert_eq!(text.matches(host).count(), 1, "{text}");
     browser
         .screenshot(&format!("golden-setup-{}", slug(organization)))
         .await?;

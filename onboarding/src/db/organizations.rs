@@ -32,6 +32,16 @@ pub struct LinkedInstallation {
     pub state: String,
 }
 
+/// Whether a workspace's name needs its address beside it: not when there is no name (the
+/// address stands in for it) nor when the name already holds it.
+pub fn name_lacks_address(display_name: &str, base_url: &str) -> bool {
+    let host = base_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    !display_name.is_empty() && !display_name.contains(host)
+}
+
 impl LinkedInstallation {
     /// What people call the workspace: its name in Jira, else its address.
     pub fn label(&self) -> &str {
@@ -45,12 +55,7 @@ impl LinkedInstallation {
     /// Its name and its address, for telling workspaces apart; the address once when the name
     /// already holds it, as Connect's "Atlassian JIRA at https://…" description does.
     pub fn label_with_address(&self) -> String {
-        let host = self
-            .base_url
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        if self.display_name.is_empty() || self.display_name.contains(host) {
+        if !name_lacks_address(&self.display_name, &self.base_url) {
             self.label().to_owned()
         } else {
             format!("{} ({})", self.display_name, self.base_url)

@@ -105,7 +105,8 @@ pub(crate) struct Setup<'a> {
     pub csrf: &'a str,
     pub here: &'a str,
     pub workspace: &'a str,
-    pub site: &'a str,
+    /// The workspace's address, when its name does not already say it.
+    pub site: Option<&'a str>,
     pub expires_at: &'a str,
     pub signed_in_as: Option<&'a str>,
     /// For a visitor not signed in: the address the link was mailed to (Jira's address for the

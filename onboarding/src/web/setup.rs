@@ -156,7 +156,7 @@ pub(crate) async fn open(
         csrf: &visitor.csrf,
         here: &here,
         workspace: display_name(target),
-        site: &target.base_url,
+        site: address_unless_named(target),
         expires_at: &utc_text(*expires_at),
         signed_in_as: visitor.user.as_ref().map(|user| user.email.as_str()),
         installer,
@@ -228,6 +228,13 @@ async fn confirm_with_jira(
         Source::WebhookSecret => {}
     }
     Ok(())
+}
+
+/// The address beside the name, unless the name already holds it (Connect describes a site as
+/// "Atlassian JIRA at https://…", which would show the address twice).
+fn address_unless_named(target: &SetupTarget) -> Option<&str> {
+    crate::db::organizations::name_lacks_address(&target.display_name, &target.base_url)
+        .then_some(target.base_url.as_str())
 }
 
 fn display_name(target: &SetupTarget) -> &str {
