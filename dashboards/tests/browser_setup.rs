@@ -3,18 +3,16 @@
 //! dashboards' empty state. Onboarding and dashboards run on their real addresses, so the
 //! session cookie, the CSRF token and the Origin check all work as in production.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use fantoccini::{
-    ClientBuilder, Locator,
+    Locator,
     actions::{InputSource, MouseActions, PointerAction},
     wd::WebDriverCompatibleCommand,
 };
+use golden_path::browser::Browser;
 use jira_simulator::{Simulator, SimulatorConfig, Target, WorkspaceSpec};
 use service_kit::testing::{Mailbox, Stack, TestApp, free_port};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Chromium's console, through chromedriver's log endpoint (outside W3C WebDriver, so fantoccini
 /// has no call for it).
@@ -43,40 +41,6 @@ fn screenshots() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// chromedriver on a port of its own, killed when dropped with the test.
-struct Driver {
-    _process: tokio::process::Child,
-    port: u16,
-}
-
-impl Driver {
-    async fn start() -> Self {
-        let port = free_port();
-        let child = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver is installed by compose/stack/install.sh");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "chromedriver did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            _process: child,
-            port,
-        }
-    }
 }
 
 /// Onboarding and dashboards on their real addresses over one fresh Postgres and ClickHouse,
@@ -159,33 +123,6 @@ async fn services() -> Services {
     }
 }
 
-/// A headless Chromium session with a profile of its own; answers it and the profile's path.
-async fn chromium(driver: &Driver) -> (fantoccini::Client, std::path::PathBuf) {
-    let profile = std::env::temp_dir().join(format!("mf-chromium-{}", uuid::Uuid::new_v4()));
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    capabilities.insert(
-        "goog:loggingPrefs".into(),
-        serde_json::json!({"browser": "ALL"}),
-    );
-    let browser = ClientBuilder::native()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a Chromium session");
-    (browser, profile)
-}
-
 /// Names the organization on the setup page and waits for the dashboards' empty state.
 async fn name_organization(
     browser: &fantoccini::Client,
@@ -219,8 +156,8 @@ async fn name_organization(
 #[tokio::test]
 async fn an_admin_continues_with_google_from_the_setup_email_to_the_empty_dashboard() {
     let services = services().await;
-    let driver = Driver::start().await;
-    let (browser, profile) = chromium(&driver).await;
+    let session = Browser::start(screenshots()).await;
+    let browser = session.client.clone();
     let walk = async {
         browser.goto(&services.link).await?;
         browser
@@ -256,8 +193,7 @@ async fn an_admin_continues_with_google_from_the_setup_email_to_the_empty_dashbo
     };
     let result = walk.await;
     let page = browser.source().await.unwrap_or_default();
-    browser.close().await.ok();
-    let _ = std::fs::remove_dir_all(&profile);
+    session.close().await;
     let url = result.unwrap_or_else(|err| panic!("the walk failed: {err}\nlast page:\n{page}"));
     assert!(
         url.as_str()
@@ -277,8 +213,8 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         ref link,
         ..
     } = services;
-    let driver = Driver::start().await;
-    let (browser, profile) = chromium(&driver).await;
+    let session = Browser::start(screenshots()).await;
+    let browser = session.client.clone();
 
     let walk = async {
         browser.goto(link).await?;
@@ -315,7 +251,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
     let url = match result {
         Ok(url) => url,
         Err(err) => {
-            browser.close().await.ok();
+            session.close().await;
             panic!("the walk failed: {err}\nlast page:\n{page}");
         }
     };
@@ -406,8 +342,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         Ok::<_, fantoccini::error::CmdError>((titles, log))
     };
     let toured = tour.await;
-    browser.close().await.ok();
-    let _ = std::fs::remove_dir_all(&profile);
+    session.close().await;
     let (titles, log) = toured.expect("the tour of the pages");
     assert_eq!(
         titles,

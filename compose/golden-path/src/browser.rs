@@ -52,6 +52,11 @@ impl Browser {
                 ],
             }),
         );
+        // Chromium's console, for tests that read it through chromedriver's log endpoint.
+        capabilities.insert(
+            "goog:loggingPrefs".into(),
+            serde_json::json!({"browser": "ALL"}),
+        );
         let client = ClientBuilder::native()
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
