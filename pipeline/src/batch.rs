@@ -56,23 +56,14 @@ mod tests {
 
     fn event(delivery: &str) -> EventRow {
         EventRow {
-            installation_id: InstallationId::from_uuid(uuid::Uuid::nil()),
             delivery_id: delivery.into(),
             source: "connect".into(),
             family: "issue".into(),
             event_type: "issue_created".into(),
             occurred_at_ms: 1,
             received_at_ms: 2,
-            project_id: String::new(),
-            project_key: String::new(),
-            issue_id: String::new(),
-            issue_key: String::new(),
-            issue_type: String::new(),
-            status: String::new(),
-            status_category: String::new(),
-            priority: String::new(),
-            actor_account_id: String::new(),
             payload: "{}".into(),
+            ..EventRow::default()
         }
     }
 
