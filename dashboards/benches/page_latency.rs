@@ -7,12 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use accounts_store::{organizations, roles::Role, sessions, users};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
-use onboarding::{
-    db::{organizations, sessions, users},
-    roles::Role,
-};
 use service_kit::testing::{Stack, TestApp, unique};
 use warehouse::synthetic::{self, LARGE_TENANT};
 
@@ -94,7 +91,7 @@ async fn measure(
 
     // An organization holding the large tenant, and an analyst's session.
     let pool = postgres.pool()?;
-    onboarding::db::migrate(&pool).await?;
+    accounts_store::migrate(&pool).await?;
     let client = pool.get().await?;
     let user = users::create(&client, "analyst@bench.test", "unused")
         .await?

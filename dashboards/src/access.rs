@@ -2,21 +2,19 @@
 //! cookie onboarding set), checked in Postgres on every request, and their role in the
 //! organization of the path. A non-member gets 404.
 
+use accounts_store::{
+    api_tokens,
+    organizations::{self, LinkedInstallation},
+    roles::Role,
+    sessions::{self, SESSION_COOKIE, SignedIn},
+    sign_in_policy::PolicyRefusal,
+    tokens,
+};
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::CookieJar;
 use contracts::InstallationId;
 use deadpool_postgres::Pool;
-use onboarding::{
-    accounts::sign_in_policy::PolicyRefusal,
-    db::{
-        api_tokens,
-        organizations::{self, LinkedInstallation},
-        sessions::{self, SignedIn},
-    },
-    roles::Role,
-    tokens,
-    web::session::SESSION_COOKIE,
-};
+
 use uuid::Uuid;
 
 use crate::error::DashboardError;

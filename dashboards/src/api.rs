@@ -116,7 +116,7 @@ pub(crate) async fn organizations(
 ) -> Result<Response, ApiError> {
     let user = access::user(&state.postgres, &headers, &state.sign_in_url).await?;
     let client = state.postgres.get().await.map_err(DashboardError::from)?;
-    let organizations = onboarding::db::organizations::of_user(&client, user.user_id)
+    let organizations = accounts_store::organizations::of_user(&client, user.user_id)
         .await
         .map_err(DashboardError::from)?
         .into_iter()

@@ -22,7 +22,7 @@ pub(crate) async fn home(
         Err(err) => return Err(err),
     };
     let client = state.postgres.get().await?;
-    let organizations = onboarding::db::organizations::of_user(&client, user.user_id).await?;
+    let organizations = accounts_store::organizations::of_user(&client, user.user_id).await?;
     let target = match organizations.as_slice() {
         [(only, _)] => format!("/orgs/{}", only.id),
         _ => format!(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use onboarding::roles::Role;
+use accounts_store::roles::Role;
 use support::{Setup, workspace};
 
 #[tokio::test]
@@ -231,7 +231,7 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
             answer.location.as_deref(),
             Some("http://onboarding.test/sign-in")
         );
-        let forged = format!("mf_session={}", onboarding::tokens::mint().text);
+        let forged = format!("mf_session={}", accounts_store::tokens::mint().text);
         assert_eq!(setup.get(&path, &forged).await.status, 303);
     }
     assert_eq!(
@@ -245,7 +245,7 @@ async fn strangers_are_sent_to_sign_in_and_other_organizations_are_not_found() {
 #[tokio::test]
 async fn the_root_sends_strangers_to_sign_in_and_members_to_their_organization() {
     let setup = Setup::start().await;
-    let forged = format!("mf_session={}", onboarding::tokens::mint().text);
+    let forged = format!("mf_session={}", accounts_store::tokens::mint().text);
     for stranger in ["", forged.as_str()] {
         let answer = setup.get("/", stranger).await;
         assert_eq!(answer.status, 303, "{stranger:?}");
@@ -297,7 +297,7 @@ async fn the_organizations_sign_in_policy_is_enforced() {
     let (owner, password_cookie) = setup.user("owner").await;
     let org = setup.organization(owner, workspace()).await;
     let client = setup.pool.get().await.unwrap();
-    let sso_token = onboarding::db::sessions::start_via(
+    let sso_token = accounts_store::sessions::start_via(
         &client,
         owner,
         std::time::Duration::from_secs(600),

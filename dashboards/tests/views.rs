@@ -8,8 +8,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use accounts_store::roles::Role;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
-use onboarding::roles::Role;
 use support::{InstallationId, Setup, workspace};
 
 /// The known stream: per event, (delivery id, event type, issue key, occurred at).
@@ -307,7 +307,7 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
     // A revoked token stops working at once; no credential is a 401 in JSON.
     {
         let client = setup.pool.get().await.unwrap();
-        onboarding::db::api_tokens::revoke(&client, analyst, token_id)
+        accounts_store::api_tokens::revoke(&client, analyst, token_id)
             .await
             .unwrap();
     }

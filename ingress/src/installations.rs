@@ -1,5 +1,5 @@
 //! Every installation ingress may accept events for, held in memory so no request queries
-//! Postgres. A follower keeps it current: it LISTENs for `installation_changed` (sent by a
+//! Postgres. A follower keeps it current: it LISTENs for the store's change notification (sent by a
 //! trigger on every write), reloads the changed row, and reloads everything periodically and
 //! after any reconnect, so a missed notification heals within the resync interval. While
 //! Postgres is away the last known state keeps serving.
@@ -13,14 +13,13 @@ use std::{
     time::Duration,
 };
 
+use accounts_store::installations::read_model;
 use contracts::{ClientKey, InstallationId, Source};
 use futures::{FutureExt, StreamExt, future::BoxFuture};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use service_kit::{DependencyCheck, secret_cipher::SecretCipher};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
-
-pub const CHANNEL: &str = "installation_changed";
 
 pub struct Installation {
     pub id: InstallationId,
@@ -130,7 +129,9 @@ impl Installations {
             }
             Ok(())
         });
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        client
+            .batch_execute(&read_model::listen_statement())
+            .await?;
         // Load after LISTEN: a change between the two is then seen by one or the other.
         self.reload_all(&client, cipher).await?;
         let mut ticker = tokio::time::interval(resync);
@@ -155,15 +156,10 @@ impl Installations {
         client: &tokio_postgres::Client,
         cipher: &SecretCipher,
     ) -> anyhow::Result<()> {
-        let rows = client
-            .query(
-                "SELECT id, client_key, source, secret, state FROM installations",
-                &[],
-            )
-            .await?;
-        let all = rows
-            .iter()
-            .filter_map(|row| from_row(row, cipher))
+        let all = read_model::all(client)
+            .await?
+            .into_iter()
+            .filter_map(|access| decrypted(access, cipher))
             .map(|installation| (installation.client_key.to_string(), Arc::new(installation)))
             .collect();
         self.replace_all(all);
@@ -176,13 +172,8 @@ impl Installations {
         cipher: &SecretCipher,
         client_key: &str,
     ) -> anyhow::Result<()> {
-        let row = client
-            .query_opt(
-                "SELECT id, client_key, source, secret, state FROM installations WHERE client_key = $1",
-                &[&client_key],
-            )
-            .await?;
-        match row.as_ref().and_then(|row| from_row(row, cipher)) {
+        let access = read_model::by_client_key(client, client_key).await?;
+        match access.and_then(|access| decrypted(access, cipher)) {
             Some(installation) => self.upsert(installation),
             None => self.remove(client_key),
         }
@@ -190,35 +181,25 @@ impl Installations {
     }
 }
 
-fn from_row(row: &tokio_postgres::Row, cipher: &SecretCipher) -> Option<Installation> {
-    let client_key: &str = row.get("client_key");
-    let Ok(client_key) = ClientKey::parse(client_key) else {
-        tracing::error!("installation with an empty client key; ignored");
-        return None;
-    };
-    let Ok(source) = Source::from_store_name(row.get("source")) else {
-        tracing::error!(%client_key, "installation of an unknown source; ignored");
-        return None;
-    };
-    let secret = match row.get::<_, Option<Vec<u8>>>("secret") {
+fn decrypted(access: read_model::Access, cipher: &SecretCipher) -> Option<Installation> {
+    let secret = match access.encrypted_secret {
         None => None,
         Some(stored) => match cipher.decrypt(&stored) {
             Ok(secret) => Some(secret),
             Err(err) => {
                 // Refusing this installation's events is safer than guessing.
-                tracing::error!(%client_key, error = %err, "cannot decrypt the installation's secret");
+                tracing::error!(client_key = %access.client_key, error = %err, "cannot decrypt the installation's secret");
                 return None;
             }
         },
     };
-    let id = InstallationId::from_uuid(row.get("id"));
     Some(Installation {
-        id,
-        id_label: id.to_string(),
-        client_key,
-        source,
+        id: access.id,
+        id_label: access.id.to_string(),
+        client_key: access.client_key,
+        source: access.source,
         secret,
-        installed: row.get::<_, &str>("state") == "installed",
+        installed: access.installed,
     })
 }
 

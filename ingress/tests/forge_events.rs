@@ -133,10 +133,10 @@ async fn an_uninstalled_forge_installation_is_refused() {
     let harness = Harness::start().await;
     let installation = harness.install_forge().await;
     let client = harness.pool.get().await.unwrap();
-    onboarding::db::installations::set_state(
+    accounts_store::installations::set_state(
         &client,
         &installation.installation_id,
-        onboarding::db::installations::State::Uninstalled,
+        accounts_store::installations::State::Uninstalled,
     )
     .await
     .unwrap();

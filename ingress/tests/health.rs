@@ -8,7 +8,7 @@ async fn config() -> ingress::Config {
     let mut config = ingress::Config::from_env().expect("config");
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.postgres = Stack::from_env().fresh_postgres().await;
-    onboarding::db::migrate(&config.postgres.pool().unwrap())
+    accounts_store::migrate(&config.postgres.pool().unwrap())
         .await
         .unwrap();
     config

@@ -7,11 +7,8 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
-use crate::{
-    accounts::passwords,
-    db::{organizations, users},
-    roles::Role,
-};
+use crate::accounts::passwords;
+use accounts_store::{organizations, roles::Role, users};
 
 pub struct DemoOrganization<'a> {
     pub email: &'a str,

@@ -1,14 +1,11 @@
 //! How every customer starts: Atlassian's install callbacks, the setup email and link, accounts,
-//! organizations and their members. Owns the Postgres schema.
+//! organizations and their members. Its Postgres store is the `accounts-store` crate.
 
 pub mod accounts;
 pub mod atlassian;
 mod config;
-pub mod db;
 pub mod demo;
 pub mod mail;
-pub mod roles;
-pub mod tokens;
 pub mod web;
 pub mod webhook_connections;
 
@@ -64,7 +61,7 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
     let postgres = config.postgres.pool()?;
-    db::migrate(&postgres).await?;
+    accounts_store::migrate(&postgres).await?;
     let transport = config.smtp.transport()?;
     let readiness = Readiness::new(
         &registry,

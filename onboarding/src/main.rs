@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::WebhookConnection(WebhookCommand::Create { name, jira_url }) => {
             let pool = config.postgres.pool()?;
-            onboarding::db::migrate(&pool).await?;
+            accounts_store::migrate(&pool).await?;
             let created = onboarding::webhook_connections::create(
                 &pool,
                 &config.cipher,
@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
             client_key,
         } => {
             let pool = config.postgres.pool()?;
-            onboarding::db::migrate(&pool).await?;
+            accounts_store::migrate(&pool).await?;
             let demo = onboarding::demo::DemoOrganization {
                 email: &email,
                 password: &password,

@@ -6,7 +6,7 @@ use deadpool_postgres::Pool;
 use rand::{Rng, distributions::Alphanumeric};
 use service_kit::secret_cipher::SecretCipher;
 
-use crate::db::{
+use accounts_store::{
     installations::{self, NewInstallation, Source},
     setup_links,
 };

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::SystemTime;
 
-use onboarding::db::api_tokens;
+use accounts_store::api_tokens;
 use sha2::{Digest, Sha256};
 use support::{Browser, Harness, email};
 

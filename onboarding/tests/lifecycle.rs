@@ -44,7 +44,7 @@ async fn setup() -> Setup {
 impl Setup {
     async fn stored(&self, client_key: &str) -> Option<(String, Vec<u8>)> {
         let client = self.pool.get().await.unwrap();
-        onboarding::db::installations::state_of(&client, client_key)
+        accounts_store::installations::state_of(&client, client_key)
             .await
             .unwrap()
             .map(|(_, state, secret)| (state, secret.unwrap_or_default()))
@@ -154,7 +154,7 @@ async fn a_reinstall_keeps_the_installation_and_rotates_its_secret() {
         .await
         .unwrap();
     let client = setup.pool.get().await.unwrap();
-    let (id_before, _, _) = onboarding::db::installations::state_of(&client, &first.client_key)
+    let (id_before, _, _) = accounts_store::installations::state_of(&client, &first.client_key)
         .await
         .unwrap()
         .unwrap();
@@ -165,7 +165,7 @@ async fn a_reinstall_keeps_the_installation_and_rotates_its_secret() {
         .unwrap();
     assert_ne!(first.shared_secret, second.shared_secret);
     let (id_after, state, stored) =
-        onboarding::db::installations::state_of(&client, &first.client_key)
+        accounts_store::installations::state_of(&client, &first.client_key)
             .await
             .unwrap()
             .unwrap();

@@ -123,7 +123,7 @@ async fn unknown_tampered_expired_and_superseded_links_each_get_a_page_that_says
     let path = setup_path(&mail);
     let mut browser = harness.browser();
 
-    let unknown = format!("/setup/{}", onboarding::tokens::mint().text);
+    let unknown = format!("/setup/{}", accounts_store::tokens::mint().text);
     browser
         .get(&unknown)
         .await

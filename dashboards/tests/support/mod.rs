@@ -6,10 +6,7 @@
 
 use std::time::Duration;
 
-use onboarding::{
-    db::{api_tokens, organizations, sessions, users},
-    roles::Role,
-};
+use accounts_store::{api_tokens, organizations, roles::Role, sessions, users};
 use service_kit::testing::{Stack, TestApp};
 use uuid::Uuid;
 
@@ -50,7 +47,7 @@ impl Setup {
         config.onboarding_url = "http://onboarding.test".parse().unwrap();
         adjust(&mut config);
         let pool = config.postgres.pool().unwrap();
-        onboarding::db::migrate(&pool).await.unwrap();
+        accounts_store::migrate(&pool).await.unwrap();
         let warehouse = config.clickhouse.client();
         warehouse::migrate(&warehouse).await.unwrap();
         Self {

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use accounts_store::installations::{self, NewInstallation, Source};
 use contracts::Envelope;
 use jira_simulator::{
     ConnectInstallation, DeliveryOptions, ForgeInstallation, Simulator, SimulatorConfig, Target,
     WorkspaceSpec,
 };
-use onboarding::db::installations::{self, NewInstallation, Source};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},

@@ -4,4 +4,3 @@
 pub mod oidc;
 pub mod passwords;
 pub mod sign_in_metrics;
-pub mod sign_in_policy;

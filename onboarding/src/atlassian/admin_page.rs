@@ -13,13 +13,13 @@ use contracts::InstallationId;
 use super::context_jwt::{self, ContextJwtError, JiraContext};
 use crate::{
     AppState,
-    db::{outbox, setup_links},
     mail::messages::utc_text,
     web::{
         PageError,
         pages::{AdminPage, Message, render},
     },
 };
+use accounts_store::{outbox, setup_links};
 
 fn refused(err: ContextJwtError) -> PageError {
     match err {

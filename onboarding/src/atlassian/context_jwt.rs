@@ -10,10 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::ExposeSecret;
 use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
 
-use crate::{
-    AppState,
-    db::installations::{self, AdminView},
-};
+use crate::AppState;
+use accounts_store::installations::{self, AdminView};
 
 const CONTEXT_QSH: &str = "context-qsh";
 

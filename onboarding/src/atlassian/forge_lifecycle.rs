@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     AppState,
     atlassian::{LifecycleError, body, lifecycle::welcome},
-    db::{
-        audit,
-        installations::{self, NewInstallation, Source, State as InstallState},
-    },
+};
+use accounts_store::{
+    audit,
+    installations::{self, NewInstallation, Source, State as InstallState},
 };
 
 pub const FORGE_LIFECYCLE_PATH: &str = "/forge/lifecycle";
@@ -164,21 +164,15 @@ pub(crate) async fn forge_lifecycle(
             let known =
                 installations::set_state(&transaction, installation_id, InstallState::Uninstalled)
                     .await?;
-            let row = transaction
-                .query_opt(
-                    "SELECT organization_id, base_url FROM installations WHERE client_key = $1",
-                    &[&installation_id],
-                )
-                .await?;
-            if let Some(row) = row
-                && let Some(organization) = row.get::<_, Option<uuid::Uuid>>(0)
+            if let Some(connected) =
+                installations::connected_organization(&transaction, installation_id).await?
             {
                 audit::record(
                     &transaction,
-                    Some(organization),
+                    Some(connected.organization_id),
                     None,
                     "workspace_uninstalled",
-                    row.get::<_, &str>(1),
+                    &connected.base_url,
                 )
                 .await?;
             }

@@ -19,12 +19,10 @@ use super::{
     forge_lifecycle::{encrypted_system_token, first_use_of_fit},
     jira_users::JiraUsersError,
 };
-use crate::{
-    AppState,
-    db::{
-        installations::{self, ForgeView},
-        outbox, setup_links,
-    },
+use crate::AppState;
+use accounts_store::{
+    installations::{self, ForgeView},
+    outbox, setup_links,
 };
 
 pub const FORGE_UI_PATH: &str = "/forge/ui";

@@ -16,11 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::{
     AppState,
     atlassian::{LifecycleError, body, install_keys::InstallKeyError},
-    db::{
-        audit,
-        installations::{self, NewInstallation, Source, State as InstallState},
-        outbox::{self, Email},
-    },
+};
+use accounts_store::{
+    audit,
+    installations::{self, NewInstallation, Source, State as InstallState},
+    outbox::{self, Email},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,24 +161,18 @@ pub(crate) async fn lifecycle(
                 _ => InstallState::Installed,
             };
             let known = installations::set_state(&transaction, &body.client_key, new_state).await?;
-            if event == LifecycleEvent::Uninstalled {
-                let organization = transaction
-                    .query_opt(
-                        "SELECT organization_id FROM installations WHERE client_key = $1",
-                        &[&body.client_key],
-                    )
-                    .await?
-                    .and_then(|row| row.get::<_, Option<uuid::Uuid>>(0));
-                if let Some(organization) = organization {
-                    audit::record(
-                        &transaction,
-                        Some(organization),
-                        None,
-                        "workspace_uninstalled",
-                        &body.base_url,
-                    )
-                    .await?;
-                }
+            if event == LifecycleEvent::Uninstalled
+                && let Some(connected) =
+                    installations::connected_organization(&transaction, &body.client_key).await?
+            {
+                audit::record(
+                    &transaction,
+                    Some(connected.organization_id),
+                    None,
+                    "workspace_uninstalled",
+                    &body.base_url,
+                )
+                .await?;
             }
             tracing::info!(client_key = %body.client_key, known, state = new_state.as_str(), "lifecycle");
         }

@@ -17,16 +17,15 @@ use uuid::Uuid;
 use crate::{
     atlassian::jira_users::{JiraUsers, JiraUsersError},
     config::{AccountsConfig, MailConfig},
-    db::{
-        installations::PREVIOUS_ORGANIZATION,
-        invites,
-        outbox::{self, Due, Email},
-        password_resets, setup_links,
-    },
     mail::{
         MailMetrics,
         messages::{self, InviteEmail, MessageError, PasswordResetEmail, SetupEmail},
     },
+};
+use accounts_store::{
+    installations, invites,
+    outbox::{self, Due, Email},
+    password_resets, setup_links,
 };
 
 /// Emails claimed per transaction.
@@ -188,37 +187,25 @@ impl OutboxSender {
         client: &impl GenericClient,
         installation: Uuid,
     ) -> Result<Outcome, SendError> {
-        let Some(row) = client
-            .query_opt(
-                &format!(
-                    "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id,
-                            o.name, i.api_base_url, i.forge_system_token
-                     FROM installations i
-                     LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
-                     WHERE i.id = $1"
-                ),
-                &[&installation],
-            )
-            .await?
-        else {
+        let Some(mailing) = installations::setup_mailing(client, installation).await? else {
             return Ok(Outcome::Cancelled("installation gone"));
         };
-        if row.get::<_, &str>(0) != "installed" {
+        if !mailing.installed {
             return Ok(Outcome::Cancelled("uninstalled"));
         }
-        let site: String = row.get(1);
-        let workspace: String = row.get(2);
-        let Some(installer) = row.get::<_, Option<String>>(4) else {
+        let site = mailing.base_url;
+        let workspace = mailing.display_name;
+        let Some(installer) = mailing.installer_account_id else {
             return Ok(Outcome::Cancelled("no installing user to mail"));
         };
-        let previous_organization: Option<String> = row.get(5);
+        let previous_organization = mailing.previous_organization_name;
         // Connect signs with the shared secret; Forge (no secret) uses the app system token at
         // the API base. A 401/403 is an error, so the outbox retries it with backoff: Atlassian
         // warns a Forge app's permissions may lag its install by minutes.
         let to = match (
-            row.get::<_, Option<Vec<u8>>>(3),
-            row.get::<_, Option<String>>(6),
-            row.get::<_, Option<Vec<u8>>>(7),
+            mailing.encrypted_secret,
+            mailing.api_base_url,
+            mailing.encrypted_system_token,
         ) {
             (Some(secret), _, _) => {
                 let secret = self

@@ -18,10 +18,10 @@ use super::{
 use crate::{
     AppState,
     accounts::{passwords, sign_in_metrics::SignInOutcome},
-    db::{
-        audit::{self},
-        organizations, sessions, users,
-    },
+};
+use accounts_store::{
+    audit::{self},
+    organizations, sessions, users,
 };
 
 #[derive(Deserialize)]
@@ -103,7 +103,7 @@ fn organizations_page(
     state: &AppState,
     visitor: &Visitor,
     email: &str,
-    organizations: Vec<(organizations::Organization, crate::roles::Role)>,
+    organizations: Vec<(organizations::Organization, accounts_store::roles::Role)>,
 ) -> Response {
     render(&Home {
         csrf: &visitor.csrf,

@@ -16,14 +16,11 @@ use super::{
     pages::{ApiTokenRow, ApiTokens, render},
     session::Visitor,
 };
-use crate::{
-    AppState,
-    db::{
-        api_tokens::{self, TokenName},
-        audit::{self, Actor},
-        sessions::SignedIn,
-    },
-    mail::messages::utc_text,
+use crate::{AppState, mail::messages::utc_text};
+use accounts_store::{
+    api_tokens::{self, TokenName},
+    audit::{self, Actor},
+    sessions::SignedIn,
 };
 
 pub(crate) const PATH: &str = "/account/tokens";

@@ -8,7 +8,8 @@ use axum::{
 use service_kit::http_metrics::Refusal;
 
 use super::pages::{Message, render};
-use crate::{atlassian::app_installed::AppInstalledError, db::organizations::MembershipError};
+use crate::atlassian::app_installed::AppInstalledError;
+use accounts_store::organizations::MembershipError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PageError {

@@ -14,14 +14,12 @@ use super::{
     pages::{self, Message, render},
     session::Visitor,
 };
-use crate::{
-    AppState,
-    db::{
-        audit::{self, Actor},
-        identities,
-        invites::{self, InviteCheck},
-        organizations,
-    },
+use crate::AppState;
+use accounts_store::{
+    audit::{self, Actor},
+    identities,
+    invites::{self, InviteCheck},
+    organizations,
 };
 
 #[derive(Deserialize)]

@@ -22,12 +22,12 @@ use crate::{
         oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
         sign_in_metrics::SignInOutcome,
     },
-    db::{
-        audit::{self},
-        identities::{self, FlowCheck, IdentityKey, LinkError, NewFlow},
-        sessions, users,
-    },
     mail::messages::utc_text,
+};
+use accounts_store::{
+    audit::{self},
+    identities::{self, FlowCheck, IdentityKey, LinkError, NewFlow},
+    sessions, users,
 };
 
 /// Where linking and unlinking land: the account's settings.

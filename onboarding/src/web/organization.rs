@@ -16,19 +16,16 @@ use super::{
     pages::{self, InviteRow, MemberRow, Message, RoleChoice, WorkspaceRow, render},
     session::Visitor,
 };
-use crate::{
-    AppState,
-    accounts::sign_in_policy::{PASSWORD, PolicyRefusal, SignInPolicy},
-    db::{
-        audit::{self, Actor},
-        invites,
-        organizations::{self, Organization},
-        outbox::{self, Email},
-        sessions::{self, SignedIn},
-        users,
-    },
-    mail::messages::utc_text,
+use crate::{AppState, mail::messages::utc_text};
+use accounts_store::{
+    audit::{self, Actor},
+    invites,
+    organizations::{self, Organization},
+    outbox::{self, Email},
     roles::Role,
+    sessions::{self, SignedIn},
+    sign_in_policy::{PASSWORD, PolicyRefusal, SignInPolicy},
+    users,
 };
 
 /// The caller, signed in and a member of the organization in the path.
@@ -390,11 +387,7 @@ async fn email_of(
     client: &impl deadpool_postgres::GenericClient,
     user: Uuid,
 ) -> Result<String, tokio_postgres::Error> {
-    Ok(client
-        .query_opt("SELECT email FROM users WHERE id = $1", &[&user])
-        .await?
-        .map(|row| row.get(0))
-        .unwrap_or_default())
+    Ok(users::email_of(client, user).await?.unwrap_or_default())
 }
 
 pub(crate) async fn remove(

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use crate::roles::Role;
+use accounts_store::roles::Role;
 use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Response},

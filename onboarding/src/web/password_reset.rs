@@ -17,15 +17,12 @@ use super::{
     pages::{ForgotPassword, Message, ResetPassword, render},
     session::Visitor,
 };
-use crate::{
-    AppState,
-    accounts::passwords,
-    db::{
-        audit::{self},
-        outbox::{self, Email},
-        password_resets::{self, ResetCheck},
-        sessions, users,
-    },
+use crate::{AppState, accounts::passwords};
+use accounts_store::{
+    audit::{self},
+    outbox::{self, Email},
+    password_resets::{self, ResetCheck},
+    sessions, users,
 };
 
 #[derive(Deserialize)]

@@ -12,14 +12,13 @@ use sha2::{Digest, Sha256};
 use time::Duration as CookieDuration;
 
 use super::error::PageError;
-use crate::{
-    AppState,
-    db::sessions::{self, SignedIn},
+use accounts_store::{
+    sessions::{self, SESSION_COOKIE, SignedIn},
     tokens,
 };
 
-/// The session cookie. Dashboards read the same cookie and the same table.
-pub const SESSION_COOKIE: &str = "mf_session";
+use crate::AppState;
+
 /// A random value per browser, set on the first request: the CSRF token of every form is
 /// derived from it, so a page of another site, which cannot read it, cannot forge a form.
 const VISITOR_COOKIE: &str = "mf_visitor";

@@ -17,19 +17,14 @@ use super::{
     pages::{Installer, Message, Setup, render},
     session::Visitor,
 };
-use crate::{
-    AppState,
-    atlassian::app_installed::AppInstalledError,
-    db::{
-        audit::{self, Actor},
-        installations::{self, Source},
-        organizations,
-        setup_links::{self, LinkCheck, SetupLink, SetupTarget},
-        users,
-    },
-    mail::messages::utc_text,
+use crate::{AppState, atlassian::app_installed::AppInstalledError, mail::messages::utc_text};
+use accounts_store::{
+    audit::{self, Actor},
+    installations::{self, Source},
+    organizations,
     roles::Role,
-    tokens,
+    setup_links::{self, LinkCheck, SetupLink, SetupTarget},
+    tokens, users,
 };
 
 const NEW_LINK_HOW: &str = "To get a new link: in Jira, open Apps → MetaFrazo and choose \"Re-send setup email\". If MetaFrazo is no longer installed there, install it again; a new setup email follows.";
@@ -233,7 +228,7 @@ async fn confirm_with_jira(
 /// The address beside the name, unless the name already holds it (Connect describes a site as
 /// "Atlassian JIRA at https://…", which would show the address twice).
 fn address_unless_named(target: &SetupTarget) -> Option<&str> {
-    crate::db::organizations::name_lacks_address(&target.display_name, &target.base_url)
+    accounts_store::organizations::name_lacks_address(&target.display_name, &target.base_url)
         .then_some(target.base_url.as_str())
 }
 
@@ -335,11 +330,7 @@ pub(crate) async fn complete(
         }
         _ => return Err(PageError::NotFound),
     };
-    transaction
-        .execute(
-            "UPDATE installations SET organization_id = $2, linked_at = now() WHERE id = $1",
-            &[&target.installation_id, &organization],
-        )
+    organizations::connect_installation_by_id(&transaction, target.installation_id, organization)
         .await?;
     setup_links::mark_used(&transaction, &token).await?;
     audit::record(

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::{
-    db::installations::PREVIOUS_ORGANIZATION,
+    installations::PREVIOUS_ORGANIZATION,
     tokens::{self, MintedToken, Redeemable},
 };
 

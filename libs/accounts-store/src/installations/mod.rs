@@ -1,6 +1,8 @@
 //! The `installations` table: every connected Jira workspace and its state. Each write fires
 //! the `installation_changed` notification (a trigger), which every ingress follows.
 
+pub mod read_model;
+
 use std::time::SystemTime;
 
 use contracts::InstallationId;
@@ -259,6 +261,76 @@ pub async fn forge_view(
         organization: row
             .get::<_, Option<Uuid>>(4)
             .map(|id| (id, row.get::<_, String>(5))),
+    }))
+}
+
+/// The organization a workspace is connected to, and the address it was installed at: what an
+/// uninstall records in that organization's audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub organization_id: Uuid,
+    pub base_url: String,
+}
+
+/// `None` when no installation has `client_key`, or it is connected to no organization.
+pub async fn connected_organization(
+    client: &impl GenericClient,
+    client_key: &str,
+) -> Result<Option<Connected>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT organization_id, base_url FROM installations
+             WHERE client_key = $1 AND organization_id IS NOT NULL",
+            &[&client_key],
+        )
+        .await?;
+    Ok(row.map(|row| Connected {
+        organization_id: row.get(0),
+        base_url: row.get(1),
+    }))
+}
+
+/// What the setup email needs of an installation: where to send it and how to ask Jira for the
+/// installer's address (credentials still encrypted).
+#[derive(Debug, Clone)]
+pub struct SetupMailing {
+    pub installed: bool,
+    pub base_url: String,
+    pub display_name: String,
+    pub installer_account_id: Option<String>,
+    /// The organization it is (or its Jira site was last) connected to, offered again.
+    pub previous_organization_name: Option<String>,
+    pub encrypted_secret: Option<Vec<u8>>,
+    pub api_base_url: Option<String>,
+    pub encrypted_system_token: Option<Vec<u8>>,
+}
+
+/// `None` when the installation is gone.
+pub async fn setup_mailing(
+    client: &impl GenericClient,
+    installation: Uuid,
+) -> Result<Option<SetupMailing>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT i.state, i.base_url, i.display_name, i.secret, i.installer_account_id,
+                        o.name, i.api_base_url, i.forge_system_token
+                 FROM installations i
+                 LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
+                 WHERE i.id = $1"
+            ),
+            &[&installation],
+        )
+        .await?;
+    Ok(row.map(|row| SetupMailing {
+        installed: row.get::<_, &str>(0) == State::Installed.as_str(),
+        base_url: row.get(1),
+        display_name: row.get(2),
+        encrypted_secret: row.get(3),
+        installer_account_id: row.get(4),
+        previous_organization_name: row.get(5),
+        api_base_url: row.get(6),
+        encrypted_system_token: row.get(7),
     }))
 }
 

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::{
-    db::sessions::SignedIn,
+    sessions::SignedIn,
     tokens::{self, MintedToken},
 };
 

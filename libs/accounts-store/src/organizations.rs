@@ -5,7 +5,7 @@ use contracts::InstallationId;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::{accounts::sign_in_policy::SignInPolicy, roles::Role};
+use crate::{roles::Role, sign_in_policy::SignInPolicy};
 
 #[derive(Debug, Clone)]
 pub struct Organization {
@@ -227,6 +227,21 @@ pub async fn connect_installation(
             "UPDATE installations SET organization_id = $2, linked_at = now()
              WHERE client_key = $1",
             &[&client_key, &organization],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Connects installation `id` to the organization, as a finished setup link does.
+pub async fn connect_installation_by_id(
+    client: &impl GenericClient,
+    id: Uuid,
+    organization: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE installations SET organization_id = $2, linked_at = now() WHERE id = $1",
+            &[&id, &organization],
         )
         .await?;
     Ok(updated == 1)

@@ -46,6 +46,17 @@ pub async fn create(
     Ok(row.map(|row| row.get(0)))
 }
 
+/// The address of user `id`; `None` when there is no such user.
+pub async fn email_of(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT email FROM users WHERE id = $1", &[&id])
+        .await?
+        .map(|row| row.get(0)))
+}
+
 pub async fn by_email(
     client: &impl GenericClient,
     email: &str,

@@ -6,7 +6,10 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::{accounts::sign_in_policy::PASSWORD, tokens};
+use crate::{sign_in_policy::PASSWORD, tokens};
+
+/// The cookie that carries a session's token; onboarding sets it, the dashboards read it.
+pub const SESSION_COOKIE: &str = "mf_session";
 
 /// Who a valid session belongs to.
 #[derive(Debug, Clone)]

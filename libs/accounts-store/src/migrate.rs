@@ -14,52 +14,52 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "installations",
-        sql: include_str!("../../migrations/0001_installations.sql"),
+        sql: include_str!("../migrations/0001_installations.sql"),
     },
     Migration {
         version: 2,
         name: "organizations",
-        sql: include_str!("../../migrations/0002_organizations.sql"),
+        sql: include_str!("../migrations/0002_organizations.sql"),
     },
     Migration {
         version: 3,
         name: "api_tokens",
-        sql: include_str!("../../migrations/0003_api_tokens.sql"),
+        sql: include_str!("../migrations/0003_api_tokens.sql"),
     },
     Migration {
         version: 4,
         name: "forge",
-        sql: include_str!("../../migrations/0004_forge.sql"),
+        sql: include_str!("../migrations/0004_forge.sql"),
     },
     Migration {
         version: 5,
         name: "oidc",
-        sql: include_str!("../../migrations/0005_oidc.sql"),
+        sql: include_str!("../migrations/0005_oidc.sql"),
     },
     Migration {
         version: 6,
         name: "sign_in_policy",
-        sql: include_str!("../../migrations/0006_sign_in_policy.sql"),
+        sql: include_str!("../migrations/0006_sign_in_policy.sql"),
     },
     Migration {
         version: 7,
         name: "identity_email_verified",
-        sql: include_str!("../../migrations/0007_identity_email_verified.sql"),
+        sql: include_str!("../migrations/0007_identity_email_verified.sql"),
     },
     Migration {
         version: 8,
         name: "api_token_sign_in_method",
-        sql: include_str!("../../migrations/0008_api_token_sign_in_method.sql"),
+        sql: include_str!("../migrations/0008_api_token_sign_in_method.sql"),
     },
     Migration {
         version: 9,
         name: "password_resets",
-        sql: include_str!("../../migrations/0009_password_resets.sql"),
+        sql: include_str!("../migrations/0009_password_resets.sql"),
     },
     Migration {
         version: 10,
         name: "setup_link_recipient",
-        sql: include_str!("../../migrations/0010_setup_link_recipient.sql"),
+        sql: include_str!("../migrations/0010_setup_link_recipient.sql"),
     },
 ];
 
