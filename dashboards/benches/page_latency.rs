@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use accounts_store::{organizations, roles::Role, sessions, users};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
-use service_kit::testing::{Stack, TestApp, unique};
+use test_kit::{Stack, TestApp, unique};
 use warehouse::synthetic::{self, LARGE_TENANT};
 
 const EVENTS: u64 = 10_000_000;
@@ -70,8 +70,8 @@ async fn run() -> anyhow::Result<()> {
 }
 
 async fn measure(
-    clickhouse: &service_kit::connections::ClickHouseConfig,
-    postgres: &service_kit::connections::PostgresConfig,
+    clickhouse: &service_runtime::connections::ClickHouseConfig,
+    postgres: &service_runtime::connections::PostgresConfig,
 ) -> anyhow::Result<()> {
     let warehouse = clickhouse.client();
     warehouse::migrate(&warehouse).await?;

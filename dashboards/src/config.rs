@@ -1,6 +1,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
-use service_kit::{
+use service_runtime::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, PostgresConfig},
     env_or,

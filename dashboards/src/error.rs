@@ -5,7 +5,7 @@ use axum::{
     http::{StatusCode, Uri},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use service_kit::http_metrics::Refusal;
+use service_runtime::http_metrics::Refusal;
 
 /// Escapes what it shows: a bad request's reason may quote the request.
 #[derive(Template)]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::{Router, routing::get};
 use deadpool_postgres::Pool;
-use service_kit::{
+use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, PostgresCheck},
     new_registry,

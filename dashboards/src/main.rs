@@ -2,10 +2,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("dashboards");
+    service_runtime::telemetry::init("dashboards");
     let config = dashboards::Config::from_env()?;
     let app = dashboards::build(config).await?;
-    app.run_until_stopped(service_kit::shutdown_signal())
+    app.run_until_stopped(service_runtime::shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

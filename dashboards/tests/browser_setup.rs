@@ -12,7 +12,7 @@ use fantoccini::{
 };
 use golden_path::browser::Browser;
 use jira_simulator::{Simulator, SimulatorConfig, Target, WorkspaceSpec};
-use service_kit::testing::{Mailbox, Stack, TestApp, free_port};
+use test_kit::{Mailbox, Stack, TestApp, free_port};
 
 /// Chromium's console, through chromedriver's log endpoint (outside W3C WebDriver, so fantoccini
 /// has no call for it).
@@ -47,7 +47,7 @@ fn screenshots() -> std::path::PathBuf {
 /// with one workspace installed through the simulator and its setup email read.
 struct Services {
     dashboards_url: String,
-    clickhouse: service_kit::connections::ClickHouseConfig,
+    clickhouse: service_runtime::connections::ClickHouseConfig,
     /// MetaFrazo's id for it, as onboarding recorded it: what the warehouse is keyed by.
     installation_id: contracts::InstallationId,
     /// The setup email's link.

@@ -1,7 +1,7 @@
 //! Dashboards against the real stack: ready with ClickHouse and Postgres, and its readiness
 //! follows each of them going away and coming back.
 
-use service_kit::testing::{Stack, TcpGate, TestApp};
+use test_kit::{Stack, TcpGate, TestApp};
 
 async fn config() -> dashboards::Config {
     let mut config = dashboards::Config::from_env().expect("config");
@@ -38,7 +38,7 @@ async fn not_ready_while_postgres_is_cut_off_and_ready_again_after() {
 
 #[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
-    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+    test_kit::assert_binary_stops_cleanly_on_sigterm(
         env!("CARGO_BIN_EXE_dashboards"),
         "DASHBOARDS_ADDR",
     )

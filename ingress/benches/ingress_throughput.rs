@@ -13,7 +13,7 @@ use jira_simulator::{
     ConnectInstallation, DeliveryOptions, Simulator, SimulatorConfig, WorkspaceSpec,
 };
 use secrecy::ExposeSecret;
-use service_kit::testing::{Stack, TestApp, TestBroker, procfs, unique};
+use test_kit::{Stack, TestApp, TestBroker, procfs, unique};
 
 use support::{
     baseline::Baseline,

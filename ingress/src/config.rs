@@ -3,7 +3,7 @@ use std::{
     time::Duration,
 };
 
-use service_kit::{
+use service_runtime::{
     ConfigError, ServerConfig,
     connections::{KafkaConfig, PostgresConfig},
     env_or,

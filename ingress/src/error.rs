@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use service_kit::http_metrics::Refusal;
+use service_runtime::http_metrics::Refusal;
 
 use crate::{sink::SinkError, verify::Refused};
 

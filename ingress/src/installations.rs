@@ -17,7 +17,7 @@ use accounts_store::installations::read_model;
 use contracts::{ClientKey, InstallationId, Source};
 use futures::{FutureExt, StreamExt, future::BoxFuture};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use service_kit::{DependencyCheck, secret_cipher::SecretCipher};
+use service_runtime::{DependencyCheck, secret_cipher::SecretCipher};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 

@@ -18,7 +18,7 @@ pub use routes::{ADMIN_WEBHOOKS, CONNECT_EVENTS, FORGE_EVENTS};
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
-use service_kit::{
+use service_runtime::{
     Application, Readiness, ServiceRouter, checks::KafkaCheck, kafka_topics, new_registry,
 };
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,7 @@ use crate::{
     sink::EventSink,
     verify::{ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier},
 };
-use service_kit::forge_fit::FitVerifier;
+use atlassian_auth::forge_fit::FitVerifier;
 
 #[derive(Clone)]
 pub(crate) struct AppState {

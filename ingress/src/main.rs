@@ -2,10 +2,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("ingress");
+    service_runtime::telemetry::init("ingress");
     let config = ingress::Config::from_env()?;
     let app = ingress::build(config).await?;
-    app.run_until_stopped(service_kit::shutdown_signal())
+    app.run_until_stopped(service_runtime::shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

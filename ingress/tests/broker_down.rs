@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use jira_simulator::DeliveryOptions;
 use serde_json::Value;
-use service_kit::testing::TestBroker;
 use support::{Harness, fixture, once};
+use test_kit::TestBroker;
 
 #[tokio::test]
 async fn broker_down_gives_503_and_the_retried_events_are_stored_once_it_is_back() {

@@ -59,9 +59,8 @@ async fn each_way_a_forge_token_can_be_untrusted_gets_401_saying_which() {
         .as_secs() as i64;
     // Flip one character inside the signature (not the last, whose spare bits may make the
     // base64 merely malformed rather than a wrong signature).
-    let tampered = service_kit::testing::flip_signature_char(
-        &harness.sim.mint_fit(&installation, &json!({})).unwrap(),
-    );
+    let tampered =
+        test_kit::flip_signature_char(&harness.sim.mint_fit(&installation, &json!({})).unwrap());
     let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(&tampered).unwrap();
     let hs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

@@ -1,7 +1,7 @@
 //! The ingress answers health, readiness and metrics against the real stack, and its readiness
 //! follows its dependencies.
 
-use service_kit::testing::{Stack, TcpGate, TestApp};
+use test_kit::{Stack, TcpGate, TestApp};
 
 /// The stack's config, on a free port, with a fresh database onboarding has migrated.
 async fn config() -> ingress::Config {
@@ -52,9 +52,6 @@ async fn not_ready_and_says_why_when_no_broker_answers() {
 
 #[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
-    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
-        env!("CARGO_BIN_EXE_ingress"),
-        "INGRESS_ADDR",
-    )
-    .await;
+    test_kit::assert_binary_stops_cleanly_on_sigterm(env!("CARGO_BIN_EXE_ingress"), "INGRESS_ADDR")
+        .await;
 }

@@ -17,8 +17,8 @@ use jira_simulator::{
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, header::HeaderValue};
 use serde_json::{Value, json};
-use service_kit::testing::{TestApp, flip_signature_char};
 use support::{Harness, PUBLIC_BASE_URL, fixture};
+use test_kit::{TestApp, flip_signature_char};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Below hyper's 400 KiB header buffer, so it reaches our code: the token is refused, not the

@@ -4,7 +4,7 @@ use std::{
 };
 
 use lettre::message::Mailbox;
-use service_kit::{
+use service_runtime::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, PostgresConfig, SmtpConfig},
     env_or, env_secret_or,

@@ -13,21 +13,24 @@ pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig, OidcConfig
 
 use std::sync::Arc;
 
+use atlassian_auth::{
+    forge_fit::{FitVerifier, ForgeKeys},
+    install_keys::InstallKeys,
+};
 use axum::{
     Router,
     routing::{get, post},
 };
 use deadpool_postgres::Pool;
-use service_kit::{
+use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{PostgresCheck, SmtpCheck},
-    forge_fit::{FitVerifier, ForgeKeys},
     new_registry,
     secret_cipher::SecretCipher,
 };
 
 use crate::{
-    atlassian::{descriptor, install_keys::InstallKeys, jira_users::JiraUsers},
+    atlassian::{descriptor, jira_users::JiraUsers},
     mail::{MailMetrics, OutboxSender, OutboxWaker},
 };
 

@@ -48,12 +48,12 @@ enum WebhookCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    service_kit::telemetry::init("onboarding");
+    service_runtime::telemetry::init("onboarding");
     let config = onboarding::Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = onboarding::build(config).await?;
-            app.run_until_stopped(service_kit::shutdown_signal())
+            app.run_until_stopped(service_runtime::shutdown_signal())
                 .await?;
             tracing::info!("stopped");
         }

@@ -4,7 +4,7 @@
 
 use deadpool_postgres::Pool;
 use rand::{Rng, distributions::Alphanumeric};
-use service_kit::secret_cipher::SecretCipher;
+use service_runtime::secret_cipher::SecretCipher;
 
 use accounts_store::{
     installations::{self, NewInstallation, Source},

@@ -8,8 +8,8 @@ mod support;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jira_simulator::{INSTALLED_EVENT, UNINSTALLED_EVENT};
 use serde_json::{Value, json};
-use service_kit::testing::flip_signature_char;
 use support::{Harness, email, setup_path};
+use test_kit::flip_signature_char;
 
 fn now() -> i64 {
     std::time::SystemTime::now()

@@ -8,8 +8,8 @@ mod support;
 
 use jira_simulator::{ForgeInstall, UiAnswer};
 use serde_json::Value;
-use service_kit::testing::flip_signature_char;
 use support::{Harness, PUBLIC_BASE_URL, email};
+use test_kit::flip_signature_char;
 
 const STATUS: &str = "/forge/ui/status";
 const LINK: &str = "/forge/ui/link";

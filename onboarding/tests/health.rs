@@ -1,7 +1,7 @@
 //! Onboarding against the real stack: ready with Postgres and the SMTP server, and its readiness
 //! follows each of them going away and coming back.
 
-use service_kit::testing::{Stack, TcpGate, TestApp};
+use test_kit::{Stack, TcpGate, TestApp};
 
 async fn config() -> onboarding::Config {
     let mut config = onboarding::Config::from_env().expect("config");
@@ -38,7 +38,7 @@ async fn not_ready_while_the_mail_server_is_cut_off_and_ready_again_after() {
 
 #[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
-    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+    test_kit::assert_binary_stops_cleanly_on_sigterm(
         env!("CARGO_BIN_EXE_onboarding"),
         "ONBOARDING_ADDR",
     )

@@ -8,7 +8,7 @@ use jira_simulator::{
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use service_kit::testing::{Stack, TestApp};
+use test_kit::{Stack, TestApp};
 
 const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 const INSTALLED: &str = "/atlassian/lifecycle/installed";
@@ -18,7 +18,7 @@ struct Setup {
     app: TestApp,
     target: Target,
     pool: deadpool_postgres::Pool,
-    cipher: service_kit::secret_cipher::SecretCipher,
+    cipher: service_runtime::secret_cipher::SecretCipher,
 }
 
 async fn setup() -> Setup {
@@ -218,8 +218,7 @@ async fn untrusted_install_callbacks_are_refused_and_change_nothing() {
     let valid = setup.claims(key, INSTALLED, json!({}));
     // Flip one character inside the signature (not the last, whose spare bits may make the
     // base64 merely malformed rather than a wrong signature).
-    let tampered =
-        service_kit::testing::flip_signature_char(&setup.sim.sign_install_token(&valid).unwrap());
+    let tampered = test_kit::flip_signature_char(&setup.sim.sign_install_token(&valid).unwrap());
     let hs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &valid,

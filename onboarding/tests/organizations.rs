@@ -409,11 +409,9 @@ async fn the_jira_admin_page_shows_the_connection_and_re_sends_the_setup_email()
     assert!(body.contains("None yet"), "no event has arrived: {body}");
     assert_eq!(page(context_token("not-the-request-hash")).await.0, 401);
     assert_eq!(
-        page(service_kit::testing::flip_signature_char(&context_token(
-            "context-qsh"
-        )))
-        .await
-        .0,
+        page(test_kit::flip_signature_char(&context_token("context-qsh")))
+            .await
+            .0,
         401
     );
     let foreign = sign_connect_token(
@@ -595,7 +593,7 @@ async fn a_jira_admin_finishes_setup_from_the_admin_page_without_the_email() {
         }
     };
     assert_eq!(
-        finish(service_kit::testing::flip_signature_char(&context_token))
+        finish(test_kit::flip_signature_char(&context_token))
             .await
             .0,
         401

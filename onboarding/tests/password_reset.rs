@@ -19,7 +19,7 @@ async fn ask_for_a_link(harness: &Harness, address: &str) -> Page {
         .await
 }
 
-fn reset_path(mail: &service_kit::testing::Mail) -> String {
+fn reset_path(mail: &test_kit::Mail) -> String {
     mail.link_path(&format!("{PUBLIC_BASE_URL}/reset-password/"))
 }
 

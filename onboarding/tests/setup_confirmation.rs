@@ -6,8 +6,8 @@
 mod support;
 
 use jira_simulator::ForgeInstall;
-use service_kit::testing::Mail;
 use support::{Browser, Harness, email, setup_path};
+use test_kit::Mail;
 
 /// The `href` of the page's link whose text is exactly `text`, as a browser would follow it.
 fn href_of(body: &str, text: &str) -> String {

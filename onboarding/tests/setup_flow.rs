@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use service_kit::testing::TcpGate;
 use support::{Harness, PUBLIC_BASE_URL, email, setup_path};
+use test_kit::TcpGate;
 
 #[tokio::test]
 async fn an_install_mails_a_working_one_time_setup_link_to_the_installing_admin() {
@@ -234,7 +234,7 @@ async fn a_workspace_uninstalled_before_linking_gets_a_clear_page_and_nothing_is
 
 #[tokio::test]
 async fn a_mail_server_that_is_down_delays_the_setup_email_and_loses_nothing() {
-    let smtp = service_kit::connections::SmtpConfig::from_env().unwrap();
+    let smtp = service_runtime::connections::SmtpConfig::from_env().unwrap();
     let (gate, gated) = TcpGate::for_smtp(&smtp).await;
     gate.close().await;
     let harness = Harness::start_with(move |config| config.smtp = gated).await;

@@ -27,11 +27,11 @@ use jira_simulator::{
 };
 use rand::{SeedableRng, rngs::StdRng};
 use secrecy::ExposeSecret;
-use service_kit::{
+use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TestApp, TestBroker, free_port, procfs, unique},
 };
+use test_kit::{Stack, TestApp, TestBroker, free_port, procfs, unique};
 use tokio::{process::Child, sync::Semaphore, task::JoinSet};
 
 /// Its path is empty, so a token's qsh covers the event route's path as it is.

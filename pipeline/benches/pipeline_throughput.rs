@@ -25,11 +25,11 @@ use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_kit::{
+use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TestBroker, free_port, procfs, unique},
 };
+use test_kit::{Stack, TestBroker, free_port, procfs, unique};
 use tokio::process::Command;
 use warehouse::{EventRow, FieldChangeRow};
 

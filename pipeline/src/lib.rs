@@ -17,7 +17,7 @@ pub use worker::Worker;
 use std::time::Duration;
 
 use axum::Router;
-use service_kit::{
+use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
     kafka_topics::{self, TopicSpec},

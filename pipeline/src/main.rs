@@ -2,11 +2,11 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("pipeline");
+    service_runtime::telemetry::init("pipeline");
     let config = pipeline::Config::from_env()?;
     let pipeline = pipeline::build(config).await?;
     pipeline
-        .run_until_stopped(service_kit::shutdown_signal())
+        .run_until_stopped(service_runtime::shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

@@ -9,10 +9,8 @@ use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_kit::{
-    kafka_topics::{self, TopicSpec},
-    testing::{Stack, free_port, unique},
-};
+use service_runtime::kafka_topics::{self, TopicSpec};
+use test_kit::{Stack, free_port, unique};
 
 const DELIVERIES: usize = 600;
 

@@ -11,11 +11,11 @@ use rdkafka::{
     message::{Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_kit::{
+use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TcpGate, TestApp, unique},
 };
+use test_kit::{Stack, TcpGate, TestApp, unique};
 use tokio_util::sync::CancellationToken;
 
 const FIXTURES: &[&str] = &[

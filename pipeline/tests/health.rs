@@ -1,7 +1,7 @@
 //! The pipeline's health port against the real stack: ready with Kafka and ClickHouse, and its
 //! readiness follows ClickHouse going away and coming back.
 
-use service_kit::testing::{Stack, TcpGate, TestApp};
+use test_kit::{Stack, TcpGate, TestApp};
 
 async fn config() -> pipeline::Config {
     let mut config = pipeline::Config::from_env().expect("config");
@@ -29,7 +29,7 @@ async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
 
 #[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
-    service_kit::testing::assert_binary_stops_cleanly_on_sigterm(
+    test_kit::assert_binary_stops_cleanly_on_sigterm(
         env!("CARGO_BIN_EXE_pipeline"),
         "PIPELINE_ADDR",
     )

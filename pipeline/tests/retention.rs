@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, TimeZone, Utc};
 use clickhouse::Client;
 use pipeline::{RetentionConfig, retention::Retention};
-use service_kit::testing::Stack;
+use test_kit::Stack;
 use warehouse::{EventRow, FieldChangeRow, retention::PARTITIONED_TABLES};
 
 fn issue_created(delivery: &str, at_ms: i64) -> EventRow {

@@ -10,10 +10,8 @@ use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use clickhouse::Client;
 use contracts::InstallationId;
-use service_kit::{
-    connections::ClickHouseConfig,
-    testing::{Stack, unique},
-};
+use service_runtime::connections::ClickHouseConfig;
+use test_kit::{Stack, unique};
 use warehouse::{
     queries::{self, FeedFilters, Filters, Scope},
     synthetic::{self, LARGE_TENANT, SMALL_TENANT},

@@ -5,8 +5,8 @@
 mod support;
 
 use chrono::{TimeZone, Utc};
-use service_kit::testing::Stack;
 use support::{generate, id, insert};
+use test_kit::Stack;
 use warehouse::queries::{FeedFilters, Filters, Scope, event, event_at, feed};
 
 fn scope(installations: &[&str]) -> Scope {

@@ -1,6 +1,6 @@
 //! Migrations against the stack's real ClickHouse (18.16 locally), each test in a fresh database.
 
-use service_kit::testing::Stack;
+use test_kit::Stack;
 
 #[tokio::test]
 async fn migrating_twice_applies_each_migration_once() {

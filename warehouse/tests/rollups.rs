@@ -8,8 +8,8 @@ mod support;
 use chrono::{DateTime, TimeZone, Utc};
 use clickhouse::{Client, Row};
 use serde::Serialize;
-use service_kit::testing::Stack;
 use support::{Generated, generate, id, insert};
+use test_kit::Stack;
 use warehouse::{
     EventRow,
     queries::{Filters, Scope, Trends, WeeklyRates, trends, weekly_rates},

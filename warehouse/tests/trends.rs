@@ -4,8 +4,8 @@
 mod support;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use service_kit::testing::Stack;
 use support::{Generated, change, event, id, insert};
+use test_kit::Stack;
 use warehouse::queries::{Filters, Scope, trends};
 
 fn at(day: u32, hour: u32) -> i64 {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 mod support;
 
 use chrono::{Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc};
-use service_kit::testing::Stack;
 use support::{Generated, generate, id, insert};
+use test_kit::Stack;
 use warehouse::{
     EventRow,
     queries::{Filters, Scope, weekly_rates},

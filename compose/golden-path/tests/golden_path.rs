@@ -26,7 +26,7 @@ use jira_simulator::{
     lifecycle::{self, LifecycleEvent, LifecycleSpec},
 };
 use serde_json::Value;
-use service_kit::testing::Mailbox;
+use test_kit::Mailbox;
 
 /// Issues per walk, over this many weeks: a few hundred deliveries.
 const ISSUES: u32 = 40;
@@ -787,7 +787,7 @@ async fn delete_organization(
 /// MetaFrazo's id for the workspace, from the installations onboarding keeps.
 async fn installation_id(client_key: &str) -> InstallationId {
     let config =
-        service_kit::connections::PostgresConfig::from_env().expect("the stack's Postgres");
+        service_runtime::connections::PostgresConfig::from_env().expect("the stack's Postgres");
     let pool = config.pool().expect("a pool");
     pool.get()
         .await
@@ -803,7 +803,7 @@ async fn installation_id(client_key: &str) -> InstallationId {
 
 /// Rows the installation has in any of the warehouse's tables.
 async fn rows_of(installation: InstallationId) -> u64 {
-    let warehouse = service_kit::connections::ClickHouseConfig::from_env()
+    let warehouse = service_runtime::connections::ClickHouseConfig::from_env()
         .expect("the stack's ClickHouse")
         .client();
     let tables: Vec<String> = warehouse

@@ -16,8 +16,8 @@ use jira_simulator::{
 };
 use rand::SeedableRng;
 use serde_json::Value;
-use service_kit::testing::Mailbox;
 use services::Services;
+use test_kit::Mailbox;
 
 struct TempDir(PathBuf);
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use accounts_store::{api_tokens, organizations, roles::Role, sessions, users};
-use service_kit::testing::{Stack, TestApp};
+use test_kit::{Stack, TestApp};
 use uuid::Uuid;
 
 pub use contracts::InstallationId;

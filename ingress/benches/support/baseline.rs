@@ -11,7 +11,7 @@ use rdkafka::{
     ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
-use service_kit::kafka_topics::{self, TopicSpec};
+use service_runtime::kafka_topics::{self, TopicSpec};
 use tokio::{runtime::Runtime, sync::oneshot};
 
 /// Every body under one key, as all of one installation's events are under its id in ingress:

@@ -18,7 +18,7 @@ use jira_simulator::{
 use rand::{SeedableRng, rngs::StdRng};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::json;
-use service_kit::testing::unique;
+use test_kit::unique;
 use tokio::{sync::Semaphore, task::JoinSet};
 
 /// Jira signs each webhook's token for three minutes.

@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use service_kit::testing::{free_port, procfs, unique};
+use test_kit::{free_port, procfs, unique};
 use tokio::process::{Child, Command};
 
 /// How long a started process may take to listen (or to report ready).

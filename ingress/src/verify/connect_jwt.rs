@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use atlassian_auth::connect_jwt::{self, ConnectJwtError, Expected};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::ExposeSecret;
-use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
 
 use super::Refused;
 use contracts::Source;

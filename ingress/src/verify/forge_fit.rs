@@ -1,10 +1,10 @@
 //! Forge Remote events: `Authorization: Bearer <FIT>`, a Forge Invocation Token checked by
-//! `service_kit::forge_fit` (RS256, Forge JWKS, `iss`, `aud`, freshness); here only whether
+//! `atlassian_auth::forge_fit` (RS256, Forge JWKS, `iss`, `aud`, freshness); here only whether
 //! `app.installationId` names an active Forge installation.
 
 use std::sync::Arc;
 
-use service_kit::{
+use atlassian_auth::{
     connect_jwt::ConnectJwtError,
     forge_fit::{FitError, FitVerifier},
 };

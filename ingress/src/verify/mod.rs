@@ -5,9 +5,9 @@ pub mod connect_jwt;
 pub mod forge_fit;
 pub mod webhook_hmac;
 
-pub use service_kit::forge_fit::ForgeKeys;
+pub use atlassian_auth::forge_fit::ForgeKeys;
 
-use service_kit::connect_jwt::ConnectJwtError;
+use atlassian_auth::connect_jwt::ConnectJwtError;
 
 /// Why a delivery was not trusted. Every variant is a 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

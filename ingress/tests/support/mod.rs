@@ -16,7 +16,7 @@ use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},
 };
-use service_kit::testing::{Stack, TestApp, unique};
+use test_kit::{Stack, TestApp, unique};
 
 pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 
@@ -29,7 +29,7 @@ pub struct Harness {
     pub dead_letter_topic: String,
     pub brokers: String,
     pub pool: deadpool_postgres::Pool,
-    pub cipher: service_kit::secret_cipher::SecretCipher,
+    pub cipher: service_runtime::secret_cipher::SecretCipher,
 }
 
 /// Retries are the simulator's business in tests that ask for them; by default one attempt.
@@ -83,14 +83,14 @@ impl Harness {
         config.verify.forge_jwks_url = sim.jwks_url().unwrap();
         tweak(&mut config);
         let brokers = config.kafka.brokers.clone();
-        service_kit::kafka_topics::ensure(
+        service_runtime::kafka_topics::ensure(
             &brokers,
             &[
-                service_kit::kafka_topics::TopicSpec {
+                service_runtime::kafka_topics::TopicSpec {
                     name: &raw_topic,
                     partitions: 2,
                 },
-                service_kit::kafka_topics::TopicSpec {
+                service_runtime::kafka_topics::TopicSpec {
                     name: &dead_letter_topic,
                     partitions: 1,
                 },

@@ -5,10 +5,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use atlassian_auth::connect_jwt::{self, ConnectJwtError, Expected};
 use axum::http::{HeaderMap, Method, Uri, header::AUTHORIZATION};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::ExposeSecret;
-use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
 
 use crate::AppState;
 use accounts_store::installations::{self, AdminView};

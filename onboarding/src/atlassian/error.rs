@@ -3,15 +3,16 @@
 //! malformed body, 413 and 408 for one too large or too slow, 503 for our own trouble (Atlassian
 //! retries).
 
+use atlassian_auth::{connect_jwt::ConnectJwtError, forge_fit::FitError};
 use axum::{
     Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use service_kit::{connect_jwt::ConnectJwtError, forge_fit::FitError, http_metrics::Refusal};
+use service_runtime::http_metrics::Refusal;
 
-use super::install_keys::InstallKeyError;
+use atlassian_auth::install_keys::InstallKeyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {

@@ -5,15 +5,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use atlassian_auth::{connect_jwt::ConnectJwtError, forge_fit::FitClaims};
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, StatusCode, header::AUTHORIZATION},
 };
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
-use service_kit::{
-    connect_jwt::ConnectJwtError, forge_fit::FitClaims, secret_cipher::SecretCipher,
-};
+use service_runtime::secret_cipher::SecretCipher;
 use sha2::{Digest, Sha256};
 
 use crate::{

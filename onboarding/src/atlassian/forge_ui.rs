@@ -5,6 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use atlassian_auth::forge_fit::FitError;
 use axum::{
     Json,
     extract::State,
@@ -12,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use service_kit::{forge_fit::FitError, http_metrics::Refusal};
+use service_runtime::http_metrics::Refusal;
 
 use super::{
     admin_page::last_event_text,

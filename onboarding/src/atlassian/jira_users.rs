@@ -7,10 +7,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use atlassian_auth::connect_jwt;
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::json;
-use service_kit::connect_jwt;
 use url::Url;
 
 /// Long enough for one request; Atlassian accepts up to an hour.

@@ -3,19 +3,22 @@
 //! server), addressed to our base URL, bound to this request by `qsh`, fresh, and not seen
 //! before. Anything else is refused with 401 and changes nothing.
 
+use atlassian_auth::{
+    connect_jwt::{self, ConnectJwtError, Expected},
+    install_keys::InstallKeyError,
+};
 use axum::{
     extract::{OriginalUri, Path, Request, State},
     http::{HeaderMap, StatusCode, header::AUTHORIZATION},
 };
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use service_kit::connect_jwt::{self, ConnectJwtError, Expected};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{
     AppState,
-    atlassian::{LifecycleError, body, install_keys::InstallKeyError},
+    atlassian::{LifecycleError, body},
 };
 use accounts_store::{
     audit,

@@ -11,7 +11,6 @@ pub mod descriptor;
 mod error;
 mod forge_lifecycle;
 mod forge_ui;
-pub mod install_keys;
 pub mod jira_users;
 mod lifecycle;
 

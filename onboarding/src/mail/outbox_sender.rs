@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use deadpool_postgres::{GenericClient, Pool};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
-use service_kit::secret_cipher::SecretCipher;
+use service_runtime::secret_cipher::SecretCipher;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use url::Url;

@@ -5,7 +5,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use service_kit::http_metrics::Refusal;
+use service_runtime::http_metrics::Refusal;
 
 use super::pages::{Message, render};
 use crate::atlassian::app_installed::AppInstalledError;

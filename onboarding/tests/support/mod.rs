@@ -11,7 +11,7 @@ pub use browser::Browser;
 use std::time::Duration;
 
 use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
-use service_kit::testing::{Mail, Mailbox, Stack, TestApp};
+use test_kit::{Mail, Mailbox, Stack, TestApp};
 
 pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 

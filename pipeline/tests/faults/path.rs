@@ -7,11 +7,11 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
-use service_kit::{
+use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
-    testing::{Stack, TcpGate, TestApp, TestBroker, free_port, unique},
 };
+use test_kit::{Stack, TcpGate, TestApp, TestBroker, free_port, unique};
 
 const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 

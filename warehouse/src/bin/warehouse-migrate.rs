@@ -3,8 +3,8 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::telemetry::init("warehouse-migrate");
-    let config = service_kit::connections::ClickHouseConfig::from_env()?;
+    service_runtime::telemetry::init("warehouse-migrate");
+    let config = service_runtime::connections::ClickHouseConfig::from_env()?;
     let applied = warehouse::migrate(&config.client()).await?;
     tracing::info!(
         database = %config.database,

@@ -7,10 +7,8 @@
 use std::time::Duration;
 
 use jira_simulator::{Simulator, SimulatorConfig, Target};
-use service_kit::{
-    kafka_topics::{TopicSpec, ensure},
-    testing::{Stack, TestApp, unique},
-};
+use service_runtime::kafka_topics::{TopicSpec, ensure};
+use test_kit::{Stack, TestApp, unique};
 
 /// The public URL the services believe they are behind: install tokens' `aud` and qsh base.
 pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";

@@ -16,7 +16,7 @@ use tokio::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::connections::{ClickHouseConfig, KafkaConfig, PostgresConfig, SmtpConfig};
+use service_runtime::connections::{ClickHouseConfig, KafkaConfig, PostgresConfig, SmtpConfig};
 
 /// A name no other test (or earlier run) uses: `prefix_` and 12 hex digits.
 pub fn unique(prefix: &str) -> String {
@@ -259,7 +259,7 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub fn spawn(app: crate::Application) -> Self {
+    pub fn spawn(app: service_runtime::Application) -> Self {
         let address = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {

@@ -3,17 +3,13 @@
 
 pub mod checks;
 pub mod config;
-pub mod connect_jwt;
 pub mod connections;
-pub mod forge_fit;
 pub mod http_metrics;
 pub mod kafka_topics;
 pub mod readiness;
 pub mod secret_cipher;
 pub mod server;
 pub mod telemetry;
-/// The harness for integration tests against the running local stack.
-pub mod testing;
 
 pub use config::{ConfigError, env_or, env_secret_or};
 pub use readiness::{DependencyCheck, Readiness};

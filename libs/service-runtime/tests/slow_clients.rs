@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use service_kit::{Application, ServerConfig, testing::TestApp};
+use service_runtime::{Application, ServerConfig};
+use test_kit::TestApp;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use service_kit::{Application, ServerConfig, testing::TestApp};
+use service_runtime::{Application, ServerConfig};
+use test_kit::TestApp;
 
 async fn app_with_a_slow_route(request_takes: Duration, grace: Duration) -> TestApp {
     let router = Router::new().route(

@@ -11,7 +11,7 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
 };
-use service_kit::testing::{Stack, unique};
+use test_kit::{Stack, unique};
 
 #[tokio::test]
 async fn a_message_makes_a_round_trip_through_the_broker() {
