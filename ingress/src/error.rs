@@ -123,9 +123,8 @@ impl IntoResponse for IngressError {
             _ => None,
         };
         response.extensions_mut().insert(Refusal {
-            code: self.code(),
-            reason: self.to_string(),
             installation,
+            ..Refusal::of(self.code(), &self)
         });
         response
     }

@@ -20,14 +20,71 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// Attached to a response by an error's `IntoResponse`, so the refusal is logged once, here,
-/// with its route, rather than by each handler.
+/// with its route, rather than by each handler or again by the error itself.
 #[derive(Clone, Debug)]
 pub struct Refusal {
     pub code: &'static str,
     /// For the operator's log; never a secret or a token.
     pub reason: String,
-    /// The installation (client key) concerned, when known.
+    /// The installation concerned, when known.
     pub installation: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal whose reason is `err` and every cause under it (`a: b: c`), so a store error
+    /// logs what Postgres said, not only that the store was unavailable.
+    pub fn of(code: &'static str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self {
+            code,
+            reason: error_chain(err),
+            installation: None,
+        }
+    }
+}
+
+/// `err` and its sources, outermost first, each once (a source already written into its
+/// parent's message is not repeated).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the store is unavailable")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("hashing failed: {0}")]
+    struct Repeats(#[source] Inner);
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        assert_eq!(
+            error_chain(&Outer(Inner)),
+            "the store is unavailable: connection refused"
+        );
+        assert_eq!(
+            error_chain(&Repeats(Inner)),
+            "hashing failed: connection refused"
+        );
+    }
 }
 
 #[derive(Clone)]
@@ -67,14 +124,14 @@ impl HttpMetrics {
         let method = method.as_str();
         let response = next.run(request).await;
         if let Some(refusal) = response.extensions().get::<Refusal>() {
-            tracing::warn!(
-                route = %route,
-                status = response.status().as_u16(),
-                code = refusal.code,
-                reason = %refusal.reason,
-                installation = refusal.installation.as_deref().unwrap_or(""),
-                "request refused"
-            );
+            let status = response.status();
+            let installation = refusal.installation.as_deref().unwrap_or("");
+            // Our failure (a 5xx) is an error for the operator; a refused request is a warning.
+            if status.is_server_error() {
+                tracing::error!(route = %route, status = status.as_u16(), code = refusal.code, reason = %refusal.reason, installation, "request failed");
+            } else {
+                tracing::warn!(route = %route, status = status.as_u16(), code = refusal.code, reason = %refusal.reason, installation, "request refused");
+            }
         }
         metrics
             .requests

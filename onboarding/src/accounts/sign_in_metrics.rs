@@ -38,7 +38,7 @@ impl SignInOutcome {
         match answer {
             Ok(_) => Self::Succeeded,
             Err(PageError::TooManyAttempts { .. }) => Self::RateLimited,
-            Err(PageError::Store(_)) => Self::Unavailable,
+            Err(err) if err.is_unavailable() => Self::Unavailable,
             Err(PageError::Explained(status, _)) if *status == StatusCode::SERVICE_UNAVAILABLE => {
                 Self::Unavailable
             }

@@ -23,7 +23,8 @@ use accounts_store::{outbox, setup_links};
 
 fn refused(err: ContextJwtError) -> PageError {
     match err {
-        ContextJwtError::Store(err) => PageError::Store(err),
+        ContextJwtError::Postgres(err) => PageError::Postgres(err),
+        ContextJwtError::Pool(err) => PageError::Pool(err),
         other => {
             tracing::info!(reason = %other, "admin page refused");
             PageError::Explained(

@@ -23,20 +23,10 @@ pub(crate) enum ContextJwtError {
     UnknownInstallation,
     #[error("the installation's secret cannot be decrypted")]
     Secret,
-    #[error("the store is unavailable: {0}")]
-    Store(String),
-}
-
-impl From<tokio_postgres::Error> for ContextJwtError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ContextJwtError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
-    }
+    #[error("the store is unavailable")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the store is unavailable")]
+    Pool(#[from] deadpool_postgres::PoolError),
 }
 
 /// The verified installation and the raw token (to carry into the page's own form).

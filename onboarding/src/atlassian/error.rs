@@ -44,20 +44,10 @@ pub enum LifecycleError {
     BodyTimeout(std::time::Duration),
     #[error("Atlassian's install-key server cannot be reached: {0}")]
     KeyServerUnreachable(String),
-    #[error("the installation store is unavailable: {0}")]
-    Store(String),
-}
-
-impl From<tokio_postgres::Error> for LifecycleError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for LifecycleError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
-    }
+    #[error("the installation store is unavailable")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the installation store is unavailable")]
+    Pool(#[from] deadpool_postgres::PoolError),
 }
 
 impl LifecycleError {
@@ -75,7 +65,7 @@ impl LifecycleError {
             Self::BodyTooLarge => "body_too_large",
             Self::BodyTimeout(_) => "body_timeout",
             Self::KeyServerUnreachable(_) => "key_server_unreachable",
-            Self::Store(_) => "store_unavailable",
+            Self::Postgres(_) | Self::Pool(_) => "store_unavailable",
         }
     }
 
@@ -94,7 +84,9 @@ impl LifecycleError {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::ClientKeyTaken => StatusCode::CONFLICT,
-            Self::KeyServerUnreachable(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeyServerUnreachable(_) | Self::Postgres(_) | Self::Pool(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }
@@ -104,7 +96,8 @@ impl IntoResponse for LifecycleError {
         let status = self.status();
         let message = match &self {
             // Our own trouble: say what the caller can do, not our internals.
-            Self::Store(_)
+            Self::Postgres(_)
+            | Self::Pool(_)
             | Self::KeyServerUnreachable(_)
             | Self::Fit(FitError::KeysUnavailable(_)) => {
                 "temporarily unavailable; retry later".to_owned()
@@ -116,11 +109,9 @@ impl IntoResponse for LifecycleError {
             Json(json!({"error": self.code(), "message": message})),
         )
             .into_response();
-        response.extensions_mut().insert(Refusal {
-            code: self.code(),
-            reason: self.to_string(),
-            installation: None,
-        });
+        response
+            .extensions_mut()
+            .insert(Refusal::of(self.code(), &self));
         if status == StatusCode::REQUEST_TIMEOUT {
             // The rest of the body may still be on its way: the connection cannot carry another
             // request after it.

@@ -49,20 +49,10 @@ pub enum ForgeUiError {
     TooSoon,
     #[error("Jira cannot be asked whether the user is an administrator: {0}")]
     JiraUnreachable(String),
-    #[error("the installation store is unavailable: {0}")]
-    Store(String),
-}
-
-impl From<tokio_postgres::Error> for ForgeUiError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ForgeUiError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
-    }
+    #[error("the installation store is unavailable")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the installation store is unavailable")]
+    Pool(#[from] deadpool_postgres::PoolError),
 }
 
 impl ForgeUiError {
@@ -76,15 +66,16 @@ impl ForgeUiError {
             Self::NotInstalled => "not_installed",
             Self::TooSoon => "too_soon",
             Self::JiraUnreachable(_) => "jira_unreachable",
-            Self::Store(_) => "store_unavailable",
+            Self::Postgres(_) | Self::Pool(_) => "store_unavailable",
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::Fit(FitError::KeysUnavailable(_)) | Self::JiraUnreachable(_) | Self::Store(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Fit(FitError::KeysUnavailable(_))
+            | Self::JiraUnreachable(_)
+            | Self::Postgres(_)
+            | Self::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Fit(_) | Self::Replayed | Self::UnknownInstallation | Self::NoUser => {
                 StatusCode::UNAUTHORIZED
             }
@@ -100,9 +91,10 @@ impl IntoResponse for ForgeUiError {
         let status = self.status();
         let message = match &self {
             // Our trouble or Jira's: say what the user can do, not the internals.
-            Self::Fit(FitError::KeysUnavailable(_)) | Self::JiraUnreachable(_) | Self::Store(_) => {
-                "temporarily unavailable; try again in a minute".to_owned()
-            }
+            Self::Fit(FitError::KeysUnavailable(_))
+            | Self::JiraUnreachable(_)
+            | Self::Postgres(_)
+            | Self::Pool(_) => "temporarily unavailable; try again in a minute".to_owned(),
             other => other.to_string(),
         };
         let mut response = (
@@ -110,11 +102,9 @@ impl IntoResponse for ForgeUiError {
             Json(json!({"error": self.code(), "message": message})),
         )
             .into_response();
-        response.extensions_mut().insert(Refusal {
-            code: self.code(),
-            reason: self.to_string(),
-            installation: None,
-        });
+        response
+            .extensions_mut()
+            .insert(Refusal::of(self.code(), &self));
         let retry_after = match status {
             StatusCode::SERVICE_UNAVAILABLE => Some(10),
             StatusCode::TOO_MANY_REQUESTS => Some(outbox::SETUP_RESEND_INTERVAL.as_secs()),

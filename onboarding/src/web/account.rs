@@ -1,6 +1,7 @@
 //! Signing up, in and out, and the home page listing the visitor's organizations. A sign-in
 //! seam for identity providers (Google, Microsoft) joins here later.
 
+use anyhow::Context;
 use axum::{
     Form,
     extract::{Query, State},
@@ -255,7 +256,7 @@ pub(crate) async fn sign_up(
     let password = form.password.clone();
     let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
         .await
-        .map_err(|err| PageError::Store(format!("hashing failed: {err}")))?;
+        .context("hashing the password")?;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
     let Some(user_id) = users::create(&transaction, &email, &hash).await? else {

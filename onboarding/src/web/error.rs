@@ -24,8 +24,14 @@ pub(crate) enum PageError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("{}", .1.title)]
     Explained(StatusCode, Message),
-    #[error("the store is unavailable: {0}")]
-    Store(String),
+    #[error("the store is unavailable")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the store is unavailable")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A step that should not fail did (a hashing task, the warehouse's erase); its context
+    /// says which.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
     /// Jira did not confirm that the app is still installed on the workspace's site.
     #[error(transparent)]
     AppNotConfirmed(#[from] AppInstalledError),
@@ -42,7 +48,8 @@ impl PageError {
             Self::Csrf => "csrf",
             Self::TooManyAttempts { .. } => "rate_limited",
             Self::Explained(..) => "explained",
-            Self::Store(_) => "store_unavailable",
+            Self::Postgres(_) | Self::Pool(_) => "store_unavailable",
+            Self::Unexpected(_) => "unexpected",
             Self::AppNotConfirmed(AppInstalledError::CannotAsk { .. }) => "jira_unavailable",
             Self::AppNotConfirmed(_) => "app_not_installed",
             Self::SignInFirst(_) => "sign_in_first",
@@ -50,15 +57,13 @@ impl PageError {
     }
 }
 
-impl From<tokio_postgres::Error> for PageError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for PageError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
+impl PageError {
+    /// Our trouble, not the visitor's: the same "briefly unavailable" page, and a 503.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Postgres(_) | Self::Pool(_) | Self::Unexpected(_)
+        )
     }
 }
 
@@ -125,8 +130,7 @@ fn app_not_confirmed(err: &AppInstalledError) -> (StatusCode, Message) {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let code = self.code();
-        let reason = self.to_string();
+        let refusal = Refusal::of(self.code(), &self);
         let (status, message) = match self {
             Self::SignInFirst(next) => {
                 let target = format!(
@@ -174,16 +178,13 @@ impl IntoResponse for PageError {
             ),
             Self::Explained(status, message) => (status, message),
             Self::AppNotConfirmed(ref err) => app_not_confirmed(err),
-            Self::Store(ref err) => {
-                tracing::error!(error = %err, "page failed: store unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Message::new(
-                        "MetaFrazo is briefly unavailable",
-                        &["Nothing was changed. Please try again in a minute."],
-                    ),
-                )
-            }
+            Self::Postgres(_) | Self::Pool(_) | Self::Unexpected(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Message::new(
+                    "MetaFrazo is briefly unavailable",
+                    &["Nothing was changed. Please try again in a minute."],
+                ),
+            ),
         };
         let mut response = (status, render(&message)).into_response();
         if let Some(retry_after) = match status {
@@ -195,11 +196,7 @@ impl IntoResponse for PageError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after.into());
         }
-        response.extensions_mut().insert(Refusal {
-            code,
-            reason,
-            installation: None,
-        });
+        response.extensions_mut().insert(refusal);
         response
     }
 }

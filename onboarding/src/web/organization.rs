@@ -2,6 +2,7 @@
 //! reads the caller's role fresh from Postgres and answers 404 to non-members, so another
 //! organization's ids reveal nothing; role checks are `Role`'s, on the server.
 
+use anyhow::Context;
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -518,7 +519,7 @@ pub(crate) async fn delete(
     // data from its owner while keeping it.
     warehouse::erase_installations(&state.warehouse, &installations)
         .await
-        .map_err(|err| PageError::Store(format!("erasing events: {err}")))?;
+        .context("erasing the organization's events")?;
     audit::record(
         &transaction,
         None,

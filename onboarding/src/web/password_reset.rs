@@ -4,6 +4,7 @@
 //! link only shows the form (mail scanners follow links); setting the password uses it up and
 //! signs the account out everywhere.
 
+use anyhow::Context;
 use axum::{
     Form,
     extract::{Path, State},
@@ -157,7 +158,7 @@ pub(crate) async fn complete(
     let password = form.password.clone();
     let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
         .await
-        .map_err(|err| PageError::Store(format!("hashing failed: {err}")))?;
+        .context("hashing the password")?;
     // The row lock makes two tabs racing on one link set one password.
     let transaction = client.transaction().await?;
     let reset = match password_resets::check(&transaction, &token, true).await? {
