@@ -3,10 +3,12 @@ use std::{
     time::Duration,
 };
 
+use atlassian_auth::forge_fit;
 use service_runtime::{
     ConfigError, ServerConfig,
     connections::{KafkaConfig, PostgresConfig},
     env_or,
+    kafka_topics::TopicsConfig,
     secret_cipher::SecretCipher,
 };
 use url::Url;
@@ -32,15 +34,6 @@ pub struct Config {
     /// `INSTALLATIONS_RESYNC_SECS`, default 30: full reload of the installation cache, on top of
     /// following every change as it is notified.
     pub installations_resync: Duration,
-}
-
-pub struct TopicsConfig {
-    /// `KAFKA_RAW_TOPIC`, default `jira.raw-events`.
-    pub raw: String,
-    /// `KAFKA_DEAD_LETTER_TOPIC`, default `jira.dead-letters`.
-    pub dead_letter: String,
-    /// `KAFKA_RAW_PARTITIONS`, default 8: used only when ingress creates the raw topic.
-    pub raw_partitions: i32,
 }
 
 pub struct ProducerConfig {
@@ -78,11 +71,7 @@ impl Config {
                 SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             )?,
             kafka: KafkaConfig::from_env()?,
-            topics: TopicsConfig {
-                raw: env_or("KAFKA_RAW_TOPIC", "jira.raw-events".to_owned())?,
-                dead_letter: env_or("KAFKA_DEAD_LETTER_TOPIC", "jira.dead-letters".to_owned())?,
-                raw_partitions: env_or("KAFKA_RAW_PARTITIONS", 8)?,
-            },
+            topics: TopicsConfig::from_env()?,
             producer: ProducerConfig {
                 produce_timeout: Duration::from_millis(env_or("KAFKA_PRODUCE_TIMEOUT_MS", 5000)?),
                 linger_ms: env_or("KAFKA_LINGER_MS", 5)?,
@@ -99,12 +88,9 @@ impl Config {
                 jwt_leeway_secs: env_or("JWT_LEEWAY_SECS", 30)?,
                 forge_jwks_url: env_or(
                     "FORGE_JWKS_URL",
-                    Url::parse("http://127.0.0.1:8090/forge/jwks.json").expect("valid default"),
+                    Url::parse(forge_fit::LOCAL_JWKS_URL).expect("valid default"),
                 )?,
-                forge_app_id: env_or(
-                    "FORGE_APP_ID",
-                    "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a".to_owned(),
-                )?,
+                forge_app_id: env_or("FORGE_APP_ID", forge_fit::DEMO_APP_ID.to_owned())?,
             },
             max_body_bytes: env_or("INGRESS_MAX_BODY_BYTES", 1024 * 1024)?,
             body_read_timeout: Duration::from_millis(env_or(

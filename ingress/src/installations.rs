@@ -17,7 +17,7 @@ use accounts_store::installations::read_model;
 use contracts::{ClientKey, InstallationId, Source};
 use futures::{FutureExt, StreamExt, future::BoxFuture};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use service_runtime::{DependencyCheck, secret_cipher::SecretCipher};
+use service_runtime::{DependencyCheck, retry::RetryPolicy, secret_cipher::SecretCipher};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
@@ -86,21 +86,15 @@ impl Installations {
         resync: Duration,
         stop: CancellationToken,
     ) {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let session = self.follow_once(&database_url, &cipher, resync, &stop);
-            match session.await {
-                Ok(()) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, retry_in = ?backoff, "installation follower lost Postgres; serving the last known state");
-                }
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {},
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
+        const RECONNECT: RetryPolicy =
+            RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(5));
+        RECONNECT
+            .until_ok(
+                "installation follower lost Postgres; serving the last known state",
+                &stop,
+                || self.follow_once(&database_url, &cipher, resync, &stop),
+            )
+            .await;
     }
 
     /// One connection's worth of following; returns Ok only when asked to stop.

@@ -11,7 +11,7 @@ mod routes;
 mod sink;
 pub mod verify;
 
-pub use config::{Config, ProducerConfig, TopicsConfig, VerifyConfig};
+pub use config::{Config, ProducerConfig, VerifyConfig};
 pub use error::IngressError;
 pub use routes::{ADMIN_WEBHOOKS, CONNECT_EVENTS, FORGE_EVENTS};
 
@@ -19,7 +19,8 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use service_runtime::{
-    Application, Readiness, ServiceRouter, checks::KafkaCheck, kafka_topics, new_registry,
+    Application, Readiness, ServiceRouter, checks::KafkaCheck, kafka_topics::TopicsConfig,
+    new_registry, retry::RetryPolicy,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -56,9 +57,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     ));
     tokio::spawn(create_topics(
         config.kafka.brokers.clone(),
-        config.topics.raw.clone(),
-        config.topics.dead_letter.clone(),
-        config.topics.raw_partitions,
+        config.topics.clone(),
     ));
     let sink = Arc::new(EventSink::new(
         &config.kafka.brokers,
@@ -113,28 +112,16 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     Ok(Application::bind(&config.server, router).await?)
 }
 
-async fn create_topics(brokers: String, raw: String, dead_letter: String, partitions: i32) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let topics = [
-            kafka_topics::TopicSpec {
-                name: &raw,
-                partitions,
-            },
-            kafka_topics::TopicSpec {
-                name: &dead_letter,
-                partitions: 1,
-            },
-        ];
-        match kafka_topics::ensure(&brokers, &topics).await {
-            Ok(()) => return,
-            Err(err) => {
-                tracing::warn!(error = %err, retry_in = ?backoff, "cannot create topics yet")
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
+/// Creates the topics in the background: ingress serves (and answers 503) while the broker is
+/// away, so the wait must not hold up the listener.
+async fn create_topics(brokers: String, topics: TopicsConfig) {
+    const WAIT: RetryPolicy = RetryPolicy::new(Duration::from_millis(500), Duration::from_secs(30));
+    WAIT.until_ok(
+        "cannot create topics yet",
+        &CancellationToken::new(),
+        || topics.ensure(&brokers),
+    )
+    .await;
 }
 
 /// Gauges that are read rather than counted, refreshed every second.

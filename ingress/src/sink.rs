@@ -14,7 +14,9 @@ use rdkafka::{
 
 use contracts::envelope::{Envelope, header};
 
-use crate::config::{ProducerConfig, TopicsConfig};
+use service_runtime::kafka_topics::TopicsConfig;
+
+use crate::config::ProducerConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

@@ -3,11 +3,13 @@ use std::{
     time::Duration,
 };
 
+use atlassian_auth::forge_fit;
 use lettre::message::Mailbox;
 use service_runtime::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, PostgresConfig, SmtpConfig},
     env_or, env_secret_or,
+    retry::RetryPolicy,
     secret_cipher::SecretCipher,
 };
 use url::Url;
@@ -72,8 +74,7 @@ pub struct MailConfig {
     pub poll_interval: Duration,
     /// `OUTBOX_RETRY_BASE_MS`, default 5000, doubled per failed attempt up to
     /// `OUTBOX_RETRY_MAX_MS`, default 600000.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
+    pub retry: RetryPolicy,
 }
 
 pub struct AtlassianConfig {
@@ -218,8 +219,10 @@ impl MailConfig {
                     .expect("valid default"),
             )?,
             poll_interval: Duration::from_millis(env_or("OUTBOX_POLL_MS", 2000)?),
-            retry_base: Duration::from_millis(env_or("OUTBOX_RETRY_BASE_MS", 5000)?),
-            retry_max: Duration::from_millis(env_or("OUTBOX_RETRY_MAX_MS", 600_000)?),
+            retry: RetryPolicy::new(
+                Duration::from_millis(env_or("OUTBOX_RETRY_BASE_MS", 5000)?),
+                Duration::from_millis(env_or("OUTBOX_RETRY_MAX_MS", 600_000)?),
+            ),
         })
     }
 }
@@ -250,13 +253,10 @@ impl AtlassianConfig {
                     value: url.to_owned(),
                 })?),
             },
-            forge_app_id: env_or(
-                "FORGE_APP_ID",
-                "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a".to_owned(),
-            )?,
+            forge_app_id: env_or("FORGE_APP_ID", forge_fit::DEMO_APP_ID.to_owned())?,
             forge_jwks_url: env_or(
                 "FORGE_JWKS_URL",
-                Url::parse("http://127.0.0.1:8090/forge/jwks.json").expect("valid default"),
+                Url::parse(forge_fit::LOCAL_JWKS_URL).expect("valid default"),
             )?,
             body_read_timeout: Duration::from_millis(env_or(
                 "ONBOARDING_BODY_READ_TIMEOUT_MS",

@@ -7,6 +7,7 @@ use service_runtime::{
     ConfigError, ServerConfig,
     connections::{ClickHouseConfig, KafkaConfig},
     env_or,
+    kafka_topics::TopicsConfig,
 };
 
 pub struct Config {
@@ -14,16 +15,14 @@ pub struct Config {
     pub server: ServerConfig,
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
+    /// The raw and dead-letter topics, read as ingress reads them.
+    pub topics: TopicsConfig,
     pub consumer: ConsumerConfig,
     pub batch: BatchConfig,
     pub retention: RetentionConfig,
 }
 
 pub struct ConsumerConfig {
-    /// `KAFKA_RAW_TOPIC`, default `jira.raw-events` (what ingress produces to).
-    pub raw_topic: String,
-    /// `KAFKA_DEAD_LETTER_TOPIC`, default `jira.dead-letters`.
-    pub dead_letter_topic: String,
     /// `KAFKA_CONSUMER_GROUP`, default `metafrazo-pipeline`: instances sharing it split the
     /// partitions between them.
     pub group: String,
@@ -73,12 +72,8 @@ impl Config {
             )?,
             kafka: KafkaConfig::from_env()?,
             clickhouse: ClickHouseConfig::from_env()?,
+            topics: TopicsConfig::from_env()?,
             consumer: ConsumerConfig {
-                raw_topic: env_or("KAFKA_RAW_TOPIC", "jira.raw-events".to_owned())?,
-                dead_letter_topic: env_or(
-                    "KAFKA_DEAD_LETTER_TOPIC",
-                    "jira.dead-letters".to_owned(),
-                )?,
                 group: env_or("KAFKA_CONSUMER_GROUP", "metafrazo-pipeline".to_owned())?,
                 session_timeout_ms: env_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
                 instance_id: Some(env_or("KAFKA_GROUP_INSTANCE_ID", String::new())?)

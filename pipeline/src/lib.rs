@@ -20,8 +20,9 @@ use axum::Router;
 use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
-    kafka_topics::{self, TopicSpec},
+    kafka_topics::TopicsConfig,
     new_registry,
+    retry::RetryPolicy,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -32,8 +33,7 @@ pub struct Pipeline {
     pub retention: retention::Retention,
     clickhouse: clickhouse::Client,
     brokers: String,
-    raw_topic: String,
-    dead_letter_topic: String,
+    topics: TopicsConfig,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
@@ -60,8 +60,7 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
         retention,
         clickhouse: config.clickhouse.client(),
         brokers: config.kafka.brokers.clone(),
-        raw_topic: config.consumer.raw_topic.clone(),
-        dead_letter_topic: config.consumer.dead_letter_topic.clone(),
+        topics: config.topics.clone(),
     })
 }
 
@@ -71,41 +70,25 @@ impl Pipeline {
     pub async fn consume(
         clickhouse: clickhouse::Client,
         brokers: String,
-        topics: (String, String),
+        topics: TopicsConfig,
         worker: Worker,
         retention: retention::Retention,
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut backoff = Duration::from_millis(500);
-        loop {
-            let prepared = async {
-                warehouse::migrate(&clickhouse).await?;
-                kafka_topics::ensure(
-                    &brokers,
-                    &[
-                        TopicSpec {
-                            name: &topics.0,
-                            partitions: 8,
-                        },
-                        TopicSpec {
-                            name: &topics.1,
-                            partitions: 1,
-                        },
-                    ],
-                )
-                .await
-            };
-            match prepared.await {
-                Ok(()) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, retry_in = ?backoff, "cannot prepare the warehouse or topics yet")
-                }
-            }
-            tokio::select! {
-                () = stop.cancelled() => return Ok(()),
-                () = tokio::time::sleep(backoff) => {},
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+        const PREPARE: RetryPolicy =
+            RetryPolicy::new(Duration::from_millis(500), Duration::from_secs(30));
+        let prepared = PREPARE
+            .until_ok(
+                "cannot prepare the warehouse or topics yet",
+                &stop,
+                || async {
+                    warehouse::migrate(&clickhouse).await?;
+                    topics.ensure(&brokers).await
+                },
+            )
+            .await;
+        if prepared.is_none() {
+            return Ok(());
         }
         // The job drops partitions of the tables the migration made, so it starts after it.
         let retention_stop = stop.child_token();
@@ -125,7 +108,7 @@ impl Pipeline {
         let consuming = tokio::spawn(Self::consume(
             self.clickhouse,
             self.brokers,
-            (self.raw_topic, self.dead_letter_topic),
+            self.topics,
             self.worker,
             self.retention,
             stop.clone(),

@@ -4,13 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use service_runtime::retry::RetryPolicy;
 use tokio_util::sync::CancellationToken;
 use warehouse::{EventRow, FieldChangeRow};
 
 use crate::{batch::Batch, metrics::PipelineMetrics};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const INSERT_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(10));
 
 #[derive(Clone)]
 pub(crate) struct WarehouseSink {
@@ -31,41 +32,42 @@ impl WarehouseSink {
         if batch.events.is_empty() {
             return Ok(());
         }
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let started = Instant::now();
-            match self.try_insert(batch).await {
-                Ok(()) => {
-                    self.metrics
-                        .insert_duration
-                        .observe(started.elapsed().as_secs_f64());
-                    self.metrics.batch_rows.observe(batch.events.len() as f64);
-                    self.metrics
-                        .inserted_rows
-                        .with_label_values(&["events"])
-                        .inc_by(batch.events.len() as u64);
-                    self.metrics
-                        .inserted_rows
-                        .with_label_values(&["field_changes"])
-                        .inc_by(batch.field_changes.len() as u64);
-                    let now_ms = chrono::Utc::now().timestamp_millis();
-                    for received in &batch.received_at_ms {
-                        self.metrics
-                            .end_to_end_delay
-                            .observe((now_ms - received).max(0) as f64 / 1000.0);
-                    }
-                    return Ok(());
-                }
-                Err(err) => {
-                    self.metrics.insert_failures.inc();
-                    tracing::warn!(error = %err, rows = batch.events.len(), retry_in = ?backoff, "ClickHouse insert failed; consuming paused");
-                }
-            }
-            tokio::select! {
-                () = stop.cancelled() => return Err(Abandoned),
-                () = tokio::time::sleep(backoff) => {},
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+        let stored = INSERT_RETRY
+            .until_ok(
+                "ClickHouse insert failed; consuming paused",
+                stop,
+                || async {
+                    let started = Instant::now();
+                    self.try_insert(batch).await.inspect_err(|_| {
+                        self.metrics.insert_failures.inc();
+                    })?;
+                    Ok::<_, clickhouse::error::Error>(started.elapsed())
+                },
+            )
+            .await;
+        let Some(took) = stored else {
+            return Err(Abandoned);
+        };
+        self.record_insert(batch, took);
+        Ok(())
+    }
+
+    fn record_insert(&self, batch: &Batch, took: Duration) {
+        self.metrics.insert_duration.observe(took.as_secs_f64());
+        self.metrics.batch_rows.observe(batch.events.len() as f64);
+        self.metrics
+            .inserted_rows
+            .with_label_values(&["events"])
+            .inc_by(batch.events.len() as u64);
+        self.metrics
+            .inserted_rows
+            .with_label_values(&["field_changes"])
+            .inc_by(batch.field_changes.len() as u64);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for received in &batch.received_at_ms {
+            self.metrics
+                .end_to_end_delay
+                .observe((now_ms - received).max(0) as f64 / 1000.0);
         }
     }
 

@@ -16,6 +16,7 @@ use rdkafka::{
     message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
+use service_runtime::retry::RetryPolicy;
 use tokio::{task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -91,8 +92,8 @@ impl Worker {
         Ok(Self {
             consumer,
             dead_letters,
-            dead_letter_topic: config.consumer.dead_letter_topic.clone(),
-            raw_topic: config.consumer.raw_topic.clone(),
+            dead_letter_topic: config.topics.dead_letter.clone(),
+            raw_topic: config.topics.raw.clone(),
             sink: WarehouseSink {
                 client: config.clickhouse.client(),
                 metrics: metrics.clone(),
@@ -260,8 +261,9 @@ impl Worker {
             "dead-lettering a message"
         );
         let why = format!("{reason}: {detail}");
-        let mut backoff = Duration::from_millis(200);
-        loop {
+        const DEAD_LETTER_RETRY: RetryPolicy =
+            RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(10));
+        let send = || async {
             let mut owned = OwnedHeaders::new_with_capacity(headers.len() + 1);
             for (key, value) in headers
                 .iter()
@@ -282,22 +284,16 @@ impl Worker {
             if let Some(key) = message.key() {
                 record = record.key(key);
             }
-            match self
-                .dead_letters
+            self.dead_letters
                 .send(record, Duration::from_secs(10))
                 .await
-            {
-                Ok(_) => return Ok(()),
-                Err((err, _)) => {
-                    tracing::warn!(error = %err, retry_in = ?backoff, "dead-letter topic unavailable")
-                }
-            }
-            tokio::select! {
-                () = stop.cancelled() => return Err(Abandoned),
-                () = tokio::time::sleep(backoff) => {},
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
+                .map_err(|(err, _)| err)
+        };
+        DEAD_LETTER_RETRY
+            .until_ok("dead-letter topic unavailable", stop, send)
+            .await
+            .map(|_| ())
+            .ok_or(Abandoned)
     }
 }
 

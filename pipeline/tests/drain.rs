@@ -81,8 +81,8 @@ impl Setup {
         let mut config = pipeline::Config::from_env().unwrap();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.clickhouse = clickhouse.clone();
-        config.consumer.raw_topic = self.raw.clone();
-        config.consumer.dead_letter_topic = self.dead.clone();
+        config.topics.raw = self.raw.clone();
+        config.topics.dead_letter = self.dead.clone();
         config.consumer.group = unique("group");
         config.batch.max_wait = Duration::from_millis(200);
         config
@@ -99,12 +99,13 @@ impl Setup {
         TestApp,
     ) {
         let config = self.config(clickhouse);
+        let topics = config.topics.clone();
         let stop = CancellationToken::new();
         let built = pipeline::build(config).await.unwrap();
         let task = tokio::spawn(pipeline::Pipeline::consume(
             clickhouse.client(),
             self.stack.kafka.brokers.clone(),
-            (self.raw.clone(), self.dead.clone()),
+            topics,
             built.worker,
             built.retention,
             stop.clone(),

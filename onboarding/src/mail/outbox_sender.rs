@@ -163,11 +163,9 @@ impl OutboxSender {
     }
 
     fn backoff(&self, attempts: i32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.clamp(0, 20) as u32);
         self.mail
-            .retry_base
-            .saturating_mul(factor)
-            .min(self.mail.retry_max)
+            .retry
+            .delay_after(u32::try_from(attempts).unwrap_or(0))
     }
 
     async fn send_one(

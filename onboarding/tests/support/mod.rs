@@ -8,6 +8,7 @@ pub mod oidc;
 
 pub use browser::Browser;
 
+use service_runtime::retry::RetryPolicy;
 use std::time::Duration;
 
 use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
@@ -45,8 +46,8 @@ impl Harness {
         config.accounts.sign_in_max_failures = 3;
         config.accounts.dashboards_url = "http://dashboards.test".parse().unwrap();
         config.mail.poll_interval = Duration::from_millis(200);
-        config.mail.retry_base = Duration::from_millis(200);
-        config.mail.retry_max = Duration::from_millis(500);
+        config.mail.retry =
+            RetryPolicy::new(Duration::from_millis(200), Duration::from_millis(500));
         adjust(&mut config);
         let pool = config.postgres.pool().unwrap();
         let warehouse = config.clickhouse.client();

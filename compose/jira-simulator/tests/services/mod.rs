@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)] // Only the CLI tests use it.
 
+use service_runtime::retry::RetryPolicy;
 use std::time::Duration;
 
 use jira_simulator::{Simulator, SimulatorConfig, Target};
@@ -38,8 +39,8 @@ impl Services {
         onboarding.atlassian.forge_app_id = forge_app_id.clone();
         // The setup email is what the test waits for: poll the outbox often.
         onboarding.mail.poll_interval = Duration::from_millis(200);
-        onboarding.mail.retry_base = Duration::from_millis(200);
-        onboarding.mail.retry_max = Duration::from_millis(500);
+        onboarding.mail.retry =
+            RetryPolicy::new(Duration::from_millis(200), Duration::from_millis(500));
         // Onboarding migrates the database ingress then follows.
         let onboarding = TestApp::spawn(
             onboarding::build(onboarding)

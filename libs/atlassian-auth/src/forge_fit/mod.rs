@@ -6,6 +6,14 @@ mod keys;
 
 pub use keys::{ForgeKeyError, ForgeKeys};
 
+/// `FORGE_APP_ID`'s default, read by ingress and onboarding alike: the demo app's ARI, which the
+/// local simulator signs for. A deployment sets its own app's (`forge register` prints it).
+pub const DEMO_APP_ID: &str = "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a";
+
+/// `FORGE_JWKS_URL`'s default: the local Jira simulator's. Atlassian's is
+/// `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`.
+pub const LOCAL_JWKS_URL: &str = "http://127.0.0.1:8090/forge/jwks.json";
+
 use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
