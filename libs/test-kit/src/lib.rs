@@ -111,7 +111,7 @@ pub fn free_port() -> u16 {
 }
 
 fn workspace_root() -> PathBuf {
-    // This crate lives at <root>/compose/service-kit.
+    // This crate lives at <root>/libs/test-kit.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
