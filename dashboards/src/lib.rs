@@ -17,6 +17,7 @@ mod view_params;
 
 pub use config::Config;
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use axum::{Router, routing::get};
@@ -58,7 +59,10 @@ pub const ORGANIZATION_ROUTES: &[&str] = &[
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
-    let postgres = config.postgres.pool()?;
+    let postgres = config
+        .postgres
+        .pool()
+        .context("configuring the Postgres pool")?;
     let warehouse = config.clickhouse.client();
     let readiness = Readiness::new(
         &registry,
@@ -120,5 +124,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         readiness,
     }
     .finish(routes)?;
-    Ok(Application::bind(&config.server, router).await?)
+    Application::bind(&config.server, router)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))
 }

@@ -1,9 +1,11 @@
 //! Config → telemetry → build → serve; everything else lives in the library so tests run it too.
 
+use anyhow::Context;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_runtime::telemetry::init("dashboards");
-    let config = dashboards::Config::from_env()?;
+    let config = dashboards::Config::from_env().context("reading the configuration")?;
     let app = dashboards::build(config).await?;
     app.run_until_stopped(service_runtime::shutdown_signal())
         .await?;

@@ -15,6 +15,7 @@ pub use config::{Config, ProducerConfig, VerifyConfig};
 pub use error::IngressError;
 pub use routes::{ADMIN_WEBHOOKS, CONNECT_EVENTS, FORGE_EVENTS};
 
+use anyhow::Context;
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
@@ -109,7 +110,9 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     .finish(events)?
     // Again for the operational routes `finish` added, so every 4xx of ours is JSON.
     .method_not_allowed_fallback(routes::method_not_allowed);
-    Ok(Application::bind(&config.server, router).await?)
+    Application::bind(&config.server, router)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))
 }
 
 /// Creates the topics in the background: ingress serves (and answers 503) while the broker is

@@ -16,6 +16,7 @@ use axum::{
 use contracts::{DeliveryId, Envelope, Source};
 use serde::Deserialize;
 use serde_json::json;
+use service_runtime::request_span;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -33,7 +34,6 @@ pub const ADMIN_WEBHOOKS: &str = "/webhooks/{connection}";
 const WEBHOOK_IDENTIFIER: &str = "x-atlassian-webhook-identifier";
 const WEBHOOK_RETRY: &str = "x-atlassian-webhook-retry";
 const HUB_SIGNATURE: &str = "x-hub-signature";
-const REQUEST_ID: &str = "x-request-id";
 
 pub(crate) async fn connect_events(
     State(state): State<AppState>,
@@ -166,22 +166,18 @@ fn answer(
     }
 }
 
+/// 202 with the delivery id; the request id goes back in `X-Request-Id`, as on every answer.
 pub(crate) struct Accepted {
     delivery_id: DeliveryId,
-    request_id: String,
 }
 
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
-        let mut response = (
+        (
             StatusCode::ACCEPTED,
             Json(json!({"status": "accepted", "delivery_id": self.delivery_id})),
         )
-            .into_response();
-        if let Ok(value) = self.request_id.parse() {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
-        response
+            .into_response()
     }
 }
 
@@ -246,6 +242,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Checks the verified body is an event, then produces it: to the raw topic when it is, to the
 /// dead-letter topic (and 400) when it is not.
+#[tracing::instrument(name = "delivery", skip_all, fields(installation = %installation.id, ?source, delivery_id = tracing::field::Empty))]
 async fn accept(
     state: &AppState,
     installation: &Arc<Installation>,
@@ -264,15 +261,12 @@ async fn accept(
         })
         .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
     let delivery_id = DeliveryId::parse(delivery_id).expect("a delivery id is never empty");
-    let request_id = header(headers, REQUEST_ID)
-        .filter(|id| {
-            id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    // The request span's id (the runtime's middleware set a sane one), so the pipeline's lines
+    // for this delivery carry the id ingress logged it under.
+    let request_id = request_span::of(headers)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    tracing::Span::current().record("delivery_id", delivery_id.as_str());
     let envelope = Envelope {
         installation_id: installation.id,
         client_key: installation.client_key.clone(),
@@ -307,10 +301,7 @@ async fn accept(
         .last_event
         .with_label_values(&[&installation.id_label])
         .set(received_at_ms / 1000);
-    Ok(Accepted {
-        delivery_id,
-        request_id,
-    })
+    Ok(Accepted { delivery_id })
 }
 
 /// A Jira event is a JSON object naming its type: `webhookEvent` for Connect and admin

@@ -6,11 +6,13 @@ pub mod atlassian;
 mod config;
 pub mod demo;
 pub mod mail;
+pub mod metrics;
 pub mod web;
 pub mod webhook_connections;
 
 pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig, OidcConfig};
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use atlassian_auth::{
@@ -31,7 +33,8 @@ use service_runtime::{
 
 use crate::{
     atlassian::{descriptor, jira_users::JiraUsers},
-    mail::{MailMetrics, OutboxSender, OutboxWaker},
+    mail::{OutboxSender, OutboxWaker},
+    metrics::{MailMetrics, SignInMetrics},
 };
 
 /// What every handler shares.
@@ -53,7 +56,7 @@ pub struct AppState {
     pub oidc: accounts::oidc::Providers,
     /// `OIDC_FLOW_TTL_SECS`.
     pub oidc_flow_ttl: std::time::Duration,
-    pub sign_ins: accounts::sign_in_metrics::SignInMetrics,
+    pub sign_ins: SignInMetrics,
 }
 
 /// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
@@ -63,9 +66,17 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let registry = new_registry()?;
-    let postgres = config.postgres.pool()?;
-    accounts_store::migrate(&postgres).await?;
-    let transport = config.smtp.transport()?;
+    let postgres = config
+        .postgres
+        .pool()
+        .context("configuring the Postgres pool")?;
+    accounts_store::migrate(&postgres)
+        .await
+        .with_context(|| format!("migrating Postgres at {}", config.postgres.display_url()))?;
+    let transport = config
+        .smtp
+        .transport()
+        .context("configuring the SMTP transport")?;
     let readiness = Readiness::new(
         &registry,
         vec![
@@ -94,7 +105,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         &config.atlassian.public_base_url,
     )?;
     let state = AppState {
-        sign_ins: accounts::sign_in_metrics::SignInMetrics::register(&registry)?,
+        sign_ins: SignInMetrics::register(&registry)?,
         oidc,
         oidc_flow_ttl: config.oidc.flow_ttl,
         postgres,

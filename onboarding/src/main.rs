@@ -2,6 +2,7 @@
 //! creates an admin-webhook connection and prints its URL path and secret, and
 //! `onboarding demo-organization …` makes the local stack's demo organization.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -49,7 +50,7 @@ enum WebhookCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     service_runtime::telemetry::init("onboarding");
-    let config = onboarding::Config::from_env()?;
+    let config = onboarding::Config::from_env().context("reading the configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = onboarding::build(config).await?;
@@ -58,8 +59,13 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
         Command::WebhookConnection(WebhookCommand::Create { name, jira_url }) => {
-            let pool = config.postgres.pool()?;
-            accounts_store::migrate(&pool).await?;
+            let pool = config
+                .postgres
+                .pool()
+                .context("configuring the Postgres pool")?;
+            accounts_store::migrate(&pool).await.with_context(|| {
+                format!("migrating Postgres at {}", config.postgres.display_url())
+            })?;
             let created = onboarding::webhook_connections::create(
                 &pool,
                 &config.cipher,
@@ -82,8 +88,13 @@ async fn main() -> anyhow::Result<()> {
             name,
             client_key,
         } => {
-            let pool = config.postgres.pool()?;
-            accounts_store::migrate(&pool).await?;
+            let pool = config
+                .postgres
+                .pool()
+                .context("configuring the Postgres pool")?;
+            accounts_store::migrate(&pool).await.with_context(|| {
+                format!("migrating Postgres at {}", config.postgres.display_url())
+            })?;
             let demo = onboarding::demo::DemoOrganization {
                 email: &email,
                 password: &password,

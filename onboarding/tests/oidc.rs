@@ -14,10 +14,11 @@ use support::{
 };
 
 impl Harness {
-    /// The `sign_ins_total` line for `method` and `outcome`, as `/metrics` shows it.
+    /// The `onboarding_sign_ins_total` line for `method` and `outcome`, as `/metrics` shows it.
     async fn sign_ins(&self, method: &str, outcome: &str) -> Option<String> {
         let metrics = self.app.get("/metrics").await.text().await.unwrap();
-        let prefix = format!(r#"sign_ins_total{{method="{method}",outcome="{outcome}"}} "#);
+        let prefix =
+            format!(r#"onboarding_sign_ins_total{{method="{method}",outcome="{outcome}"}} "#);
         metrics
             .lines()
             .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))

@@ -8,7 +8,7 @@ use rdkafka::{
     consumer::{BaseConsumer, ConsumerContext, Rebalance},
 };
 
-pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
+use crate::metrics::CONSUMER_LAG_MESSAGES;
 
 /// How often librdkafka reports; the gauge is at most this stale.
 pub(crate) const STATISTICS_INTERVAL_MS: &str = "5000";

@@ -14,6 +14,7 @@ mod worker;
 pub use config::{BatchConfig, Config, ConsumerConfig, RetentionConfig};
 pub use worker::Worker;
 
+use anyhow::Context;
 use std::time::Duration;
 
 use axum::Router;
@@ -55,7 +56,9 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     }
     .finish(Router::new())?;
     Ok(Pipeline {
-        app: Application::bind(&config.server, router).await?,
+        app: Application::bind(&config.server, router)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?,
         worker,
         retention,
         clickhouse: config.clickhouse.client(),
@@ -82,8 +85,10 @@ impl Pipeline {
                 "cannot prepare the warehouse or topics yet",
                 &stop,
                 || async {
-                    warehouse::migrate(&clickhouse).await?;
-                    topics.ensure(&brokers).await
+                    warehouse::migrate(&clickhouse)
+                        .await
+                        .context("migrating the warehouse")?;
+                    topics.ensure(&brokers).await.context("creating the topics")
                 },
             )
             .await;

@@ -1,9 +1,11 @@
 //! Config → telemetry → build → run; everything else lives in the library so tests run it too.
 
+use anyhow::Context;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service_runtime::telemetry::init("pipeline");
-    let config = pipeline::Config::from_env()?;
+    let config = pipeline::Config::from_env().context("reading the configuration")?;
     let pipeline = pipeline::build(config).await?;
     pipeline
         .run_until_stopped(service_runtime::shutdown_signal())

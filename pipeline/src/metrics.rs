@@ -1,5 +1,6 @@
 //! The pipeline's metrics: what was consumed, inserted and dead-lettered, how big and slow the
-//! inserts are, and how long an event took from ingress to ClickHouse.
+//! inserts are, how long an event took from ingress to ClickHouse, the consumer's lag and the
+//! retention job's drops. Every name the pipeline exports is here.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
@@ -10,6 +11,10 @@ pub const INSERT_FAILURES_TOTAL: &str = "pipeline_insert_failures_total";
 pub const BATCH_ROWS: &str = "pipeline_batch_rows";
 pub const INSERT_DURATION_SECONDS: &str = "pipeline_insert_duration_seconds";
 pub const END_TO_END_DELAY_SECONDS: &str = "pipeline_end_to_end_delay_seconds";
+/// Registered by the consumer's statistics callback (`lag.rs`).
+pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
+/// Registered by the retention job (`retention.rs`).
+pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_dropped_total";
 
 /// Batches range from a handful of rows (quiet hours) to BATCH_MAX_ROWS.
 const BATCH_ROW_BUCKETS: &[f64] = &[

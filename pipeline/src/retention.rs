@@ -9,9 +9,7 @@ use prometheus::{IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use warehouse::retention::{self, DroppedPartition, RetentionError};
 
-use crate::config::RetentionConfig;
-
-pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_dropped_total";
+use crate::{config::RetentionConfig, metrics::PARTITIONS_DROPPED_TOTAL};
 
 pub struct Retention {
     client: clickhouse::Client,

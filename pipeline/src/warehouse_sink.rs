@@ -24,6 +24,9 @@ pub(crate) struct WarehouseSink {
 pub(crate) struct Abandoned;
 
 impl WarehouseSink {
+    /// A span per batch: its retries and failures are logged inside it. A delivery's own lines
+    /// (normalized away, dead-lettered) carry its request, delivery and installation ids.
+    #[tracing::instrument(name = "batch", skip_all, fields(rows = batch.events.len(), field_changes = batch.field_changes.len()))]
     pub(crate) async fn insert(
         &self,
         batch: &Batch,

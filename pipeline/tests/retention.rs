@@ -116,7 +116,7 @@ async fn months_older_than_the_retention_leave_every_table_and_recent_ones_stay(
     let counted: u64 = registry
         .gather()
         .iter()
-        .filter(|family| family.name() == pipeline::retention::PARTITIONS_DROPPED_TOTAL)
+        .filter(|family| family.name() == pipeline::metrics::PARTITIONS_DROPPED_TOTAL)
         .flat_map(|family| family.get_metric())
         .map(|metric| metric.get_counter().value() as u64)
         .sum();

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod http_metrics;
 pub mod kafka_topics;
 pub mod readiness;
+pub mod request_span;
 pub mod retry;
 pub mod secret_cipher;
 pub mod server;

@@ -17,7 +17,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{ConfigError, Readiness, env_or, http_metrics::HttpMetrics};
+use crate::{ConfigError, Readiness, env_or, http_metrics::HttpMetrics, request_span};
 
 /// Where a service listens, how long a client may take over its headers, and how long the
 /// service drains on shutdown.
@@ -167,7 +167,9 @@ impl ServiceRouter {
             .layer(middleware::from_fn_with_state(
                 http_metrics,
                 HttpMetrics::middleware,
-            )))
+            ))
+            // Outermost, so the metrics middleware's refusal line is inside the request's span.
+            .layer(middleware::from_fn(request_span::middleware)))
     }
 }
 

@@ -1,6 +1,5 @@
-//! Account rules that are not storage: passwords, sign-in through identity providers, the
-//! sign-in policies of organizations, and the count of sign-in attempts.
+//! Account rules that are not storage: passwords and sign-in through identity providers (the
+//! organizations' sign-in policies are in the accounts store).
 
 pub mod oidc;
 pub mod passwords;
-pub mod sign_in_metrics;

@@ -17,10 +17,8 @@ use uuid::Uuid;
 use crate::{
     atlassian::jira_users::{JiraUsers, JiraUsersError},
     config::{AccountsConfig, MailConfig},
-    mail::{
-        MailMetrics,
-        messages::{self, InviteEmail, MessageError, PasswordResetEmail, SetupEmail},
-    },
+    mail::messages::{self, InviteEmail, MessageError, PasswordResetEmail, SetupEmail},
+    metrics::MailMetrics,
 };
 use accounts_store::{
     installations, invites,

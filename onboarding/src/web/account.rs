@@ -12,14 +12,11 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{
-    error::PageError,
+    error::{PageError, sign_in_outcome},
     pages::{Home, SignIn, SignUp, render},
     session::{Visitor, cleared_session_cookie, safe_next, session_cookie},
 };
-use crate::{
-    AppState,
-    accounts::{passwords, sign_in_metrics::SignInOutcome},
-};
+use crate::{AppState, accounts::passwords, metrics::SignInOutcome};
 use accounts_store::{
     audit::{self},
     organizations, sessions, users,
@@ -160,7 +157,7 @@ pub(crate) async fn sign_up_page(
     })
 }
 
-/// `POST /sign-in` with a password; every attempt with a valid form counts in `sign_ins_total`.
+/// `POST /sign-in` with a password; every attempt with a valid form counts in `onboarding_sign_ins_total`.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -171,7 +168,7 @@ pub(crate) async fn sign_in(
     let answer = check_password(&state, &visitor, jar, &form).await;
     let outcome = match &answer {
         Ok(response) if response.status() == StatusCode::UNAUTHORIZED => SignInOutcome::Refused,
-        other => SignInOutcome::of(other),
+        other => sign_in_outcome(other),
     };
     state.sign_ins.record("password", outcome);
     answer

@@ -8,7 +8,7 @@ use axum::{
 use service_runtime::http_metrics::Refusal;
 
 use super::pages::{Message, render};
-use crate::atlassian::app_installed::AppInstalledError;
+use crate::{atlassian::app_installed::AppInstalledError, metrics::SignInOutcome};
 use accounts_store::organizations::MembershipError;
 
 #[derive(Debug, thiserror::Error)]
@@ -198,5 +198,19 @@ impl IntoResponse for PageError {
         }
         response.extensions_mut().insert(refusal);
         response
+    }
+}
+
+/// How a sign-in page's answer ended, for `onboarding_sign_ins_total`. It lives here, beside the
+/// errors it reads, so the metrics module needs nothing from the web layer.
+pub(crate) fn sign_in_outcome(answer: &Result<Response, PageError>) -> SignInOutcome {
+    match answer {
+        Ok(_) => SignInOutcome::Succeeded,
+        Err(PageError::TooManyAttempts { .. }) => SignInOutcome::RateLimited,
+        Err(err) if err.is_unavailable() => SignInOutcome::Unavailable,
+        Err(PageError::Explained(status, _)) if *status == StatusCode::SERVICE_UNAVAILABLE => {
+            SignInOutcome::Unavailable
+        }
+        Err(_) => SignInOutcome::Refused,
     }
 }

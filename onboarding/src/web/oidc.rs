@@ -12,16 +12,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    error::PageError,
+    error::{PageError, sign_in_outcome},
     pages::{Account, LinkedMethod, Message, ProviderButton, SignInMethod, render},
     session::{Visitor, safe_next, session_cookie},
 };
 use crate::{
     AppState,
-    accounts::{
-        oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
-        sign_in_metrics::SignInOutcome,
-    },
+    accounts::oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
     mail::messages::utc_text,
 };
 use accounts_store::{
@@ -146,7 +143,7 @@ pub(crate) struct CallbackQuery {
 }
 
 /// `GET /auth/oidc/{provider}/callback`: the provider sends the browser back here. Every answer
-/// for a configured provider counts in `sign_ins_total`.
+/// for a configured provider counts in `onboarding_sign_ins_total`.
 pub(crate) async fn callback(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -158,7 +155,7 @@ pub(crate) async fn callback(
     let answer = finish_callback(&state, provider, &name, visitor, jar, query).await;
     state
         .sign_ins
-        .record(provider.kind().name(), SignInOutcome::of(&answer));
+        .record(provider.kind().name(), sign_in_outcome(&answer));
     answer
 }
 
