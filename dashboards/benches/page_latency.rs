@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use accounts_store::{organizations, roles::Role, sessions, users};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
-use test_kit::{Stack, TestApp, eventually, unique};
-use warehouse::synthetic::{self, LARGE_TENANT};
+use test_kit::{
+    Stack, TestApp, eventually,
+    synthetic::{self, LARGE_TENANT},
+    unique,
+};
 
 const EVENTS: u64 = 10_000_000;
 const WEEKS_OF_DATA: i64 = 26;

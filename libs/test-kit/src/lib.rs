@@ -5,6 +5,8 @@
 mod eventually;
 mod mailbox;
 pub mod procfs;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
 
 pub use eventually::eventually;
 pub use mailbox::{Mail, Mailbox};
