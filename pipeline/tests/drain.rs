@@ -347,12 +347,25 @@ async fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
         .unwrap();
     let (gate, routed) = TcpGate::for_clickhouse(&setup.clickhouse).await;
     let envelopes = setup.fixture_envelopes();
-    let (stop, task, _app) = setup.run(&routed).await;
+    let (stop, task, app) = setup.run(&routed).await;
     gate.close().await;
     for envelope in &envelopes {
         setup.produce(envelope, true).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The pipeline has tried to store what it read, and failed: only then does "nothing
+    // stored" say the outage paused it rather than that it had not got round to it.
+    eventually(
+        Duration::from_secs(20),
+        "an insert failing while ClickHouse is away",
+        || async {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            match metric(&metrics, pipeline::metrics::INSERT_FAILURES_TOTAL) {
+                0 => Err("no failed insert yet"),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
     assert_eq!(
         setup.counts().await.0,
         0,

@@ -21,6 +21,9 @@ use test_kit::eventually;
 /// running the rest of the suite beside it.
 const RATE: u32 = 40;
 
+/// How long the stream runs in one phase of a fault (before it, during it, after it): the
+/// scenario under test, so that the fault lands on traffic and recovery meets traffic. Not a
+/// wait for something to happen; what must happen is awaited with `eventually`.
 async fn pause(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;
 }
@@ -80,6 +83,7 @@ async fn clickhouse_away_for_a_while_loses_nothing() {
     let (sent, stream) = installed_stream(&path).await;
     pause(3).await;
     path.clickhouse_gate.close().await;
+    // The outage's length is the fault under test.
     tokio::time::sleep(outage()).await;
     path.clickhouse_gate.open();
     pause(4).await;
@@ -101,6 +105,7 @@ async fn postgres_away_for_a_while_keeps_ingress_accepting_and_onboarding_recove
     path.postgres_gate.close().await;
     let away_until = tokio::time::Instant::now() + outage();
     assert_eventually_status(&path, 503, "while Postgres is away").await;
+    // The outage's length is the fault under test.
     tokio::time::sleep_until(away_until).await;
     path.postgres_gate.open();
     assert_eventually_status(&path, 200, "once Postgres is back").await;
