@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use accounts_store::{organizations, roles::Role, sessions, users};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
-use test_kit::{Stack, TestApp, unique};
-use warehouse::synthetic::{self, LARGE_TENANT};
+use test_kit::{
+    Stack, TestApp, eventually,
+    synthetic::{self, LARGE_TENANT},
+    unique,
+};
 
 const EVENTS: u64 = 10_000_000;
 const WEEKS_OF_DATA: i64 = 26;
@@ -53,19 +56,17 @@ async fn run() -> anyhow::Result<()> {
     // database still in use (and our role may not force it), so try for a few seconds.
     let pool = stack.postgres.pool()?;
     let admin = pool.get().await?;
-    for attempt in 1..=20 {
-        match admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-        {
-            Ok(()) => break,
-            Err(err) if attempt < 20 => {
-                tracing::debug!(error = %err, "the benchmark's database is still in use");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(err) => return outcome.and(Err(err.into())),
-        }
-    }
+    eventually(
+        Duration::from_secs(5),
+        "the benchmark's Postgres database dropped",
+        || async {
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await
+                .map_err(|err| err.to_string())
+        },
+    )
+    .await;
     outcome
 }
 

@@ -5,15 +5,16 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use axum::body::Bytes;
 use jira_simulator::{
-    ConnectInstallation, DeliveryOptions, Simulator, SimulatorConfig, WorkspaceSpec,
+    ConnectInstallation, Simulator, SimulatorConfig,
+    in_process::{self, PUBLIC_BASE_URL},
 };
 use secrecy::ExposeSecret;
-use test_kit::{Stack, TestApp, TestBroker, procfs, unique};
+use test_kit::{Stack, TestBroker, procfs, unique};
 
 use support::{
     baseline::Baseline,
@@ -22,8 +23,6 @@ use support::{
     report::{self, Memory, Phase, Row, Target},
 };
 
-/// Its path is empty, so a token's qsh covers the event route's path as it is.
-const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 /// Partitions of both raw topics: ingress's default `KAFKA_RAW_PARTITIONS`.
 const PARTITIONS: i32 = 8;
 const EVENT_POOL: usize = 2_000;
@@ -121,15 +120,8 @@ async fn run() -> anyhow::Result<()> {
 async fn start_ingress(broker: &TestBroker) -> anyhow::Result<(Ingress, ConnectInstallation)> {
     let postgres = Stack::from_env().fresh_postgres().await;
     let sim = Simulator::start(SimulatorConfig::default()).await?;
-    let mut config = onboarding::Config::from_env()?;
-    config.server.listen = "127.0.0.1:0".parse()?;
-    config.postgres = postgres.clone();
-    config.atlassian.public_base_url = PUBLIC_BASE_URL.parse()?;
-    config.atlassian.install_keys_url = sim
-        .install_keys_base_url()
-        .context("the simulator serves no install keys")?;
-    // Building onboarding migrates the database ingress reads installations from.
-    let onboarding = TestApp::spawn(onboarding::build(config).await?);
+    // Starting onboarding migrates the database ingress reads installations from.
+    let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {}).await?;
     let ingress = Ingress::start(&IngressEnv {
         brokers: &broker.brokers,
         database_url: postgres.url.expose_secret(),
@@ -139,43 +131,10 @@ async fn start_ingress(broker: &TestBroker) -> anyhow::Result<(Ingress, ConnectI
     })
     .await?;
     let target = jira_simulator::Target::new(onboarding.address.parse()?, ingress.url.parse()?);
-    let installation = sim
-        .install_connect(&target, &WorkspaceSpec::random())
-        .await?;
-    wait_until_accepted(&sim, &target, &installation).await?;
+    let installed = in_process::install_workspace(&sim, &target).await?;
     onboarding.stop().await?;
     sim.shutdown().await;
-    Ok((ingress, installation))
-}
-
-/// Ingress learns of the installation from a Postgres notification and creates its topics in
-/// the background: a probe event goes until it is accepted.
-async fn wait_until_accepted(
-    sim: &Simulator,
-    target: &jira_simulator::Target,
-    installation: &ConnectInstallation,
-) -> anyhow::Result<()> {
-    let probe = serde_json::json!({"webhookEvent": "metafrazo:probe", "timestamp": 0});
-    let once = DeliveryOptions {
-        max_retries: 0,
-        timeout: Duration::from_secs(10),
-        backoff: Duration::from_millis(10),
-        identifier: None,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let statuses = sim
-            .send_connect_event(target, installation, &probe, once.clone())
-            .await?
-            .statuses();
-        if statuses.last() == Some(&Some(202)) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("ingress still does not accept the installation's events: {statuses:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Ok((ingress, installed.installation))
 }
 
 fn describe(bodies: &[Bytes], producer: &ingress::ProducerConfig) {

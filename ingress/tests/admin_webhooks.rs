@@ -4,6 +4,7 @@ mod support;
 
 use serde_json::Value;
 use support::{Harness, fixture, once};
+use test_kit::eventually;
 
 #[tokio::test]
 async fn a_correctly_signed_admin_webhook_is_accepted_and_a_wrong_one_refused() {
@@ -30,14 +31,19 @@ async fn a_correctly_signed_admin_webhook_is_accepted_and_a_wrong_one_refused() 
         }
     };
     // The connection reaches ingress through a notification; wait (bounded) for it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let delivery = send(connection.id.clone(), connection.secret.clone()).await;
-        if delivery.is_accepted() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{delivery:?}");
-    }
+    eventually(
+        std::time::Duration::from_secs(5),
+        "ingress to accept the new connection's webhooks",
+        || async {
+            let delivery = send(connection.id.clone(), connection.secret.clone()).await;
+            if delivery.is_accepted() {
+                Ok(())
+            } else {
+                Err(format!("{delivery:?}"))
+            }
+        },
+    )
+    .await;
     let (envelope, _) = &harness.envelopes(&harness.raw_topic, 1).await[0];
     assert_eq!(envelope.source, contracts::Source::WebhookSecret);
     assert_eq!(envelope.client_key, connection.id);

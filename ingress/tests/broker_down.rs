@@ -85,6 +85,7 @@ async fn broker_down_gives_503_and_the_retried_events_are_stored_once_it_is_back
         }
     };
     let restart = async {
+        // How long the outage lasts: the retries under test have to ride it out.
         tokio::time::sleep(Duration::from_secs(2)).await;
         broker.start_again().await;
     };

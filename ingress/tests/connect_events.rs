@@ -3,12 +3,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use contracts::Source;
 use jira_simulator::{connect_qsh, sign_connect_token};
 use serde_json::{Value, json};
 use support::{Harness, fixture, once};
+use test_kit::eventually;
 
 async fn post(
     harness: &Harness,
@@ -251,27 +252,29 @@ async fn uninstall_stops_events_within_a_second() {
         .uninstall_connect(&harness.target, &installation)
         .await
         .unwrap();
-    let uninstalled_at = Instant::now();
     let event: Value = serde_json::from_slice(&fixture("jira/issue_created.json")).unwrap();
-    loop {
-        let delivery = harness
-            .sim
-            .send_connect_event(&harness.target, &installation, &event, once())
-            .await
-            .unwrap();
-        if delivery.statuses() == vec![Some(401)] {
-            assert!(
-                delivery.last_body.contains("uninstalled"),
-                "{}",
-                delivery.last_body
-            );
-            break;
-        }
-        assert!(
-            uninstalled_at.elapsed() < Duration::from_secs(1),
-            "still accepted a second after the uninstall"
-        );
-    }
+    let refused = eventually(
+        Duration::from_secs(1),
+        "events refused after the uninstall",
+        || async {
+            let delivery = harness
+                .sim
+                .send_connect_event(&harness.target, &installation, &event, once())
+                .await
+                .unwrap();
+            if delivery.statuses() == vec![Some(401)] {
+                Ok(delivery)
+            } else {
+                Err(format!("{:?}", delivery.statuses()))
+            }
+        },
+    )
+    .await;
+    assert!(
+        refused.last_body.contains("uninstalled"),
+        "{}",
+        refused.last_body
+    );
 }
 
 #[tokio::test]
@@ -284,22 +287,21 @@ async fn after_a_reinstall_only_the_new_secret_is_accepted() {
         .await
         .unwrap();
     let event: Value = serde_json::from_slice(&fixture("jira/issue_created.json")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
     // Wait for the rotation to reach ingress, then check both secrets.
-    loop {
-        let delivery = harness
+    eventually(Duration::from_secs(5), "the old secret refused", || async {
+        let statuses = harness
             .sim
             .send_connect_event(&harness.target, &old, &event, once())
             .await
-            .unwrap();
-        if delivery.statuses() == vec![Some(401)] {
-            break;
+            .unwrap()
+            .statuses();
+        if statuses == vec![Some(401)] {
+            Ok(())
+        } else {
+            Err(format!("{statuses:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the old secret is still accepted"
-        );
-    }
+    })
+    .await;
     let delivery = harness
         .sim
         .send_connect_event(&harness.target, &new, &event, once())

@@ -1004,6 +1004,7 @@ async fn slow_body(app: &TestApp, path: &str, authorization: &str) -> (String, b
             if writer.write_all(&[*byte]).await.is_err() {
                 break;
             }
+            // The trickle is the slow client under test, not a wait for something.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         // All sent (ten seconds) without an answer: the server waited it out.
@@ -1022,6 +1023,8 @@ async fn slow_body(app: &TestApp, path: &str, authorization: &str) -> (String, b
         }
     };
     let health = async {
+        // Asked halfway through the slow client's hold, the moment the test is about: not a
+        // wait for something to happen.
         tokio::time::sleep(BODY_READ_TIMEOUT / 2).await;
         app.get("/healthz").await.status() == 200
     };

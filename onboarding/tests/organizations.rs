@@ -10,6 +10,7 @@ use std::time::Duration;
 use jira_simulator::sign_connect_token;
 use serde_json::json;
 use support::{Browser, Harness, email, setup_path};
+use test_kit::eventually;
 
 /// An organization set up through its setup link; answers its id and the owner's browser.
 async fn organization(
@@ -524,14 +525,17 @@ async fn deleting_an_organization_removes_its_members_links_and_events() {
                 .unwrap()
         }
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while count(installation).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "events not erased within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "the organization's events erased",
+        || async {
+            match count(installation).await {
+                0 => Ok(()),
+                left => Err(format!("{left} events left")),
+            }
+        },
+    )
+    .await;
     assert_eq!(count(kept).await, 2, "another organization's events stay");
     owner
         .get(&format!("/orgs/{org}/members"))

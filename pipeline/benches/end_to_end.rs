@@ -20,10 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jira_simulator::{
-    ConnectInstallation, DeliveryOptions, EventFixtures, Simulator, SimulatorConfig, WorkspaceSpec,
-    connect_qsh, sign_connect_token,
+    ConnectInstallation, EventFixtures, Simulator, SimulatorConfig, connect_qsh,
+    in_process::{self, PUBLIC_BASE_URL},
+    sign_connect_token,
 };
 use rand::{SeedableRng, rngs::StdRng};
 use secrecy::ExposeSecret;
@@ -31,11 +32,9 @@ use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
 };
-use test_kit::{Stack, TestApp, TestBroker, free_port, procfs, unique};
+use test_kit::{Stack, TestBroker, eventually, free_port, procfs, unique};
 use tokio::{process::Child, sync::Semaphore, task::JoinSet};
 
-/// Its path is empty, so a token's qsh covers the event route's path as it is.
-const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 const PARTITIONS: i32 = 8;
 /// Offered events per second, one step after the other.
 const STEPS: [u32; 6] = [250, 500, 1_000, 2_000, 4_000, 8_000];
@@ -113,14 +112,7 @@ impl PathUnderTest {
         .await?;
         let postgres = stack.fresh_postgres().await;
         let sim = Simulator::start(SimulatorConfig::default()).await?;
-        let mut config = onboarding::Config::from_env()?;
-        config.server.listen = "127.0.0.1:0".parse()?;
-        config.postgres = postgres.clone();
-        config.atlassian.public_base_url = PUBLIC_BASE_URL.parse()?;
-        config.atlassian.install_keys_url = sim
-            .install_keys_base_url()
-            .context("the simulator serves no install keys")?;
-        let onboarding = TestApp::spawn(onboarding::build(config).await?);
+        let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {}).await?;
 
         let port = free_port();
         let ingress_url = format!("http://127.0.0.1:{port}");
@@ -138,13 +130,12 @@ impl PathUnderTest {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("start {}", ingress_binary().display()))?;
-        wait_for_ok(&format!("{ingress_url}/readyz")).await?;
+        wait_for_ok(&format!("{ingress_url}/readyz")).await;
 
         let target = jira_simulator::Target::new(onboarding.address.parse()?, ingress_url.parse()?);
-        let installation = sim
-            .install_connect(&target, &WorkspaceSpec::random())
-            .await?;
-        wait_until_accepted(&sim, &target, &installation).await?;
+        let installation = in_process::install_workspace(&sim, &target)
+            .await?
+            .installation;
         onboarding.stop().await?;
         sim.shutdown().await;
 
@@ -162,7 +153,7 @@ impl PathUnderTest {
             .kill_on_drop(true)
             .spawn()
             .context("start the pipeline binary")?;
-        wait_for_ok(&format!("http://127.0.0.1:{port}/readyz")).await?;
+        wait_for_ok(&format!("http://127.0.0.1:{port}/readyz")).await;
         Ok(Self {
             ingress,
             ingress_url,
@@ -283,13 +274,18 @@ async fn measure(
     let mut results = Vec::new();
     // The one probe event that told us ingress knows the installation, once it is stored.
     let mut accepted_total = 1;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stored(&store).await.ok() != Some(accepted_total) {
-        if Instant::now() >= deadline {
-            bail!("the pipeline never stored the probe event");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the pipeline to store the probe event",
+        || async {
+            match stored(&store).await {
+                Ok(count) if count == accepted_total => Ok(()),
+                Ok(count) => Err(format!("{count} events stored")),
+                Err(err) => Err(format!("{err:#}")),
+            }
+        },
+    )
+    .await;
     for offered in STEPS {
         let stored_before = stored(&store).await?;
         let before = meter.sample();
@@ -732,42 +728,17 @@ fn clickhouse_server_pid() -> Option<u32> {
         .ok()
 }
 
-async fn wait_until_accepted(
-    sim: &Simulator,
-    target: &jira_simulator::Target,
-    installation: &ConnectInstallation,
-) -> anyhow::Result<()> {
-    let probe = serde_json::json!({"webhookEvent": "metafrazo:probe", "timestamp": 0});
-    let once = DeliveryOptions {
-        max_retries: 0,
-        ..DeliveryOptions::default()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if sim
-            .send_connect_event(target, installation, &probe, once.clone())
-            .await?
-            .is_accepted()
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("ingress never accepted the installation's events");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for_ok(url: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reqwest::get(url)
-        .await
-        .is_ok_and(|response| response.status().is_success())
-    {
-        if Instant::now() >= deadline {
-            bail!("{url} never answered 200");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
+async fn wait_for_ok(url: &str) {
+    eventually(
+        Duration::from_secs(60),
+        &format!("{url} to answer 200"),
+        || async {
+            match reqwest::get(url).await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(response.status().to_string()),
+                Err(err) => Err(err.to_string()),
+            }
+        },
+    )
+    .await;
 }

@@ -10,7 +10,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 use service_runtime::kafka_topics::{self, TopicSpec};
-use test_kit::{Stack, free_port, unique};
+use test_kit::{Stack, eventually, free_port, unique};
 
 const DELIVERIES: usize = 600;
 
@@ -110,18 +110,19 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     };
 
     let mut first = start();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let stored = distinct().await;
-        if stored >= (DELIVERIES / 3) as u64 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {stored} stored before the kill"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "a third of the deliveries stored before the kill",
+        || async {
+            let stored = distinct().await;
+            if stored >= (DELIVERIES / 3) as u64 {
+                Ok(())
+            } else {
+                Err(format!("{stored} stored"))
+            }
+        },
+    )
+    .await;
     first.kill().await.unwrap(); // SIGKILL: no flush, no commit
     let at_kill = distinct().await;
     assert!(
@@ -130,22 +131,23 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     );
 
     let _second = start();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let stored = distinct().await;
-        assert!(
-            stored <= DELIVERIES as u64,
-            "more deliveries than were sent: {stored}"
-        );
-        if stored == DELIVERIES as u64 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {stored} of {DELIVERIES} after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        "every delivery stored after the restart",
+        || async {
+            let stored = distinct().await;
+            assert!(
+                stored <= DELIVERIES as u64,
+                "more deliveries than were sent: {stored}"
+            );
+            if stored == DELIVERIES as u64 {
+                Ok(())
+            } else {
+                Err(format!("{stored} of {DELIVERIES}"))
+            }
+        },
+    )
+    .await;
     let after_merge: u64 = client
         .query("SELECT toUInt64(count()) FROM events FINAL")
         .fetch_one()

@@ -15,7 +15,7 @@ use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
 };
-use test_kit::{Stack, TcpGate, TestApp, unique};
+use test_kit::{Stack, TcpGate, TestApp, eventually, unique};
 use tokio_util::sync::CancellationToken;
 
 const FIXTURES: &[&str] = &[
@@ -169,24 +169,25 @@ impl Setup {
 
     /// Waits (bounded) until `events` holds `expected` distinct deliveries.
     async fn wait_for_events(&self, expected: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let stored = self
-                .clickhouse
-                .client()
-                .query("SELECT toUInt64(uniqExact(installation_id, delivery_id)) FROM events")
-                .fetch_one::<u64>()
-                .await
-                .unwrap_or(0);
-            if stored >= expected {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {stored} of {expected} events stored"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            Duration::from_secs(60),
+            &format!("{expected} events stored"),
+            || async {
+                let stored = self
+                    .clickhouse
+                    .client()
+                    .query("SELECT toUInt64(uniqExact(installation_id, delivery_id)) FROM events")
+                    .fetch_one::<u64>()
+                    .await
+                    .unwrap_or(0);
+                if stored >= expected {
+                    Ok(())
+                } else {
+                    Err(format!("{stored} stored"))
+                }
+            },
+        )
+        .await;
     }
 
     async fn counts(&self) -> (u64, u64, u64) {
@@ -251,25 +252,22 @@ async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
     let reasons = setup.dead_letters(2).await;
     // Lag comes from librdkafka's statistics, every few seconds: once everything is read, the
     // partition holding the events (one installation: one partition) reports zero.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let metrics = app.get("/metrics").await.text().await.unwrap();
-        let zero_lag = metrics
-            .lines()
-            .filter(|line| {
-                line.starts_with("pipeline_consumer_lag_messages{") && line.contains(&setup.raw)
-            })
-            .filter(|line| line.ends_with(" 0"))
-            .count();
-        if zero_lag >= 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no zero lag reported: {metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "a partition reporting zero lag",
+        || async {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let zero_lag = metrics
+                .lines()
+                .filter(|line| {
+                    line.starts_with("pipeline_consumer_lag_messages{") && line.contains(&setup.raw)
+                })
+                .filter(|line| line.ends_with(" 0"))
+                .count();
+            if zero_lag >= 1 { Ok(()) } else { Err(metrics) }
+        },
+    )
+    .await;
     stop.cancel();
     task.await.unwrap().unwrap();
 
@@ -317,20 +315,21 @@ async fn replaying_the_topic_changes_no_count() {
     }
     let (stop, task, app) = setup.run(&setup.clickhouse).await;
     // The second group reads all 2n messages and inserts every delivery again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let metrics = app.get("/metrics").await.text().await.unwrap();
-        let consumed = metric(&metrics, "pipeline_consumed_total");
-        let inserted = metric(&metrics, "pipeline_inserted_rows_total{table=\"events\"}");
-        if consumed >= 2 * envelopes.len() as u64 && inserted >= envelopes.len() as u64 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replay stalled: {consumed} read, {inserted} inserted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the replay read and inserted again",
+        || async {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let consumed = metric(&metrics, "pipeline_consumed_total");
+            let inserted = metric(&metrics, "pipeline_inserted_rows_total{table=\"events\"}");
+            if consumed >= 2 * envelopes.len() as u64 && inserted >= envelopes.len() as u64 {
+                Ok(())
+            } else {
+                Err(format!("{consumed} read, {inserted} inserted"))
+            }
+        },
+    )
+    .await;
     stop.cancel();
     task.await.unwrap().unwrap();
     assert_eq!(
@@ -348,12 +347,25 @@ async fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
         .unwrap();
     let (gate, routed) = TcpGate::for_clickhouse(&setup.clickhouse).await;
     let envelopes = setup.fixture_envelopes();
-    let (stop, task, _app) = setup.run(&routed).await;
+    let (stop, task, app) = setup.run(&routed).await;
     gate.close().await;
     for envelope in &envelopes {
         setup.produce(envelope, true).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The pipeline has tried to store what it read, and failed: only then does "nothing
+    // stored" say the outage paused it rather than that it had not got round to it.
+    eventually(
+        Duration::from_secs(20),
+        "an insert failing while ClickHouse is away",
+        || async {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            match metric(&metrics, pipeline::metrics::INSERT_FAILURES_TOTAL) {
+                0 => Err("no failed insert yet"),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
     assert_eq!(
         setup.counts().await.0,
         0,

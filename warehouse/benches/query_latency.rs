@@ -11,11 +11,12 @@ use chrono::{TimeDelta, Utc};
 use clickhouse::Client;
 use contracts::InstallationId;
 use service_runtime::connections::ClickHouseConfig;
-use test_kit::{Stack, unique};
-use warehouse::{
-    queries::{self, FeedFilters, Filters, Scope},
+use test_kit::{
+    Stack,
     synthetic::{self, LARGE_TENANT, SMALL_TENANT},
+    unique,
 };
+use warehouse::queries::{self, FeedFilters, Filters, Scope};
 
 const EVENTS: u64 = 10_000_000;
 const WEEKS_OF_DATA: i64 = 26;

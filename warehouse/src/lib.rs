@@ -7,7 +7,6 @@ pub mod migrate;
 pub mod queries;
 pub mod retention;
 pub mod rows;
-pub mod synthetic;
 
 pub use erase::erase_installations;
 pub use migrate::{MigrateError, migrate};

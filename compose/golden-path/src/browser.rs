@@ -4,6 +4,7 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use fantoccini::{Client, ClientBuilder, Locator, error::CmdError};
+use test_kit::{eventually, free_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -27,17 +28,16 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver is installed by compose/stack/install.sh");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "chromedriver did not start within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(
+            Duration::from_secs(10),
+            "chromedriver to listen",
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .map(drop)
+            },
+        )
+        .await;
         let profile = std::env::temp_dir().join(format!("mf-golden-{}", uuid::Uuid::new_v4()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -130,11 +130,4 @@ impl Browser {
         self.client.close().await.ok();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }

@@ -26,7 +26,7 @@ use jira_simulator::{
     lifecycle::{self, LifecycleEvent, LifecycleSpec},
 };
 use serde_json::Value;
-use test_kit::Mailbox;
+use test_kit::{Mailbox, eventually};
 
 /// Issues per walk, over this many weeks: a few hundred deliveries.
 const ISSUES: u32 = 40;
@@ -189,14 +189,19 @@ async fn walk(way: WayIn, seed: u64) {
     assert!(refused.is_empty(), "{way:?}: refused {refused:?}");
 
     // Everything arrives, once.
-    let deadline = tokio::time::Instant::now() + VISIBLE_WITHIN;
-    let stored = loop {
-        let stored = api.all_events().await;
-        if stored.len() >= events.len() || tokio::time::Instant::now() > deadline {
-            break stored;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let stored = eventually(
+        VISIBLE_WITHIN,
+        &format!("{way:?}: every delivery in the feed"),
+        || async {
+            let stored = api.all_events().await;
+            if stored.len() >= events.len() {
+                Ok(stored)
+            } else {
+                Err(format!("{} of {} events", stored.len(), events.len()))
+            }
+        },
+    )
+    .await;
     assert_eq!(stored.len(), events.len(), "{way:?}: every delivery once");
     check_events(way, &events, &stored);
 
@@ -213,32 +218,36 @@ async fn walk(way: WayIn, seed: u64) {
     if uninstall(&sim, &target, &workspace).await {
         let mut late = events[events.len() - 1].clone();
         late.identifier = format!("after-uninstall-{seed}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let mut accepted_late = 0;
-        loop {
-            let delivery = workspace.send(&sim, &target, &late, 0).await;
-            if delivery.outcome == (Outcome::Refused { status: 401 }) {
-                break;
-            }
-            // Accepted before the uninstall reached ingress: stored, once (same identifier).
-            accepted_late = 1;
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{way:?}: events still accepted 5 s after the uninstall: {delivery:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let accepted_late = std::sync::atomic::AtomicUsize::new(0);
+        eventually(
+            Duration::from_secs(5),
+            &format!("{way:?}: events refused after the uninstall"),
+            || async {
+                let delivery = workspace.send(&sim, &target, &late, 0).await;
+                if delivery.outcome == (Outcome::Refused { status: 401 }) {
+                    return Ok(());
+                }
+                // Accepted before the uninstall reached ingress: stored, once (same identifier).
+                accepted_late.store(1, std::sync::atomic::Ordering::SeqCst);
+                Err(format!("{delivery:?}"))
+            },
+        )
+        .await;
         // What was accepted is kept: wait until it is stored before deleting. (An event still
         // in the pipeline when its organization is erased lands after the erase: a known gap
         // the README states under the organization routes.)
-        let deadline = tokio::time::Instant::now() + VISIBLE_WITHIN;
-        while api.all_events().await.len() < events.len() + accepted_late {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{way:?}: an accepted delivery was not stored"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let expected = events.len() + accepted_late.into_inner();
+        eventually(
+            VISIBLE_WITHIN,
+            &format!("{way:?}: every accepted delivery stored"),
+            || async {
+                match api.all_events().await.len() {
+                    stored if stored >= expected => Ok(()),
+                    stored => Err(format!("{stored} of {expected} events")),
+                }
+            },
+        )
+        .await;
     }
 
     // Deleting the organization erases its events from every table.
@@ -250,14 +259,17 @@ async fn walk(way: WayIn, seed: u64) {
     delete_organization(&browser, &stack, &organization, &name)
         .await
         .unwrap_or_else(|err| panic!("{way:?}: deleting the organization: {err}"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while rows_of(installation).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{way:?}: rows left 30 s after the organization was deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    eventually(
+        Duration::from_secs(30),
+        &format!("{way:?}: every row erased after the organization was deleted"),
+        || async {
+            match rows_of(installation).await {
+                0 => Ok(()),
+                left => Err(format!("{left} rows left")),
+            }
+        },
+    )
+    .await;
     browser.close().await;
 }
 
@@ -770,18 +782,21 @@ async fn delete_organization(
         .click()
         .await?;
     // Deleted, the owner lands on their list of organizations (the root sends them there).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let url = client.current_url().await?;
-        if !url.path().starts_with(&format!("/orgs/{organization}")) {
-            return Ok(());
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still on {url} 10 s after deleting"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the owner sent away from the deleted organization",
+        || async {
+            match client.current_url().await {
+                Ok(url) if url.path().starts_with(&format!("/orgs/{organization}")) => {
+                    Err(format!("still on {url}"))
+                }
+                Ok(_) => Ok(()),
+                Err(err) => Err(err.to_string()),
+            }
+        },
+    )
+    .await;
+    Ok(())
 }
 
 /// MetaFrazo's id for the workspace, from the installations onboarding keeps.

@@ -16,6 +16,8 @@ mod delivery;
 mod error;
 pub mod events;
 mod forge;
+#[cfg(feature = "in-process")]
+pub mod in_process;
 mod installations_file;
 mod keys;
 pub mod lifecycle;

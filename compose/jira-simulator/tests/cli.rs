@@ -17,7 +17,7 @@ use jira_simulator::{
 use rand::SeedableRng;
 use serde_json::Value;
 use services::Services;
-use test_kit::Mailbox;
+use test_kit::{Mailbox, eventually};
 
 struct TempDir(PathBuf);
 
@@ -136,26 +136,26 @@ async fn forge_event_until(
     let fixtures =
         EventFixtures::load(&EventFixtures::default_forge_dir()).expect("forge fixtures");
     let event = fixtures.generate(&mut rand::rngs::StdRng::seed_from_u64(9));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let delivery = served
-            .send_forge_event(target, &install.installation, &event, once())
-            .await
-            .expect("delivers");
-        let status = match delivery.outcome {
-            Outcome::Accepted { status } | Outcome::Refused { status } => Some(status),
-            Outcome::RetriesExhausted => None,
-        };
-        if status == Some(want) {
-            return delivery.last_body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ingress still answers {status:?} ({}), not {want}",
-            delivery.last_body
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        &format!("ingress to answer {want}"),
+        || async {
+            let delivery = served
+                .send_forge_event(target, &install.installation, &event, once())
+                .await
+                .expect("delivers");
+            let status = match delivery.outcome {
+                Outcome::Accepted { status } | Outcome::Refused { status } => Some(status),
+                Outcome::RetriesExhausted => None,
+            };
+            if status == Some(want) {
+                Ok(delivery.last_body)
+            } else {
+                Err(format!("{status:?} ({})", delivery.last_body))
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test]

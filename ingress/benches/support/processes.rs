@@ -3,14 +3,13 @@
 //! and memory.
 
 use std::{
-    future::Future,
     path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
-use test_kit::{free_port, procfs, unique};
+use anyhow::Context;
+use test_kit::{eventually, free_port, procfs, unique};
 use tokio::process::{Child, Command};
 
 /// How long a started process may take to listen (or to report ready).
@@ -54,16 +53,18 @@ impl Ingress {
             .context("start the ingress binary")?;
         let url = format!("http://127.0.0.1:{port}");
         let readyz = format!("{url}/readyz");
-        wait_for("ingress to report ready", || {
-            let readyz = readyz.clone();
-            async move {
-                reqwest::get(&readyz)
-                    .await
-                    .is_ok_and(|response| response.status().is_success())
-            }
-        })
-        .await
-        .with_context(|| format!("its log: {}", log.display()))?;
+        eventually(
+            START_LIMIT,
+            &format!("ingress to report ready (its log: {})", log.display()),
+            || async {
+                match reqwest::get(&readyz).await {
+                    Ok(response) if response.status().is_success() => Ok(()),
+                    Ok(response) => Err(response.status().to_string()),
+                    Err(err) => Err(err.to_string()),
+                }
+            },
+        )
+        .await;
         Ok(Self { url, log, child })
     }
 
@@ -74,21 +75,6 @@ impl Ingress {
     pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
-}
-
-async fn wait_for<F, Fut>(what: &str, mut ready: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + START_LIMIT;
-    while !ready().await {
-        if Instant::now() >= deadline {
-            bail!("gave up after {START_LIMIT:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 /// Where the CPU went: the ingress child, the broker, this process split into the baseline

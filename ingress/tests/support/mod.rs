@@ -16,7 +16,7 @@ use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},
 };
-use test_kit::{Stack, TestApp, unique};
+use test_kit::{Stack, TestApp, eventually, unique};
 
 pub const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
 
@@ -174,17 +174,19 @@ impl Harness {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Vec<Option<u16>>>,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            if probe().await.last() == Some(&Some(202)) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "ingress never learned of the installation"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(
+            Duration::from_secs(5),
+            "ingress to learn of the installation",
+            || async {
+                let statuses = probe().await;
+                if statuses.last() == Some(&Some(202)) {
+                    Ok(())
+                } else {
+                    Err(format!("the probe was answered {statuses:?}"))
+                }
+            },
+        )
+        .await;
     }
 
     /// Every envelope on `topic` whose payload is not a probe, waiting until `count` are there.

@@ -72,6 +72,7 @@ async fn headers_trickled_byte_by_byte_are_cut_off_too() {
             cut_off = true;
             break;
         }
+        // The trickle is the slow client under test, not a wait for something.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (received, _) = read_until_closed(&mut stream).await;

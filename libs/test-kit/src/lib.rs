@@ -2,12 +2,16 @@
 //! and defaults as the services), fresh isolated resources per test, and a TCP gate to cut a
 //! dependency off and bring it back.
 
+mod eventually;
 mod mailbox;
 pub mod procfs;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
 
+pub use eventually::eventually;
 pub use mailbox::{Mail, Mailbox};
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use secrecy::ExposeSecret;
 use tokio::{
@@ -268,7 +272,7 @@ impl TestApp {
         Self {
             address,
             client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
+                .timeout(Duration::from_secs(10))
                 .build()
                 .expect("HTTP client"),
             stop: Some(stop),
@@ -307,19 +311,21 @@ impl TestApp {
     /// Waits (up to 10 s) for `/readyz` to answer 200: for services that load state in the
     /// background after they start listening.
     pub async fn wait_until_ready(&self) {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
+        self.wait_for_readyz(Duration::from_secs(10), "/readyz to answer 200")
+            .await;
+    }
+
+    /// Polls `/readyz` until it answers 200; the panic shows its last body.
+    async fn wait_for_readyz(&self, timeout: Duration, what: &str) {
+        eventually(timeout, what, || async {
             let response = self.get("/readyz").await;
             if response.status() == 200 {
-                return;
+                Ok(())
+            } else {
+                Err(response.text().await.unwrap_or_default())
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not ready within 10 s: {}",
-                response.text().await.unwrap_or_default()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
 
     /// With `gate` closed `/readyz` is 503 and names `dependency`; once it opens again the
@@ -343,19 +349,11 @@ impl TestApp {
         assert_eq!(self.get("/healthz").await.status(), 200);
 
         gate.open();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let response = self.get("/readyz").await;
-            if response.status() == 200 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "still not ready 10 s after {dependency} came back: {}",
-                response.text().await.unwrap_or_default()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        self.wait_for_readyz(
+            Duration::from_secs(10),
+            &format!("ready again once {dependency} came back"),
+        )
+        .await;
     }
 }
 
@@ -378,14 +376,12 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &s
         .spawn()
         .expect("start the service binary");
     let health = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while reqwest::get(&health).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{binary} never listened"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        &format!("{binary} to listen"),
+        || async { reqwest::get(&health).await.map(drop) },
+    )
+    .await;
     let pid = child.id().expect("running").to_string();
     let killed = tokio::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -393,7 +389,7 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &s
         .await
         .expect("kill");
     assert!(killed.success());
-    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("exits within 10 s of SIGTERM")
         .expect("exit status");
@@ -475,14 +471,12 @@ impl TestBroker {
             .spawn()
             .expect("start tansu");
         self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the test broker did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        eventually(
+            Duration::from_secs(20),
+            "the test broker to accept connections",
+            || async { TcpStream::connect(("127.0.0.1", self.port)).await.map(drop) },
+        )
+        .await;
     }
 
     /// Kills the broker (SIGKILL: as abrupt as a crash) and waits for it to be gone.

@@ -5,6 +5,8 @@ use std::{path::PathBuf, time::Duration};
 
 use mail_parser::MessageParser;
 
+use crate::eventually;
+
 pub struct Mailbox {
     dir: PathBuf,
 }
@@ -90,18 +92,24 @@ impl Mailbox {
 
     /// Waits up to 20 s for more than `already` such messages, and answers the newest.
     pub async fn wait_for(&self, recipient: &str, subject: &str, already: usize) -> Mail {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let messages = self.messages(recipient, subject);
-            if messages.len() > already {
-                return messages.last().cloned().unwrap();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no email {subject:?} to {recipient} within 20 s (mailbox {})",
+        eventually(
+            Duration::from_secs(20),
+            &format!(
+                "email {subject:?} to {recipient} (mailbox {})",
                 self.dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            ),
+            || async {
+                let mut messages = self.messages(recipient, subject);
+                if messages.len() > already {
+                    Ok(messages.pop().expect("more than `already` messages"))
+                } else {
+                    Err(format!(
+                        "{} such messages, {already} there before",
+                        messages.len()
+                    ))
+                }
+            },
+        )
+        .await
     }
 }

@@ -15,26 +15,29 @@ use std::time::Duration;
 use path::{Broker, FaultPath, Membership, outage};
 use stream::{Sent, SteadyStream};
 use tally::{Tally, assert_views_match};
+use test_kit::eventually;
 
 /// Events a second: enough that every fault lands mid-stream, little enough for 2 cores
 /// running the rest of the suite beside it.
 const RATE: u32 = 40;
 
+/// How long the stream runs in one phase of a fault (before it, during it, after it): the
+/// scenario under test, so that the fault lands on traffic and recovery meets traffic. Not a
+/// wait for something to happen; what must happen is awaited with `eventually`.
 async fn pause(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;
 }
 
 /// Installs a workspace, waits until ingress takes its events, and starts the stream.
 async fn installed_stream(path: &FaultPath) -> (Vec<Sent>, SteadyStream) {
-    let installation = path.install().await;
-    let probes = stream::until_accepting(&path.sim, &path.target, &installation).await;
+    let installed = path.install().await;
     let stream = SteadyStream::start(
         std::sync::Arc::clone(&path.sim),
         path.target.clone(),
-        installation,
+        installed.installation,
         RATE,
     );
-    (probes, stream)
+    (stream::probes_sent(installed.probes), stream)
 }
 
 async fn judge(path: &FaultPath, fault: &str, mut sent: Vec<Sent>, stream: SteadyStream) {
@@ -80,6 +83,7 @@ async fn clickhouse_away_for_a_while_loses_nothing() {
     let (sent, stream) = installed_stream(&path).await;
     pause(3).await;
     path.clickhouse_gate.close().await;
+    // The outage's length is the fault under test.
     tokio::time::sleep(outage()).await;
     path.clickhouse_gate.open();
     pause(4).await;
@@ -101,6 +105,7 @@ async fn postgres_away_for_a_while_keeps_ingress_accepting_and_onboarding_recove
     path.postgres_gate.close().await;
     let away_until = tokio::time::Instant::now() + outage();
     assert_eventually_status(&path, 503, "while Postgres is away").await;
+    // The outage's length is the fault under test.
     tokio::time::sleep_until(away_until).await;
     path.postgres_gate.open();
     assert_eventually_status(&path, 200, "once Postgres is back").await;
@@ -118,8 +123,7 @@ async fn postgres_away_for_a_while_keeps_ingress_accepting_and_onboarding_recove
     tally.assert_exactly_once(&path);
     assert_views_match(&path, &sent).await;
     // A new install works again once Postgres is back.
-    let installation = path.install().await;
-    stream::until_accepting(&path.sim, &path.target, &installation).await;
+    path.install().await;
 }
 
 /// Ignored on the local stack: tansu 0.6 keeps a killed member in the group, so the rebalance
@@ -145,16 +149,15 @@ async fn one_of_two_pipelines_killed_leaves_the_other_to_take_its_partitions() {
 
 /// Onboarding's readiness follows Postgres: 503 while it is away, 200 once it is back.
 async fn assert_eventually_status(path: &FaultPath, status: u16, when: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = path.onboarding.get("/readyz").await.status().as_u16();
-        if got == status {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "onboarding's /readyz answered {got}, not {status}, {when}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(15),
+        &format!("onboarding's /readyz answering {status} {when}"),
+        || async {
+            match path.onboarding.get("/readyz").await.status().as_u16() {
+                got if got == status => Ok(()),
+                got => Err(got),
+            }
+        },
+    )
+    .await;
 }

@@ -6,14 +6,15 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use jira_simulator::{ConnectInstallation, Simulator, SimulatorConfig, Target, WorkspaceSpec};
+use jira_simulator::{
+    Simulator, SimulatorConfig, Target,
+    in_process::{self, InstalledWorkspace, PUBLIC_BASE_URL},
+};
 use service_runtime::{
     connections::ClickHouseConfig,
     kafka_topics::{self, TopicSpec},
 };
-use test_kit::{Stack, TcpGate, TestApp, TestBroker, free_port, unique};
-
-const PUBLIC_BASE_URL: &str = "https://metafrazo.test";
+use test_kit::{Stack, TcpGate, TestApp, TestBroker, eventually, free_port, unique};
 
 /// How a pipeline joins its consumer group.
 #[derive(Clone, Copy)]
@@ -93,12 +94,9 @@ impl FaultPath {
         .await
         .unwrap();
 
-        let mut onboarding_config = onboarding::Config::from_env().unwrap();
-        onboarding_config.server.listen = "127.0.0.1:0".parse().unwrap();
-        onboarding_config.postgres = postgres.clone();
-        onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-        onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
-        let onboarding = TestApp::spawn(onboarding::build(onboarding_config).await.unwrap());
+        let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {})
+            .await
+            .unwrap();
 
         let mut ingress_config = ingress::Config::from_env().unwrap();
         ingress_config.server.listen = "127.0.0.1:0".parse().unwrap();
@@ -138,11 +136,10 @@ impl FaultPath {
         }
     }
 
-    /// A signed Connect install through onboarding. Ingress hears of it through Postgres, so
-    /// the stream's first events may be refused as unknown; the stream counts those as refused.
-    pub(crate) async fn install(&self) -> ConnectInstallation {
-        self.sim
-            .install_connect(&self.target, &WorkspaceSpec::random())
+    /// A signed Connect install through onboarding, once ingress accepts its events; the probes
+    /// that found that out (refused as unknown until ingress heard of it) count in the tally.
+    pub(crate) async fn install(&self) -> InstalledWorkspace {
+        in_process::install_workspace(&self.sim, &self.target)
             .await
             .unwrap()
     }
@@ -209,26 +206,26 @@ impl FaultPath {
     /// settled, so a fault lands on a pipeline at work rather than on one still joining.
     pub(crate) async fn wait_until_consuming(&self, number: usize) {
         let url = format!("http://{}/metrics", self.pipelines[number].addr);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let consumed = match reqwest::get(&url).await {
-                Ok(response) => response.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            }
-            .lines()
-            .filter(|line| line.starts_with(pipeline::metrics::CONSUMED_TOTAL))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>();
-            if consumed > 0.0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "pipeline {number} consumed nothing in 60 s; logs in {}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(
+            Duration::from_secs(60),
+            &format!("pipeline {number} consuming (logs in {})", self.logs()),
+            || async {
+                let consumed = match reqwest::get(&url).await {
+                    Ok(response) => response.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                }
+                .lines()
+                .filter(|line| line.starts_with(pipeline::metrics::CONSUMED_TOTAL))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>();
+                if consumed > 0.0 {
+                    Ok(())
+                } else {
+                    Err("nothing consumed")
+                }
+            },
+        )
+        .await;
     }
 
     /// SIGKILL: no flush, no offset commit, as a crash or the OOM killer.

@@ -3,14 +3,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use jira_simulator::{ConnectInstallation, DeliveryOptions, EventFixtures, Simulator, Target};
+use jira_simulator::{
+    ConnectInstallation, Delivery, DeliveryOptions, EventFixtures, Simulator, Target,
+    in_process::PROBE_KIND,
+};
 use rand::SeedableRng;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// The event kinds sent, by fixture name; each delivery counts once under the weekly-rates
-/// kind of the same name, which keeps the independent count of the views a plain tally.
-pub(crate) const KINDS: [&str; 2] = ["issue_created", "comment_created"];
+/// kind of the same name, which keeps the independent count of the views a plain tally. The
+/// probes an install is checked with are of the first.
+pub(crate) const KINDS: [&str; 2] = [PROBE_KIND, "comment_created"];
 
 /// What became of one delivery, as the simulator saw it.
 #[derive(Debug, Clone)]
@@ -93,41 +97,16 @@ fn jira_retries() -> DeliveryOptions {
     }
 }
 
-/// Ingress learns of a new installation through Postgres: sends single probe events (one
-/// attempt each) until one is accepted, and answers them all, for the tally.
-pub(crate) async fn until_accepting(
-    sim: &Simulator,
-    target: &Target,
-    installation: &ConnectInstallation,
-) -> Vec<Sent> {
-    let fixtures = EventFixtures::load(&EventFixtures::default_dir()).unwrap();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut probes = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let payload = fixtures.generate_named(KINDS[0], &mut rng).unwrap();
-        let once = DeliveryOptions {
-            max_retries: 0,
-            ..jira_retries()
-        };
-        let delivery = sim
-            .send_connect_event(target, installation, &payload, once)
-            .await
-            .unwrap();
-        let accepted = delivery.is_accepted();
-        probes.push(Sent {
-            identifier: delivery.identifier,
-            kind: KINDS[0],
-            accepted,
+/// The single-attempt probes sent until ingress accepted a new installation's events, in the
+/// tally like every other delivery.
+pub(crate) fn probes_sent(probes: Vec<Delivery>) -> Vec<Sent> {
+    probes
+        .into_iter()
+        .map(|probe| Sent {
+            accepted: probe.is_accepted(),
+            identifier: probe.identifier,
+            kind: PROBE_KIND,
             retries: 0,
-        });
-        if accepted {
-            return probes;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ingress never accepted the new installation's events"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        })
+        .collect()
 }

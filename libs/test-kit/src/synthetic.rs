@@ -1,15 +1,16 @@
-//! A synthetic workload for benchmarks: `events` events across 1,000 installations spread
-//! evenly over a time span, generated inside ClickHouse (seconds, not minutes, for 10 million),
-//! then merged so background merges do not fall on what is measured. Installation
-//! [`LARGE_TENANT`] holds a tenth of the events; the others share the rest. The warehouse's and
-//! the dashboards' benchmarks use the same data.
+//! A synthetic workload for benchmarks (the `synthetic` feature): `events` events across 1,000
+//! installations spread evenly over a time span, generated inside ClickHouse (seconds, not
+//! minutes, for 10 million), then merged so background merges do not fall on what is measured.
+//! Installation [`LARGE_TENANT`] holds a tenth of the events; the others share the rest. The
+//! warehouse's and the dashboards' benchmarks use the same data, so it lives here rather than in
+//! either, and out of the warehouse library the services ship.
 
 use anyhow::Context;
 use clickhouse::Client;
 use contracts::InstallationId;
 use uuid::Uuid;
 
-use crate::retention::PARTITIONED_TABLES;
+use warehouse::retention::PARTITIONED_TABLES;
 
 /// The installation holding every tenth event. Tenant `t`'s id ends in `t` written as twelve
 /// decimal digits (the SQL below), so these hex literals spell tenants 0 and 500.
