@@ -235,7 +235,10 @@ async fn promtool_accepts_what_every_service_exposes() {
 
 #[test]
 fn the_docker_compose_file_is_valid() {
-    let compose_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../compose/docker-compose.yml");
+    let compose_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../compose/docker-compose.yml"
+    );
     let output = std::process::Command::new("docker-compose")
         .args(["-f", compose_file, "config", "--quiet"])
         .output()
