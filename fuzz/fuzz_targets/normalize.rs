@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pipeline::normalize::{Delivery, NormalizeError, normalize};
+use pipeline::normalize::{Delivery, EventTimeBounds, NormalizeError, normalize};
 
 const FAMILIES: &[&str] = &[
     "issue",
@@ -33,7 +33,7 @@ fuzz_target!(|payload: &[u8]| {
         received_at_ms: 1_763_397_602_311,
         payload,
     };
-    match normalize(&delivery) {
+    match normalize(&delivery, EventTimeBounds::DEFAULT) {
         Ok(normalized) => {
             let event = &normalized.event;
             assert_eq!(

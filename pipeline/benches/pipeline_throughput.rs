@@ -400,13 +400,16 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
     let mut line = String::new();
     for n in 0..EVENTS {
         let envelope = events.envelope(n);
-        let normalized = normalize::normalize(&Delivery {
-            installation_id: envelope.installation_id,
-            delivery_id: envelope.delivery_id.as_str(),
-            source: envelope.source.as_str(),
-            received_at_ms: envelope.received_at_ms,
-            payload: events.body(n),
-        })
+        let normalized = normalize::normalize(
+            &Delivery {
+                installation_id: envelope.installation_id,
+                delivery_id: envelope.delivery_id.as_str(),
+                source: envelope.source.as_str(),
+                received_at_ms: envelope.received_at_ms,
+                payload: events.body(n),
+            },
+            normalize::EventTimeBounds::DEFAULT,
+        )
         .context("normalize a benchmark event")?;
         line.clear();
         event_tsv(&mut line, &normalized.event);
@@ -528,6 +531,7 @@ fn event_tsv(out: &mut String, row: &EventRow) {
             Text(&row.priority),
             Text(&row.actor_account_id),
             Text(&row.payload),
+            Text(&row.occurred_at_note),
         ],
     );
 }

@@ -8,9 +8,14 @@ use std::collections::{BTreeMap, HashSet};
 use contracts::InstallationId;
 use warehouse::{EventRow, FieldChangeRow};
 
+use crate::dead_letters::Original;
+
 #[derive(Default)]
 pub(crate) struct Batch {
     pub(crate) events: Vec<EventRow>,
+    /// The message each event came from, by the event's index: kept so that a row ClickHouse
+    /// refuses can go to the dead-letter topic as it arrived.
+    pub(crate) originals: Vec<Original>,
     pub(crate) field_changes: Vec<FieldChangeRow>,
     /// Milliseconds of each event's receipt by ingress, for the end-to-end delay.
     pub(crate) received_at_ms: Vec<i64>,
@@ -33,7 +38,12 @@ impl Batch {
     }
 
     /// Adds a delivery's rows; false when the same delivery is already in the batch.
-    pub(crate) fn push(&mut self, event: EventRow, field_changes: Vec<FieldChangeRow>) -> bool {
+    pub(crate) fn push(
+        &mut self,
+        event: EventRow,
+        field_changes: Vec<FieldChangeRow>,
+        original: Original,
+    ) -> bool {
         let key = (event.installation_id, event.delivery_id.clone());
         if !self.seen.insert(key) {
             return false;
@@ -41,6 +51,7 @@ impl Batch {
         self.bytes += event.payload.len();
         self.received_at_ms.push(event.received_at_ms);
         self.events.push(event);
+        self.originals.push(original);
         self.field_changes.extend(field_changes);
         true
     }
@@ -67,13 +78,21 @@ mod tests {
         }
     }
 
+    fn original() -> Original {
+        Original {
+            key: None,
+            headers: rdkafka::message::OwnedHeaders::new(),
+        }
+    }
+
     #[test]
     fn a_delivery_seen_twice_in_a_batch_is_kept_once_and_offsets_keep_the_highest() {
         let mut batch = Batch::default();
-        assert!(batch.push(event("a"), vec![]));
-        assert!(!batch.push(event("a"), vec![]));
-        assert!(batch.push(event("b"), vec![]));
+        assert!(batch.push(event("a"), vec![], original()));
+        assert!(!batch.push(event("a"), vec![], original()));
+        assert!(batch.push(event("b"), vec![], original()));
         assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.originals.len(), 2);
         batch.handled("raw", 0, 7);
         batch.handled("raw", 0, 5);
         batch.handled("raw", 1, 3);

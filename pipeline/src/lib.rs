@@ -4,6 +4,8 @@
 
 mod batch;
 mod config;
+mod dead_letters;
+mod insert_error;
 pub mod lag;
 pub mod metrics;
 pub mod normalize;
@@ -26,6 +28,11 @@ use service_runtime::{
     retry::RetryPolicy,
 };
 use tokio_util::sync::CancellationToken;
+
+/// The batch or message was not stored because the pipeline is stopping; its offsets must not be
+/// stored, so it is read again.
+#[derive(Debug)]
+pub(crate) struct Abandoned;
 
 /// The HTTP side and the consuming side; `main` runs both and stops both.
 pub struct Pipeline {

@@ -57,7 +57,7 @@ impl PipelineMetrics {
             )?,
             insert_failures: IntCounter::new(
                 INSERT_FAILURES_TOTAL,
-                "Inserts ClickHouse refused or did not answer (each is retried).",
+                "Inserts ClickHouse refused or did not answer: an outage is retried, refused rows are split out.",
             )?,
             batch_rows: Histogram::with_opts(
                 HistogramOpts::new(BATCH_ROWS, "Deliveries per insert.")

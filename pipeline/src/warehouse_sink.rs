@@ -1,14 +1,28 @@
-//! Inserting a batch into ClickHouse, retried with capped exponential backoff until it is
-//! accepted or the pipeline is told to stop. While it retries nothing new is consumed, so memory
-//! stays bounded and the broker keeps what we have not stored.
+//! Inserting a batch into ClickHouse. An outage (no answer, or an error ClickHouse says is
+//! passing) is retried with capped exponential backoff until the insert lands or the pipeline
+//! stops; while it retries nothing new is consumed, so memory stays bounded and the broker keeps
+//! what we have not stored. A data error (ClickHouse refuses what the rows hold) is never
+//! retried as is: the batch is split, first by installation, then in halves, until the rows
+//! ClickHouse refuses stand alone; those go to the dead-letter topic with ClickHouse's reason and
+//! everything else is stored. One workspace's poison thus never stops another's events.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::{BTreeMap, HashSet},
+    time::{Duration, Instant},
+};
 
+use contracts::InstallationId;
 use service_runtime::retry::RetryPolicy;
 use tokio_util::sync::CancellationToken;
 use warehouse::{EventRow, FieldChangeRow};
 
-use crate::{batch::Batch, metrics::PipelineMetrics};
+use crate::{
+    Abandoned,
+    batch::Batch,
+    dead_letters::{DeadLetter, DeadLetters},
+    insert_error::InsertError,
+    metrics::PipelineMetrics,
+};
 
 const INSERT_RETRY: RetryPolicy =
     RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(10));
@@ -17,15 +31,12 @@ const INSERT_RETRY: RetryPolicy =
 pub(crate) struct WarehouseSink {
     pub(crate) client: clickhouse::Client,
     pub(crate) metrics: PipelineMetrics,
+    pub(crate) dead_letters: DeadLetters,
 }
 
-/// The batch was not stored because the pipeline is stopping; its offsets must not be stored.
-#[derive(Debug)]
-pub(crate) struct Abandoned;
-
 impl WarehouseSink {
-    /// A span per batch: its retries and failures are logged inside it. A delivery's own lines
-    /// (normalized away, dead-lettered) carry its request, delivery and installation ids.
+    /// Stores the batch: every row ClickHouse accepts, and every row it refuses on the
+    /// dead-letter topic. A span per batch: its retries and failures are logged inside it.
     #[tracing::instrument(name = "batch", skip_all, fields(rows = batch.events.len(), field_changes = batch.field_changes.len()))]
     pub(crate) async fn insert(
         &self,
@@ -35,33 +46,91 @@ impl WarehouseSink {
         if batch.events.is_empty() {
             return Ok(());
         }
-        let stored = INSERT_RETRY
+        let started = Instant::now();
+        let all: Vec<usize> = (0..batch.events.len()).collect();
+        // Parts still to insert. A part ClickHouse refuses for its data is split and its halves
+        // pushed back; a single row it refuses is dead-lettered.
+        let mut pending = vec![all];
+        let mut refused = 0;
+        while let Some(part) = pending.pop() {
+            match self.insert_part(batch, &part, stop).await? {
+                None => {}
+                Some(reason) if part.len() == 1 => {
+                    self.dead_letter(batch, part[0], &reason, stop).await?;
+                    refused += 1;
+                }
+                Some(reason) => {
+                    tracing::warn!(rows = part.len(), %reason, "ClickHouse refused the rows of a batch; splitting it");
+                    pending.extend(split(batch, part));
+                }
+            }
+        }
+        if refused < batch.events.len() {
+            self.record_insert(batch, refused, started.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Inserts the events at `part` (and their field changes), retrying an outage; the
+    /// refusal's reason when ClickHouse refuses their data.
+    async fn insert_part(
+        &self,
+        batch: &Batch,
+        part: &[usize],
+        stop: &CancellationToken,
+    ) -> Result<Option<String>, Abandoned> {
+        let events: Vec<&EventRow> = part.iter().map(|&index| &batch.events[index]).collect();
+        // The whole batch (every insert but a split one's) needs no lookup.
+        let field_changes = if part.len() == batch.events.len() {
+            batch.field_changes.iter().collect()
+        } else {
+            field_changes_of(&batch.field_changes, &events)
+        };
+        INSERT_RETRY
             .until_ok(
                 "ClickHouse insert failed; consuming paused",
                 stop,
                 || async {
-                    let started = Instant::now();
-                    self.try_insert(batch).await.inspect_err(|_| {
-                        self.metrics.insert_failures.inc();
-                    })?;
-                    Ok::<_, clickhouse::error::Error>(started.elapsed())
+                    match self.try_insert(&events, &field_changes).await {
+                        Ok(()) => Ok(None),
+                        Err(err) => {
+                            self.metrics.insert_failures.inc();
+                            match InsertError::classify(err) {
+                                InsertError::Refused(reason) => Ok(Some(reason)),
+                                outage @ InsertError::Outage(_) => Err(outage),
+                            }
+                        }
+                    }
                 },
             )
-            .await;
-        let Some(took) = stored else {
-            return Err(Abandoned);
-        };
-        self.record_insert(batch, took);
-        Ok(())
+            .await
+            .ok_or(Abandoned)
     }
 
-    fn record_insert(&self, batch: &Batch, took: Duration) {
+    async fn dead_letter(
+        &self,
+        batch: &Batch,
+        index: usize,
+        reason: &str,
+        stop: &CancellationToken,
+    ) -> Result<(), Abandoned> {
+        let letter = DeadLetter {
+            original: &batch.originals[index],
+            payload: batch.events[index].payload.as_bytes(),
+            reason: "refused_by_clickhouse",
+            detail: reason,
+        };
+        self.dead_letters.send(letter, stop).await
+    }
+
+    fn record_insert(&self, batch: &Batch, refused: usize, took: Duration) {
+        let stored = batch.events.len() - refused;
         self.metrics.insert_duration.observe(took.as_secs_f64());
-        self.metrics.batch_rows.observe(batch.events.len() as f64);
+        self.metrics.batch_rows.observe(stored as f64);
         self.metrics
             .inserted_rows
             .with_label_values(&["events"])
-            .inc_by(batch.events.len() as u64);
+            .inc_by(stored as u64);
         self.metrics
             .inserted_rows
             .with_label_values(&["field_changes"])
@@ -76,21 +145,121 @@ impl WarehouseSink {
 
     /// Field changes first: if we crash between the two inserts, the redelivered batch inserts
     /// both again and the keys absorb the copies; events are never visible without their changes.
-    async fn try_insert(&self, batch: &Batch) -> Result<(), clickhouse::error::Error> {
-        if !batch.field_changes.is_empty() {
+    async fn try_insert(
+        &self,
+        events: &[&EventRow],
+        field_changes: &[&FieldChangeRow],
+    ) -> Result<(), clickhouse::error::Error> {
+        if !field_changes.is_empty() {
             let mut insert = self
                 .client
                 .insert::<FieldChangeRow>("field_changes")
                 .await?;
-            for row in &batch.field_changes {
-                insert.write(row).await?;
+            for row in field_changes {
+                insert.write(*row).await?;
             }
             insert.end().await?;
         }
         let mut insert = self.client.insert::<EventRow>("events").await?;
-        for row in &batch.events {
-            insert.write(row).await?;
+        for row in events {
+            insert.write(*row).await?;
         }
         insert.end().await
+    }
+}
+
+/// The field changes of `events`: those of the same (installation, delivery).
+fn field_changes_of<'a>(
+    all: &'a [FieldChangeRow],
+    events: &[&EventRow],
+) -> Vec<&'a FieldChangeRow> {
+    if all.is_empty() {
+        return Vec::new();
+    }
+    let keys: HashSet<(InstallationId, &str)> = events
+        .iter()
+        .map(|event| (event.installation_id, event.delivery_id.as_str()))
+        .collect();
+    all.iter()
+        .filter(|change| keys.contains(&(change.installation_id, change.delivery_id.as_str())))
+        .collect()
+}
+
+/// A refused part split for another try: by installation when it holds several (a workspace's
+/// poison is usually all its own), else in halves.
+fn split(batch: &Batch, part: Vec<usize>) -> Vec<Vec<usize>> {
+    let mut by_installation: BTreeMap<InstallationId, Vec<usize>> = BTreeMap::new();
+    for &index in &part {
+        by_installation
+            .entry(batch.events[index].installation_id)
+            .or_default()
+            .push(index);
+    }
+    if by_installation.len() > 1 {
+        return by_installation.into_values().collect();
+    }
+    let mut first = part;
+    let second = first.split_off(first.len() / 2);
+    vec![first, second]
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::OwnedHeaders;
+
+    use super::*;
+    use crate::dead_letters::Original;
+
+    fn batch_of(installations: &[u128]) -> Batch {
+        let mut batch = Batch::default();
+        for (n, installation) in installations.iter().enumerate() {
+            let event = EventRow {
+                installation_id: InstallationId::from_uuid(uuid::Uuid::from_u128(*installation)),
+                delivery_id: format!("delivery-{n}"),
+                ..EventRow::default()
+            };
+            let original = Original {
+                key: None,
+                headers: OwnedHeaders::new(),
+            };
+            batch.push(event, Vec::new(), original);
+        }
+        batch
+    }
+
+    #[test]
+    fn a_refused_part_splits_by_installation_first_then_in_halves() {
+        let batch = batch_of(&[1, 2, 1, 2, 2]);
+        let mut parts = split(&batch, vec![0, 1, 2, 3, 4]);
+        parts.sort();
+        assert_eq!(parts, vec![vec![0, 2], vec![1, 3, 4]]);
+        assert_eq!(split(&batch, vec![1, 3, 4]), vec![vec![1], vec![3, 4]]);
+        assert_eq!(split(&batch, vec![3, 4]), vec![vec![3], vec![4]]);
+    }
+
+    #[test]
+    fn a_part_takes_only_its_own_field_changes() {
+        let batch = batch_of(&[1, 2]);
+        let change = |event: &EventRow| FieldChangeRow {
+            installation_id: event.installation_id,
+            delivery_id: event.delivery_id.clone(),
+            item_index: 0,
+            occurred_at_ms: 0,
+            project_key: String::new(),
+            issue_id: String::new(),
+            issue_key: String::new(),
+            issue_type: String::new(),
+            field: "status".into(),
+            field_id: String::new(),
+            from_value: String::new(),
+            to_value: String::new(),
+            from_string: String::new(),
+            to_string: String::new(),
+            status_category: String::new(),
+        };
+        let changes: Vec<FieldChangeRow> = batch.events.iter().map(change).collect();
+        let second = [&batch.events[1]];
+        let taken = field_changes_of(&changes, &second);
+        assert_eq!(taken, vec![&changes[1]]);
     }
 }

@@ -13,20 +13,20 @@ use contracts::envelope::{Envelope, header, message_headers};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
-    message::{BorrowedMessage, Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
+    message::{BorrowedMessage, OwnedHeaders},
 };
-use service_runtime::retry::RetryPolicy;
 use tokio::{task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    Abandoned,
     batch::Batch,
     config::{BatchConfig, Config},
+    dead_letters::{DeadLetter, DeadLetters, Original},
     lag::{self, LagReporter},
     metrics::PipelineMetrics,
-    normalize::{self, Delivery},
-    warehouse_sink::{Abandoned, WarehouseSink},
+    normalize::{self, Delivery, EventTimeBounds},
+    warehouse_sink::WarehouseSink,
 };
 
 /// How long a stopping pipeline keeps trying to insert its last batch.
@@ -37,11 +37,12 @@ type Offsets = std::collections::BTreeMap<(String, i32), i64>;
 
 pub struct Worker {
     consumer: StreamConsumer<LagReporter>,
-    dead_letters: FutureProducer,
-    dead_letter_topic: String,
+    dead_letters: DeadLetters,
     raw_topic: String,
     sink: WarehouseSink,
     batch: BatchConfig,
+    /// Event times outside it give way to the receipt time (`normalize::EventTimeBounds`).
+    event_times: EventTimeBounds,
     metrics: PipelineMetrics,
 }
 
@@ -85,20 +86,22 @@ impl Worker {
             // default 500 ms the pipeline read ~4k events/s, at 10 ms a bare consumer ~64k/s.
             .set("fetch.wait.max.ms", "20")
             .create_with_context(lag)?;
-        let dead_letters: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.kafka.brokers)
-            .set("acks", "all")
-            .create()?;
+        let dead_letters = DeadLetters::new(
+            &config.kafka.brokers,
+            &config.topics.dead_letter,
+            metrics.clone(),
+        )?;
         Ok(Self {
             consumer,
-            dead_letters,
-            dead_letter_topic: config.topics.dead_letter.clone(),
+            dead_letters: dead_letters.clone(),
             raw_topic: config.topics.raw.clone(),
             sink: WarehouseSink {
                 client: config.clickhouse.client(),
                 metrics: metrics.clone(),
+                dead_letters,
             },
             batch: config.batch,
+            event_times: EventTimeBounds::for_retention(config.retention.months),
             metrics,
         })
     }
@@ -206,16 +209,25 @@ impl Worker {
         self.metrics.consumed.inc();
         let headers = message_headers(message);
         let payload = message.payload().unwrap_or_default();
+        let original = Original {
+            key: message.key().map(<[u8]>::to_vec),
+            headers: message
+                .headers()
+                .map_or_else(OwnedHeaders::new, |headers| headers.detach()),
+        };
         let outcome = Envelope::decode(headers.iter().copied(), payload)
             .map_err(|err| ("undecodable_envelope", err.to_string()))
             .and_then(|envelope| {
-                normalize::normalize(&Delivery {
-                    installation_id: envelope.installation_id,
-                    delivery_id: envelope.delivery_id.as_str(),
-                    source: envelope.source.as_str(),
-                    received_at_ms: envelope.received_at_ms,
-                    payload: &envelope.payload,
-                })
+                normalize::normalize(
+                    &Delivery {
+                        installation_id: envelope.installation_id,
+                        delivery_id: envelope.delivery_id.as_str(),
+                        source: envelope.source.as_str(),
+                        received_at_ms: envelope.received_at_ms,
+                        payload: &envelope.payload,
+                    },
+                    self.event_times,
+                )
                 .map_err(|err| ("unnormalizable_payload", err.to_string()))
             });
         match outcome {
@@ -228,72 +240,20 @@ impl Worker {
                     offset = message.offset(),
                     "delivery normalized"
                 );
-                batch.push(normalized.event, normalized.field_changes);
+                batch.push(normalized.event, normalized.field_changes, original);
             }
             Err((reason, detail)) => {
-                self.dead_letter(message, &headers, reason, &detail, stop)
-                    .await?;
+                let letter = DeadLetter {
+                    original: &original,
+                    payload,
+                    reason,
+                    detail: &detail,
+                };
+                self.dead_letters.send(letter, stop).await?;
             }
         }
         batch.handled(message.topic(), message.partition(), message.offset());
         Ok(())
-    }
-
-    /// Keeps the message on the dead-letter topic, retrying until the broker takes it (or we
-    /// stop, in which case its offset is never stored and it is read again).
-    async fn dead_letter(
-        &self,
-        message: &BorrowedMessage<'_>,
-        headers: &[(&str, &[u8])],
-        reason: &'static str,
-        detail: &str,
-        stop: &CancellationToken,
-    ) -> Result<(), Abandoned> {
-        self.metrics.dead_letters.with_label_values(&[reason]).inc();
-        tracing::warn!(
-            reason,
-            detail,
-            request_id = header_text(headers, header::REQUEST_ID),
-            delivery_id = header_text(headers, header::DELIVERY_ID),
-            installation_id = header_text(headers, header::INSTALLATION_ID),
-            partition = message.partition(),
-            offset = message.offset(),
-            "dead-lettering a message"
-        );
-        let why = format!("{reason}: {detail}");
-        const DEAD_LETTER_RETRY: RetryPolicy =
-            RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(10));
-        let send = || async {
-            let mut owned = OwnedHeaders::new_with_capacity(headers.len() + 1);
-            for (key, value) in headers
-                .iter()
-                .filter(|(key, _)| *key != header::DEAD_LETTER_REASON)
-            {
-                owned = owned.insert(Header {
-                    key,
-                    value: Some(*value),
-                });
-            }
-            owned = owned.insert(Header {
-                key: header::DEAD_LETTER_REASON,
-                value: Some(why.as_bytes()),
-            });
-            let mut record = FutureRecord::to(&self.dead_letter_topic)
-                .payload(message.payload().unwrap_or_default())
-                .headers(owned);
-            if let Some(key) = message.key() {
-                record = record.key(key);
-            }
-            self.dead_letters
-                .send(record, Duration::from_secs(10))
-                .await
-                .map_err(|(err, _)| err)
-        };
-        DEAD_LETTER_RETRY
-            .until_ok("dead-letter topic unavailable", stop, send)
-            .await
-            .map(|_| ())
-            .ok_or(Abandoned)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pipeline against the real broker and ClickHouse: envelopes in a topic of the test's own
-//! end up as rows exactly once, poison goes to the dead letters with its reason, a replay of
-//! the topic changes no count, and a ClickHouse outage loses nothing.
+//! end up as rows exactly once, poison goes to the dead letters with its reason, a row ClickHouse
+//! refuses is dead-lettered while the rest of its batch is stored, a replay of the topic changes
+//! no count, and a ClickHouse outage loses nothing.
 
 use std::time::Duration;
 
@@ -384,6 +385,86 @@ async fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
     assert_eq!(
         (distinct, final_count),
         (envelopes.len() as u64, envelopes.len() as u64)
+    );
+}
+
+#[tokio::test]
+async fn a_row_clickhouse_refuses_is_dead_lettered_and_every_other_row_is_stored() {
+    let setup = setup().await;
+    warehouse::migrate(&setup.clickhouse.client())
+        .await
+        .unwrap();
+    // ClickHouse's own check refuses one delivery, as it refuses a row it cannot take: the
+    // insert of any block holding it fails with a data error, not an outage.
+    const REFUSED: &str = "delivery-issue_created";
+    setup
+        .clickhouse
+        .client()
+        .query(&format!(
+            "ALTER TABLE events ADD COLUMN refuse UInt8 MATERIALIZED throwIf(delivery_id = '{REFUSED}')"
+        ))
+        .execute()
+        .await
+        .unwrap();
+    // Two workspaces in one batch: the other's rows must not wait on the refused one.
+    let ours = setup.fixture_envelopes();
+    let theirs: Vec<Envelope> = ours
+        .iter()
+        .map(|envelope| Envelope {
+            installation_id: uuid::Uuid::new_v4().into(),
+            delivery_id: contracts::DeliveryId::parse(format!(
+                "theirs-{}",
+                envelope.delivery_id.as_str()
+            ))
+            .unwrap(),
+            ..envelope.clone()
+        })
+        .collect();
+    for envelope in ours.iter().chain(&theirs) {
+        setup.produce(envelope, true).await;
+    }
+    let (stop, task, app) = setup.run(&setup.clickhouse).await;
+
+    let reasons = setup.dead_letters(1).await;
+    assert!(
+        reasons[0].starts_with("refused_by_clickhouse: ") && reasons[0].contains("Code: 395"),
+        "the dead letter carries ClickHouse's reason: {reasons:?}"
+    );
+    let stored = (ours.len() + theirs.len() - 1) as u64;
+    setup.wait_for_events(stored).await;
+    // Consuming carries on after the refusal: a later delivery is stored too.
+    let mut later = ours[1].clone();
+    later.delivery_id = contracts::DeliveryId::parse("delivery-after-the-refusal").unwrap();
+    setup.produce(&later, true).await;
+    setup.wait_for_events(stored + 1).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(
+        setup.counts().await.0,
+        stored + 1,
+        "every other delivery stored once"
+    );
+    assert_eq!(
+        setup
+            .scalar(&format!(
+                "SELECT toUInt64(count()) FROM events WHERE delivery_id = '{REFUSED}'"
+            ))
+            .await,
+        0,
+        "the refused row is on the dead-letter topic, not half stored"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            &format!(
+                "{}{{reason=\"refused_by_clickhouse\"}}",
+                pipeline::metrics::DEAD_LETTERS_TOTAL
+            )
+        ),
+        1,
+        "{metrics}"
     );
 }
 

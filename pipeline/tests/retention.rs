@@ -27,6 +27,7 @@ fn issue_created(delivery: &str, at_ms: i64) -> EventRow {
         status_category: "new".into(),
         priority: "High".into(),
         actor_account_id: "u".into(),
+        occurred_at_note: String::new(),
         payload: "{}".into(),
     }
 }

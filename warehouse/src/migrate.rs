@@ -42,6 +42,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_rollups.sql"),
         done_if_column: None,
     },
+    Migration {
+        version: 5,
+        name: "events_occurred_at_note",
+        sql: include_str!("../migrations/0005_events_occurred_at_note.sql"),
+        done_if_column: Some(("events", "occurred_at_note")),
+    },
 ];
 
 /// The newest schema version this build knows.

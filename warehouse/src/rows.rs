@@ -35,6 +35,10 @@ pub struct EventRow {
     pub priority: String,
     /// The account id of who did it, when the payload says.
     pub actor_account_id: String,
+    /// Empty when `occurred_at_ms` is the payload's own `timestamp`; otherwise why the receipt
+    /// time stands in for it: `missing`, `too_old` (before the retention window) or
+    /// `in_future` (more than a day after receipt). The payload keeps what Jira said.
+    pub occurred_at_note: String,
     /// The delivery's body, for the single-event view.
     pub payload: String,
 }
@@ -60,6 +64,7 @@ impl Default for EventRow {
             status_category: String::new(),
             priority: String::new(),
             actor_account_id: String::new(),
+            occurred_at_note: String::new(),
             payload: String::new(),
         }
     }

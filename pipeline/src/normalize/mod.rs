@@ -8,6 +8,7 @@
 mod board;
 mod comment;
 mod event_name;
+mod event_time;
 mod fields;
 mod issue;
 mod issue_link;
@@ -23,6 +24,7 @@ mod properties;
 mod tests;
 
 pub use event_name::{Family, connect_event_names, forge_event_names};
+pub use event_time::EventTimeBounds;
 
 use contracts::InstallationId;
 use serde_json::Value;
@@ -74,8 +76,12 @@ impl NormalizeError {
     }
 }
 
-/// Normalizes one delivery. Errors only for payloads that cannot be rows at all.
-pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> {
+/// Normalizes one delivery, its event time within `bounds`. Errors only for payloads that
+/// cannot be rows at all.
+pub fn normalize(
+    delivery: &Delivery<'_>,
+    bounds: EventTimeBounds,
+) -> Result<Normalized, NormalizeError> {
     let text = std::str::from_utf8(delivery.payload).map_err(NormalizeError::NotUtf8)?;
     let parsed: Value = serde_json::from_str(text).map_err(NormalizeError::NotJson)?;
     let Value::Object(outer) = &parsed else {
@@ -83,9 +89,10 @@ pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> 
     };
     let body = unwrap_payload(outer);
 
-    let occurred_at_ms = fields::epoch_ms(body.get("timestamp"))
-        .or_else(|| fields::epoch_ms(outer.get("timestamp")))
-        .unwrap_or(delivery.received_at_ms);
+    let claimed_ms = fields::epoch_ms(body.get("timestamp"))
+        .or_else(|| fields::epoch_ms(outer.get("timestamp")));
+    let (occurred_at_ms, occurred_at_note) =
+        bounds.occurred_at(claimed_ms, delivery.received_at_ms);
     let (name, known) = event_name::read(body);
     let (family, event_type, columns) = match known {
         None => (
@@ -144,6 +151,7 @@ pub fn normalize(delivery: &Delivery<'_>) -> Result<Normalized, NormalizeError> 
         status_category: columns.status_category,
         priority: columns.priority,
         actor_account_id: columns.actor_account_id,
+        occurred_at_note: occurred_at_note.to_owned(),
         payload: text.to_owned(),
     };
     Ok(Normalized {

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{Delivery, Family, connect_event_names, forge_event_names, normalize};
+use super::{Delivery, EventTimeBounds, Family, connect_event_names, forge_event_names, normalize};
 
 /// Keys our family modules read, so generated bodies reach their code, and any other.
 const KEYS: &[&str] = &[
@@ -120,7 +120,7 @@ fn delivery(payload: &[u8]) -> Delivery<'_> {
 proptest! {
     #[test]
     fn any_bytes_give_rows_or_a_typed_error(payload in proptest::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(normalized) = normalize(&delivery(&payload)) {
+        if let Ok(normalized) = normalize(&delivery(&payload), EventTimeBounds::DEFAULT) {
             prop_assert_eq!(normalized.event.payload.as_bytes(), &payload[..]);
         }
     }
@@ -128,7 +128,7 @@ proptest! {
     #[test]
     fn any_json_gives_rows_unless_it_is_not_an_object(value in json()) {
         let payload = serde_json::to_vec(&value).expect("a Value serializes");
-        match normalize(&delivery(&payload)) {
+        match normalize(&delivery(&payload), EventTimeBounds::DEFAULT) {
             Ok(normalized) => {
                 prop_assert!(value.is_object());
                 prop_assert_eq!(normalized.event.payload.as_bytes(), &payload[..]);
@@ -142,7 +142,7 @@ proptest! {
 
     #[test]
     fn a_named_event_keeps_its_name_whatever_else_it_carries((name, payload) in event_body()) {
-        let normalized = normalize(&delivery(&payload)).expect("an object is a row");
+        let normalized = normalize(&delivery(&payload), EventTimeBounds::DEFAULT).expect("an object is a row");
         let event = normalized.event;
         let known = connect_event_names().chain(forge_event_names()).any(|known| known == name);
         if known {

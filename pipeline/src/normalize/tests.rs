@@ -5,7 +5,7 @@ use contracts::InstallationId;
 use serde_json::{Map, Value, json};
 use warehouse::{EventRow, FieldChangeRow};
 
-use super::{Delivery, Family, NormalizeError, Normalized, normalize};
+use super::{Delivery, EventTimeBounds, Family, NormalizeError, Normalized, normalize};
 
 const INSTALLATION: InstallationId = InstallationId::from_uuid(uuid::Uuid::from_u128(
     0x7a6b1c2d_0f3e_4a5b_9c8d_1e2f3a4b5c6d,
@@ -13,6 +13,8 @@ const INSTALLATION: InstallationId = InstallationId::from_uuid(uuid::Uuid::from_
 const DELIVERY: &str = "delivery-1";
 /// Later than every fixture's `timestamp`, so a fallback to it shows.
 const RECEIVED_AT_MS: i64 = 1_800_000_000_000;
+/// The default retention's window: every fixture's `timestamp` is inside it.
+const BOUNDS: EventTimeBounds = EventTimeBounds::DEFAULT;
 
 const BOB: &str = "712020:4d3f2c1a-9b8e-4f7a-a1c2-0e9d8c7b6a55";
 const ALICE: &str = "5b10a2844c20165700ede21g";
@@ -92,7 +94,7 @@ fn delivery<'a>(payload: &'a [u8], source: &'a str) -> Delivery<'a> {
 }
 
 fn rows(payload: &[u8], source: &str) -> Normalized {
-    normalize(&delivery(payload, source))
+    normalize(&delivery(payload, source), BOUNDS)
         .unwrap_or_else(|err| panic!("{source} payload refused: {err}"))
 }
 
@@ -161,6 +163,8 @@ struct Expected {
     family: &'static str,
     event_type: &'static str,
     occurred_at_ms: i64,
+    /// Why `occurred_at_ms` is not the payload's `timestamp`; empty when it is.
+    occurred_at_note: &'static str,
     project_id: &'static str,
     project_key: &'static str,
     issue_id: &'static str,
@@ -192,6 +196,7 @@ impl Expected {
             status_category: self.status_category.to_owned(),
             priority: self.priority.to_owned(),
             actor_account_id: self.actor_account_id.to_owned(),
+            occurred_at_note: self.occurred_at_note.to_owned(),
             payload: String::from_utf8(payload.to_vec()).expect("fixtures are UTF-8"),
         }
     }
@@ -260,6 +265,7 @@ fn jira_expectations() -> Vec<Expected> {
             status_category: "new",
             priority: "Medium",
             actor_account_id: ALICE,
+            occurred_at_note: "",
             field_changes: 0,
         },
         Expected {
@@ -304,6 +310,7 @@ fn jira_expectations() -> Vec<Expected> {
             // Connect's lifecycle body names itself in `eventType`; no `timestamp`.
             event_type: "installed",
             occurred_at_ms: RECEIVED_AT_MS,
+            occurred_at_note: "missing",
             ..Expected::default()
         },
         Expected {
@@ -507,17 +514,23 @@ fn every_forge_fixture_gives_the_rows_of_its_connect_twin() {
         .collect();
     assert_eq!(twins.len(), 9, "twins: {twins:?}");
     for name in twins {
-        let connect = normalize(&Delivery {
-            delivery_id: "connect-delivery",
-            received_at_ms: RECEIVED_AT_MS,
-            ..delivery(jira(name), "connect")
-        })
+        let connect = normalize(
+            &Delivery {
+                delivery_id: "connect-delivery",
+                received_at_ms: RECEIVED_AT_MS,
+                ..delivery(jira(name), "connect")
+            },
+            BOUNDS,
+        )
         .expect("Connect fixture normalizes");
-        let forge = normalize(&Delivery {
-            delivery_id: "forge-delivery",
-            received_at_ms: RECEIVED_AT_MS + 1,
-            ..delivery(forge(name), "forge")
-        })
+        let forge = normalize(
+            &Delivery {
+                delivery_id: "forge-delivery",
+                received_at_ms: RECEIVED_AT_MS + 1,
+                ..delivery(forge(name), "forge")
+            },
+            BOUNDS,
+        )
         .expect("Forge fixture normalizes");
         assert_ne!(connect.event.family, "unknown", "{name}");
 
@@ -646,6 +659,12 @@ fn unknown_events_are_kept_with_their_own_name_and_nothing_else() {
             family: "unknown",
             event_type,
             occurred_at_ms,
+            // Without a `timestamp` the receipt time stands in, and the row says so.
+            occurred_at_note: if occurred_at_ms == RECEIVED_AT_MS {
+                "missing"
+            } else {
+                ""
+            },
             ..Expected::default()
         };
         expected.check(payload, "connect");
@@ -677,33 +696,57 @@ fn payloads_that_cannot_be_rows_are_errors() {
         ),
     ];
     for (context, payload, reason) in cases {
-        match normalize(&delivery(payload, "connect")) {
+        match normalize(&delivery(payload, "connect"), BOUNDS) {
             Ok(normalized) => panic!("{context}: normalized into {normalized:?}"),
             Err(err) => assert_eq!(err.reason(), reason, "{context}: {err}"),
         }
     }
     assert!(matches!(
-        normalize(&delivery(b"[]", "connect")),
+        normalize(&delivery(b"[]", "connect"), BOUNDS),
         Err(NormalizeError::NotAnObject)
     ));
 }
 
 #[test]
-fn occurred_at_falls_back_to_received_at_when_the_timestamp_is_unusable() {
-    let cases: [(&str, Option<Value>, i64); 6] = [
-        ("absent", None, RECEIVED_AT_MS),
-        ("null", Some(json!(null)), RECEIVED_AT_MS),
-        ("words", Some(json!("yesterday")), RECEIVED_AT_MS),
-        ("object", Some(json!({"ms": 1})), RECEIVED_AT_MS),
+fn occurred_at_falls_back_to_received_at_when_the_timestamp_is_unusable_or_implausible() {
+    let cases: [(&str, Option<Value>, i64, &str); 9] = [
+        ("absent", None, RECEIVED_AT_MS, "missing"),
+        ("null", Some(json!(null)), RECEIVED_AT_MS, "missing"),
+        ("words", Some(json!("yesterday")), RECEIVED_AT_MS, "missing"),
+        ("object", Some(json!({"ms": 1})), RECEIVED_AT_MS, "missing"),
         (
             "numeric string",
             Some(json!("1763280764999")),
             1_763_280_764_999,
+            "",
         ),
-        ("float", Some(json!(1_763_280_764_999.0)), 1_763_280_764_999),
+        (
+            "float",
+            Some(json!(1_763_280_764_999.0)),
+            1_763_280_764_999,
+            "",
+        ),
+        (
+            "seconds",
+            Some(json!(1_763_280_764)),
+            RECEIVED_AT_MS,
+            "too_old",
+        ),
+        (
+            "the year 1999",
+            Some(json!(915_148_800_000_i64)),
+            RECEIVED_AT_MS,
+            "too_old",
+        ),
+        (
+            "a year ahead",
+            Some(json!(RECEIVED_AT_MS + 31_536_000_000)),
+            RECEIVED_AT_MS,
+            "in_future",
+        ),
     ];
-    for (context, timestamp, expected) in cases {
-        let payload = edited(jira("issue_created"), |body| match timestamp {
+    for (context, timestamp, expected, note) in cases {
+        let payload = edited(jira("issue_updated_status"), |body| match timestamp {
             None => {
                 body.remove("timestamp");
             }
@@ -713,6 +756,15 @@ fn occurred_at_falls_back_to_received_at_when_the_timestamp_is_unusable() {
         });
         let normalized = rows(&payload, "connect");
         assert_eq!(normalized.event.occurred_at_ms, expected, "{context}");
+        assert_eq!(normalized.event.occurred_at_note, note, "{context}");
+        assert!(
+            !normalized.field_changes.is_empty()
+                && normalized
+                    .field_changes
+                    .iter()
+                    .all(|change| change.occurred_at_ms == expected),
+            "{context}: the field changes share the event's time"
+        );
     }
 }
 
@@ -874,7 +926,7 @@ fn all_fixtures() -> impl Iterator<Item = &'static Fixture> {
 
 /// Whatever a payload gives, it never panics, and a row keeps the payload as sent.
 fn assert_survives(context: &str, payload: &[u8]) -> Option<Normalized> {
-    let normalized = normalize(&delivery(payload, "connect")).ok()?;
+    let normalized = normalize(&delivery(payload, "connect"), BOUNDS).ok()?;
     assert_eq!(
         normalized.event.payload.as_bytes(),
         payload,

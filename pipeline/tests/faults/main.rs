@@ -126,6 +126,59 @@ async fn postgres_away_for_a_while_keeps_ingress_accepting_and_onboarding_recove
     path.install().await;
 }
 
+/// One workspace's rows are refused by ClickHouse (on current releases, say, events spread over
+/// more monthly partitions than one insert takes; here a check column that throws for it):
+/// every other workspace's events still arrive exactly once, and every refused delivery is on
+/// the dead-letter topic with ClickHouse's reason. Before the sink told a refusal from an
+/// outage, it retried the mixed batch forever and stopped every tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_workspace_sending_poison_stops_no_other_and_loses_nothing() {
+    let mut path = FaultPath::start("poison-tenant", Broker::Memory).await;
+    let pipeline = path.start_pipeline(Membership::Static);
+    let (healthy_sent, healthy) = installed_stream(&path).await;
+    path.wait_until_consuming(pipeline).await;
+    let poisoned = path.install().await;
+    let poisoned_id = path.installation_of(&poisoned.probes).await;
+    path.refuse_rows_of(&poisoned_id).await;
+    let poison = SteadyStream::start(
+        std::sync::Arc::clone(&path.sim),
+        path.target.clone(),
+        poisoned.installation,
+        RATE / 2,
+    );
+    pause(10).await;
+    let poison_sent = poison.finish().await;
+
+    // The healthy workspace, and the poisoned one's probes (stored before the refusal began).
+    let mut judged: Vec<Sent> = stream::probes_sent(poisoned.probes);
+    judged.extend(healthy_sent);
+    judged.extend(healthy.finish().await);
+    let tally = Tally::of(&path, &judged).await;
+    tally.report("one workspace sending poison");
+    tally.assert_exactly_once(&path);
+
+    let refused: Vec<&str> = poison_sent
+        .iter()
+        .filter(|sent| sent.accepted)
+        .map(|sent| sent.identifier.as_str())
+        .collect();
+    assert!(!refused.is_empty(), "the poisoned workspace sent nothing");
+    let dead_lettered = path
+        .dead_lettered("refused_by_clickhouse", refused.len())
+        .await;
+    let missing: Vec<&&str> = refused
+        .iter()
+        .filter(|id| !dead_lettered.contains(**id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} refused deliveries are not on the dead-letter topic: {missing:?}; logs in {}",
+        missing.len(),
+        refused.len(),
+        path.logs()
+    );
+}
+
 /// Ignored on the local stack: tansu 0.6 keeps a killed member in the group, so the rebalance
 /// after the kill hands the survivor only its own partitions and the dead member's wait (seen
 /// here: the survivor's log shows `[0,1]` revoked and assigned again, `[2,3]` nobody's, for

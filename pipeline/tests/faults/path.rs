@@ -4,11 +4,17 @@
 //! fault test gets its own Postgres database, ClickHouse database and broker, so faults run
 //! beside the rest of the suite without disturbing it.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 
+use contracts::envelope::header;
 use jira_simulator::{
     Simulator, SimulatorConfig, Target,
     in_process::{self, InstalledWorkspace, PUBLIC_BASE_URL},
+};
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer, StreamConsumer},
+    message::Headers,
 };
 use service_runtime::{
     connections::ClickHouseConfig,
@@ -241,6 +247,79 @@ impl FaultPath {
 
     pub(crate) async fn start_broker(&mut self) {
         self.broker.start_again().await;
+    }
+
+    /// MetaFrazo's id of the workspace whose accepted probe is among `probes`, once stored.
+    pub(crate) async fn installation_of(&self, probes: &[jira_simulator::Delivery]) -> String {
+        let accepted: Vec<String> = probes
+            .iter()
+            .filter(|probe| probe.is_accepted())
+            .map(|probe| probe.identifier.clone())
+            .collect();
+        let client = self.clickhouse.client();
+        eventually(
+            Duration::from_secs(60),
+            "the new workspace's probe stored",
+            || async {
+                client
+                    .query("SELECT installation_id FROM events WHERE has(?, delivery_id) LIMIT 1")
+                    .bind(&accepted)
+                    .fetch_optional::<String>()
+                    .await
+                    .ok()
+                    .flatten()
+                    .ok_or("not yet")
+            },
+        )
+        .await
+    }
+
+    /// Makes ClickHouse refuse every later row of `installation` with a data error (a check
+    /// column that throws), as it refuses a workspace's rows it cannot take.
+    pub(crate) async fn refuse_rows_of(&self, installation: &str) {
+        self.clickhouse
+            .client()
+            .query(
+                "ALTER TABLE events ADD COLUMN refused UInt8 MATERIALIZED throwIf(installation_id = ?)",
+            )
+            .bind(installation)
+            .execute()
+            .await
+            .expect("add the refusing column");
+    }
+
+    /// The delivery ids on the dead-letter topic with a reason starting `reason`, read until
+    /// `count` are found (bounded).
+    pub(crate) async fn dead_lettered(&self, reason: &str, count: usize) -> HashSet<String> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", unique("dead-letter-reader"))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("a dead-letter reader");
+        consumer
+            .subscribe(&[&self.dead_letter_topic])
+            .expect("subscribe to the dead letters");
+        let mut found = HashSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while found.len() < count {
+            let Ok(message) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
+                break;
+            };
+            let message = message.expect("a dead letter");
+            let header = |name: &str| {
+                message
+                    .headers()
+                    .and_then(|headers| headers.iter().find(|header| header.key == name))
+                    .and_then(|header| header.value)
+                    .map(|value| String::from_utf8_lossy(value).into_owned())
+                    .unwrap_or_default()
+            };
+            if header(header::DEAD_LETTER_REASON).starts_with(reason) {
+                found.insert(header(header::DELIVERY_ID));
+            }
+        }
+        found
     }
 
     /// Where the pipelines' logs are, for a failure message.

@@ -41,7 +41,7 @@ pub struct EventDetail {
 
 const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type, occurred_at_ms,
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
-    status_category, priority, actor_account_id";
+    status_category, priority, actor_account_id, occurred_at_note";
 
 const DAY_MS: i64 = 86_400_000;
 /// The windows a page looks back, newest first, before it reads the whole range: a busy

@@ -66,6 +66,7 @@ pub fn event(
         status_category: category.into(),
         priority: "High".into(),
         actor_account_id: "u".into(),
+        occurred_at_note: String::new(),
         payload: "{}".into(),
     }
 }
