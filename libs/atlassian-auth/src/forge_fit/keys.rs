@@ -1,18 +1,21 @@
 //! Atlassian's Forge signing keys, from the JWKS URL in config. Fetched on first use and again
 //! when a token names a `kid` we do not hold (Atlassian rotates keys), but at most once a
 //! minute, so a flood of tokens with invented kids cannot turn into a flood of fetches.
+//!
+//! A fetch that fails is our trouble, never the caller's: until a fetch succeeds, a token whose
+//! key we lack is answered "unavailable" (503, which Forge retries), never "unknown" (401, which
+//! it does not), and the next fetch is tried after a short back-off rather than the minute.
+//! Keys already held are served without waiting on a fetch under way.
 
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{Arc, PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
 use jsonwebtoken::{DecodingKey, jwk::JwkSet};
 use tokio::sync::Mutex;
 use url::Url;
-
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForgeKeyError {
@@ -22,46 +25,102 @@ pub enum ForgeKeyError {
     Unavailable(String),
 }
 
+/// How often the key set may be fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchLimits {
+    /// After a fetch that succeeded: an unknown kid within this is refused without a fetch.
+    pub refresh: Duration,
+    /// After a fetch that failed: tokens we hold no key for are answered "unavailable" until
+    /// this has passed, then the next one fetches again.
+    pub retry_after_failure: Duration,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            refresh: Duration::from_secs(60),
+            retry_after_failure: Duration::from_secs(2),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ForgeKeys {
     url: Url,
     http: reqwest::Client,
-    state: Arc<Mutex<KeyState>>,
+    limits: FetchLimits,
+    keys: Arc<RwLock<HashMap<String, DecodingKey>>>,
+    /// Held across a fetch: one fetch at a time, and what became of the last one.
+    fetching: Arc<Mutex<LastFetch>>,
 }
 
 #[derive(Default)]
-struct KeyState {
-    keys: HashMap<String, DecodingKey>,
-    last_fetch: Option<Instant>,
+struct LastFetch {
+    succeeded_at: Option<Instant>,
+    failed: Option<(Instant, String)>,
 }
 
 impl ForgeKeys {
     pub fn new(url: Url) -> Self {
+        Self::with_limits(url, FetchLimits::default())
+    }
+
+    pub fn with_limits(url: Url, limits: FetchLimits) -> Self {
         Self {
             url,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
                 .expect("an HTTP client with a timeout"),
-            state: Arc::default(),
+            limits,
+            keys: Arc::default(),
+            fetching: Arc::default(),
         }
     }
 
     pub async fn key(&self, kid: &str) -> Result<DecodingKey, ForgeKeyError> {
-        let mut state = self.state.lock().await;
-        if let Some(key) = state.keys.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self.held(kid) {
+            return Ok(key);
         }
-        let may_fetch = state
-            .last_fetch
-            .is_none_or(|at| at.elapsed() >= MIN_REFRESH_INTERVAL);
-        if !may_fetch {
+        let mut last = self.fetching.lock().await;
+        // Whoever held the lock before us may have fetched it.
+        if let Some(key) = self.held(kid) {
+            return Ok(key);
+        }
+        if let Some((at, reason)) = &last.failed
+            && at.elapsed() < self.limits.retry_after_failure
+        {
+            return Err(ForgeKeyError::Unavailable(reason.clone()));
+        }
+        if last.failed.is_none()
+            && last
+                .succeeded_at
+                .is_some_and(|at| at.elapsed() < self.limits.refresh)
+        {
             return Err(ForgeKeyError::Unknown);
         }
-        let fetched = self.fetch().await;
-        state.last_fetch = Some(Instant::now());
-        state.keys = fetched?;
-        state.keys.get(kid).cloned().ok_or(ForgeKeyError::Unknown)
+        match self.fetch().await {
+            Ok(keys) => {
+                *last = LastFetch {
+                    succeeded_at: Some(Instant::now()),
+                    failed: None,
+                };
+                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+                self.held(kid).ok_or(ForgeKeyError::Unknown)
+            }
+            Err(err) => {
+                last.failed = Some((Instant::now(), err.to_string()));
+                Err(err)
+            }
+        }
+    }
+
+    fn held(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kid)
+            .cloned()
     }
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, ForgeKeyError> {

@@ -4,7 +4,7 @@
 
 mod keys;
 
-pub use keys::{ForgeKeyError, ForgeKeys};
+pub use keys::{FetchLimits, ForgeKeyError, ForgeKeys};
 
 /// `FORGE_APP_ID`'s default, read by ingress and onboarding alike: the demo app's ARI, which the
 /// local simulator signs for. A deployment sets its own app's (`forge register` prints it).
