@@ -51,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     service_runtime::telemetry::init("onboarding");
     let config = onboarding::Config::from_env().context("reading the configuration")?;
+    // The subcommands connect too: the same refusal as serving, before anything connects.
+    config.validate().context("checking the configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = onboarding::build(config).await?;
