@@ -1,3 +1,5 @@
+use clap::CommandFactory;
+
 use super::*;
 
 /// What the case is, how it breaks a valid config, and what the refusal must say.
@@ -59,4 +61,9 @@ fn validate_refuses_what_could_only_fail_later() {
         let message = config.validate().expect_err(case).to_string();
         assert!(message.contains(expected), "{case}: {message}");
     }
+}
+
+#[test]
+fn the_readme_documents_every_variable_with_its_default() {
+    test_kit::readme::assert_documents(&Config::command());
 }

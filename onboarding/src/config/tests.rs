@@ -1,3 +1,5 @@
+use clap::CommandFactory;
+
 use super::*;
 
 /// What the case is, how it breaks a valid config, and what the refusal must say.
@@ -110,4 +112,9 @@ fn off_hides_a_provider_and_site_calls_each_installations_own_site() {
         config.accounts.cookie_secure,
         "https unless COOKIE_SECURE says"
     );
+}
+
+#[test]
+fn the_readme_documents_every_variable_with_its_default() {
+    test_kit::readme::assert_documents(&Config::command());
 }
