@@ -3,10 +3,14 @@
 //! `onboarding demo-organization …` makes the local stack's demo organization.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "MetaFrazo onboarding: install callbacks, setup links, organizations")]
+#[command(
+    about = "MetaFrazo onboarding: install callbacks, setup links, organizations",
+    // Its settings are read from the environment, not flags: `--help` lists them all the same.
+    after_long_help = service_runtime::config::environment_help(&onboarding::Config::command())
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

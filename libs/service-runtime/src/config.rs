@@ -113,6 +113,33 @@ fn from_clap(command: &Command, err: &clap::Error) -> ConfigError {
     }
 }
 
+/// The variables `command` reads, each with its default and help, for a binary's `--help`
+/// (`#[command(after_long_help = environment_help(&Config::command()))]`): the configuration
+/// itself is read from the environment only.
+pub fn environment_help(command: &Command) -> String {
+    let mut help = String::from("Configuration (environment variables):\n");
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env() else { continue };
+        help.push_str(&format!("  {}", name.to_string_lossy()));
+        let defaults = arg.get_default_values();
+        if !arg.is_hide_default_value_set() && !defaults.is_empty() {
+            let shown: Vec<_> = defaults
+                .iter()
+                .map(|value| value.to_string_lossy())
+                .collect();
+            match shown.join(",") {
+                empty if empty.is_empty() => help.push_str(" [default: empty]"),
+                shown => help.push_str(&format!(" [default: {shown}]")),
+            }
+        }
+        if let Some(about) = arg.get_help() {
+            help.push_str(&format!("\n      {about}"));
+        }
+        help.push('\n');
+    }
+    help
+}
+
 /// A URL with its password replaced, fit for a log line.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {

@@ -131,6 +131,19 @@ fn child_reads_its_environment() {
 }
 
 #[test]
+fn help_lists_each_variable_with_its_default_and_what_it_is_for() {
+    let help = environment_help(&Probe::augment_args(Command::new("probe")));
+    assert!(
+        help.contains("  METAFRAZO_CONFIG_TEST_COUNT [default: 7]\n      A count\n"),
+        "{help}"
+    );
+    assert!(
+        help.contains("  METAFRAZO_CONFIG_TEST_PASSWORD [default: empty]\n"),
+        "{help}"
+    );
+}
+
+#[test]
 fn redacted_url_keeps_everything_but_the_password() {
     assert_eq!(
         redact_url("postgres://user:hunter2@db:5432/app"),
