@@ -42,12 +42,12 @@ impl ConfigError {
 /// `C` read from the environment alone: command-line arguments are not looked at, so a service's
 /// own CLI (onboarding's subcommands) and its configuration do not interfere.
 pub fn from_env<C: Args + FromArgMatches>() -> Result<C, ConfigError> {
-    parse(std::iter::empty::<&str>())
+    read(std::iter::empty::<&str>())
 }
 
 /// `C` from the environment and `args` (flags win), so tests can give values without touching
 /// the process's environment.
-fn parse<'a, C: Args + FromArgMatches>(
+fn read<'a, C: Args + FromArgMatches>(
     args: impl IntoIterator<Item = &'a str>,
 ) -> Result<C, ConfigError> {
     let command = C::augment_args(Command::new("config").no_binary_name(true));

@@ -51,13 +51,13 @@ fn unset_variables_give_the_defaults() {
 
 #[test]
 fn a_value_that_does_not_parse_is_refused_naming_its_variable() {
-    let err = parse::<Probe>(["--probe-count", "many"]).unwrap_err();
+    let err = read::<Probe>(["--probe-count", "many"]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "environment variable METAFRAZO_CONFIG_TEST_COUNT has an invalid value \"many\": \
          invalid digit found in string"
     );
-    let err = parse::<Probe>(["--probe-wait-ms", "1.5"]).unwrap_err();
+    let err = read::<Probe>(["--probe-wait-ms", "1.5"]).unwrap_err();
     assert!(
         err.to_string().starts_with(
             "environment variable METAFRAZO_CONFIG_TEST_WAIT_MS has an invalid value \"1.5\""
@@ -68,7 +68,7 @@ fn a_value_that_does_not_parse_is_refused_naming_its_variable() {
 
 #[test]
 fn a_secret_that_does_not_parse_is_not_shown() {
-    let err = parse::<Probe>(["--probe-pin", "s3cr3t"]).unwrap_err();
+    let err = read::<Probe>(["--probe-pin", "s3cr3t"]).unwrap_err();
     assert!(!err.to_string().contains("s3cr3t"), "{err}");
     assert!(
         err.to_string().contains("METAFRAZO_CONFIG_TEST_PIN"),
