@@ -57,7 +57,9 @@ pub const ORGANIZATION_ROUTES: &[&str] = &[
     "/api/v1/orgs/{organization}/events/{id}",
 ];
 
+/// Refuses an invalid configuration before anything connects, then binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
+    config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
     let postgres = config
         .postgres

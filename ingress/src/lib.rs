@@ -44,9 +44,11 @@ pub(crate) struct AppState {
     body_read_timeout: Duration,
 }
 
-/// Starts following the installations and creating the topics in the background (neither may
-/// hold up startup: readiness reports them), then binds the listener.
+/// Refuses an invalid configuration, starts following the installations and creating the topics
+/// in the background (neither may hold up startup: readiness reports them), then binds the
+/// listener.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
+    config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
     let metrics = IngressMetrics::register(&registry)?;
     let installations = Installations::default();
@@ -85,8 +87,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         }),
         forge: Arc::new(ForgeVerifier {
             fit: FitVerifier {
-                keys: ForgeKeys::new(config.verify.forge_jwks_url.clone()),
-                app_id: config.verify.forge_app_id.clone(),
+                keys: ForgeKeys::new(config.verify.forge.jwks_url.clone()),
+                app_id: config.verify.forge.app_id.clone(),
                 leeway_secs: config.verify.jwt_leeway_secs,
             },
         }),

@@ -59,12 +59,13 @@ pub struct AppState {
     pub sign_ins: SignInMetrics,
 }
 
-/// Migrates the schema (fails if Postgres cannot be reached: nothing works without it), then
-/// binds the listener; the outbox sender runs beside the server.
 /// Lifecycle bodies and forms are a few hundred bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
+/// Refuses an invalid configuration, migrates the schema (fails if Postgres cannot be reached:
+/// nothing works without it), then binds the listener; the outbox sender runs beside the server.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
+    config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
     let postgres = config
         .postgres
@@ -111,8 +112,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         postgres,
         install_keys: InstallKeys::new(config.atlassian.install_keys_url.clone()),
         forge_fit: Arc::new(FitVerifier {
-            keys: ForgeKeys::new(config.atlassian.forge_jwks_url.clone()),
-            app_id: config.atlassian.forge_app_id.clone(),
+            keys: ForgeKeys::new(config.atlassian.forge.jwks_url.clone()),
+            app_id: config.atlassian.forge.app_id.clone(),
             leeway_secs: config.atlassian.jwt_leeway_secs,
         }),
         atlassian: Arc::new(config.atlassian),

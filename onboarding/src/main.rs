@@ -3,10 +3,14 @@
 //! `onboarding demo-organization …` makes the local stack's demo organization.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "MetaFrazo onboarding: install callbacks, setup links, organizations")]
+#[command(
+    about = "MetaFrazo onboarding: install callbacks, setup links, organizations",
+    // Its settings are read from the environment, not flags: `--help` lists them all the same.
+    after_long_help = service_runtime::config::environment_help(&onboarding::Config::command())
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,6 +55,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     service_runtime::telemetry::init("onboarding");
     let config = onboarding::Config::from_env().context("reading the configuration")?;
+    // The subcommands connect too: the same refusal as serving, before anything connects.
+    config.validate().context("checking the configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = onboarding::build(config).await?;

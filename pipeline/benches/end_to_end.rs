@@ -35,7 +35,8 @@ use service_runtime::{
 use test_kit::{Stack, TestBroker, eventually, free_port, procfs, unique};
 use tokio::{process::Child, sync::Semaphore, task::JoinSet};
 
-const PARTITIONS: i32 = 8;
+/// What a fresh stack's raw topic gets: the default `KAFKA_RAW_PARTITIONS`.
+const PARTITIONS: i32 = service_runtime::kafka_topics::DEFAULT_RAW_PARTITIONS;
 /// Offered events per second, one step after the other.
 const STEPS: [u32; 6] = [250, 500, 1_000, 2_000, 4_000, 8_000];
 const STEP: Duration = Duration::from_secs(10);

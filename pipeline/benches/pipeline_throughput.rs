@@ -37,8 +37,8 @@ const EVENTS: usize = 100_000;
 /// Distinct bodies, drawn from the shared fixtures' mix (2–8 KB each) with a fixed seed.
 const BODY_POOL: usize = 2_000;
 const INSTALLATIONS: usize = 50;
-/// ingress's default `KAFKA_RAW_PARTITIONS`.
-const PARTITIONS: i32 = 8;
+/// What a fresh stack's raw topic gets: the default `KAFKA_RAW_PARTITIONS`.
+const PARTITIONS: i32 = service_runtime::kafka_topics::DEFAULT_RAW_PARTITIONS;
 /// The pipeline's defaults, and the alternatives tried against them.
 const SETTINGS: [Settings; 4] = [
     Settings {

@@ -1,97 +1,152 @@
-use std::{
-    net::{Ipv4Addr, SocketAddr},
-    time::Duration,
-};
+//! The pipeline's settings: each field names its environment variable and default once, and
+//! `validate()` refuses a configuration that could only stall or fail later.
+
+use std::time::Duration;
 
 use service_runtime::{
     ConfigError, ServerConfig,
+    config::{self, check, parse},
     connections::{ClickHouseConfig, KafkaConfig},
-    env_or,
     kafka_topics::TopicsConfig,
 };
 
+#[derive(clap::Parser)]
+#[command(
+    name = "pipeline",
+    about = "MetaFrazo pipeline: raw Jira events from Kafka into ClickHouse",
+    // Health and metrics only.
+    mut_arg("listen", |arg| arg
+        .long("pipeline-addr")
+        .env("PIPELINE_ADDR")
+        .default_value("127.0.0.1:8083"))
+)]
 pub struct Config {
-    /// `PIPELINE_ADDR`, default `127.0.0.1:8083`: health and metrics only.
+    #[command(flatten)]
     pub server: ServerConfig,
+    #[command(flatten)]
     pub kafka: KafkaConfig,
+    #[command(flatten)]
     pub clickhouse: ClickHouseConfig,
     /// The raw and dead-letter topics, read as ingress reads them.
+    #[command(flatten)]
     pub topics: TopicsConfig,
+    #[command(flatten)]
     pub consumer: ConsumerConfig,
+    #[command(flatten)]
     pub batch: BatchConfig,
+    #[command(flatten)]
     pub retention: RetentionConfig,
 }
 
+#[derive(clap::Args)]
 pub struct ConsumerConfig {
-    /// `KAFKA_CONSUMER_GROUP`, default `metafrazo-pipeline`: instances sharing it split the
-    /// partitions between them.
+    /// Instances sharing a group split the partitions between them.
+    #[arg(
+        long = "kafka-consumer-group",
+        env = "KAFKA_CONSUMER_GROUP",
+        default_value = "metafrazo-pipeline"
+    )]
     pub group: String,
-    /// `KAFKA_SESSION_TIMEOUT_MS`, default 10000: how long a crashed instance keeps its
-    /// partitions before the group gives them to another.
+    /// How long a crashed instance keeps its partitions before the group gives them to another.
+    #[arg(
+        long = "kafka-session-timeout-ms",
+        env = "KAFKA_SESSION_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub session_timeout_ms: u32,
-    /// `KAFKA_GROUP_INSTANCE_ID`, default none: a stable name per instance (e.g. the pod name)
-    /// turns on static membership, so a restarted instance resumes its partitions at once.
+    /// A stable name per instance (e.g. the pod name) turns on static membership, so a restarted
+    /// instance resumes its partitions at once. None by default.
+    #[arg(long = "kafka-group-instance-id", env = "KAFKA_GROUP_INSTANCE_ID")]
     pub instance_id: Option<String>,
 }
 
 /// A batch is inserted when any limit is reached. ClickHouse wants few, large inserts (about
 /// one a second per table); the defaults keep memory bounded and the delay around a second.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, clap::Args)]
 pub struct BatchConfig {
-    /// `BATCH_MAX_ROWS`, default 5000 deliveries: on 2 cores shared with ClickHouse, 5,000-row
-    /// batches drained 52 % of clickhouse-client's rate against 34 % for 20,000 (and 213 MiB
-    /// peak RSS against 268), `cargo bench -p pipeline --bench pipeline_throughput`.
+    /// Deliveries per batch. On 2 cores shared with ClickHouse, 5,000-row batches drained 52 % of
+    /// clickhouse-client's rate against 34 % for 20,000 (and 213 MiB peak RSS against 268),
+    /// `cargo bench -p pipeline --bench pipeline_throughput`.
+    #[arg(
+        long = "batch-max-rows",
+        env = "BATCH_MAX_ROWS",
+        default_value_t = 5_000
+    )]
     pub max_rows: usize,
-    /// `BATCH_MAX_BYTES`, default 32 MiB of payload.
+    /// Bytes of payload per batch (32 MiB).
+    #[arg(
+        long = "batch-max-bytes",
+        env = "BATCH_MAX_BYTES",
+        default_value_t = 32 * 1024 * 1024
+    )]
     pub max_bytes: usize,
-    /// `BATCH_MAX_WAIT_MS`, default 1000: the longest an event waits to be inserted.
+    /// The longest an event waits to be inserted.
+    #[arg(
+        long = "batch-max-wait-ms",
+        env = "BATCH_MAX_WAIT_MS",
+        default_value = "1000",
+        value_parser = parse::millis
+    )]
     pub max_wait: Duration,
-    /// `INSERTS_IN_FLIGHT`, default 1: batches being inserted while the next is read. More can
-    /// keep several ClickHouse cores busy on a bigger server, at the memory of that many
-    /// batches; on 2 shared cores, 2 and 3 were slower (45 % and 43 % of the ceiling).
+    /// Batches being inserted while the next is read. More can keep several ClickHouse cores
+    /// busy on a bigger server, at the memory of that many batches; on 2 shared cores, 2 and 3
+    /// were slower (45 % and 43 % of the ceiling).
+    #[arg(
+        long = "inserts-in-flight",
+        env = "INSERTS_IN_FLIGHT",
+        default_value_t = 1
+    )]
     pub inserts_in_flight: usize,
 }
 
 /// How long the warehouse keeps events, in whole months (ClickHouse 18.16 has no TTL, so a
 /// job drops monthly partitions).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct RetentionConfig {
-    /// `RETENTION_MONTHS`, default 25: months kept before the current one (a two-year
-    /// comparison still has its whole first month); 0 keeps everything forever.
+    /// Months kept before the current one (a two-year comparison still has its whole first
+    /// month); 0 keeps everything forever.
+    #[arg(
+        long = "retention-months",
+        env = "RETENTION_MONTHS",
+        default_value_t = 25
+    )]
     pub months: u32,
-    /// `RETENTION_INTERVAL_SECS`, default 3600: how often the job looks.
+    /// How often the job looks: partitions are whole months, so an hour late is nothing, and a
+    /// pass that finds nothing to drop costs one `system.parts` read.
+    #[arg(
+        long = "retention-interval-secs",
+        env = "RETENTION_INTERVAL_SECS",
+        default_value = "3600",
+        value_parser = parse::secs
+    )]
     pub interval: Duration,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            server: ServerConfig::from_env(
-                "PIPELINE_ADDR",
-                SocketAddr::from((Ipv4Addr::LOCALHOST, 8083)),
-            )?,
-            kafka: KafkaConfig::from_env()?,
-            clickhouse: ClickHouseConfig::from_env()?,
-            topics: TopicsConfig::from_env()?,
-            consumer: ConsumerConfig {
-                group: env_or("KAFKA_CONSUMER_GROUP", "metafrazo-pipeline".to_owned())?,
-                session_timeout_ms: env_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
-                instance_id: Some(env_or("KAFKA_GROUP_INSTANCE_ID", String::new())?)
-                    .filter(|id| !id.is_empty()),
-            },
-            batch: BatchConfig {
-                max_rows: env_or("BATCH_MAX_ROWS", 5_000)?,
-                max_bytes: env_or("BATCH_MAX_BYTES", 32 * 1024 * 1024)?,
-                max_wait: Duration::from_millis(env_or("BATCH_MAX_WAIT_MS", 1000)?),
-                inserts_in_flight: env_or("INSERTS_IN_FLIGHT", 1usize)?.max(1),
-            },
-            retention: RetentionConfig {
-                months: env_or("RETENTION_MONTHS", 25)?,
-                interval: Duration::from_secs(env_or(
-                    "RETENTION_INTERVAL_SECS",
-                    crate::retention::DEFAULT_INTERVAL.as_secs(),
-                )?),
-            },
-        })
+        config::from_env()
+    }
+
+    /// Refuses what would stall the pipeline (a zero batch limit, session or interval) or fail
+    /// only at the first insert (a ClickHouse URL that is not http).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.validate()?;
+        self.clickhouse.validate()?;
+        self.topics.validate()?;
+        check::at_least_one("KAFKA_SESSION_TIMEOUT_MS", self.consumer.session_timeout_ms)?;
+        self.batch.validate()?;
+        check::not_zero("RETENTION_INTERVAL_SECS", self.retention.interval)
     }
 }
+
+impl BatchConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("BATCH_MAX_ROWS", self.max_rows)?;
+        check::at_least_one("BATCH_MAX_BYTES", self.max_bytes)?;
+        check::not_zero("BATCH_MAX_WAIT_MS", self.max_wait)?;
+        check::at_least_one("INSERTS_IN_FLIGHT", self.inserts_in_flight)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -44,7 +44,9 @@ pub struct Pipeline {
     topics: TopicsConfig,
 }
 
+/// Refuses an invalid configuration before anything connects, then builds both sides.
 pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
+    config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
     let metrics = metrics::PipelineMetrics::register(&registry)?;
     let readiness = Readiness::new(

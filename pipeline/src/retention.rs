@@ -2,8 +2,6 @@
 //! partitions older than `RETENTION_MONTHS` (ClickHouse 18.16 has no TTL). Every pipeline
 //! instance runs it; dropping a partition twice is harmless.
 
-use std::time::Duration;
-
 use chrono::NaiveDate;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
@@ -77,7 +75,3 @@ impl Retention {
         }
     }
 }
-
-/// How often a pass runs when nothing says otherwise: partitions are whole months, so an hour
-/// late is nothing, and a pass that finds nothing to drop costs one `system.parts` read.
-pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);

@@ -65,7 +65,7 @@ impl Harness {
         onboarding_config.postgres = postgres.clone();
         onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
         onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
-        onboarding_config.atlassian.forge_jwks_url = sim.jwks_url().unwrap();
+        onboarding_config.atlassian.forge.jwks_url = sim.jwks_url().unwrap();
         tweak_onboarding(&mut onboarding_config);
         let pool = onboarding_config.postgres.pool().unwrap();
         let cipher = onboarding_config.cipher.clone();
@@ -80,7 +80,7 @@ impl Harness {
         config.topics.dead_letter = dead_letter_topic.clone();
         config.topics.raw_partitions = 2;
         config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-        config.verify.forge_jwks_url = sim.jwks_url().unwrap();
+        config.verify.forge.jwks_url = sim.jwks_url().unwrap();
         tweak(&mut config);
         let brokers = config.kafka.brokers.clone();
         service_runtime::kafka_topics::ensure(

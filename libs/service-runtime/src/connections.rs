@@ -5,28 +5,45 @@ use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 
 use crate::{
     ConfigError,
-    config::{env_or, env_secret_or, redact_url},
+    config::{self, check, parse, redact_url},
 };
 
-/// `DATABASE_URL`, default `postgres://metafrazo:metafrazo@127.0.0.1:5432/metafrazo`.
-#[derive(Clone)]
+#[derive(Clone, clap::Args)]
 pub struct PostgresConfig {
+    /// The accounts database (a password in it is never logged).
+    #[arg(
+        id = "DATABASE_URL",
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "postgres://metafrazo:metafrazo@127.0.0.1:5432/metafrazo",
+        value_parser = parse::secret,
+        hide_env_values = true
+    )]
     pub url: SecretString,
-    /// `DATABASE_POOL_SIZE`, default 16.
+    /// Connections the pool keeps at most.
+    #[arg(
+        long = "database-pool-size",
+        env = "DATABASE_POOL_SIZE",
+        default_value_t = 16
+    )]
     pub pool_size: usize,
 }
 
 impl PostgresConfig {
-    pub const DEFAULT_URL: &'static str = "postgres://metafrazo:metafrazo@127.0.0.1:5432/metafrazo";
-
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            url: env_secret_or("DATABASE_URL", Self::DEFAULT_URL)?,
-            pool_size: env_or("DATABASE_POOL_SIZE", 16)?,
-        })
+        config::from_env()
+    }
+
+    /// A URL Postgres's client cannot read is refused before anything connects.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("DATABASE_POOL_SIZE", self.pool_size)?;
+        tokio_postgres::Config::from_str(self.url.expose_secret())
+            .map(|_| ())
+            .map_err(|err| ConfigError::invalid("DATABASE_URL", self.display_url(), err))
     }
 
     /// The URL with its password masked.
@@ -55,24 +72,48 @@ impl PostgresConfig {
     }
 }
 
-/// `CLICKHOUSE_URL` (default `http://127.0.0.1:8123`), `CLICKHOUSE_DATABASE` (default
-/// `metafrazo`), `CLICKHOUSE_USER` (default `default`), `CLICKHOUSE_PASSWORD` (default empty).
-#[derive(Clone)]
+#[derive(Clone, clap::Args)]
 pub struct ClickHouseConfig {
+    /// ClickHouse's HTTP interface.
+    #[arg(
+        id = "CLICKHOUSE_URL",
+        long = "clickhouse-url",
+        env = "CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
     pub url: String,
+    #[arg(
+        long = "clickhouse-database",
+        env = "CLICKHOUSE_DATABASE",
+        default_value = "metafrazo"
+    )]
     pub database: String,
+    #[arg(
+        long = "clickhouse-user",
+        env = "CLICKHOUSE_USER",
+        default_value = "default"
+    )]
     pub user: String,
+    #[arg(
+        long = "clickhouse-password",
+        env = "CLICKHOUSE_PASSWORD",
+        default_value = "",
+        value_parser = parse::secret,
+        hide_env_values = true
+    )]
     pub password: SecretString,
 }
 
 impl ClickHouseConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            url: env_or("CLICKHOUSE_URL", "http://127.0.0.1:8123".to_owned())?,
-            database: env_or("CLICKHOUSE_DATABASE", "metafrazo".to_owned())?,
-            user: env_or("CLICKHOUSE_USER", "default".to_owned())?,
-            password: env_secret_or("CLICKHOUSE_PASSWORD", "")?,
-        })
+        config::from_env()
+    }
+
+    /// The client speaks HTTP: any other URL would only fail at the first query.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = Url::parse(&self.url)
+            .map_err(|err| ConfigError::invalid("CLICKHOUSE_URL", redact_url(&self.url), err))?;
+        check::http_url("CLICKHOUSE_URL", &url)
     }
 
     pub fn client(&self) -> clickhouse::Client {
@@ -87,31 +128,47 @@ impl ClickHouseConfig {
     }
 }
 
-/// `KAFKA_BROKERS`, default `127.0.0.1:9092`.
-#[derive(Clone)]
+#[derive(Clone, clap::Args)]
 pub struct KafkaConfig {
+    /// Bootstrap brokers, comma-separated `host:port`.
+    #[arg(
+        long = "kafka-brokers",
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub brokers: String,
 }
 
 impl KafkaConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            brokers: env_or("KAFKA_BROKERS", "127.0.0.1:9092".to_owned())?,
-        })
+        config::from_env()
     }
 }
 
-/// `SMTP_URL`, default `smtp://127.0.0.1:1025` (the local sink). Use `smtps://` or
-/// `smtp://…?tls=required` with credentials for a real relay.
-#[derive(Clone)]
+#[derive(Clone, clap::Args)]
 pub struct SmtpConfig {
+    /// The relay mail is sent through: the local sink by default; `smtps://` or
+    /// `smtp://…?tls=required` with credentials for a real relay.
+    #[arg(
+        id = "SMTP_URL",
+        long = "smtp-url",
+        env = "SMTP_URL",
+        default_value = "smtp://127.0.0.1:1025",
+        value_parser = parse::secret,
+        hide_env_values = true
+    )]
     pub url: SecretString,
 }
 
 impl SmtpConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            url: env_secret_or("SMTP_URL", "smtp://127.0.0.1:1025")?,
+        config::from_env()
+    }
+
+    /// A URL lettre cannot read is refused before anything connects.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.transport().map(|_| ()).map_err(|err| {
+            ConfigError::invalid("SMTP_URL", redact_url(self.url.expose_secret()), err)
         })
     }
 

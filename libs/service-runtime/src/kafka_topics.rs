@@ -10,28 +10,58 @@ use rdkafka::{
     types::RDKafkaErrorCode,
 };
 
-use crate::{ConfigError, env_or};
+use crate::{
+    ConfigError,
+    config::{self, check},
+};
+
+/// `KAFKA_RAW_PARTITIONS`'s default, for the benchmarks that mirror what a fresh stack gets.
+pub const DEFAULT_RAW_PARTITIONS: i32 = 8;
 
 /// The two topics between ingress and the pipeline, read by both from the same variables with
 /// the same defaults, so they cannot disagree about a name or a partition count.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct TopicsConfig {
-    /// `KAFKA_RAW_TOPIC`, default `jira.raw-events`: what ingress produces, the pipeline consumes.
+    /// What ingress produces and the pipeline consumes.
+    #[arg(
+        long = "kafka-raw-topic",
+        env = "KAFKA_RAW_TOPIC",
+        default_value = "jira.raw-events"
+    )]
     pub raw: String,
-    /// `KAFKA_DEAD_LETTER_TOPIC`, default `jira.dead-letters`.
+    /// Where the pipeline sets aside what it cannot store.
+    #[arg(
+        long = "kafka-dead-letter-topic",
+        env = "KAFKA_DEAD_LETTER_TOPIC",
+        default_value = "jira.dead-letters"
+    )]
     pub dead_letter: String,
-    /// `KAFKA_RAW_PARTITIONS`, default 8: used only by whichever service creates the raw topic
-    /// first; an existing topic keeps its partitions.
+    /// Partitions of the raw topic, used only by whichever service creates it first; an existing
+    /// topic keeps its partitions.
+    #[arg(
+        long = "kafka-raw-partitions",
+        env = "KAFKA_RAW_PARTITIONS",
+        default_value_t = DEFAULT_RAW_PARTITIONS
+    )]
     pub raw_partitions: i32,
 }
 
 impl TopicsConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            raw: env_or("KAFKA_RAW_TOPIC", "jira.raw-events".to_owned())?,
-            dead_letter: env_or("KAFKA_DEAD_LETTER_TOPIC", "jira.dead-letters".to_owned())?,
-            raw_partitions: env_or("KAFKA_RAW_PARTITIONS", 8)?,
-        })
+        config::from_env()
+    }
+
+    /// Dead letters written to the raw topic would be consumed again, forever.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("KAFKA_RAW_PARTITIONS", self.raw_partitions)?;
+        if self.raw == self.dead_letter {
+            return Err(ConfigError::invalid(
+                "KAFKA_DEAD_LETTER_TOPIC",
+                &self.dead_letter,
+                "must differ from KAFKA_RAW_TOPIC",
+            ));
+        }
+        Ok(())
     }
 
     /// Creates both topics where they are missing (the dead letters need no parallelism).

@@ -13,6 +13,6 @@ pub mod secret_cipher;
 pub mod server;
 pub mod telemetry;
 
-pub use config::{ConfigError, env_or, env_secret_or};
+pub use config::ConfigError;
 pub use readiness::{DependencyCheck, Readiness};
 pub use server::{Application, ServerConfig, ServiceRouter, new_registry, serve, shutdown_signal};

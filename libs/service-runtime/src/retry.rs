@@ -9,11 +9,26 @@ use std::{fmt::Display, future::Future, time::Duration};
 use backon::{ExponentialBuilder, Retryable};
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// As configuration, both delays are in milliseconds, and the service that reads them names
+/// their variables and defaults: `#[command(mut_arg("retry_first", |arg| arg.env(…)…))]` (so
+/// neither is `required` here: clap would demand the flag even once it has a default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct RetryPolicy {
-    /// The first delay; each failure doubles it.
+    /// The first delay (milliseconds); each failure doubles it.
+    #[arg(
+        id = "retry_first",
+        long = "retry-first-ms",
+        required = false,
+        value_parser = crate::config::parse::millis
+    )]
     pub first: Duration,
-    /// The delay never grows past this.
+    /// The delay never grows past this (milliseconds).
+    #[arg(
+        id = "retry_max",
+        long = "retry-max-ms",
+        required = false,
+        value_parser = crate::config::parse::millis
+    )]
     pub max: Duration,
 }
 

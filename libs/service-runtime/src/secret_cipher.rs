@@ -9,10 +9,8 @@ use aes_gcm::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-use crate::{ConfigError, env_secret_or};
-
 /// Only for the local stack: every real deployment sets `SECRETS_KEY`.
-const DEVELOPMENT_KEY: &str = "bWV0YWZyYXpvLWxvY2FsLWRldmVsb3BtZW50LWtleSE=";
+pub const DEVELOPMENT_KEY: &str = "bWV0YWZyYXpvLWxvY2FsLWRldmVsb3BtZW50LWtleSE=";
 const NONCE_LEN: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,17 +29,14 @@ pub struct SecretCipher {
 }
 
 impl SecretCipher {
-    /// `SECRETS_KEY`, default a development key (with a warning in the log).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let key = env_secret_or("SECRETS_KEY", DEVELOPMENT_KEY)?;
-        if key.expose_secret() == DEVELOPMENT_KEY {
+    /// The value parser of a `SECRETS_KEY` field (`value_parser = SecretCipher::parse_key`,
+    /// `default_value = DEVELOPMENT_KEY`): a key of the wrong length is refused as the
+    /// configuration is read, and the development key is logged as such.
+    pub fn parse_key(key: &str) -> Result<Self, CipherError> {
+        if key == DEVELOPMENT_KEY {
             tracing::warn!("SECRETS_KEY is not set: using the local development key");
         }
-        Self::from_base64(&key).map_err(|err| ConfigError::Invalid {
-            name: "SECRETS_KEY",
-            value: "<hidden>".to_owned(),
-            reason: err.to_string(),
-        })
+        Self::from_base64(&SecretString::from(key))
     }
 
     pub fn from_base64(key: &SecretString) -> Result<Self, CipherError> {

@@ -17,39 +17,11 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{ConfigError, Readiness, env_or, http_metrics::HttpMetrics, request_span};
+mod config;
 
-/// Where a service listens, how long a client may take over its headers, and how long the
-/// service drains on shutdown.
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    pub shutdown_grace: Duration,
-    pub header_read_timeout: Duration,
-}
+pub use config::ServerConfig;
 
-impl ServerConfig {
-    /// `listen_var` names the service's own address variable; `SHUTDOWN_GRACE_SECS`
-    /// (default 10) and `HEADER_READ_TIMEOUT_MS` (default 65000) are shared by every service.
-    /// Hyper runs the header timer while a kept-alive connection waits for its next request too,
-    /// so the timeout is also the idle limit: the default stays above the 60 s idle timeout of
-    /// common load balancers, which must close an idle connection before we do.
-    pub fn from_env(listen_var: &'static str, default: SocketAddr) -> Result<Self, ConfigError> {
-        Ok(Self {
-            listen: env_or(listen_var, default)?,
-            shutdown_grace: Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", 10)?),
-            header_read_timeout: Duration::from_millis(env_or("HEADER_READ_TIMEOUT_MS", 65_000)?),
-        })
-    }
-
-    /// Port 0 on loopback with the defaults, for tests.
-    pub fn loopback() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            shutdown_grace: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(65),
-        }
-    }
-}
+use crate::{Readiness, http_metrics::HttpMetrics, request_span};
 
 /// A task that runs beside the server (an outbox sender, say) and ends when its token is
 /// cancelled.

@@ -5,6 +5,7 @@
 mod eventually;
 mod mailbox;
 pub mod procfs;
+pub mod readme;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
 

@@ -41,8 +41,8 @@ impl Harness {
         config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
         config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
         config.atlassian.api_base_override = sim.url();
-        config.atlassian.forge_jwks_url = sim.jwks_url().unwrap();
-        config.atlassian.forge_app_id = SimulatorConfig::default().forge.app_ari;
+        config.atlassian.forge.jwks_url = sim.jwks_url().unwrap();
+        config.atlassian.forge.app_id = SimulatorConfig::default().forge.app_ari;
         config.accounts.sign_in_max_failures = 3;
         config.accounts.dashboards_url = "http://dashboards.test".parse().unwrap();
         config.mail.poll_interval = Duration::from_millis(200);

@@ -112,7 +112,7 @@ impl FaultPath {
         ingress_config.topics.dead_letter = dead_letter_topic.clone();
         ingress_config.topics.raw_partitions = RAW_PARTITIONS;
         ingress_config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-        ingress_config.verify.forge_jwks_url = sim.jwks_url().unwrap();
+        ingress_config.verify.forge.jwks_url = sim.jwks_url().unwrap();
         let ingress = TestApp::spawn(ingress::build(ingress_config).await.unwrap());
         ingress.wait_until_ready().await;
 

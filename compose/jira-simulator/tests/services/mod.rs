@@ -35,8 +35,8 @@ impl Services {
             .install_keys_base_url()
             .expect("the simulator serves");
         onboarding.atlassian.api_base_override = atlassian.url();
-        onboarding.atlassian.forge_jwks_url = jwks_url.clone();
-        onboarding.atlassian.forge_app_id = forge_app_id.clone();
+        onboarding.atlassian.forge.jwks_url = jwks_url.clone();
+        onboarding.atlassian.forge.app_id = forge_app_id.clone();
         // The setup email is what the test waits for: poll the outbox often.
         onboarding.mail.poll_interval = Duration::from_millis(200);
         onboarding.mail.retry =
@@ -56,8 +56,8 @@ impl Services {
         ingress.topics.dead_letter = dead_letter.clone();
         ingress.topics.raw_partitions = 1;
         ingress.verify.public_base_url = PUBLIC_BASE_URL.parse().expect("url");
-        ingress.verify.forge_jwks_url = jwks_url;
-        ingress.verify.forge_app_id = forge_app_id;
+        ingress.verify.forge.jwks_url = jwks_url;
+        ingress.verify.forge.app_id = forge_app_id;
         ensure(
             &ingress.kafka.brokers,
             &[

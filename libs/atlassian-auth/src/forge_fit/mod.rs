@@ -14,6 +14,18 @@ pub const DEMO_APP_ID: &str = "ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-
 /// `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`.
 pub const LOCAL_JWKS_URL: &str = "http://127.0.0.1:8090/forge/jwks.json";
 
+/// Which Forge app we are and where its tokens' keys are: read once, from the same variables, by
+/// ingress (events) and onboarding (lifecycle calls), so the two cannot accept different apps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForgeAppConfig {
+    /// The app's ARI: the only `aud` accepted in a Forge Invocation Token.
+    #[arg(long = "forge-app-id", env = "FORGE_APP_ID", default_value = DEMO_APP_ID)]
+    pub app_id: String,
+    /// Where the keys that sign Forge Invocation Tokens are published.
+    #[arg(long = "forge-jwks-url", env = "FORGE_JWKS_URL", default_value = LOCAL_JWKS_URL)]
+    pub jwks_url: url::Url,
+}
+
 use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 

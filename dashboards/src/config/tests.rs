@@ -1,0 +1,50 @@
+use clap::CommandFactory;
+
+use super::*;
+
+/// What the case is, how it breaks a valid config, and what the refusal must say.
+type Case = (&'static str, fn(&mut Config), &'static str);
+
+fn defaults() -> Config {
+    config::defaults(std::iter::empty()).expect("the declared defaults parse")
+}
+
+#[test]
+fn the_defaults_work_on_the_local_stack() {
+    let config = defaults();
+    config.validate().unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8082");
+    assert_eq!(config.onboarding_url.as_str(), "http://127.0.0.1:8081/");
+}
+
+#[test]
+fn validate_refuses_what_could_only_fail_later() {
+    let cases: [Case; 3] = [
+        (
+            "sign-in links nowhere",
+            |c| c.onboarding_url = "file:///srv/onboarding".parse().unwrap(),
+            "ONBOARDING_URL has an invalid value \"file:///srv/onboarding\": must be an http or https URL",
+        ),
+        (
+            "Prometheus over something else",
+            |c| c.prometheus_url = "unix:/run/prometheus.sock".parse().unwrap(),
+            "PROMETHEUS_URL",
+        ),
+        (
+            "an unreadable database URL",
+            |c| c.postgres.url = "postgres://[::1".into(),
+            "DATABASE_URL",
+        ),
+    ];
+    for (case, break_it, expected) in cases {
+        let mut config = defaults();
+        break_it(&mut config);
+        let message = config.validate().expect_err(case).to_string();
+        assert!(message.contains(expected), "{case}: {message}");
+    }
+}
+
+#[test]
+fn the_readme_documents_every_variable_with_its_default() {
+    test_kit::readme::assert_documents(&Config::command());
+}

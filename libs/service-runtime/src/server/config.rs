@@ -1,0 +1,50 @@
+//! What every service's server is configured with: its address (named by each service) and the
+//! timeouts all services share.
+
+use std::{net::SocketAddr, time::Duration};
+
+use crate::config::parse;
+
+/// Where a service listens, how long a client may take over its headers, and how long the
+/// service drains on shutdown.
+///
+/// Each service names its own address variable and default, so `listen` has neither here: a
+/// service sets them with `#[command(mut_arg("listen", |arg| arg.env(…).default_value(…)))]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerConfig {
+    /// Where this service listens.
+    // Not `required`: clap would demand the flag even once the service has given it a default.
+    #[arg(id = "listen", long = "listen", required = false)]
+    pub listen: SocketAddr,
+    /// Seconds in-flight requests get to finish on shutdown.
+    #[arg(
+        long = "shutdown-grace-secs",
+        env = "SHUTDOWN_GRACE_SECS",
+        default_value = "10",
+        value_parser = parse::secs
+    )]
+    pub shutdown_grace: Duration,
+    /// Milliseconds a client gets for each request's headers. Hyper runs the timer while a
+    /// kept-alive connection waits for its next request too, so this is also the idle limit:
+    /// the default stays above the 60 s idle timeout of common load balancers, which must close
+    /// an idle connection before we do.
+    #[arg(
+        long = "header-read-timeout-ms",
+        env = "HEADER_READ_TIMEOUT_MS",
+        default_value = "65000",
+        value_parser = parse::millis
+    )]
+    pub header_read_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Port 0 on loopback with the declared defaults (whatever the environment says), for tests.
+    pub fn loopback() -> Self {
+        crate::config::defaults(["--listen", "127.0.0.1:0"]).expect("the declared defaults parse")
+    }
+
+    /// A zero header timeout would cut every connection before its first request.
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        crate::config::check::not_zero("HEADER_READ_TIMEOUT_MS", self.header_read_timeout)
+    }
+}
