@@ -57,6 +57,8 @@ pub struct AppState {
     /// `OIDC_FLOW_TTL_SECS`.
     pub oidc_flow_ttl: std::time::Duration,
     pub sign_ins: SignInMetrics,
+    /// Every password hash a request needs, bounded (`PASSWORD_HASHES_IN_FLIGHT`).
+    pub hashing: accounts::passwords::Hashing,
 }
 
 /// Lifecycle bodies and forms are a few hundred bytes.
@@ -107,6 +109,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     )?;
     let state = AppState {
         sign_ins: SignInMetrics::register(&registry)?,
+        hashing: accounts::passwords::Hashing::new(config.accounts.password_hashes_in_flight),
         oidc,
         oidc_flow_ttl: config.oidc.flow_ttl,
         postgres,

@@ -625,3 +625,59 @@ async fn a_jira_admin_finishes_setup_from_the_admin_page_without_the_email() {
         "once connected, the button opens the dashboards"
     );
 }
+
+#[tokio::test]
+async fn sign_ups_past_the_hashing_slots_get_503_with_retry_after_and_none_is_queued() {
+    // One slot, so two sign-ups hashing at once already overflow it: the memory bound holds
+    // whatever the crowd (argon2id takes 19 MiB a hash, and sign-up is open to anyone).
+    let harness = Harness::start_with(|config| config.accounts.password_hashes_in_flight = 1).await;
+    let mut crowd = tokio::task::JoinSet::new();
+    let mut browsers = Vec::new();
+    for n in 0..16 {
+        let mut browser = harness.browser();
+        browser.get("/sign-up").await.assert_status(200);
+        browsers.push((browser, email(&format!("crowd{n}"))));
+    }
+    for (mut browser, address) in browsers {
+        crowd.spawn(async move {
+            browser
+                .submit(
+                    "/sign-up",
+                    &[
+                        ("email", address.as_str()),
+                        ("password", "a long enough password"),
+                        ("next", "/"),
+                    ],
+                )
+                .await
+        });
+    }
+    let answers = crowd.join_all().await;
+    let busy: Vec<&support::browser::Page> =
+        answers.iter().filter(|page| page.status == 503).collect();
+    assert!(
+        answers
+            .iter()
+            .all(|page| page.status == 503 || page.location.as_deref() == Some("/")),
+        "every sign-up either went through or was told to come back: {:?}",
+        answers.iter().map(|page| page.status).collect::<Vec<_>>()
+    );
+    assert!(
+        !busy.is_empty(),
+        "16 sign-ups at once through one hashing slot, none refused"
+    );
+    for page in &busy {
+        assert_eq!(page.retry_after.as_deref(), Some("5"), "{}", page.body);
+        page.assert_contains("MetaFrazo is busy");
+    }
+    let accounts = harness
+        .count("SELECT count(*) FROM users WHERE email LIKE 'crowd%'")
+        .await;
+    assert_eq!(
+        accounts as usize,
+        answers.len() - busy.len(),
+        "an account for each sign-up that went through, none for the refused"
+    );
+    // The slot is free again once the crowd has gone.
+    harness.signed_up(&email("after-the-crowd")).await;
+}

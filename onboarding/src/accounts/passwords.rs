@@ -1,7 +1,9 @@
-//! Passwords: argon2id with the crate's defaults (19 MiB, 2 passes, OWASP's recommendation), and
-//! the policy for new ones.
+//! Passwords: argon2id with the crate's defaults (19 MiB, 2 passes, OWASP's recommendation), the
+//! policy for new ones, and [`Hashing`], the bounded pool every request hashes through.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Semaphore;
 
 use argon2::{
     Argon2,
@@ -65,6 +67,61 @@ pub fn verify_stored(password: &str, stored: Option<&str>) -> bool {
     }
 }
 
+/// Hashing for requests, at most `PASSWORD_HASHES_IN_FLIGHT` at once. Sign-in, sign-up and
+/// password reset hash before anyone is authenticated, and each hash holds 19 MiB for tens of
+/// milliseconds: unbounded, a few hundred parallel requests exhaust memory. When every slot is
+/// taken the request is answered at once (503 with `Retry-After`), not queued.
+#[derive(Clone)]
+pub struct Hashing {
+    slots: Arc<Semaphore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("every password hashing slot is taken")]
+    Busy,
+    #[error("the hashing task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl Hashing {
+    pub fn new(in_flight: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(in_flight)),
+        }
+    }
+
+    /// [`hash`], off the async threads.
+    pub async fn hash(&self, password: String) -> Result<String, HashingError> {
+        self.run(move || hash(&password)).await
+    }
+
+    /// [`verify_stored`], off the async threads.
+    pub async fn verify_stored(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, HashingError> {
+        self.run(move || verify_stored(&password, stored.as_deref()))
+            .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashingError> {
+        let slot = Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| HashingError::Busy)?;
+        let span = tracing::Span::current();
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            span.in_scope(work)
+        })
+        .await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +134,23 @@ mod tests {
         assert!(!verify("correct horse batterY", &stored));
         assert_ne!(stored, hash("correct horse battery"), "salted");
         assert!(!verify("anything", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn hashing_answers_busy_when_no_slot_is_free_and_frees_its_slot_after() {
+        let none = Hashing::new(0);
+        assert!(matches!(
+            none.hash("correct horse battery".into()).await,
+            Err(HashingError::Busy)
+        ));
+        let one = Hashing::new(1);
+        let stored = one.hash("correct horse battery".into()).await.unwrap();
+        assert!(
+            one.verify_stored("correct horse battery".into(), Some(stored))
+                .await
+                .unwrap(),
+            "the first hash gave its slot back"
+        );
     }
 
     #[test]

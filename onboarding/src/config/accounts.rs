@@ -44,6 +44,14 @@ pub struct AccountsConfig {
         value_parser = parse::hours
     )]
     pub session_ttl: Duration,
+    /// Passwords hashed at once (each argon2id run holds 19 MiB); a sign-in, sign-up or reset
+    /// past it is answered 503 with `Retry-After` rather than queued.
+    #[arg(
+        long = "password-hashes-in-flight",
+        env = "PASSWORD_HASHES_IN_FLIGHT",
+        default_value_t = 8
+    )]
+    pub password_hashes_in_flight: usize,
     /// More failed passwords for one address than this within the window are refused (429)
     /// until the window passes.
     #[arg(
@@ -98,6 +106,7 @@ impl AccountsConfig {
         check::not_zero("INVITE_TTL_HOURS", self.invite_ttl)?;
         check::not_zero("PASSWORD_RESET_TTL_MINUTES", self.password_reset_ttl)?;
         check::not_zero("SESSION_TTL_HOURS", self.session_ttl)?;
+        check::at_least_one("PASSWORD_HASHES_IN_FLIGHT", self.password_hashes_in_flight)?;
         check::at_least_one("SIGN_IN_MAX_FAILURES", self.sign_in_max_failures)?;
         check::at_least_one("SIGN_IN_WINDOW_SECS", self.sign_in_window_secs)?;
         check::http_url("DASHBOARDS_URL", &self.dashboards_url)

@@ -1,7 +1,6 @@
 //! Signing up, in and out, and the home page listing the visitor's organizations. A sign-in
 //! seam for identity providers (Google, Microsoft) joins here later.
 
-use anyhow::Context;
 use axum::{
     Form,
     extract::{Query, State},
@@ -192,11 +191,10 @@ async fn check_password(
     }
     let user = users::by_email(&client, &form.email).await?;
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let password = form.password.clone();
-    let matches =
-        tokio::task::spawn_blocking(move || passwords::verify_stored(&password, stored.as_deref()))
-            .await
-            .unwrap_or(false);
+    let matches = state
+        .hashing
+        .verify_stored(form.password.clone(), stored)
+        .await?;
     let Some(user) = user.filter(|_| matches) else {
         let failures =
             users::record_sign_in_failure(&client, &form.email, limits.sign_in_window_secs).await?;
@@ -250,10 +248,7 @@ pub(crate) async fn sign_up(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    let password = form.password.clone();
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
-        .await
-        .context("hashing the password")?;
+    let hash = state.hashing.hash(form.password.clone()).await?;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
     let Some(user_id) = users::create(&transaction, &email, &hash).await? else {

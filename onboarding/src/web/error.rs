@@ -8,7 +8,10 @@ use axum::{
 use service_runtime::http_metrics::Refusal;
 
 use super::pages::{Message, render};
-use crate::{atlassian::app_installed::AppInstalledError, metrics::SignInOutcome};
+use crate::{
+    accounts::passwords::HashingError, atlassian::app_installed::AppInstalledError,
+    metrics::SignInOutcome,
+};
 use accounts_store::organizations::MembershipError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,9 @@ pub(crate) enum PageError {
     Csrf,
     #[error("too many attempts")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Every password hashing slot is taken: come back in a few seconds.
+    #[error("too many sign-ins at once")]
+    Busy,
     #[error("{}", .1.title)]
     Explained(StatusCode, Message),
     #[error("the store is unavailable")]
@@ -47,6 +53,7 @@ impl PageError {
             Self::Forbidden(_) => "forbidden",
             Self::Csrf => "csrf",
             Self::TooManyAttempts { .. } => "rate_limited",
+            Self::Busy => "busy",
             Self::Explained(..) => "explained",
             Self::Postgres(_) | Self::Pool(_) => "store_unavailable",
             Self::Unexpected(_) => "unexpected",
@@ -64,6 +71,17 @@ impl PageError {
             self,
             Self::Postgres(_) | Self::Pool(_) | Self::Unexpected(_)
         )
+    }
+}
+
+impl From<HashingError> for PageError {
+    fn from(err: HashingError) -> Self {
+        match err {
+            HashingError::Busy => Self::Busy,
+            HashingError::Task(err) => {
+                Self::Unexpected(anyhow::Error::new(err).context("hashing a password"))
+            }
+        }
     }
 }
 
@@ -176,6 +194,15 @@ impl IntoResponse for PageError {
                     )],
                 ),
             ),
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Message::new(
+                    "MetaFrazo is busy",
+                    &[
+                        "Many people are signing in right now. Nothing was changed; please send the form again in a few seconds.",
+                    ],
+                ),
+            ),
             Self::Explained(status, message) => (status, message),
             Self::AppNotConfirmed(ref err) => app_not_confirmed(err),
             Self::Postgres(_) | Self::Pool(_) | Self::Unexpected(_) => (
@@ -186,8 +213,11 @@ impl IntoResponse for PageError {
                 ),
             ),
         };
+        let busy = refusal.code == "busy";
         let mut response = (status, render(&message)).into_response();
         if let Some(retry_after) = match status {
+            // A hashing slot frees within milliseconds.
+            StatusCode::SERVICE_UNAVAILABLE if busy => Some(5),
             StatusCode::SERVICE_UNAVAILABLE => Some(30),
             StatusCode::TOO_MANY_REQUESTS => Some(60),
             _ => None,
@@ -206,7 +236,7 @@ impl IntoResponse for PageError {
 pub(crate) fn sign_in_outcome(answer: &Result<Response, PageError>) -> SignInOutcome {
     match answer {
         Ok(_) => SignInOutcome::Succeeded,
-        Err(PageError::TooManyAttempts { .. }) => SignInOutcome::RateLimited,
+        Err(PageError::TooManyAttempts { .. } | PageError::Busy) => SignInOutcome::RateLimited,
         Err(err) if err.is_unavailable() => SignInOutcome::Unavailable,
         Err(PageError::Explained(status, _)) if *status == StatusCode::SERVICE_UNAVAILABLE => {
             SignInOutcome::Unavailable

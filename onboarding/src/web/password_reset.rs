@@ -4,7 +4,6 @@
 //! link only shows the form (mail scanners follow links); setting the password uses it up and
 //! signs the account out everywhere.
 
-use anyhow::Context;
 use axum::{
     Form,
     extract::{Path, State},
@@ -155,10 +154,7 @@ pub(crate) async fn complete(
         });
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let password = form.password.clone();
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
-        .await
-        .context("hashing the password")?;
+    let hash = state.hashing.hash(form.password.clone()).await?;
     // The row lock makes two tabs racing on one link set one password.
     let transaction = client.transaction().await?;
     let reset = match password_resets::check(&transaction, &token, true).await? {

@@ -15,6 +15,7 @@ pub struct Page {
     pub status: u16,
     pub body: String,
     pub location: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Page {
@@ -150,10 +151,13 @@ impl Browser {
             }
         }
         let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (location, retry_after) = (header("location"), header("retry-after"));
         let body = response.text().await.unwrap_or_default();
         if let Some(token) = csrf_in(&body) {
             self.csrf = Some(token);
@@ -162,6 +166,7 @@ impl Browser {
             status,
             body,
             location,
+            retry_after,
         }
     }
 }
