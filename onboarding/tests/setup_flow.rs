@@ -380,3 +380,72 @@ async fn a_reinstalled_workspace_reconnects_to_its_organization_and_another_can_
     assert_eq!(harness.count(&linked).await, 2);
     stranger.get(&path).await.assert_status(200);
 }
+
+#[tokio::test]
+async fn only_an_owner_of_its_organization_moves_a_connected_workspace_elsewhere() {
+    let harness = Harness::start().await;
+    let (first, mail) = harness.install_and_read_setup_email().await;
+    let owner_address = email("owner");
+    let mut owner = harness.signed_up(&owner_address).await;
+    let acme = owner.create_organization(&setup_path(&mail), "Acme").await;
+    // A new setup email for the same, still connected, workspace.
+    harness
+        .sim
+        .uninstall_connect(&harness.target, &first)
+        .await
+        .unwrap();
+    let first = harness
+        .sim
+        .reinstall_connect(&harness.target, &first)
+        .await
+        .unwrap();
+    let again = harness
+        .mailbox
+        .wait_for(
+            &first.installer_email,
+            onboarding::mail::messages::SETUP_SUBJECT,
+            1,
+        )
+        .await;
+    let path = setup_path(&again);
+    let in_acme =
+        format!("SELECT count(*) FROM installations WHERE organization_id = '{acme}'::uuid");
+
+    // Whoever else holds the link cannot take the workspace, and its history, to their own.
+    let mut stranger = harness.signed_up(&email("stranger")).await;
+    stranger.get(&path).await.assert_status(200);
+    stranger
+        .submit(
+            &path,
+            &[("action", "create"), ("organization", "Elsewhere")],
+        )
+        .await
+        .assert_status(409)
+        .assert_contains("belongs to Acme")
+        .assert_contains(&owner_address);
+    assert_eq!(harness.count(&in_acme).await, 1, "the workspace stayed");
+    assert_eq!(
+        harness.count("SELECT count(*) FROM organizations").await,
+        1,
+        "nothing was created"
+    );
+
+    // Its owner can, and both organizations' audit logs say so.
+    let moved_to = owner.create_organization(&path, "Acme Two").await;
+    assert_eq!(harness.count(&in_acme).await, 0);
+    let audited = |organization: &str, action: &str| {
+        format!(
+            "SELECT count(*) FROM audit_log WHERE organization_id = '{organization}'::uuid AND action = '{action}'"
+        )
+    };
+    assert_eq!(
+        harness.count(&audited(&acme, "workspace_moved_out")).await,
+        1
+    );
+    assert_eq!(
+        harness
+            .count(&audited(&moved_to, "workspace_moved_in"))
+            .await,
+        1
+    );
+}

@@ -191,6 +191,19 @@ pub async fn members(
         .collect())
 }
 
+/// The addresses of the organization's owners: whom to ask for what only an owner may do.
+pub async fn owner_emails(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    Ok(members(client, organization)
+        .await?
+        .into_iter()
+        .filter(|member| member.role == Role::Owner)
+        .map(|member| member.email)
+        .collect())
+}
+
 pub async fn installations(
     client: &impl GenericClient,
     organization: Uuid,

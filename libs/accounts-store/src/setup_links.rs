@@ -20,6 +20,9 @@ pub struct SetupTarget {
     pub installed: bool,
     /// The organization the workspace was linked to before (a reinstall).
     pub previous_organization: Option<(Uuid, String)>,
+    /// The organization this installation itself is connected to, which holds its history
+    /// (`previous_organization` may instead be another installation's of the same site).
+    pub connected_organization: Option<Uuid>,
 }
 
 /// A usable link: what it connects, and until when. `Revoked` means a newer link was sent.
@@ -119,7 +122,7 @@ pub async fn check(
     let sql = format!(
         "SELECT l.installation_id, l.expires_at, l.expires_at <= now(), l.used_at IS NOT NULL,
                 l.revoked_at IS NOT NULL, i.display_name, i.base_url, i.state = 'installed',
-                o.id, o.name, l.mailed_to
+                o.id, o.name, l.mailed_to, i.organization_id
          FROM setup_links l
          JOIN installations i ON i.id = l.installation_id
          LEFT JOIN organizations o ON o.id = {PREVIOUS_ORGANIZATION}
@@ -139,6 +142,7 @@ pub async fn check(
                 previous_organization: row
                     .get::<_, Option<Uuid>>(8)
                     .map(|id| (id, row.get::<_, String>(9))),
+                connected_organization: row.get(11),
             },
             expires_at: row.get(1),
             mailed_to: row.get(10),

@@ -240,6 +240,48 @@ fn display_name(target: &SetupTarget) -> &str {
     }
 }
 
+/// A workspace connected to another organization takes its history with it when it moves, so
+/// only an owner of that organization may move it; anyone else is told whom to ask, and nothing
+/// changes. The move is audited there too (and, by the caller, where it lands).
+async fn move_out_of(
+    transaction: &impl deadpool_postgres::GenericClient,
+    target: &SetupTarget,
+    current: Uuid,
+    actor: Actor<'_>,
+) -> Result<(), PageError> {
+    if organizations::role_of(transaction, current, actor.user_id).await? != Some(Role::Owner) {
+        let name = organizations::get(transaction, current)
+            .await?
+            .map(|organization| organization.name)
+            .unwrap_or_default();
+        let owners = organizations::owner_emails(transaction, current)
+            .await?
+            .join(", ");
+        return Err(PageError::Explained(
+            StatusCode::CONFLICT,
+            Message::new(
+                &format!("This workspace belongs to {name}"),
+                &[
+                    &format!(
+                        "{} is connected to the MetaFrazo organization {name}, with its history. Only an owner of {name} can move it to another organization: ask {owners}.",
+                        display_name(target)
+                    ),
+                    "Nothing was changed, and this link still works.",
+                ],
+            ),
+        ));
+    }
+    audit::record(
+        transaction,
+        Some(current),
+        Some(actor),
+        "workspace_moved_out",
+        &target.base_url,
+    )
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn complete(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -329,6 +371,13 @@ pub(crate) async fn complete(
             (organization, "workspace_connected")
         }
         _ => return Err(PageError::NotFound),
+    };
+    let action = match target.connected_organization {
+        Some(current) if current != organization => {
+            move_out_of(&transaction, target, current, actor).await?;
+            "workspace_moved_in"
+        }
+        _ => action,
     };
     organizations::connect_installation_by_id(&transaction, target.installation_id, organization)
         .await?;
