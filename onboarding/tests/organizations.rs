@@ -681,3 +681,37 @@ async fn sign_ups_past_the_hashing_slots_get_503_with_retry_after_and_none_is_qu
     // The slot is free again once the crowd has gone.
     harness.signed_up(&email("after-the-crowd")).await;
 }
+
+#[tokio::test]
+async fn parallel_guesses_get_no_more_tries_than_the_limit() {
+    let harness = Harness::start().await;
+    let address = email("ada");
+    harness.signed_up(&address).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    let mut browsers = Vec::new();
+    for _ in 0..10 {
+        let mut browser = harness.browser();
+        browser.get("/sign-in").await.assert_status(200);
+        browsers.push(browser);
+    }
+    for (n, mut browser) in browsers.into_iter().enumerate() {
+        let address = address.clone();
+        guesses.spawn(async move {
+            browser
+                .submit(
+                    "/sign-in",
+                    &[
+                        ("email", address.as_str()),
+                        ("password", &format!("guess number {n}")),
+                    ],
+                )
+                .await
+                .status
+        });
+    }
+    let mut statuses = guesses.join_all().await;
+    statuses.sort_unstable();
+    // The harness allows 3 failures: each guess takes its try before hashing, so however many
+    // arrive at once, 3 are checked and the rest are refused unheard.
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+}

@@ -74,27 +74,38 @@ pub async fn by_email(
     }))
 }
 
-/// Records a failed password sign-in and answers how many failures the address had within the
-/// window, this one included.
-pub async fn record_sign_in_failure(
-    client: &impl GenericClient,
+/// Takes one password attempt for `email` if it has fewer than `max` failures in the window:
+/// the attempt counts as a failure from now on (the caller clears the address's failures when
+/// the password matches). Counting and taking happen under a lock per address, before any
+/// hashing, so parallel guesses cannot all pass a check that none of them has yet failed.
+pub async fn take_sign_in_attempt(
+    client: &mut deadpool_postgres::Client,
     email: &str,
     window_secs: i64,
-) -> Result<i64, tokio_postgres::Error> {
+    max: i64,
+) -> Result<bool, tokio_postgres::Error> {
     let email = normalize_email(email);
-    client
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&email])
+        .await?;
+    if recent_sign_in_failures(&transaction, &email, window_secs).await? >= max {
+        return Ok(false);
+    }
+    transaction
         .execute(
             "DELETE FROM sign_in_failures WHERE at < now() - make_interval(secs => $1)",
             &[&(window_secs as f64)],
         )
         .await?;
-    client
+    transaction
         .execute(
             "INSERT INTO sign_in_failures (email) VALUES ($1)",
             &[&email],
         )
         .await?;
-    recent_sign_in_failures(client, &email, window_secs).await
+    transaction.commit().await?;
+    Ok(true)
 }
 
 pub async fn recent_sign_in_failures(

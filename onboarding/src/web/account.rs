@@ -181,10 +181,15 @@ async fn check_password(
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let limits = &state.accounts;
-    let client = state.postgres.get().await?;
-    if users::recent_sign_in_failures(&client, &form.email, limits.sign_in_window_secs).await?
-        >= limits.sign_in_max_failures
-    {
+    let mut client = state.postgres.get().await?;
+    let taken = users::take_sign_in_attempt(
+        &mut client,
+        &form.email,
+        limits.sign_in_window_secs,
+        limits.sign_in_max_failures,
+    )
+    .await?;
+    if !taken {
         return Err(PageError::TooManyAttempts {
             retry_after_secs: limits.sign_in_window_secs as u64,
         });
@@ -196,9 +201,8 @@ async fn check_password(
         .verify_stored(form.password.clone(), stored)
         .await?;
     let Some(user) = user.filter(|_| matches) else {
-        let failures =
-            users::record_sign_in_failure(&client, &form.email, limits.sign_in_window_secs).await?;
-        tracing::info!(failures, "sign-in refused: wrong email or password");
+        // The attempt taken above already counts as this failure.
+        tracing::info!("sign-in refused: wrong email or password");
         let page = render(&SignIn {
             providers: super::oidc::buttons(state),
             csrf: &visitor.csrf,
