@@ -20,15 +20,12 @@ pub(crate) fn csv_response(
     header_row: &[&str],
     records: impl IntoIterator<Item = Vec<String>>,
 ) -> Result<Response, DashboardError> {
-    let failed = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header_row).map_err(failed)?;
+    writer.write_record(header_row)?;
     for record in records {
-        writer.write_record(&record).map_err(failed)?;
+        writer.write_record(&record)?;
     }
-    let body = writer
-        .into_inner()
-        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
+    let body = into_bytes(writer)?;
     Ok(as_download(filename, body.into_response()))
 }
 
@@ -71,27 +68,27 @@ async fn next_chunk<T>(
 where
     T: RowOwned + RowRead,
 {
-    let failed = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut written = header_row.is_some();
     if let Some(header_row) = header_row {
-        writer.write_record(header_row).map_err(failed)?;
+        writer.write_record(header_row)?;
     }
     for _ in 0..ROWS_PER_CHUNK {
-        let Some(row) = cursor
-            .next()
-            .await
-            .map_err(|err| DashboardError::Store(format!("reading the warehouse: {err}")))?
-        else {
+        let Some(row) = cursor.next().await? else {
             break;
         };
-        writer.write_record(record(&row)).map_err(failed)?;
+        writer.write_record(record(&row))?;
         written = true;
     }
-    let chunk = writer
-        .into_inner()
-        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
+    let chunk = into_bytes(writer)?;
     Ok(written.then_some(chunk))
+}
+
+/// The bytes written; flushing into memory cannot fail, but the type says it could.
+fn into_bytes(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, csv::Error> {
+    writer
+        .into_inner()
+        .map_err(|err| csv::Error::from(err.into_error()))
 }
 
 fn as_download(filename: &str, mut response: Response) -> Response {

@@ -28,26 +28,19 @@ pub(crate) enum DashboardError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
-    #[error("the store is unavailable: {0}")]
-    Store(String),
-}
-
-impl From<tokio_postgres::Error> for DashboardError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for DashboardError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<warehouse::queries::QueryError> for DashboardError {
-    fn from(err: warehouse::queries::QueryError) -> Self {
-        Self::Store(err.to_string())
-    }
+    // The variants below are our trouble, not the caller's: a 503 whose body says only to
+    // retry; each keeps its cause, which the request middleware logs once (`Refusal::of`).
+    #[error("Postgres failed")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("no Postgres connection")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("the warehouse query failed")]
+    Warehouse(#[from] warehouse::queries::QueryError),
+    /// Reading the rows of a streamed export, after the query was accepted.
+    #[error("reading the warehouse")]
+    WarehouseRead(#[from] clickhouse::error::Error),
+    #[error("writing CSV")]
+    Csv(#[from] csv::Error),
 }
 
 impl DashboardError {
@@ -58,16 +51,17 @@ impl DashboardError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::Postgres(_)
+            | Self::Pool(_)
+            | Self::Warehouse(_)
+            | Self::WarehouseRead(_)
+            | Self::Csv(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         }
     }
 
+    /// For the request middleware's log: the code, and the error with every cause under it.
     fn refusal(&self) -> Refusal {
-        Refusal {
-            code: self.status_and_code().1,
-            reason: self.to_string(),
-            installation: None,
-        }
+        Refusal::of(self.status_and_code().1, self)
     }
 }
 
@@ -87,8 +81,8 @@ impl IntoResponse for ApiError {
             DashboardError::SignInFirst { .. } => {
                 "send a session cookie or an API token (Authorization: Bearer mfp_…)".to_owned()
             }
-            DashboardError::Store(err) => {
-                tracing::error!(error = %err, "API request failed");
+            // Our trouble: the cause is for the operator's log, not the caller.
+            err if err.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => {
                 "temporarily unavailable; retry later".to_owned()
             }
             other => other.to_string(),
@@ -126,15 +120,16 @@ impl IntoResponse for DashboardError {
                 "This page cannot be opened that way",
                 "Dashboards are read with GET; nothing here changes data.",
             ),
-            Self::Store(err) => {
-                tracing::error!(error = %err, "dashboards request failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "Dashboards are briefly unavailable",
-                    "Please try again in a minute.",
-                )
-            }
+            Self::Postgres(_)
+            | Self::Pool(_)
+            | Self::Warehouse(_)
+            | Self::WarehouseRead(_)
+            | Self::Csv(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "Dashboards are briefly unavailable",
+                "Please try again in a minute.",
+            ),
         };
         let body = ErrorPage { title, advice }
             .render()
