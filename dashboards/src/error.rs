@@ -5,7 +5,9 @@ use axum::{
     http::{StatusCode, Uri},
     response::{Html, IntoResponse, Redirect, Response},
 };
+use serde::Serialize;
 use service_runtime::http_metrics::Refusal;
+use utoipa::ToSchema;
 
 /// Escapes what it shows: a bad request's reason may quote the request.
 #[derive(Template)]
@@ -68,6 +70,16 @@ impl DashboardError {
 /// The same errors for the JSON API: `{"error": code, "message": what to do}`.
 pub(crate) struct ApiError(pub(crate) DashboardError);
 
+/// What the API answers when it refuses or fails.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// `unauthenticated` (401), `forbidden` (403), `not_found` (404), `bad_request` (400),
+    /// `method_not_allowed` (405) or `store_unavailable` (503).
+    error: &'static str,
+    /// What to do about it, for a person.
+    message: String,
+}
+
 impl<E: Into<DashboardError>> From<E> for ApiError {
     fn from(err: E) -> Self {
         Self(err.into())
@@ -87,11 +99,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({"error": code, "message": message})),
-        )
-            .into_response();
+        let body = ErrorBody {
+            error: code,
+            message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         response.extensions_mut().insert(self.0.refusal());
         response
     }
