@@ -1,5 +1,6 @@
 //! CSV answers: a header row and records, quoted by the `csv` crate, sent as a download, either
-//! whole (a page of the API) or streamed from a ClickHouse cursor (an export of any size).
+//! whole (a page of the API) or streamed from a ClickHouse cursor (an export of any size). The
+//! rows are the view-models' own (`views/`), so a CSV says what the JSON says.
 
 use axum::{
     body::Body,
@@ -15,20 +16,24 @@ use crate::error::DashboardError;
 /// the first bytes leave at once and memory stays flat.
 const ROWS_PER_CHUNK: usize = 1_000;
 
-pub(crate) fn csv_response(
+/// A view-model's row as a CSV record. Counts keyed by kind or field, a map in JSON, are a
+/// column each here, so the header names every column even when a view asked for fewer.
+pub(crate) trait CsvRow {
+    fn header() -> Vec<String>;
+    /// One cell per column of [`CsvRow::header`], in its order.
+    fn record(&self) -> Vec<String>;
+}
+
+pub(crate) fn csv_response<R: CsvRow>(
     filename: &'static str,
-    header_row: &[&str],
-    records: impl IntoIterator<Item = Vec<String>>,
+    rows: &[R],
 ) -> Result<Response, DashboardError> {
-    let failed = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header_row).map_err(failed)?;
-    for record in records {
-        writer.write_record(&record).map_err(failed)?;
+    writer.write_record(R::header())?;
+    for row in rows {
+        writer.write_record(row.record())?;
     }
-    let body = writer
-        .into_inner()
-        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
+    let body = into_bytes(writer)?;
     Ok(as_download(filename, body.into_response()))
 }
 
@@ -36,20 +41,20 @@ pub(crate) fn csv_response(
 /// warehouse that cannot run the query gets the usual error page; a failure after that breaks the
 /// connection off (logged), so the client sees an incomplete download, never a short file that
 /// looks whole.
-pub(crate) async fn csv_stream_response<T>(
+pub(crate) async fn csv_stream_response<T, R>(
     filename: &'static str,
-    header_row: &'static [&'static str],
     mut cursor: RowCursor<T>,
-    record: fn(&T) -> Vec<String>,
+    to_row: fn(&T) -> R,
 ) -> Result<Response, DashboardError>
 where
     T: RowOwned + RowRead + Send + 'static,
+    R: CsvRow + 'static,
 {
-    let first = next_chunk(&mut cursor, Some(header_row), record)
+    let first = next_chunk(&mut cursor, true, to_row)
         .await?
         .unwrap_or_default();
     let rest = stream::try_unfold(cursor, move |mut cursor| async move {
-        match next_chunk(&mut cursor, None, record).await {
+        match next_chunk(&mut cursor, false, to_row).await {
             Ok(chunk) => Ok(chunk.map(|chunk| (chunk, cursor))),
             Err(err) => {
                 tracing::error!(filename, error = %err, "a CSV download broke off");
@@ -61,37 +66,38 @@ where
     Ok(as_download(filename, body.into_response()))
 }
 
-/// Up to [`ROWS_PER_CHUNK`] rows as CSV (after `header_row`, when given); `None` once the cursor
-/// is done and there is nothing to send.
-async fn next_chunk<T>(
+/// Up to [`ROWS_PER_CHUNK`] rows as CSV (after the header, for the first chunk); `None` once the
+/// cursor is done and there is nothing to send.
+async fn next_chunk<T, R>(
     cursor: &mut RowCursor<T>,
-    header_row: Option<&[&str]>,
-    record: fn(&T) -> Vec<String>,
+    with_header: bool,
+    to_row: fn(&T) -> R,
 ) -> Result<Option<Vec<u8>>, DashboardError>
 where
     T: RowOwned + RowRead,
+    R: CsvRow,
 {
-    let failed = |err: csv::Error| DashboardError::Store(format!("writing CSV: {err}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut written = header_row.is_some();
-    if let Some(header_row) = header_row {
-        writer.write_record(header_row).map_err(failed)?;
+    let mut written = with_header;
+    if with_header {
+        writer.write_record(R::header())?;
     }
     for _ in 0..ROWS_PER_CHUNK {
-        let Some(row) = cursor
-            .next()
-            .await
-            .map_err(|err| DashboardError::Store(format!("reading the warehouse: {err}")))?
-        else {
+        let Some(row) = cursor.next().await? else {
             break;
         };
-        writer.write_record(record(&row)).map_err(failed)?;
+        writer.write_record(to_row(&row).record())?;
         written = true;
     }
-    let chunk = writer
-        .into_inner()
-        .map_err(|err| DashboardError::Store(format!("writing CSV: {err}")))?;
+    let chunk = into_bytes(writer)?;
     Ok(written.then_some(chunk))
+}
+
+/// The bytes written; flushing into memory cannot fail, but the type says it could.
+fn into_bytes(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, csv::Error> {
+    writer
+        .into_inner()
+        .map_err(|err| csv::Error::from(err.into_error()))
 }
 
 fn as_download(filename: &str, mut response: Response) -> Response {

@@ -5,7 +5,9 @@ use axum::{
     http::{StatusCode, Uri},
     response::{Html, IntoResponse, Redirect, Response},
 };
+use serde::Serialize;
 use service_runtime::http_metrics::Refusal;
+use utoipa::ToSchema;
 
 /// Escapes what it shows: a bad request's reason may quote the request.
 #[derive(Template)]
@@ -28,26 +30,19 @@ pub(crate) enum DashboardError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
-    #[error("the store is unavailable: {0}")]
-    Store(String),
-}
-
-impl From<tokio_postgres::Error> for DashboardError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for DashboardError {
-    fn from(err: deadpool_postgres::PoolError) -> Self {
-        Self::Store(err.to_string())
-    }
-}
-
-impl From<warehouse::queries::QueryError> for DashboardError {
-    fn from(err: warehouse::queries::QueryError) -> Self {
-        Self::Store(err.to_string())
-    }
+    // The variants below are our trouble, not the caller's: a 503 whose body says only to
+    // retry; each keeps its cause, which the request middleware logs once (`Refusal::of`).
+    #[error("Postgres failed")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("no Postgres connection")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("the warehouse query failed")]
+    Warehouse(#[from] warehouse::queries::QueryError),
+    /// Reading the rows of a streamed export, after the query was accepted.
+    #[error("reading the warehouse")]
+    WarehouseRead(#[from] clickhouse::error::Error),
+    #[error("writing CSV")]
+    Csv(#[from] csv::Error),
 }
 
 impl DashboardError {
@@ -58,21 +53,32 @@ impl DashboardError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::Postgres(_)
+            | Self::Pool(_)
+            | Self::Warehouse(_)
+            | Self::WarehouseRead(_)
+            | Self::Csv(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         }
     }
 
+    /// For the request middleware's log: the code, and the error with every cause under it.
     fn refusal(&self) -> Refusal {
-        Refusal {
-            code: self.status_and_code().1,
-            reason: self.to_string(),
-            installation: None,
-        }
+        Refusal::of(self.status_and_code().1, self)
     }
 }
 
 /// The same errors for the JSON API: `{"error": code, "message": what to do}`.
 pub(crate) struct ApiError(pub(crate) DashboardError);
+
+/// What the API answers when it refuses or fails.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// `unauthenticated` (401), `forbidden` (403), `not_found` (404), `bad_request` (400),
+    /// `method_not_allowed` (405) or `store_unavailable` (503).
+    error: &'static str,
+    /// What to do about it, for a person.
+    message: String,
+}
 
 impl<E: Into<DashboardError>> From<E> for ApiError {
     fn from(err: E) -> Self {
@@ -87,17 +93,17 @@ impl IntoResponse for ApiError {
             DashboardError::SignInFirst { .. } => {
                 "send a session cookie or an API token (Authorization: Bearer mfp_…)".to_owned()
             }
-            DashboardError::Store(err) => {
-                tracing::error!(error = %err, "API request failed");
+            // Our trouble: the cause is for the operator's log, not the caller.
+            err if err.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => {
                 "temporarily unavailable; retry later".to_owned()
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({"error": code, "message": message})),
-        )
-            .into_response();
+        let body = ErrorBody {
+            error: code,
+            message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         response.extensions_mut().insert(self.0.refusal());
         response
     }
@@ -126,15 +132,16 @@ impl IntoResponse for DashboardError {
                 "This page cannot be opened that way",
                 "Dashboards are read with GET; nothing here changes data.",
             ),
-            Self::Store(err) => {
-                tracing::error!(error = %err, "dashboards request failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "Dashboards are briefly unavailable",
-                    "Please try again in a minute.",
-                )
-            }
+            Self::Postgres(_)
+            | Self::Pool(_)
+            | Self::Warehouse(_)
+            | Self::WarehouseRead(_)
+            | Self::Csv(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "Dashboards are briefly unavailable",
+                "Please try again in a minute.",
+            ),
         };
         let body = ErrorPage { title, advice }
             .render()

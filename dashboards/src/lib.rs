@@ -9,11 +9,14 @@ mod csv_body;
 mod error;
 mod event_id;
 mod export;
+mod feed_params;
 mod home;
 mod labels;
 mod pages;
 mod prometheus;
 mod view_params;
+mod view_request;
+mod views;
 
 pub use config::Config;
 
@@ -117,7 +120,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(api_trends, get(api::trends))
         .route(api_events, get(api::events))
         .route(api_event, get(api::event))
-        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/openapi.json", get(api::openapi::openapi))
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::wrong_method)
         .with_state(state);

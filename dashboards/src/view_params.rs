@@ -2,12 +2,13 @@
 //! and `to` as dates, or the last `weeks`, default 12), the viewer's time zone (`tz`, else the
 //! `mf_tz` cookie the pages set from the browser, else UTC), and filters (`workspace`,
 //! `project`, `issue_type`, `event_type`; each may repeat). Turned into a warehouse `Scope`
-//! limited to the caller's organization.
+//! limited to the caller's organization. The feed's own parameters are `feed_params`.
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use contracts::InstallationId;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use warehouse::queries::{Filters, Scope};
 
 use crate::{access::Member, error::DashboardError};
@@ -15,25 +16,39 @@ use crate::{access::Member, error::DashboardError};
 pub(crate) const DEFAULT_WEEKS: i64 = 12;
 const MAX_WEEKS: i64 = 260;
 
-#[derive(Debug, Default, Deserialize)]
+/// A view's range, zone and filters, as the query string gives them. The doc comments are the
+/// API's parameter descriptions in the OpenAPI document.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ViewQuery {
+    /// First day of the range, inclusive, in the time zone; default `weeks` before `to`.
     pub from: Option<NaiveDate>,
+    /// Last day of the range, inclusive, in the time zone; default today.
     pub to: Option<NaiveDate>,
+    /// Without `from`: this many weeks of days ending on `to`.
+    #[param(minimum = 1, maximum = 260, default = 12)]
     pub weeks: Option<i64>,
+    /// The IANA time zone (`Europe/Berlin`) of days and of weeks (Monday to Sunday); the API's
+    /// default is UTC, the pages' the browser's.
+    #[param(default = "UTC")]
     pub tz: Option<String>,
-    /// Feed filters (events only).
-    pub issue_key: Option<String>,
-    pub actor: Option<String>,
-    /// Feed paging: where the previous page ended.
-    pub after: Option<String>,
-    /// Installation ids (MetaFrazo's, as the workspace picker offers them).
+    /// Installation ids (MetaFrazo's, as the workspace picker offers them); default all of the
+    /// organization's. Ids of other organizations' workspaces are ignored.
     #[serde(default)]
+    #[param(style = Form, explode)]
     pub workspace: Vec<String>,
+    /// Jira project keys (`ACME`); default all.
     #[serde(default)]
+    #[param(style = Form, explode)]
     pub project: Vec<String>,
+    /// Jira issue type names (`Bug`); default all.
     #[serde(default)]
+    #[param(style = Form, explode)]
     pub issue_type: Vec<String>,
+    /// Event types (`issue_created`, …): limits the kinds the weekly rates count and the
+    /// events listed; trends are not by event type and ignore it.
     #[serde(default)]
+    #[param(style = Form, explode)]
     pub event_type: Vec<String>,
 }
 
@@ -114,42 +129,6 @@ impl ViewQuery {
                 issue_types: self.issue_type.clone(),
                 event_types: self.event_type.clone(),
             },
-        })
-    }
-}
-
-/// One view request, resolved: who asks, what for, in which zone, over which scope.
-pub(crate) struct View {
-    pub member: Member,
-    pub query: ViewQuery,
-    pub tz: Tz,
-    pub scope: Scope,
-}
-
-impl View {
-    /// Checks membership, then reads the query. Pages fall back on the browser's zone (the
-    /// `mf_tz` cookie); the API (`browser_zone` false) answers in UTC unless `tz` is given.
-    pub(crate) async fn load(
-        state: &crate::AppState,
-        headers: &axum::http::HeaderMap,
-        organization: &str,
-        raw_query: Option<&str>,
-        browser_zone: bool,
-    ) -> Result<Self, DashboardError> {
-        let member =
-            crate::access::member(&state.postgres, headers, organization, &state.sign_in_url)
-                .await?;
-        let query = ViewQuery::parse(raw_query)?;
-        let cookie = browser_zone
-            .then(|| crate::access::time_zone_cookie(headers))
-            .flatten();
-        let tz = query.time_zone(cookie.as_deref())?;
-        let scope = query.scope(&member, tz)?;
-        Ok(Self {
-            member,
-            query,
-            tz,
-            scope,
         })
     }
 }

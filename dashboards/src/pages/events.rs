@@ -4,41 +4,42 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, RawQuery, State},
-    http::HeaderMap,
+    extract::{Path, State},
     response::Response,
 };
-use contracts::InstallationId;
-use warehouse::queries::{Cursor, FeedFilters};
+use chrono_tz::Tz;
 
 use super::{
     frame::{FilterForm, Frame},
     render,
 };
 use crate::{
-    AppState, access,
+    AppState,
     error::DashboardError,
     event_id,
-    view_params::{View, ViewQuery},
+    feed_params::FeedQuery,
+    view_params::ViewQuery,
+    view_request::{PageCaller, PageView},
+    views::{
+        event_detail::EventDetail,
+        events::{Event, EventsPage},
+    },
 };
 
 const PAGE_SIZE: u32 = 50;
 
+/// A row of the feed's table: the API's event, and what the page adds for a person.
 pub(crate) struct EventLine {
-    pub id: String,
+    pub event: Event,
+    /// When it happened, in the viewer's zone.
     pub when: String,
-    pub event_type: String,
-    pub issue_key: String,
-    pub project_key: String,
-    pub issue_type: String,
-    pub status: String,
-    pub actor: String,
+    /// The workspace's address, shown when the organization has more than one.
     pub workspace: String,
 }
 
 #[derive(Template)]
 #[template(path = "events.html")]
-struct EventsPage {
+struct FeedPage {
     frame: Frame,
     filters: FilterForm,
     events: Vec<EventLine>,
@@ -49,103 +50,67 @@ struct EventsPage {
     live: bool,
 }
 
-pub(crate) fn feed_filters(query: &ViewQuery) -> FeedFilters {
-    FeedFilters {
-        issue_key: query.issue_key.clone().filter(|v| !v.trim().is_empty()),
-        actor_account_id: query.actor.clone().filter(|v| !v.trim().is_empty()),
-    }
-}
-
-pub(crate) fn cursor(query: &ViewQuery) -> Result<Option<Cursor>, DashboardError> {
-    query
-        .after
-        .as_deref()
-        .filter(|after| !after.is_empty())
-        .map(|after| {
-            event_id::decode_cursor(after).ok_or_else(|| {
-                DashboardError::BadRequest("the paging cursor is not valid".to_owned())
-            })
-        })
-        .transpose()
-}
-
 pub(crate) async fn feed(
     State(state): State<AppState>,
     Path(organization): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    view: PageView,
 ) -> Result<Response, DashboardError> {
-    let View {
+    let PageView {
         member,
         query,
+        feed,
         tz,
         scope,
-    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
-    let after = cursor(&query)?;
+        ..
+    } = view;
+    let after = feed.cursor()?;
     let page = if scope.installations.is_empty() {
-        None
+        EventsPage::default()
     } else {
-        Some(
-            warehouse::queries::feed(
-                &state.warehouse,
-                &scope,
-                &feed_filters(&query),
-                after.as_ref(),
-                PAGE_SIZE,
-            )
-            .await?,
+        let page = warehouse::queries::feed(
+            &state.warehouse,
+            &scope,
+            &feed.filters(),
+            after.as_ref(),
+            PAGE_SIZE,
         )
+        .await?;
+        EventsPage::from(&page)
     };
-    let workspace_name = |id: InstallationId| {
+    let workspace_name = |id: &str| {
         member
             .installations
             .iter()
-            .find(|installation| installation.id == id)
+            .find(|installation| installation.id.to_string() == id)
             .map(|installation| installation.base_url.clone())
             .unwrap_or_default()
     };
-    let events = page
-        .as_ref()
-        .map(|page| {
-            page.events
-                .iter()
-                .map(|event| EventLine {
-                    id: event_id::encode(event),
-                    when: chrono::DateTime::from_timestamp_millis(event.occurred_at_ms)
-                        .map(|at| {
-                            at.with_timezone(&tz)
-                                .format("%Y-%m-%d %H:%M:%S")
-                                .to_string()
-                        })
-                        .unwrap_or_default(),
-                    event_type: event.event_type.clone(),
-                    issue_key: event.issue_key.clone(),
-                    project_key: event.project_key.clone(),
-                    issue_type: event.issue_type.clone(),
-                    status: event.status.clone(),
-                    actor: event.actor_account_id.clone(),
-                    workspace: workspace_name(event.installation_id),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let older = page.and_then(|page| page.next).map(|next| {
-        let mut pairs = view_query_string(&query);
-        pairs.append_pair("after", &event_id::encode_cursor(&next));
+    let older = page.next.as_ref().map(|next| {
+        let mut pairs = view_query_string(&query, &feed);
+        pairs.append_pair("after", next);
         format!("?{}", pairs.finish())
     });
+    let events = page
+        .events
+        .into_iter()
+        .map(|event| EventLine {
+            when: local_time(event.occurred_at_ms, tz, "%Y-%m-%d %H:%M:%S"),
+            workspace: workspace_name(&event.installation_id),
+            event,
+        })
+        .collect();
     let download = member.role.can_export().then(|| {
         format!(
             "/orgs/{organization}/export/events.csv?{}",
-            view_query_string(&query).finish()
+            view_query_string(&query, &feed).finish()
         )
     });
     let mut filters = FilterForm::new(&member, &query, tz);
     filters.show_event_type = true;
     filters.show_feed_filters = true;
-    filters.issue_key = query.issue_key.clone().unwrap_or_default();
-    filters.actor = query.actor.clone().unwrap_or_default();
-    Ok(render(&EventsPage {
+    filters.issue_key = feed.issue_key.clone().unwrap_or_default();
+    filters.actor = feed.actor.clone().unwrap_or_default();
+    Ok(render(&FeedPage {
         frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "events"),
         filters,
         show_workspace: member.installations.len() > 1,
@@ -156,9 +121,19 @@ pub(crate) async fn feed(
     }))
 }
 
+/// Milliseconds since the epoch as a time in the viewer's zone.
+fn local_time(ms: i64, tz: Tz, format: &str) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.with_timezone(&tz).format(format).to_string())
+        .unwrap_or_default()
+}
+
 /// The view's range, zone and filters as a query string, for the links that keep them: older
 /// events, and the download of what the page shows.
-fn view_query_string(query: &ViewQuery) -> url::form_urlencoded::Serializer<'static, String> {
+fn view_query_string(
+    query: &ViewQuery,
+    feed: &FeedQuery,
+) -> url::form_urlencoded::Serializer<'static, String> {
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
     for (name, values) in [
         ("project", &query.project),
@@ -171,8 +146,8 @@ fn view_query_string(query: &ViewQuery) -> url::form_urlencoded::Serializer<'sta
         }
     }
     for (name, value) in [
-        ("issue_key", &query.issue_key),
-        ("actor", &query.actor),
+        ("issue_key", &feed.issue_key),
+        ("actor", &feed.actor),
         ("tz", &query.tz),
     ] {
         if let Some(value) = value {
@@ -194,34 +169,24 @@ fn view_query_string(query: &ViewQuery) -> url::form_urlencoded::Serializer<'sta
 #[template(path = "event.html")]
 struct EventPage {
     frame: Frame,
-    event: warehouse::EventRow,
     fields: Vec<(&'static str, String)>,
-    changes: Vec<(String, String, String)>,
+    detail: EventDetail,
     payload: Option<String>,
 }
 
 pub(crate) async fn event(
     State(state): State<AppState>,
-    Path((organization, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: PageCaller,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
-    let tz = ViewQuery::default().time_zone(access::time_zone_cookie(&headers).as_deref())?;
+    let (member, tz) = (caller.member, caller.tz);
     let key = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
-    let detail = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
+    let found = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
         .await?
         .ok_or(DashboardError::NotFound)?;
-    let event = detail.event;
-    let at = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|at| {
-                at.with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M:%S %Z")
-                    .to_string()
-            })
-            .unwrap_or_default()
-    };
+    let detail = EventDetail::new(&found, member.role.can_see_payloads());
+    let event = &detail.event;
+    let at = |ms: i64| local_time(ms, tz, "%Y-%m-%d %H:%M:%S %Z");
     let fields = vec![
         ("Happened", at(event.occurred_at_ms)),
         ("Received", at(event.received_at_ms)),
@@ -236,24 +201,14 @@ pub(crate) async fn event(
         ),
         ("Priority", event.priority.clone()),
         ("Actor", event.actor_account_id.clone()),
-        ("Delivered through", event.source.clone()),
+        // How it was delivered is for the page only; the API does not carry it.
+        ("Delivered through", found.event.source.clone()),
         ("Delivery id", event.delivery_id.clone()),
     ];
-    let changes = detail
-        .field_changes
-        .into_iter()
-        .map(|change| (change.field, change.from_string, change.to_string))
-        .collect();
-    let payload = member.role.can_see_payloads().then(|| {
-        serde_json::from_str::<serde_json::Value>(&event.payload)
-            .and_then(|value| serde_json::to_string_pretty(&value))
-            .unwrap_or_else(|_| event.payload.clone())
-    });
     Ok(render(&EventPage {
         frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "events"),
-        event,
         fields,
-        changes,
-        payload,
+        payload: detail.payload_text(),
+        detail,
     }))
 }

@@ -3,18 +3,15 @@
 //! chart of the last eight weeks.
 
 use askama::Template;
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 
 use super::{frame::Frame, render};
 use crate::{
-    AppState, access,
+    AppState,
     charts::{Chart, Series},
     error::DashboardError,
     view_params::ViewQuery,
+    view_request::PageCaller,
 };
 
 #[derive(Template)]
@@ -33,18 +30,16 @@ struct Overview {
     workspaces: Vec<(String, String)>,
 }
 
+/// The overview reads no query string: always the last eight weeks, in the browser's zone.
 pub(crate) async fn overview(
     State(state): State<AppState>,
-    Path(organization): Path<String>,
-    headers: HeaderMap,
+    caller: PageCaller,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
+    let (member, tz) = (caller.member, caller.tz);
     let query = ViewQuery {
         weeks: Some(8),
         ..ViewQuery::default()
     };
-    let tz = query.time_zone(access::time_zone_cookie(&headers).as_deref())?;
     let scope = query.scope(&member, tz)?;
     // Independent reads, side by side: the newest event, and the last eight weeks.
     let newest = async {

@@ -1,12 +1,9 @@
 //! `GET /orgs/{organization}/trends`: created against resolved, the open backlog, the median
-//! time to resolution, reopens and field changes per week, as charts and a table.
+//! time to resolution, reopens and field changes per week, as charts and a table, drawn from the
+//! trends view-model the API serves.
 
 use askama::Template;
-use axum::{
-    extract::{Path, RawQuery, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 
 use super::{
     frame::{FilterForm, Frame},
@@ -16,22 +13,12 @@ use crate::{
     AppState,
     charts::{Chart, Series},
     error::DashboardError,
-    view_params::View,
+    view_request::PageView,
+    views::{
+        trends::{TREND_FIELDS, TrendWeek, Trends},
+        weekly_rates::WeeklyRates,
+    },
 };
-
-/// The fields whose changes the trends page counts.
-pub(crate) const TREND_FIELDS: &[&str] = &["assignee", "priority", "status"];
-
-pub(crate) struct TrendRow {
-    pub start: String,
-    pub partial: bool,
-    pub created: u64,
-    pub resolved: u64,
-    pub reopened: u64,
-    pub backlog: i64,
-    pub median: String,
-    pub field_changes: Vec<u64>,
-}
 
 #[derive(Template)]
 #[template(path = "trends.html")]
@@ -43,48 +30,37 @@ struct TrendsPage {
     median: String,
     changes: String,
     fields: Vec<&'static str>,
-    weeks: Vec<TrendRow>,
+    /// Each week, and whether it is partial (as the weekly rates mark it).
+    weeks: Vec<(TrendWeek, bool)>,
 }
 
 pub(crate) async fn trends(
     State(state): State<AppState>,
-    Path(organization): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    view: PageView,
 ) -> Result<Response, DashboardError> {
-    let View {
-        member,
-        query,
-        tz,
-        scope,
-    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
-    let fields: Vec<String> = TREND_FIELDS.iter().map(|f| (*f).to_owned()).collect();
-    let (weeks, partial) = if scope.installations.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        // Days of data per week come with the weekly rates (a week is partial there and here);
-        // the two are independent, so they run side by side.
-        let (trends, rates) = tokio::try_join!(
-            warehouse::queries::trends(&state.warehouse, &scope, &fields),
-            warehouse::queries::weekly_rates(&state.warehouse, &scope),
-        )?;
-        let partial = trends
-            .weeks
-            .iter()
-            .map(|week| {
-                rates
-                    .weeks
-                    .iter()
-                    .find(|rate| rate.start == week.start)
-                    .is_some_and(|rate| rate.is_partial())
-            })
-            .collect();
-        (trends.weeks, partial)
-    };
+    // Days of data per week come with the weekly rates (a week is partial there and here); the
+    // two are independent, so they run side by side.
+    let (trends, rates) = tokio::try_join!(
+        Trends::load(&state.warehouse, &view),
+        WeeklyRates::load(&state.warehouse, &view),
+    )?;
+    let weeks: Vec<(TrendWeek, bool)> = trends
+        .weeks
+        .into_iter()
+        .map(|week| {
+            let partial = rates
+                .weeks
+                .iter()
+                .find(|rate| rate.start == week.start)
+                .is_some_and(|rate| rate.partial);
+            (week, partial)
+        })
+        .collect();
     let labels: Vec<String> = weeks
         .iter()
-        .map(|w| w.start.format("%b %-d").to_string())
+        .map(|(w, _)| w.start.format("%b %-d").to_string())
         .collect();
+    let partial: Vec<bool> = weeks.iter().map(|(_, partial)| *partial).collect();
     let chart = |title: &'static str, unit: &'static str, series: Vec<Series>| Chart {
         title,
         unit,
@@ -92,55 +68,40 @@ pub(crate) async fn trends(
         partial: &partial,
         series,
     };
-    let series = |name: &str, values: Vec<Option<f64>>| Series {
+    let series = |name: &str, value: fn(&TrendWeek) -> Option<f64>| Series {
         name: name.to_owned(),
-        values,
+        values: weeks.iter().map(|(week, _)| value(week)).collect(),
     };
     let created_resolved = chart(
         "Issues created and resolved per week",
         "issues",
         vec![
-            series(
-                "Created",
-                weeks.iter().map(|w| Some(w.created as f64)).collect(),
-            ),
-            series(
-                "Resolved",
-                weeks.iter().map(|w| Some(w.resolved as f64)).collect(),
-            ),
+            series("Created", |w| Some(w.created as f64)),
+            series("Resolved", |w| Some(w.resolved as f64)),
         ],
     )
     .line();
     let backlog = chart(
         "Open backlog at each week's end",
         "issues",
-        vec![series(
-            "Open",
-            weeks.iter().map(|w| Some(w.backlog as f64)).collect(),
-        )],
+        vec![series("Open", |w| Some(w.backlog as f64))],
     )
     .line();
     let median = chart(
         "Median time from creation to resolution",
         "hours",
-        vec![series(
-            "Median",
-            weeks.iter().map(|w| w.median_hours_to_resolution).collect(),
-        )],
+        vec![series("Median", |w| w.median_hours_to_resolution)],
     )
     .line();
-    let mut change_series = vec![series(
-        "Reopened",
-        weeks.iter().map(|w| Some(w.reopened as f64)).collect(),
-    )];
+    let mut change_series = vec![series("Reopened", |w| Some(w.reopened as f64))];
     for field in TREND_FIELDS {
-        change_series.push(series(
-            &format!("{field} changes"),
-            weeks
+        change_series.push(Series {
+            name: format!("{field} changes"),
+            values: weeks
                 .iter()
-                .map(|w| Some(w.field_changes.get(*field).copied().unwrap_or(0) as f64))
+                .map(|(w, _)| Some(w.changes_of(field) as f64))
                 .collect(),
-        ));
+        });
     }
     let changes = chart(
         "Reopens and field changes per week",
@@ -148,33 +109,19 @@ pub(crate) async fn trends(
         change_series,
     )
     .line();
-    let rows = weeks
-        .iter()
-        .zip(&partial)
-        .map(|(week, partial)| TrendRow {
-            start: week.start.to_string(),
-            partial: *partial,
-            created: week.created,
-            resolved: week.resolved,
-            reopened: week.reopened,
-            backlog: week.backlog,
-            median: week
-                .median_hours_to_resolution
-                .map_or_else(|| "–".to_owned(), |hours| format!("{hours:.1}")),
-            field_changes: TREND_FIELDS
-                .iter()
-                .map(|field| week.field_changes.get(*field).copied().unwrap_or(0))
-                .collect(),
-        })
-        .collect();
     Ok(render(&TrendsPage {
-        frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "trends"),
-        filters: FilterForm::new(&member, &query, tz),
+        frame: Frame::new(
+            &view.member,
+            state.onboarding_url.as_str(),
+            view.tz,
+            "trends",
+        ),
+        filters: FilterForm::new(&view.member, &view.query, view.tz),
         created_resolved,
         backlog,
         median,
         changes,
         fields: TREND_FIELDS.to_vec(),
-        weeks: rows,
+        weeks,
     }))
 }

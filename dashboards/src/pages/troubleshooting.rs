@@ -5,14 +5,10 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 
 use super::{frame::Frame, render};
-use crate::{AppState, access, error::DashboardError, view_params::ViewQuery};
+use crate::{AppState, error::DashboardError, view_request::PageCaller};
 
 pub(crate) struct WorkspaceHealth {
     pub name: String,
@@ -76,12 +72,9 @@ pub(crate) fn advice(
 
 pub(crate) async fn troubleshooting(
     State(state): State<AppState>,
-    Path(organization): Path<String>,
-    headers: HeaderMap,
+    caller: PageCaller,
 ) -> Result<Response, DashboardError> {
-    let member =
-        access::member(&state.postgres, &headers, &organization, &state.sign_in_url).await?;
-    let tz = ViewQuery::default().time_zone(access::time_zone_cookie(&headers).as_deref())?;
+    let (member, tz) = (caller.member, caller.tz);
     let mut workspaces = Vec::new();
     for installation in &member.installations {
         let last = warehouse::queries::last_event_received(&state.warehouse, installation.id)

@@ -1,11 +1,8 @@
-//! `GET /orgs/{organization}/weekly`: events per week by kind, as a chart and a table.
+//! `GET /orgs/{organization}/weekly`: events per week by kind, as a chart and a table, both
+//! drawn from the weekly rates view-model the API serves.
 
 use askama::Template;
-use axum::{
-    extract::{Path, RawQuery, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 
 use super::{
     frame::{FilterForm, Frame},
@@ -16,15 +13,9 @@ use crate::{
     charts::{Chart, Series},
     error::DashboardError,
     labels::kind_label,
-    view_params::View,
+    view_request::PageView,
+    views::weekly_rates::{WeekRates, WeeklyRates},
 };
-
-pub(crate) struct WeekRow {
-    pub start: String,
-    pub partial: bool,
-    pub days: u8,
-    pub counts: Vec<u64>,
-}
 
 #[derive(Template)]
 #[template(path = "weekly.html")]
@@ -32,35 +23,27 @@ struct WeeklyPage {
     frame: Frame,
     filters: FilterForm,
     chart: String,
-    kinds: Vec<&'static str>,
-    weeks: Vec<WeekRow>,
+    /// The table's columns: each kind, and the word the page uses for it.
+    kinds: Vec<(&'static str, &'static str)>,
+    weeks: Vec<WeekRates>,
 }
 
 pub(crate) async fn weekly(
     State(state): State<AppState>,
-    Path(organization): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    view: PageView,
 ) -> Result<Response, DashboardError> {
-    let View {
-        member,
-        query,
-        tz,
-        scope,
-    } = View::load(&state, &headers, &organization, raw.as_deref(), true).await?;
-    let kinds = warehouse::queries::weekly_rates::KINDS;
-    let weeks = if scope.installations.is_empty() {
-        Vec::new()
-    } else {
-        warehouse::queries::weekly_rates(&state.warehouse, &scope)
-            .await?
-            .weeks
-    };
-    let labels: Vec<String> = weeks
+    let rates = WeeklyRates::load(&state.warehouse, &view).await?;
+    let kinds: Vec<(&'static str, &'static str)> = rates
+        .kinds
+        .iter()
+        .map(|kind| (*kind, kind_label(kind)))
+        .collect();
+    let labels: Vec<String> = rates
+        .weeks
         .iter()
         .map(|week| week.start.format("%b %-d").to_string())
         .collect();
-    let partial: Vec<bool> = weeks.iter().map(|week| week.is_partial()).collect();
+    let partial: Vec<bool> = rates.weeks.iter().map(|week| week.partial).collect();
     let chart = Chart {
         title: "Events per week by kind",
         unit: "events",
@@ -68,35 +51,29 @@ pub(crate) async fn weekly(
         partial: &partial,
         series: kinds
             .iter()
-            .map(|kind| Series {
-                name: kind_label(kind).to_owned(),
-                values: weeks
+            .map(|(kind, label)| Series {
+                name: (*label).to_owned(),
+                values: rates
+                    .weeks
                     .iter()
-                    .map(|week| Some(week.counts.get(*kind).copied().unwrap_or(0) as f64))
+                    .map(|week| Some(week.count(kind) as f64))
                     .collect(),
             })
             .collect(),
     }
     .stacked_bars();
-    let rows = weeks
-        .iter()
-        .map(|week| WeekRow {
-            start: week.start.to_string(),
-            partial: week.is_partial(),
-            days: week.days_with_data,
-            counts: kinds
-                .iter()
-                .map(|kind| week.counts.get(*kind).copied().unwrap_or(0))
-                .collect(),
-        })
-        .collect();
-    let mut filters = FilterForm::new(&member, &query, tz);
+    let mut filters = FilterForm::new(&view.member, &view.query, view.tz);
     filters.show_event_type = false;
     Ok(render(&WeeklyPage {
-        frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "weekly"),
+        frame: Frame::new(
+            &view.member,
+            state.onboarding_url.as_str(),
+            view.tz,
+            "weekly",
+        ),
         filters,
         chart,
-        kinds: kinds.iter().map(|kind| kind_label(kind)).collect(),
-        weeks: rows,
+        kinds,
+        weeks: rates.weeks,
     }))
 }
