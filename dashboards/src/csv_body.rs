@@ -1,6 +1,8 @@
 //! CSV answers: a header row and records, quoted by the `csv` crate, sent as a download, either
 //! whole (a page of the API) or streamed from a ClickHouse cursor (an export of any size). The
-//! rows are the view-models' own (`views/`), so a CSV says what the JSON says.
+//! rows are the view-models' own (`views/`), so a CSV says what the JSON says. Jira's text
+//! (status, issue type, priority and event names) is anyone's to choose, so a cell a spreadsheet
+//! would run as a formula is written as text (OWASP's CSV injection advice).
 
 use axum::{
     body::Body,
@@ -31,7 +33,7 @@ pub(crate) fn csv_response<R: CsvRow>(
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(R::header())?;
     for row in rows {
-        writer.write_record(row.record())?;
+        writer.write_record(row.record().into_iter().map(inert))?;
     }
     let body = into_bytes(writer)?;
     Ok(as_download(filename, body.into_response()))
@@ -86,11 +88,22 @@ where
         let Some(row) = cursor.next().await? else {
             break;
         };
-        writer.write_record(to_row(&row).record())?;
+        writer.write_record(to_row(&row).record().into_iter().map(inert))?;
         written = true;
     }
     let chunk = into_bytes(writer)?;
     Ok(written.then_some(chunk))
+}
+
+/// A cell a spreadsheet would evaluate (starting `=`, `+`, `-`, `@`, tab or carriage return),
+/// with a `'` before it so it shows as the text it is; a number is data and stays as it is.
+fn inert(cell: String) -> String {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula && cell.parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 /// The bytes written; flushing into memory cannot fail, but the type says it could.
@@ -110,4 +123,53 @@ fn as_download(filename: &str, mut response: Response) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Status(&'static str);
+
+    impl CsvRow for Status {
+        fn header() -> Vec<String> {
+            vec!["status".into(), "backlog".into()]
+        }
+        fn record(&self) -> Vec<String> {
+            vec![self.0.into(), "-3".into()]
+        }
+    }
+
+    async fn body_of(rows: &[Status]) -> String {
+        let response = csv_response("t.csv", rows).unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn jira_text_a_spreadsheet_would_run_is_written_as_text() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\tIn Progress", "'\tIn Progress"),
+            ("\rDone", "\"'\rDone\""),
+            ("In Progress", "In Progress"),
+            ("a=b", "a=b"),
+        ];
+        for (status, written) in cases {
+            let body = body_of(&[Status(status)]).await;
+            assert_eq!(
+                body,
+                format!("status,backlog\n{written},-3\n"),
+                "{status:?} (a number such as -3 stays a number)"
+            );
+        }
+    }
 }
