@@ -128,8 +128,53 @@ struct FieldChangeV2 {
     to_string: String,
 }
 
+/// An event as schema versions 1 to 4 stored it, before `occurred_at_note`.
+#[derive(Row, Serialize)]
+struct EventV4 {
+    installation_id: contracts::InstallationId,
+    delivery_id: String,
+    source: String,
+    family: String,
+    event_type: String,
+    occurred_at_ms: i64,
+    received_at_ms: i64,
+    project_id: String,
+    project_key: String,
+    issue_id: String,
+    issue_key: String,
+    issue_type: String,
+    status: String,
+    status_category: String,
+    priority: String,
+    actor_account_id: String,
+    payload: String,
+}
+
 async fn insert_as_version_2(client: &Client, generated: &Generated) {
-    insert_events(client, &generated.events).await;
+    let mut insert = client.insert::<EventV4>("events").await.unwrap();
+    for e in &generated.events {
+        let row = EventV4 {
+            installation_id: e.installation_id,
+            delivery_id: e.delivery_id.clone(),
+            source: e.source.clone(),
+            family: e.family.clone(),
+            event_type: e.event_type.clone(),
+            occurred_at_ms: e.occurred_at_ms,
+            received_at_ms: e.received_at_ms,
+            project_id: e.project_id.clone(),
+            project_key: e.project_key.clone(),
+            issue_id: e.issue_id.clone(),
+            issue_key: e.issue_key.clone(),
+            issue_type: e.issue_type.clone(),
+            status: e.status.clone(),
+            status_category: e.status_category.clone(),
+            priority: e.priority.clone(),
+            actor_account_id: e.actor_account_id.clone(),
+            payload: e.payload.clone(),
+        };
+        insert.write(&row).await.unwrap();
+    }
+    insert.end().await.unwrap();
     let mut insert = client
         .insert::<FieldChangeV2>("field_changes")
         .await
