@@ -4,7 +4,7 @@
 //! `project`, `issue_type`, `event_type`; each may repeat). Turned into a warehouse `Scope`
 //! limited to the caller's organization. The feed's own parameters are `feed_params`.
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use contracts::InstallationId;
 use serde::Deserialize;
@@ -14,7 +14,12 @@ use warehouse::queries::{Filters, Scope};
 use crate::{access::Member, error::DashboardError};
 
 pub(crate) const DEFAULT_WEEKS: i64 = 12;
+/// The longest range one view covers, however it is asked for (`weeks`, or `from` and `to`):
+/// every view's rows grow with it, and the warehouse is shared by every organization.
 const MAX_WEEKS: i64 = 260;
+/// The days a range may name: ClickHouse 18.16's `DateTime` ends in 2106.
+const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 2).expect("a date");
+const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2100, 12, 31).expect("a date");
 
 /// A view's range, zone and filters, as the query string gives them. The doc comments are the
 /// API's parameter descriptions in the OpenAPI document.
@@ -87,6 +92,37 @@ impl ViewQuery {
         self.workspace.contains(&id)
     }
 
+    /// The range's first day and the day after its last (`to` is inclusive), checked: within
+    /// [`MAX_WEEKS`], between 1970 and 2100, `from` not after `to`.
+    fn days(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DashboardError> {
+        let refuse = |reason: String| Err(DashboardError::BadRequest(reason));
+        let to = self.to.unwrap_or(today);
+        let weeks = self.weeks.unwrap_or(DEFAULT_WEEKS);
+        if !(1..=MAX_WEEKS).contains(&weeks) {
+            return refuse(format!("weeks must be between 1 and {MAX_WEEKS}"));
+        }
+        let from = match self.from {
+            Some(from) => from,
+            None => to
+                .checked_sub_days(Days::new(weeks as u64 * 7 - 1))
+                .unwrap_or(FIRST_DAY),
+        };
+        for day in [from, to] {
+            if !(FIRST_DAY..=LAST_DAY).contains(&day) {
+                return refuse(format!("{day} is outside {FIRST_DAY} to {LAST_DAY}"));
+            }
+        }
+        if from > to {
+            return refuse("from is after to".to_owned());
+        }
+        if (to - from).num_days() >= MAX_WEEKS * 7 {
+            return refuse(format!(
+                "a view covers at most {MAX_WEEKS} weeks; narrow from and to"
+            ));
+        }
+        Ok((from, to + Days::new(1)))
+    }
+
     /// The scope for the caller's organization. `to` is inclusive (whole days).
     pub(crate) fn scope(&self, member: &Member, tz: Tz) -> Result<Scope, DashboardError> {
         let installations = member.installation_ids();
@@ -99,20 +135,7 @@ impl ViewQuery {
                 .filter(|id| self.asks_for_workspace(*id))
                 .collect()
         };
-        let today = Utc::now().with_timezone(&tz).date_naive();
-        let to = self.to.unwrap_or(today);
-        let weeks = self.weeks.unwrap_or(DEFAULT_WEEKS);
-        if !(1..=MAX_WEEKS).contains(&weeks) {
-            return Err(DashboardError::BadRequest(format!(
-                "weeks must be between 1 and {MAX_WEEKS}"
-            )));
-        }
-        let from = self
-            .from
-            .unwrap_or(to - Duration::weeks(weeks) + Duration::days(1));
-        if from > to {
-            return Err(DashboardError::BadRequest("from is after to".to_owned()));
-        }
+        let (from, after) = self.days(Utc::now().with_timezone(&tz).date_naive())?;
         let start_of = |day: NaiveDate| {
             tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
                 .earliest()
@@ -122,7 +145,7 @@ impl ViewQuery {
         Ok(Scope {
             installations,
             from: start_of(from)?,
-            to: start_of(to + Duration::days(1))?,
+            to: start_of(after)?,
             time_zone: tz.name().to_owned(),
             filters: Filters {
                 projects: self.project.clone(),
@@ -146,6 +169,40 @@ mod tests {
         assert_eq!(query.project, vec!["A", "B"]);
         assert_eq!(query.from, NaiveDate::from_ymd_opt(2026, 1, 5));
         assert_eq!(query.time_zone(None).unwrap(), chrono_tz::Europe::Berlin);
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_range_is_bounded_whichever_way_it_is_asked_for() {
+        let today = day("2026-12-03");
+        let days = |query: &str| ViewQuery::parse(Some(query)).and_then(|query| query.days(today));
+        assert_eq!(
+            days("").unwrap(),
+            (day("2026-09-11"), day("2026-12-04")),
+            "12 weeks of days ending today"
+        );
+        assert_eq!(
+            days("from=2021-12-10&to=2026-12-03").unwrap(),
+            (day("2021-12-10"), day("2026-12-04")),
+            "260 weeks exactly"
+        );
+        let refused = [
+            ("from=2021-12-09&to=2026-12-03", "a day more than 260 weeks"),
+            ("from=1900-01-01", "the whole of history"),
+            ("to=%2B262143-12-31", "the last day chrono knows"),
+            ("from=-262143-01-01&to=-262143-01-02", "the first"),
+            ("weeks=261", "too many weeks"),
+            ("from=2026-12-04&to=2026-12-03", "from after to"),
+        ];
+        for (query, case) in refused {
+            assert!(
+                matches!(days(query), Err(DashboardError::BadRequest(_))),
+                "{case}: {query}"
+            );
+        }
     }
 
     #[test]
