@@ -12,6 +12,7 @@ mod export;
 mod feed_params;
 mod home;
 mod labels;
+mod page_headers;
 mod pages;
 mod prometheus;
 mod view_params;
@@ -123,6 +124,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route("/api/v1/openapi.json", get(api::openapi::openapi))
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::wrong_method)
+        .layer(axum::middleware::from_fn(page_headers::page_headers))
         .with_state(state);
     let router = ServiceRouter {
         registry,

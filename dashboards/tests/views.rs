@@ -171,6 +171,7 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
         .copied()
         .unwrap();
     assert!(page.body.contains("<svg class=\"chart\""));
+    assert_page_runs_only_its_own_script(&page);
     assert!(
         page.body
             .contains(&format!(": {created_this_week} events</title>")),
@@ -372,4 +373,25 @@ async fn the_openapi_document_describes_every_api_route() {
     }
     assert!(paths.contains_key("/api/v1/orgs"));
     assert_eq!(paths.len(), 5, "no documented route that does not exist");
+}
+
+/// The page may not be framed or cached, and its CSP allows exactly the inline script it serves
+/// (by hash): a script edited without its hash would be blocked in every browser.
+fn assert_page_runs_only_its_own_script(page: &support::Answer) {
+    use base64::Engine;
+    use sha2::Digest;
+    let policy = page.content_security_policy.as_deref().unwrap_or_default();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(page.cache_control.as_deref(), Some("no-store"));
+    let (_, rest) = page
+        .body
+        .split_once("<script>")
+        .expect("the layout's script");
+    let (script, _) = rest.split_once("</script>").unwrap();
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    assert!(
+        policy.contains(&format!("script-src 'sha256-{hash}'")),
+        "the served script hashes to {hash}; update page_headers::CONTENT_SECURITY_POLICY: {policy}"
+    );
 }

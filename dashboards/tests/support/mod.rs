@@ -24,6 +24,8 @@ pub struct Answer {
     pub body: String,
     pub location: Option<String>,
     pub content_type: String,
+    pub content_security_policy: Option<String>,
+    pub cache_control: Option<String>,
 }
 
 impl Answer {
@@ -137,6 +139,8 @@ impl Setup {
             status: response.status().as_u16(),
             location,
             content_type,
+            content_security_policy: header("content-security-policy"),
+            cache_control: header("cache-control"),
             body: response.text().await.unwrap(),
         }
     }
