@@ -39,6 +39,47 @@ pub struct Config {
         default_value = "http://127.0.0.1:9090"
     )]
     pub prometheus_url: Url,
+    #[command(flatten)]
+    pub query_limits: QueryLimits,
+}
+
+/// What one view may ask of the shared ClickHouse, set on every query the dashboards send: a
+/// view past a limit is answered 422 (narrow it), and no viewer can make ClickHouse sort all of
+/// history for everyone else.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct QueryLimits {
+    /// Seconds one query may run (`max_execution_time`).
+    #[arg(
+        long = "dashboards-query-max-seconds",
+        env = "DASHBOARDS_QUERY_MAX_SECONDS",
+        default_value_t = 20
+    )]
+    pub max_seconds: u64,
+    /// Rows one query may read (`max_rows_to_read`): about five years of a busy workspace's
+    /// raw events, far above what the rollups need.
+    #[arg(
+        long = "dashboards-query-max-rows-read",
+        env = "DASHBOARDS_QUERY_MAX_ROWS_READ",
+        default_value_t = 500_000_000
+    )]
+    pub max_rows_read: u64,
+    /// Bytes of memory one query may use (`max_memory_usage`), 2 GiB.
+    #[arg(
+        long = "dashboards-query-max-memory-bytes",
+        env = "DASHBOARDS_QUERY_MAX_MEMORY_BYTES",
+        default_value_t = 2 * 1024 * 1024 * 1024
+    )]
+    pub max_memory_bytes: u64,
+}
+
+impl QueryLimits {
+    /// `client` with the limits on every query it sends.
+    pub fn apply(&self, client: clickhouse::Client) -> clickhouse::Client {
+        client
+            .with_setting("max_execution_time", self.max_seconds.to_string())
+            .with_setting("max_rows_to_read", self.max_rows_read.to_string())
+            .with_setting("max_memory_usage", self.max_memory_bytes.to_string())
+    }
 }
 
 impl Config {
@@ -51,6 +92,18 @@ impl Config {
         self.server.validate()?;
         self.clickhouse.validate()?;
         self.postgres.validate()?;
+        check::at_least_one(
+            "DASHBOARDS_QUERY_MAX_SECONDS",
+            self.query_limits.max_seconds,
+        )?;
+        check::at_least_one(
+            "DASHBOARDS_QUERY_MAX_ROWS_READ",
+            self.query_limits.max_rows_read,
+        )?;
+        check::at_least_one(
+            "DASHBOARDS_QUERY_MAX_MEMORY_BYTES",
+            self.query_limits.max_memory_bytes,
+        )?;
         check::http_url("ONBOARDING_URL", &self.onboarding_url)?;
         check::http_url("PROMETHEUS_URL", &self.prometheus_url)
     }

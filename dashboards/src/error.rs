@@ -30,6 +30,10 @@ pub(crate) enum DashboardError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
+    /// The view asks more of the shared warehouse than one request may (its time, rows or
+    /// memory limit, `DASHBOARDS_QUERY_MAX_*`): the caller narrows it.
+    #[error("this view reads more than one request may; narrow the range, workspaces or filters")]
+    TooLarge(#[source] clickhouse::error::Error),
     // The variants below are our trouble, not the caller's: a 503 whose body says only to
     // retry; each keeps its cause, which the request middleware logs once (`Refusal::of`).
     #[error("Postgres failed")]
@@ -37,12 +41,48 @@ pub(crate) enum DashboardError {
     #[error("no Postgres connection")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("the warehouse query failed")]
-    Warehouse(#[from] warehouse::queries::QueryError),
+    Warehouse(warehouse::queries::QueryError),
     /// Reading the rows of a streamed export, after the query was accepted.
     #[error("reading the warehouse")]
-    WarehouseRead(#[from] clickhouse::error::Error),
+    WarehouseRead(clickhouse::error::Error),
     #[error("writing CSV")]
     Csv(#[from] csv::Error),
+}
+
+/// ClickHouse's codes for a query stopped by one of the limits the dashboards set.
+const LIMIT_CODES: &[&str] = &[
+    "Code: 158", // TOO_MANY_ROWS
+    "Code: 159", // TIMEOUT_EXCEEDED
+    "Code: 241", // MEMORY_LIMIT_EXCEEDED
+    "Code: 307", // TOO_MANY_BYTES
+];
+
+fn hit_a_limit(err: &clickhouse::error::Error) -> bool {
+    matches!(err, clickhouse::error::Error::BadResponse(reason)
+    if LIMIT_CODES.iter().any(|code| {
+        reason.starts_with(code) && !reason[code.len()..].starts_with(char::is_numeric)
+    }))
+}
+
+impl From<clickhouse::error::Error> for DashboardError {
+    fn from(err: clickhouse::error::Error) -> Self {
+        if hit_a_limit(&err) {
+            Self::TooLarge(err)
+        } else {
+            Self::WarehouseRead(err)
+        }
+    }
+}
+
+impl From<warehouse::queries::QueryError> for DashboardError {
+    fn from(err: warehouse::queries::QueryError) -> Self {
+        match err {
+            warehouse::queries::QueryError::Warehouse(err) if hit_a_limit(&err) => {
+                Self::TooLarge(err)
+            }
+            other => Self::Warehouse(other),
+        }
+    }
 }
 
 impl DashboardError {
@@ -53,6 +93,7 @@ impl DashboardError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::TooLarge(_) => (StatusCode::UNPROCESSABLE_ENTITY, "too_large"),
             Self::Postgres(_)
             | Self::Pool(_)
             | Self::Warehouse(_)
@@ -74,7 +115,8 @@ pub(crate) struct ApiError(pub(crate) DashboardError);
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ErrorBody {
     /// `unauthenticated` (401), `forbidden` (403), `not_found` (404), `bad_request` (400),
-    /// `method_not_allowed` (405) or `store_unavailable` (503).
+    /// `method_not_allowed` (405), `too_large` (422: the view reads more than one request may;
+    /// narrow it) or `store_unavailable` (503).
     error: &'static str,
     /// What to do about it, for a person.
     message: String,
@@ -126,6 +168,12 @@ impl IntoResponse for DashboardError {
                 "There is nothing here, or it is not yours to see.",
             ),
             Self::Forbidden(what) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", *what),
+            Self::TooLarge(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_large",
+                "That view is too large",
+                "It reads more than one page may. Choose fewer weeks, fewer workspaces or a filter.",
+            ),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",

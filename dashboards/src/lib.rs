@@ -69,7 +69,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .postgres
         .pool()
         .context("configuring the Postgres pool")?;
-    let warehouse = config.clickhouse.client();
+    let warehouse = config.query_limits.apply(config.clickhouse.client());
     let readiness = Readiness::new(
         &registry,
         vec![

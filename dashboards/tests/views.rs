@@ -395,3 +395,27 @@ fn assert_page_runs_only_its_own_script(page: &support::Answer) {
         "the served script hashes to {hash}; update page_headers::CONTENT_SECURITY_POLICY: {policy}"
     );
 }
+
+#[tokio::test]
+async fn a_view_past_the_warehouse_limits_is_answered_422_saying_to_narrow_it() {
+    // One row read per query: any view of a workspace with events is past it.
+    let setup = Setup::start_with(|config| config.query_limits.max_rows_read = 1).await;
+    let (owner, cookie) = setup.user("owner").await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
+    store(&setup, workspace).await;
+    let api = setup
+        .get(&format!("/api/v1/orgs/{org}/weekly-rates?weeks=4"), &cookie)
+        .await;
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert_eq!(api.json()["error"], "too_large", "{}", api.body);
+    let page = setup
+        .get(&format!("/orgs/{org}/trends?weeks=4"), &cookie)
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains("That view is too large"),
+        "{}",
+        page.body
+    );
+}
