@@ -419,3 +419,54 @@ async fn a_view_past_the_warehouse_limits_is_answered_422_saying_to_narrow_it() 
         page.body
     );
 }
+
+#[tokio::test]
+async fn an_event_stored_at_its_receipt_time_says_so_on_its_page() {
+    let setup = Setup::start().await;
+    let (owner, cookie) = setup.user("owner").await;
+    let workspace = workspace();
+    let org = setup.organization(owner, workspace).await;
+    let received = Utc::now().timestamp_millis();
+    let mut insert = setup
+        .warehouse
+        .insert::<warehouse::EventRow>("events")
+        .await
+        .unwrap();
+    insert
+        .write(&warehouse::EventRow {
+            installation_id: workspace,
+            delivery_id: "clock-in-1999".into(),
+            family: "issue".into(),
+            event_type: "issue_created".into(),
+            occurred_at_ms: received,
+            received_at_ms: received,
+            issue_key: "SEC-1".into(),
+            occurred_at_note: "too_old".into(),
+            payload: "{}".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    insert.end().await.unwrap();
+    let feed = setup
+        .get(&format!("/api/v1/orgs/{org}/events"), &cookie)
+        .await
+        .json();
+    let id = feed["events"][0]["id"]
+        .as_str()
+        .expect("the event")
+        .to_owned();
+    let page = setup
+        .get(&format!("/orgs/{org}/events/{id}"), &cookie)
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Jira&#x27;s time was older than the history MetaFrazo keeps")
+            || page
+                .body
+                .contains("Jira&#39;s time was older than the history MetaFrazo keeps"),
+        "{}",
+        page.body
+    );
+}

@@ -187,8 +187,12 @@ pub(crate) async fn event(
     let detail = EventDetail::new(&found, member.role.can_see_payloads());
     let event = &detail.event;
     let at = |ms: i64| local_time(ms, tz, "%Y-%m-%d %H:%M:%S %Z");
+    let happened = match substitute_time(&found.event.occurred_at_note) {
+        Some(why) => format!("{} ({why})", at(event.occurred_at_ms)),
+        None => at(event.occurred_at_ms),
+    };
     let fields = vec![
-        ("Happened", at(event.occurred_at_ms)),
+        ("Happened", happened),
         ("Received", at(event.received_at_ms)),
         ("Event", event.event_type.clone()),
         ("Family", event.family.clone()),
@@ -211,4 +215,20 @@ pub(crate) async fn event(
         payload: detail.payload_text(),
         detail,
     }))
+}
+
+/// Why the pipeline stored the receipt time instead of Jira's own (`events.occurred_at_note`),
+/// for the reader of the page; `None` when Jira's time stands.
+fn substitute_time(note: &str) -> Option<&'static str> {
+    match note {
+        "" => None,
+        "missing" => Some("Jira sent no time; this is when MetaFrazo received it"),
+        "too_old" => Some(
+            "Jira's time was older than the history MetaFrazo keeps; this is when MetaFrazo received it, and the payload has Jira's",
+        ),
+        "in_future" => Some(
+            "Jira's time was more than a day after MetaFrazo received it; this is the receipt time, and the payload has Jira's",
+        ),
+        _ => Some("this is when MetaFrazo received it, not Jira's own time"),
+    }
 }
