@@ -75,6 +75,7 @@ pub(crate) async fn organizations(
         (status = 401, description = "No session cookie or API token", body = ErrorBody),
         (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
         (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
         (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
     )
 )]
@@ -106,6 +107,7 @@ pub(crate) async fn weekly_rates(
         (status = 401, description = "No session cookie or API token", body = ErrorBody),
         (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
         (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
         (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
     )
 )]
@@ -137,6 +139,7 @@ pub(crate) async fn trends(
         (status = 401, description = "No session cookie or API token", body = ErrorBody),
         (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
         (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
         (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
     )
 )]
