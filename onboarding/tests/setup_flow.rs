@@ -145,24 +145,7 @@ async fn unknown_tampered_expired_and_superseded_links_each_get_a_page_that_says
         .assert_contains("Re-send setup email");
 
     // A re-send (a reinstall after an uninstall) revokes the older link.
-    harness
-        .sim
-        .uninstall_connect(&harness.target, &installation)
-        .await
-        .unwrap();
-    let installation = harness
-        .sim
-        .reinstall_connect(&harness.target, &installation)
-        .await
-        .unwrap();
-    let newer = harness
-        .mailbox
-        .wait_for(
-            &installation.installer_email,
-            onboarding::mail::messages::SETUP_SUBJECT,
-            1,
-        )
-        .await;
+    let (_, newer) = harness.reinstall_and_read_setup_email(&installation).await;
     let newer_path = setup_path(&newer);
     assert_ne!(newer_path, path);
     browser
@@ -389,24 +372,7 @@ async fn only_an_owner_of_its_organization_moves_a_connected_workspace_elsewhere
     let mut owner = harness.signed_up(&owner_address).await;
     let acme = owner.create_organization(&setup_path(&mail), "Acme").await;
     // A new setup email for the same, still connected, workspace.
-    harness
-        .sim
-        .uninstall_connect(&harness.target, &first)
-        .await
-        .unwrap();
-    let first = harness
-        .sim
-        .reinstall_connect(&harness.target, &first)
-        .await
-        .unwrap();
-    let again = harness
-        .mailbox
-        .wait_for(
-            &first.installer_email,
-            onboarding::mail::messages::SETUP_SUBJECT,
-            1,
-        )
-        .await;
+    let (_, again) = harness.reinstall_and_read_setup_email(&first).await;
     let path = setup_path(&again);
     let in_acme =
         format!("SELECT count(*) FROM installations WHERE organization_id = '{acme}'::uuid");

@@ -82,6 +82,32 @@ impl Harness {
         (installation, mail)
     }
 
+    /// Uninstalls and reinstalls `installation` as Jira does, and reads the new setup email
+    /// (the address's second).
+    pub async fn reinstall_and_read_setup_email(
+        &self,
+        installation: &ConnectInstallation,
+    ) -> (ConnectInstallation, Mail) {
+        self.sim
+            .uninstall_connect(&self.target, installation)
+            .await
+            .unwrap();
+        let installation = self
+            .sim
+            .reinstall_connect(&self.target, installation)
+            .await
+            .unwrap();
+        let mail = self
+            .mailbox
+            .wait_for(
+                &installation.installer_email,
+                onboarding::mail::messages::SETUP_SUBJECT,
+                1,
+            )
+            .await;
+        (installation, mail)
+    }
+
     pub async fn install(&self) -> ConnectInstallation {
         self.sim
             .install_connect(&self.target, &WorkspaceSpec::random())
