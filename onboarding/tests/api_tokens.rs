@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use accounts_store::api_tokens;
 use sha2::{Digest, Sha256};
@@ -122,7 +122,11 @@ async fn a_token_is_shown_once_stored_only_hashed_and_authenticates_its_user() {
         1
     );
     let listed = browser.get("/account/tokens").await;
-    assert!(!listed.body.contains("never"), "{}", listed.body);
+    assert!(
+        !listed.body.contains(r#"<span class="muted">never</span>"#),
+        "{}",
+        listed.body
+    );
 
     // Its use is written at most once a minute: a use within the minute leaves the time alone.
     client
@@ -298,4 +302,75 @@ async fn token_forms_need_the_csrf_token_and_a_sensible_name() {
     let longest = "é".repeat(100);
     create_token(&mut browser, &longest).await;
     assert_eq!(harness.count("SELECT count(*) FROM api_tokens").await, 2);
+}
+
+#[tokio::test]
+async fn a_token_expires_in_a_year_unless_its_owner_chooses_and_is_refused_once_expired() {
+    let harness = Harness::start().await;
+    let address = email("analyst");
+    let mut browser = harness.signed_up(&address).await;
+
+    // The default, as the form offers it: a year from today, shown in the list.
+    let page = browser.get("/account/tokens").await;
+    page.assert_status(200)
+        .assert_contains(r#"<option value="365" selected>in a year</option>"#);
+    let yearly = create_token(&mut browser, "BI tool").await;
+    let in_a_year = chrono::Utc::now() + chrono::Duration::days(365);
+    browser
+        .get("/account/tokens")
+        .await
+        .assert_contains(&in_a_year.format("%Y-%m-%d").to_string());
+    assert_eq!(authenticate(&harness, &yearly).await, Some(address.clone()));
+
+    // "Never" is the owner's explicit choice, and nothing else is accepted.
+    browser
+        .submit(
+            "/account/tokens",
+            &[("name", "forever"), ("expires", "never")],
+        )
+        .await
+        .assert_status(200)
+        .assert_contains(SHOWN_ONCE);
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM api_tokens WHERE name = 'forever' AND expires_at IS NULL")
+            .await,
+        1
+    );
+    browser
+        .submit("/account/tokens", &[("name", "odd"), ("expires", "36500")])
+        .await
+        .assert_status(422)
+        .assert_contains("Please check the expiry");
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM api_tokens WHERE name = 'odd'")
+            .await,
+        0
+    );
+
+    // A token past its expiry is refused, and the list says it expired.
+    let client = harness.pool.get().await.unwrap();
+    let user = accounts_store::users::by_email(&client, &address)
+        .await
+        .unwrap()
+        .expect("signed up")
+        .id;
+    let name = api_tokens::TokenName::parse("short-lived").unwrap();
+    let (_, short) = api_tokens::create(
+        &client,
+        user,
+        &name,
+        Some(SystemTime::now() + Duration::from_secs(1)),
+        "password",
+    )
+    .await
+    .unwrap();
+    assert_eq!(authenticate(&harness, &short.text).await, Some(address));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(authenticate(&harness, &short.text).await, None, "expired");
+    browser
+        .get("/account/tokens")
+        .await
+        .assert_contains("expired ");
 }

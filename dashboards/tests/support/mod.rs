@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use accounts_store::{api_tokens, organizations, roles::Role, sessions, users};
 use test_kit::{Stack, TestApp};
@@ -87,7 +87,8 @@ impl Setup {
     pub async fn api_token_via(&self, user: Uuid, method: &str) -> (Uuid, String) {
         let client = self.pool.get().await.unwrap();
         let name = api_tokens::TokenName::parse("notebook").unwrap();
-        let (id, token) = api_tokens::create(&client, user, &name, method)
+        let expires_at = api_tokens::TokenLifetime::default().expiry_from(SystemTime::now());
+        let (id, token) = api_tokens::create(&client, user, &name, expires_at, method)
             .await
             .unwrap();
         (id, format!("Bearer {}", token.text))

@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "setup_link_recipient",
         sql: include_str!("../migrations/0010_setup_link_recipient.sql"),
     },
+    Migration {
+        version: 11,
+        name: "api_token_expiry",
+        sql: include_str!("../migrations/0011_api_token_expiry.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

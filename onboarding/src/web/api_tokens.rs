@@ -2,6 +2,8 @@
 //! never again) and revoking one. A token is the user's own, not an organization's: the
 //! dashboards check the user's role in the organization on every call, as for a session.
 
+use std::time::SystemTime;
+
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -13,12 +15,12 @@ use uuid::Uuid;
 
 use super::{
     error::PageError,
-    pages::{ApiTokenRow, ApiTokens, render},
+    pages::{ApiTokenRow, ApiTokens, LifetimeChoice, render},
     session::Visitor,
 };
 use crate::{AppState, mail::messages::utc_text};
 use accounts_store::{
-    api_tokens::{self, TokenName},
+    api_tokens::{self, TokenLifetime, TokenName},
     audit::{self, Actor},
     sessions::SignedIn,
 };
@@ -38,6 +40,9 @@ pub(crate) struct CreateForm {
     csrf: String,
     #[serde(default)]
     name: String,
+    /// `30`, `90`, `365` or `never`; absent means a year.
+    #[serde(default)]
+    expires: String,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +59,7 @@ struct Extras<'a> {
     notice: Option<&'static str>,
     error: Option<String>,
     name: &'a str,
+    lifetime: TokenLifetime,
 }
 
 fn actor(user: &SignedIn) -> Actor<'_> {
@@ -71,6 +77,7 @@ async fn tokens_page(
 ) -> Result<Response, PageError> {
     let client = state.postgres.get().await?;
     let tokens = api_tokens::list(&client, user.user_id).await?;
+    let now = SystemTime::now();
     Ok(render(&ApiTokens {
         csrf: &visitor.csrf,
         email: &user.email,
@@ -82,6 +89,8 @@ async fn tokens_page(
                 created_at: utc_text(token.created_at),
                 last_used_at: token.last_used_at.map(utc_text),
                 revoked_at: token.revoked_at.map(utc_text),
+                expires_at: token.expires_at.map(utc_text),
+                expired: token.expires_at.is_some_and(|at| at <= now),
             })
             .collect(),
         new_token: extras.new_token,
@@ -89,6 +98,14 @@ async fn tokens_page(
         error: extras.error.as_deref(),
         name: extras.name,
         name_max_chars: api_tokens::NAME_MAX_CHARS,
+        lifetimes: TokenLifetime::CHOICES
+            .iter()
+            .map(|(lifetime, value, label)| LifetimeChoice {
+                value,
+                label,
+                selected: *lifetime == extras.lifetime,
+            })
+            .collect(),
     }))
 }
 
@@ -124,16 +141,24 @@ pub(crate) async fn create(
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&form.csrf)?;
     let user = visitor.require_user(PATH)?;
-    let name = match TokenName::parse(&form.name) {
-        Ok(name) => name,
-        Err(err) => {
+    let parsed = TokenName::parse(&form.name)
+        .map_err(|err| format!("Please check the name: {err}."))
+        .and_then(|name| {
+            TokenLifetime::parse(&form.expires)
+                .map(|lifetime| (name, lifetime))
+                .map_err(|err| format!("Please check the expiry: {err}."))
+        });
+    let (name, lifetime) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
             let page = tokens_page(
                 &state,
                 &visitor,
                 user,
                 Extras {
-                    error: Some(format!("Please check the name: {err}.")),
+                    error: Some(error),
                     name: &form.name,
+                    lifetime: TokenLifetime::parse(&form.expires).unwrap_or_default(),
                     ..Extras::default()
                 },
             )
@@ -143,13 +168,19 @@ pub(crate) async fn create(
     };
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let (id, token) = api_tokens::create(&transaction, user.user_id, &name, &user.method).await?;
+    let expires_at = lifetime.expiry_from(SystemTime::now());
+    let (id, token) =
+        api_tokens::create(&transaction, user.user_id, &name, expires_at, &user.method).await?;
     audit::record(
         &transaction,
         None,
         Some(actor(user)),
         "api_token_created",
-        &format!("{} ({id})", name.as_str()),
+        &format!(
+            "{} ({id}), expires {}",
+            name.as_str(),
+            expires_at.map_or_else(|| "never".to_owned(), utc_text)
+        ),
     )
     .await?;
     transaction.commit().await?;

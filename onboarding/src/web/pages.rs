@@ -233,6 +233,16 @@ pub(crate) struct ApiTokenRow {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// `None` when it never expires.
+    pub expires_at: Option<String>,
+    pub expired: bool,
+}
+
+/// One option of the expiry select on the API tokens page.
+pub(crate) struct LifetimeChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
 }
 
 #[derive(Template)]
@@ -248,6 +258,7 @@ pub(crate) struct ApiTokens<'a> {
     /// The name typed, kept when the form is shown again with an error.
     pub name: &'a str,
     pub name_max_chars: usize,
+    pub lifetimes: Vec<LifetimeChoice>,
 }
 
 /// A provider's row on the account page.
