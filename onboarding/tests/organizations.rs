@@ -459,9 +459,24 @@ async fn the_jira_admin_page_shows_the_connection_and_re_sends_the_setup_email()
             1,
         )
         .await;
-    let mut browser = harness.browser();
-    browser.get(&setup_path(&first)).await.assert_status(410);
-    browser.get(&setup_path(&second)).await.assert_status(200);
+    // The older link is superseded once the new email has left, a moment after it arrives.
+    let first_link = setup_path(&first);
+    eventually(
+        Duration::from_secs(10),
+        "the first setup link superseded",
+        || async {
+            match harness.browser().get(&first_link).await.status {
+                410 => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+    harness
+        .browser()
+        .get(&setup_path(&second))
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test]
@@ -714,4 +729,107 @@ async fn parallel_guesses_get_no_more_tries_than_the_limit() {
     // The harness allows 3 failures: each guess takes its try before hashing, so however many
     // arrive at once, 3 are checked and the rest are refused unheard.
     assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+}
+
+/// An invitation grants no more than its sender holds now: once the admin who sent it is made
+/// a viewer, the link is refused and the owner's list no longer shows it as pending.
+#[tokio::test]
+async fn an_invitation_lapses_once_its_inviter_can_no_longer_give_its_role() {
+    let harness = Harness::start().await;
+    let owner_email = email("owner");
+    let (org, mut owner, _) = organization(&harness, &owner_email).await;
+    let admin_email = email("admin");
+    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+
+    let invitee = email("invitee");
+    admin.get(&format!("/orgs/{org}/members")).await;
+    admin
+        .submit(
+            &format!("/orgs/{org}/invites"),
+            &[("email", &invitee), ("role", "analyst")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
+    let mail = harness
+        .mailbox
+        .wait_for(&invitee, "Join Acme on MetaFrazo", 0)
+        .await;
+    let path = mail.link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
+    owner
+        .get(&format!("/orgs/{org}/members"))
+        .await
+        .assert_contains(&invitee);
+
+    let admin_id = user_id(&harness, &admin_email).await;
+    owner
+        .submit(
+            &format!("/orgs/{org}/members/{admin_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=role_changed"));
+
+    let mut browser = harness.signed_up(&invitee).await;
+    browser
+        .get(&path)
+        .await
+        .assert_status(410)
+        .assert_contains("can no longer give that role");
+    browser.submit(&path, &[]).await.assert_status(410);
+    let members = owner.get(&format!("/orgs/{org}/members")).await;
+    assert!(!members.body.contains(&invitee), "still listed as pending");
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'invitee%'")
+            .await,
+        0
+    );
+}
+
+/// The role a form acts on is read inside its own transaction: an owner's demotion of the admin,
+/// still uncommitted when the admin's invitation arrives, makes the invitation wait, and once
+/// committed the invitation is refused rather than sent on the rights the admin had.
+#[tokio::test]
+async fn a_form_racing_its_callers_demotion_acts_on_the_role_after_it() {
+    let harness = Harness::start().await;
+    let owner_email = email("owner");
+    let (org, mut owner, _) = organization(&harness, &owner_email).await;
+    let admin_email = email("admin");
+    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+    admin.get(&format!("/orgs/{org}/members")).await;
+
+    let organization: uuid::Uuid = org.parse().unwrap();
+    let admin_id: uuid::Uuid = user_id(&harness, &admin_email).await.parse().unwrap();
+    let mut client = harness.pool.get().await.unwrap();
+    let demotion = client.transaction().await.unwrap();
+    accounts_store::organizations::set_role(
+        &demotion,
+        organization,
+        admin_id,
+        accounts_store::roles::Role::Viewer,
+    )
+    .await
+    .unwrap();
+
+    let invitee = email("racing");
+    let invite_path = format!("/orgs/{org}/invites");
+    let inviting = tokio::spawn(async move {
+        admin
+            .submit(&invite_path, &[("email", &invitee), ("role", "analyst")])
+            .await
+            .status
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !inviting.is_finished(),
+        "the invitation was decided on the role from before the demotion"
+    );
+    demotion.commit().await.unwrap();
+    assert_eq!(inviting.await.unwrap(), 403);
+    assert_eq!(
+        harness
+            .count("SELECT count(*) FROM invites WHERE email LIKE 'racing%'")
+            .await,
+        0
+    );
 }

@@ -89,6 +89,34 @@ pub async fn mint_token(
     })
 }
 
+/// Whether an invitation still stands on its inviter's rights: it lapses once the inviter
+/// could no longer give that role (demoted, removed, left, or their account deleted), so an
+/// invitation never grants more than its sender holds now.
+fn inviter_may_grant(inviter_role: Option<Role>, role: Role) -> bool {
+    inviter_role.is_some_and(|inviter| inviter.can_manage(role))
+}
+
+/// The inviter's role now. With `lock`, their membership row is held until the transaction ends,
+/// so a demotion racing an acceptance waits for it rather than slipping in between.
+async fn inviter_role(
+    client: &impl GenericClient,
+    organization: Uuid,
+    inviter: Option<Uuid>,
+    lock: bool,
+) -> Result<Option<Role>, tokio_postgres::Error> {
+    let Some(inviter) = inviter else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2 {}",
+        if lock { "FOR SHARE" } else { "" }
+    );
+    let row = client.query_opt(&sql, &[&organization, &inviter]).await?;
+    Ok(row.and_then(|row| Role::parse(row.get(0))))
+}
+
+/// What the token is. An invitation whose inviter can no longer give its role answers as
+/// revoked; see `inviter_may_grant`.
 pub async fn check(
     client: &impl GenericClient,
     token: &str,
@@ -96,7 +124,8 @@ pub async fn check(
 ) -> Result<InviteCheck, tokio_postgres::Error> {
     let sql = format!(
         "SELECT i.id, i.organization_id, o.name, i.email, i.role, i.expires_at,
-                i.expires_at <= now(), i.accepted_at IS NOT NULL, i.revoked_at IS NOT NULL, u.email
+                i.expires_at <= now(), i.accepted_at IS NOT NULL, i.revoked_at IS NOT NULL, u.email,
+                i.invited_by
          FROM invites i JOIN organizations o ON o.id = i.organization_id
          LEFT JOIN users u ON u.id = i.invited_by
          WHERE i.token_sha256 = $1 {}",
@@ -105,16 +134,18 @@ pub async fn check(
     let Some(row) = client.query_opt(&sql, &[&tokens::hash(token)]).await? else {
         return Ok(InviteCheck::Unknown);
     };
-    Ok(Redeemable::of(row.get(7), row.get(8), row.get(6), || {
-        Invite {
-            id: row.get(0),
-            organization_id: row.get(1),
-            organization_name: row.get(2),
-            email: row.get(3),
-            role: Role::parse(row.get(4)).unwrap_or(Role::Viewer),
-            expires_at: row.get(5),
-            invited_by: row.get(9),
-        }
+    let organization_id: Uuid = row.get(1);
+    let role = Role::parse(row.get(4)).unwrap_or(Role::Viewer);
+    let inviter = inviter_role(client, organization_id, row.get(10), lock).await?;
+    let revoked = row.get::<_, bool>(8) || !inviter_may_grant(inviter, role);
+    Ok(Redeemable::of(row.get(7), revoked, row.get(6), || Invite {
+        id: row.get(0),
+        organization_id,
+        organization_name: row.get(2),
+        email: row.get(3),
+        role,
+        expires_at: row.get(5),
+        invited_by: row.get(9),
     }))
 }
 
@@ -152,20 +183,41 @@ pub async fn pending(
 ) -> Result<Vec<PendingInvite>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT id, email, role, expires_at FROM invites
-             WHERE organization_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL
-               AND expires_at > now()
-             ORDER BY created_at DESC",
+            "SELECT i.id, i.email, i.role, i.expires_at, m.role FROM invites i
+             LEFT JOIN memberships m
+                    ON m.organization_id = i.organization_id AND m.user_id = i.invited_by
+             WHERE i.organization_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+               AND i.expires_at > now()
+             ORDER BY i.created_at DESC",
             &[&organization],
         )
         .await?;
+    // The list shows what `check` would accept: a lapsed invitation is not pending.
     Ok(rows
         .into_iter()
-        .map(|row| PendingInvite {
-            id: row.get(0),
-            email: row.get(1),
-            role: Role::parse(row.get(2)).unwrap_or(Role::Viewer),
-            expires_at: row.get(3),
+        .filter_map(|row| {
+            let role = Role::parse(row.get(2)).unwrap_or(Role::Viewer);
+            let inviter = row.get::<_, Option<&str>>(4).and_then(Role::parse);
+            inviter_may_grant(inviter, role).then(|| PendingInvite {
+                id: row.get(0),
+                email: row.get(1),
+                role,
+                expires_at: row.get(3),
+            })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_stands_only_while_its_inviter_could_still_give_its_role() {
+        assert!(inviter_may_grant(Some(Role::Owner), Role::Owner));
+        assert!(inviter_may_grant(Some(Role::Admin), Role::Admin));
+        assert!(!inviter_may_grant(Some(Role::Admin), Role::Owner));
+        assert!(!inviter_may_grant(Some(Role::Analyst), Role::Viewer));
+        assert!(!inviter_may_grant(None, Role::Viewer), "no longer a member");
+    }
 }

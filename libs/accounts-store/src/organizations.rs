@@ -143,6 +143,23 @@ pub async fn role_of(
     Ok(row.map(|row| role_from(row.get(0))))
 }
 
+/// The member's role, their membership row held until the transaction ends (`FOR SHARE` lets
+/// other readers through and makes a concurrent change of the role wait): for a decision that
+/// the same transaction then acts on.
+pub async fn role_of_locked(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    organization: Uuid,
+    user: Uuid,
+) -> Result<Option<Role>, tokio_postgres::Error> {
+    let row = transaction
+        .query_opt(
+            "SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2 FOR SHARE",
+            &[&organization, &user],
+        )
+        .await?;
+    Ok(row.map(|row| role_from(row.get(0))))
+}
+
 /// Every organization the user belongs to, by name.
 pub async fn of_user(
     client: &impl GenericClient,

@@ -42,7 +42,7 @@ fn unusable(check: &InviteCheck) -> PageError {
         InviteCheck::Revoked => (
             StatusCode::GONE,
             "This invitation was withdrawn",
-            "It was revoked or replaced by a newer one. Use the newest invitation email, or ask for a new one.",
+            "It was revoked or replaced by a newer one, or whoever sent it can no longer give that role. Use the newest invitation email, or ask an admin for a new one.",
         ),
         InviteCheck::Unknown | InviteCheck::Valid(_) => (
             StatusCode::NOT_FOUND,

@@ -1,6 +1,8 @@
 //! An organization's members, invitations, workspaces, audit log and deletion. Every handler
 //! reads the caller's role fresh from Postgres and answers 404 to non-members, so another
-//! organization's ids reveal nothing; role checks are `Role`'s, on the server.
+//! organization's ids reveal nothing; role checks are `Role`'s, on the server. A form's handler
+//! reads the role inside the transaction that acts on it (`Submitter::role_within`), so a
+//! demotion committed a moment earlier is seen, and one racing it waits.
 
 use anyhow::Context;
 use axum::{
@@ -9,6 +11,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
+use deadpool_postgres::Transaction;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -35,15 +38,6 @@ struct InOrganization {
     role: Role,
     organization: Organization,
     policy: SignInPolicy,
-}
-
-impl InOrganization {
-    fn actor(&self) -> Actor<'_> {
-        Actor {
-            user_id: self.user.user_id,
-            email: &self.user.email,
-        }
-    }
 }
 
 async fn member(
@@ -100,21 +94,58 @@ pub(crate) fn policy_refusal(
     PageError::Explained(StatusCode::FORBIDDEN, message)
 }
 
+/// The caller of a form on the organization's pages, a member when the form arrived. There is
+/// deliberately no role here: what a form may do is decided by `role_within` the transaction
+/// that does it.
+struct Submitter {
+    user: SignedIn,
+    organization: Organization,
+    policy: SignInPolicy,
+}
+
+impl Submitter {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            user_id: self.user.user_id,
+            email: &self.user.email,
+        }
+    }
+
+    /// The caller's role now, holding their membership row until `transaction` ends: a
+    /// demotion or removal committed since the request began is seen, and one arriving while
+    /// this acts waits for it. No longer a member answers 404, as for any non-member.
+    async fn role_within(&self, transaction: &Transaction<'_>) -> Result<Role, PageError> {
+        organizations::role_of_locked(transaction, self.organization.id, self.user.user_id)
+            .await?
+            .ok_or(PageError::NotFound)
+    }
+}
+
 /// The caller of a form on the organization's pages: the CSRF token checked, then membership.
 async fn member_submitting(
     state: &AppState,
     visitor: &Visitor,
     organization: &str,
     csrf: &str,
-) -> Result<InOrganization, PageError> {
+) -> Result<Submitter, PageError> {
     visitor.check_csrf(csrf)?;
-    member(
+    let InOrganization {
+        user,
+        organization,
+        policy,
+        ..
+    } = member(
         state,
         visitor,
         parse_id(organization)?,
         &members_path(organization),
     )
-    .await
+    .await?;
+    Ok(Submitter {
+        user,
+        organization,
+        policy,
+    })
 }
 
 fn parse_id(text: &str) -> Result<Uuid, PageError> {
@@ -238,7 +269,10 @@ pub(crate) async fn invite(
 ) -> Result<Response, PageError> {
     let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
     let role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
-    if !caller.role.can_manage_members() || !caller.role.can_manage(role) {
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    let caller_role = caller.role_within(&transaction).await?;
+    if !caller_role.can_manage_members() || !caller_role.can_manage(role) {
         return Err(PageError::Forbidden(
             "inviting needs the admin role, and inviting an owner needs the owner role",
         ));
@@ -268,8 +302,6 @@ pub(crate) async fn invite(
         ));
     }
     let id = caller.organization.id;
-    let mut client = state.postgres.get().await?;
-    let transaction = client.transaction().await?;
     let already_member = organizations::members(&transaction, id)
         .await?
         .iter()
@@ -321,24 +353,26 @@ pub(crate) async fn revoke_invite(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
-    if !caller.role.can_manage_members() {
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    if !caller.role_within(&transaction).await?.can_manage_members() {
         return Err(PageError::Forbidden(
             "revoking invitations needs the admin role",
         ));
     }
     let id = caller.organization.id;
-    let client = state.postgres.get().await?;
-    if !invites::revoke(&client, id, parse_id(&invite)?).await? {
+    if !invites::revoke(&transaction, id, parse_id(&invite)?).await? {
         return Err(PageError::NotFound);
     }
     audit::record(
-        &client,
+        &transaction,
         Some(id),
         Some(caller.actor()),
         "invite_revoked",
         &invite,
     )
     .await?;
+    transaction.commit().await?;
     Ok(back_to(id, "invite_revoked"))
 }
 
@@ -360,10 +394,11 @@ pub(crate) async fn change_role(
     let new_role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let current = organizations::role_of(&transaction, id, target)
+    let caller_role = caller.role_within(&transaction).await?;
+    let current = organizations::role_of_locked(&transaction, id, target)
         .await?
         .ok_or(PageError::NotFound)?;
-    if !caller.role.can_manage(current) || !caller.role.can_manage(new_role) {
+    if !caller_role.can_manage(current) || !caller_role.can_manage(new_role) {
         return Err(PageError::Forbidden(
             "changing roles needs the admin role, and anything involving owners needs the owner role",
         ));
@@ -402,10 +437,11 @@ pub(crate) async fn remove(
     let target = parse_id(&user)?;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
-    let current = organizations::role_of(&transaction, id, target)
+    let caller_role = caller.role_within(&transaction).await?;
+    let current = organizations::role_of_locked(&transaction, id, target)
         .await?
         .ok_or(PageError::NotFound)?;
-    if !caller.role.can_manage(current) {
+    if !caller_role.can_manage(current) {
         return Err(PageError::Forbidden(
             "removing members needs the admin role, and removing an owner needs the owner role",
         ));
@@ -495,7 +531,13 @@ pub(crate) async fn delete(
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, PageError> {
     let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
-    if !caller.role.can_delete_organization() {
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    if !caller
+        .role_within(&transaction)
+        .await?
+        .can_delete_organization()
+    {
         return Err(PageError::Forbidden(
             "only owners can delete an organization",
         ));
@@ -511,8 +553,6 @@ pub(crate) async fn delete(
         ));
     }
     let id = caller.organization.id;
-    let mut client = state.postgres.get().await?;
-    let transaction = client.transaction().await?;
     let installations = organizations::delete(&transaction, id).await?;
     // Erase the events before committing: if the warehouse refuses, the organization is still
     // there and the owner can try again; nothing is half deleted in the direction that hides
@@ -554,7 +594,13 @@ pub(crate) async fn set_sign_in_policy(
     Form(form): Form<PolicyForm>,
 ) -> Result<Response, PageError> {
     let caller = member_submitting(&state, &visitor, &organization, &form.csrf).await?;
-    if !caller.role.can_delete_organization() {
+    let mut client = state.postgres.get().await?;
+    let transaction = client.transaction().await?;
+    if !caller
+        .role_within(&transaction)
+        .await?
+        .can_delete_organization()
+    {
         return Err(PageError::Forbidden(
             "only owners change the organization's sign-in policy",
         ));
@@ -589,8 +635,6 @@ pub(crate) async fn set_sign_in_policy(
         ));
     }
     let id = caller.organization.id;
-    let mut client = state.postgres.get().await?;
-    let transaction = client.transaction().await?;
     organizations::set_sign_in_policy(&transaction, id, &policy).await?;
     let domains = if policy.allowed_domains.is_empty() {
         "any domain".to_owned()
