@@ -10,8 +10,11 @@ use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 pub const SIGN_INS_TOTAL: &str = "onboarding_sign_ins_total";
 /// `{kind}`: emails the mail server accepted.
 pub const EMAILS_SENT_TOTAL: &str = "onboarding_emails_sent_total";
-/// `{kind, reason}`: failed send attempts, each retried.
+/// `{kind, reason}`: failed send attempts, retried unless the failure is permanent.
 pub const EMAIL_SEND_FAILURES_TOTAL: &str = "onboarding_email_send_failures_total";
+/// `{kind}`: emails given up on because they can never be delivered (Jira does not know the
+/// user, the mail server refuses the recipient for good); the admin page shows the setup ones.
+pub const EMAILS_GIVEN_UP_TOTAL: &str = "onboarding_emails_given_up_total";
 /// Emails queued and not yet sent, including those waiting for a retry.
 pub const EMAIL_OUTBOX_BACKLOG: &str = "onboarding_email_outbox_backlog";
 
@@ -67,6 +70,7 @@ impl SignInMetrics {
 pub struct MailMetrics {
     pub sent: IntCounterVec,
     pub failures: IntCounterVec,
+    pub given_up: IntCounterVec,
     pub backlog: IntGauge,
 }
 
@@ -82,9 +86,16 @@ impl MailMetrics {
         let failures = IntCounterVec::new(
             Opts::new(
                 EMAIL_SEND_FAILURES_TOTAL,
-                "Failed send attempts (each is retried), by kind and reason.",
+                "Failed send attempts (retried unless permanent), by kind and reason.",
             ),
             &["kind", "reason"],
+        )?;
+        let given_up = IntCounterVec::new(
+            Opts::new(
+                EMAILS_GIVEN_UP_TOTAL,
+                "Emails given up on because they can never be delivered, by kind.",
+            ),
+            &["kind"],
         )?;
         let backlog = IntGauge::new(
             EMAIL_OUTBOX_BACKLOG,
@@ -92,10 +103,12 @@ impl MailMetrics {
         )?;
         registry.register(Box::new(sent.clone()))?;
         registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(given_up.clone()))?;
         registry.register(Box::new(backlog.clone()))?;
         Ok(Self {
             sent,
             failures,
+            given_up,
             backlog,
         })
     }

@@ -833,3 +833,61 @@ async fn a_form_racing_its_callers_demotion_acts_on_the_role_after_it() {
         0
     );
 }
+
+/// An email that can never arrive is given up on rather than retried for ever, and the Jira
+/// admin page says the setup email did not arrive, pointing to finishing the setup there.
+#[tokio::test]
+async fn a_setup_email_to_a_user_jira_no_longer_knows_is_given_up_and_the_admin_page_says_so() {
+    let harness = Harness::start().await;
+    let (installation, _) = harness.install_and_read_setup_email().await;
+    harness.sim.delete_user(&installation.installer_account_id);
+    let id = harness.installation_id(&installation.client_key).await;
+    let client = harness.pool.get().await.unwrap();
+    accounts_store::outbox::enqueue(
+        &client,
+        &accounts_store::outbox::Email::Setup {
+            installation: id.into(),
+        },
+    )
+    .await
+    .unwrap();
+    let given_up = "SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL AND attempts = 1";
+    eventually(
+        Duration::from_secs(20),
+        "the setup email given up on",
+        || async {
+            match harness.count(given_up).await {
+                1 => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+    // Retries come after 200-500 ms here: a few of those later, it was still tried only once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(harness.count(given_up).await, 1, "tried again");
+
+    let now = jsonwebtoken::get_current_timestamp();
+    let token = sign_connect_token(
+        &installation,
+        &json!({"iss": installation.client_key, "sub": installation.installer_account_id, "iat": now, "exp": now + 900, "qsh": "context-qsh"}),
+    )
+    .unwrap();
+    let response = harness
+        .app
+        .client
+        .get(format!(
+            "{}/atlassian/admin?jwt={token}",
+            harness.app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("The setup email could not be delivered")
+            && page.contains("Jira does not know the installing user"),
+        "{page}"
+    );
+}

@@ -34,6 +34,9 @@ pub(crate) struct Registry {
     installation_checks_failing: AtomicBool,
     /// How many of those calls were answered (any status): tests learn that Jira was asked.
     installation_checks: AtomicU32,
+    /// Accounts Jira no longer knows (deleted since they installed the app): looking one up
+    /// answers 404, as Jira does.
+    deleted_users: RwLock<std::collections::HashSet<String>>,
     file: Option<PathBuf>,
 }
 
@@ -84,6 +87,7 @@ impl Registry {
             forge_user_tokens: RwLock::default(),
             installation_checks_failing: AtomicBool::new(false),
             installation_checks: AtomicU32::new(0),
+            deleted_users: RwLock::default(),
             file,
         }
     }
@@ -250,7 +254,22 @@ impl Registry {
     /// The installation a Jira user installed: how the email endpoint, which serves every
     /// simulated site on one address, tells the sites apart (real Jira goes by the host name).
     pub(crate) fn installed_by(&self, account_id: &str) -> Option<ConnectInstallation> {
+        if self
+            .deleted_users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(account_id)
+        {
+            return None;
+        }
         self.find(|installation| installation.installer_account_id == account_id)
+    }
+
+    pub(crate) fn delete_user(&self, account_id: &str) {
+        self.deleted_users
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(account_id.to_owned());
     }
 
     /// Memory first, then the file, read afresh: `install` runs in another process and may have

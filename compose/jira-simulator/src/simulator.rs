@@ -102,6 +102,11 @@ impl Simulator {
         self.url()?.join("/forge/jwks.json").ok()
     }
 
+    /// Jira deletes the user `account_id`: from now on looking them up answers 404, for good.
+    pub fn delete_user(&self, account_id: &str) {
+        self.registry.delete_user(account_id);
+    }
+
     /// While `failing`, Jira answers the app's "am I installed?" calls (Connect's addon
     /// resource, Forge's `myself`) with 503, as in an incident.
     pub fn fail_installation_checks(&self, failing: bool) {

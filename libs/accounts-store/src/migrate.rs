@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "api_token_expiry",
         sql: include_str!("../migrations/0011_api_token_expiry.sql"),
     },
+    Migration {
+        version: 12,
+        name: "outbox_failed",
+        sql: include_str!("../migrations/0012_outbox_failed.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -123,6 +123,43 @@ pub async fn cancel(
     Ok(())
 }
 
+/// Gives up on an email that can never be delivered, keeping why; it is not tried again.
+pub async fn fail(
+    client: &impl GenericClient,
+    id: i64,
+    error: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                 failed_at = now(), cancelled_at = now()
+             WHERE id = $1",
+            &[&id, &error],
+        )
+        .await?;
+    Ok(())
+}
+
+/// When and why the installation's newest setup email was given up on; `None` when it was
+/// sent, is still being tried, or there is none.
+pub async fn setup_email_failure(
+    client: &impl GenericClient,
+    installation: Uuid,
+) -> Result<Option<(std::time::SystemTime, String)>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT failed_at, last_error FROM outbox
+             WHERE kind = 'setup' AND installation_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+            &[&installation],
+        )
+        .await?;
+    Ok(row.and_then(|row| {
+        let failed_at: Option<std::time::SystemTime> = row.get(0);
+        failed_at.map(|at| (at, row.get::<_, Option<String>>(1).unwrap_or_default()))
+    }))
+}
+
 pub async fn retry_later(
     client: &impl GenericClient,
     id: i64,

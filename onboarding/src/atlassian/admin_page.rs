@@ -52,6 +52,26 @@ pub(super) async fn last_event_text(
         .map(utc_text)
 }
 
+/// When and why the newest setup email was given up on. The page still answers when Postgres
+/// does not; it then says nothing about the email.
+async fn setup_email_failure_text(
+    state: &AppState,
+    installation: InstallationId,
+) -> Option<(String, String)> {
+    let client = state
+        .postgres
+        .get()
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "cannot read the setup email's state"))
+        .ok()?;
+    outbox::setup_email_failure(&client, installation.into())
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "cannot read the setup email's state"))
+        .ok()
+        .flatten()
+        .map(|(at, why)| (utc_text(at), why))
+}
+
 async fn render_for(
     state: &AppState,
     context: &JiraContext,
@@ -60,6 +80,7 @@ async fn render_for(
 ) -> Response {
     let installation = &context.installation;
     let last_event = last_event_text(state, installation.id).await;
+    let setup_email_failed = setup_email_failure_text(state, installation.id).await;
     let jwt = url::form_urlencoded::byte_serialize(context.token.as_bytes()).collect::<String>();
     let resend_action = format!("{}/resend?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
     let setup_action = format!("{}/setup?jwt={jwt}", super::descriptor::ADMIN_PAGE_PATH);
@@ -75,6 +96,7 @@ async fn render_for(
             .as_ref()
             .map(|(_, name)| name.as_str()),
         last_event,
+        setup_email_failed,
         resend_action: &resend_action,
         setup_action: &setup_action,
         notice,

@@ -56,6 +56,18 @@ enum SendError {
 }
 
 impl SendError {
+    /// Whether trying again can never help: Jira does not know the user, the address cannot be
+    /// written to, or the mail server refuses it for good (a 5xx). Everything else (Jira or the
+    /// mail server unreachable, credentials not yet granted, Postgres) may pass.
+    fn is_permanent(&self) -> bool {
+        match self {
+            Self::Lookup(JiraUsersError::UnknownUser) => true,
+            Self::Message(MessageError::BadRecipient(_)) => true,
+            Self::Smtp(err) => err.is_permanent(),
+            Self::Lookup(_) | Self::Message(_) | Self::Secret | Self::Store(_) => false,
+        }
+    }
+
     fn reason(&self) -> &'static str {
         match self {
             Self::Lookup(_) => "jira_lookup",
@@ -138,6 +150,20 @@ impl OutboxSender {
                 Ok(Outcome::Cancelled(reason)) => {
                     outbox::cancel(&client, item.id, reason).await?;
                     tracing::info!(outbox_id = item.id, kind, reason, "email no longer needed");
+                }
+                Err(err) if err.is_permanent() => {
+                    outbox::fail(&client, item.id, &err.to_string()).await?;
+                    self.metrics
+                        .failures
+                        .with_label_values(&[kind, err.reason()])
+                        .inc();
+                    self.metrics.given_up.with_label_values(&[kind]).inc();
+                    tracing::warn!(
+                        outbox_id = item.id,
+                        kind,
+                        error = %err,
+                        "email cannot be delivered; given up"
+                    );
                 }
                 Err(err) => {
                     let delay = self.backoff(item.attempts);

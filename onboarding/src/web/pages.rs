@@ -220,6 +220,8 @@ pub(crate) struct AdminPage<'a> {
     pub workspace: &'a str,
     pub organization: Option<&'a str>,
     pub last_event: Option<String>,
+    /// When and why the newest setup email was given up on, if it was.
+    pub setup_email_failed: Option<(String, String)>,
     pub resend_action: &'a str,
     pub setup_action: &'a str,
     pub notice: Option<&'a str>,
