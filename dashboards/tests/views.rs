@@ -88,6 +88,41 @@ async fn store(setup: &Setup, workspace: InstallationId) {
     insert.end().await.unwrap();
 }
 
+/// The delivery changed the issue's summary: its old and new text are Jira's content.
+async fn store_summary_change(
+    setup: &Setup,
+    workspace: InstallationId,
+    delivery: &str,
+    occurred_at_ms: i64,
+) {
+    let mut insert = setup
+        .warehouse
+        .insert::<warehouse::FieldChangeRow>("field_changes")
+        .await
+        .unwrap();
+    insert
+        .write(&warehouse::FieldChangeRow {
+            installation_id: workspace,
+            delivery_id: delivery.to_owned(),
+            item_index: 0,
+            occurred_at_ms,
+            project_key: "ACME".into(),
+            issue_id: String::new(),
+            issue_key: String::new(),
+            issue_type: "Task".into(),
+            field: "summary".into(),
+            field_id: "summary".into(),
+            from_value: String::new(),
+            to_value: String::new(),
+            from_string: "Secret plan A".into(),
+            to_string: "Secret plan B".into(),
+            status_category: String::new(),
+        })
+        .await
+        .unwrap();
+    insert.end().await.unwrap();
+}
+
 #[tokio::test]
 async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people() {
     let setup = Setup::start().await;
@@ -264,23 +299,46 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
         .collect();
     assert_eq!(csv_ids, json_ids);
 
-    // One event: payload for analysts, not for viewers; a viewer cannot export.
+    // One event: payload and changed values for analysts; for viewers, which fields changed
+    // and nothing more (a summary's old and new text is payload too). A viewer cannot export.
     let id = json_ids[0];
     let for_analyst = setup
         .get(&format!("/api/v1/orgs/{org}/events/{id}"), &token)
         .await
         .json();
     assert_eq!(for_analyst["payload"]["webhookEvent"], "secret-ish payload");
+    store_summary_change(
+        &setup,
+        workspace,
+        for_analyst["delivery_id"].as_str().unwrap(),
+        for_analyst["occurred_at_ms"].as_i64().unwrap(),
+    )
+    .await;
+    let for_analyst = setup
+        .get(&format!("/api/v1/orgs/{org}/events/{id}"), &token)
+        .await
+        .json();
+    assert_eq!(for_analyst["field_changes"][0]["field"], "summary");
+    assert_eq!(
+        for_analyst["field_changes"][0]["to_string"],
+        "Secret plan B"
+    );
     let for_viewer = setup
         .get(&format!("/api/v1/orgs/{org}/events/{id}"), &viewer_cookie)
         .await
         .json();
     assert!(for_viewer.get("payload").is_none());
+    assert_eq!(for_viewer["field_changes"][0]["field"], "summary");
+    assert!(
+        !for_viewer.to_string().contains("Secret plan"),
+        "a viewer sees changed values: {for_viewer}"
+    );
     let page = setup
         .get(&format!("/orgs/{org}/events/{id}"), &viewer_cookie)
         .await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("secret-ish payload"));
+    assert!(page.body.contains("summary") && !page.body.contains("Secret plan"));
     let refused = setup
         .get(
             &format!("/api/v1/orgs/{org}/events?format=csv"),

@@ -1,5 +1,7 @@
 //! The one-event view: an event with the fields its delivery changed and, for roles that may
-//! see them, the payload Jira sent. The API serializes it; the event page shows the same.
+//! see them, the values it changed them between and the payload Jira sent. The API serializes
+//! it; the event page shows the same. Changed values are payload too (a summary's or a
+//! description's old and new text), so a viewer sees which fields changed and nothing more.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,23 +23,31 @@ pub(crate) struct EventDetail {
     pub payload: Option<Value>,
 }
 
-/// One changelog item.
+/// One changelog item. The values are absent for viewers, as the payload is.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct FieldChange {
     /// Jira's field name: `status`, `assignee`, `priority`, `resolution`, …
     pub field: String,
     /// The value before, as Jira's id (an account id, a status id); empty when there was none.
-    pub from: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub from: Option<String>,
     /// The value after, as Jira's id; empty when cleared.
-    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub to: Option<String>,
     /// The value before, as Jira shows it.
-    pub from_string: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub from_string: Option<String>,
     /// The value after, as Jira shows it.
-    pub to_string: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub to_string: Option<String>,
 }
 
 impl EventDetail {
-    /// `with_payload` is the caller's right to see payloads.
+    /// `with_payload` is the caller's right to see payloads, changed values included.
     pub(crate) fn new(detail: &warehouse::queries::EventDetail, with_payload: bool) -> Self {
         let raw = &detail.event.payload;
         Self {
@@ -45,12 +55,15 @@ impl EventDetail {
             field_changes: detail
                 .field_changes
                 .iter()
-                .map(|change: &FieldChangeRow| FieldChange {
-                    field: change.field.clone(),
-                    from: change.from_value.clone(),
-                    to: change.to_value.clone(),
-                    from_string: change.from_string.clone(),
-                    to_string: change.to_string.clone(),
+                .map(|change: &FieldChangeRow| {
+                    let value = |value: &String| with_payload.then(|| value.clone());
+                    FieldChange {
+                        field: change.field.clone(),
+                        from: value(&change.from_value),
+                        to: value(&change.to_value),
+                        from_string: value(&change.from_string),
+                        to_string: value(&change.to_string),
+                    }
                 })
                 .collect(),
             payload: with_payload
