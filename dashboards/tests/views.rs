@@ -441,6 +441,10 @@ fn assert_page_runs_only_its_own_script(page: &support::Answer) {
     let policy = page.content_security_policy.as_deref().unwrap_or_default();
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     assert_eq!(page.cache_control.as_deref(), Some("no-store"));
+    assert_eq!(
+        page.strict_transport_security.as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
     let (_, rest) = page
         .body
         .split_once("<script>")

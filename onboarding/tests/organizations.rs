@@ -891,3 +891,34 @@ async fn a_setup_email_to_a_user_jira_no_longer_knows_is_given_up_and_the_admin_
         "{page}"
     );
 }
+
+/// Every page refuses framing and caching, keeps its URL out of other sites' Referer, and tells
+/// browsers to keep to HTTPS.
+#[tokio::test]
+async fn pages_carry_the_browser_security_headers() {
+    let harness = Harness::start().await;
+    for path in ["/sign-in", "/sign-up", "/no-such-page"] {
+        let response = harness.app.get(path).await;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            header("strict-transport-security"),
+            "max-age=31536000; includeSubDomains",
+            "{path}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ pub struct Answer {
     pub content_type: String,
     pub content_security_policy: Option<String>,
     pub cache_control: Option<String>,
+    pub strict_transport_security: Option<String>,
 }
 
 impl Answer {
@@ -142,6 +143,7 @@ impl Setup {
             content_type,
             content_security_policy: header("content-security-policy"),
             cache_control: header("cache-control"),
+            strict_transport_security: header("strict-transport-security"),
             body: response.text().await.unwrap(),
         }
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod connections;
 pub mod http_metrics;
 pub mod kafka_topics;
+pub mod page_headers;
 pub mod readiness;
 pub mod request_span;
 pub mod retry;

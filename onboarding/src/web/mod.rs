@@ -19,7 +19,7 @@ use axum::{
     Extension, Router,
     body::Body,
     extract::{Request, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -197,23 +197,12 @@ async fn same_origin_posts(
     next.run(request).await
 }
 
-/// Pages hold one-time links in their URLs: never leak them to another site in a Referer (only
-/// same-origin requests carry one; `no-referrer` would also turn our own forms' `Origin` into
-/// `null`), never let another site frame them.
+/// Pages hold one-time links in their URLs and run no script: see `service_runtime::page_headers`.
 async fn page_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+    service_runtime::page_headers::apply(
+        response.headers_mut(),
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
