@@ -125,4 +125,24 @@ mod tests {
         assert_eq!(descriptor["authentication"]["type"], "jwt");
         assert_eq!(descriptor["baseUrl"], "https://metafrazo.example");
     }
+
+    /// The admin page's POSTs trust any context JWT of the installation, so no module may be
+    /// visible to anyone but a Jira administrator: Jira opens admin pages to administrators
+    /// only, and a context JWT for our app is minted only inside our own iframes. A module for
+    /// everyone (a general page, a web panel) would hand every user a token these POSTs accept;
+    /// adding one means checking the user's ADMINISTER permission first (as the Forge admin
+    /// page does, `JiraUsers::administers_jira`).
+    #[test]
+    fn every_module_that_shows_a_page_is_an_admin_page_for_administrators_only() {
+        let descriptor = build("https://metafrazo.example", "io.metafrazo.jira");
+        let modules = descriptor["modules"].as_object().unwrap();
+        let kinds: Vec<&str> = modules.keys().map(String::as_str).collect();
+        assert_eq!(kinds, ["adminPages", "webhooks"], "a module that shows a page to users");
+        for page in modules["adminPages"].as_array().unwrap() {
+            assert_eq!(
+                page["conditions"],
+                serde_json::json!([{"condition": "user_is_admin"}])
+            );
+        }
+    }
 }
