@@ -483,7 +483,7 @@ async fn a_view_past_the_warehouse_limits_is_answered_422_saying_to_narrow_it() 
 }
 
 #[tokio::test]
-async fn an_event_stored_at_its_receipt_time_says_so_on_its_page() {
+async fn an_event_stored_at_its_receipt_time_says_so_on_its_page_in_the_api_and_the_export() {
     let setup = Setup::start().await;
     let (owner, cookie) = setup.user("owner").await;
     let workspace = workspace();
@@ -518,6 +518,14 @@ async fn an_event_stored_at_its_receipt_time_says_so_on_its_page() {
         .as_str()
         .expect("the event")
         .to_owned();
+    // The API and the export say it too, so an analyst's own numbers can leave it out.
+    assert_eq!(feed["events"][0]["occurred_at_note"], "too_old");
+    let csv = setup
+        .get(&format!("/api/v1/orgs/{org}/events?format=csv"), &cookie)
+        .await;
+    let mut lines = csv.body.lines();
+    assert!(lines.next().unwrap().ends_with(",occurred_at_note"));
+    assert!(lines.next().unwrap().ends_with(",too_old"), "{}", csv.body);
     let page = setup
         .get(&format!("/orgs/{org}/events/{id}"), &cookie)
         .await;

@@ -36,6 +36,10 @@ pub(crate) struct Event {
     pub priority: String,
     /// The Atlassian account id of who did it, when the payload says.
     pub actor_account_id: String,
+    /// Empty when `occurred_at_ms` is Jira's own time. Otherwise it is the receipt time, and
+    /// this says why: `missing` (the payload had none), `too_old` (before the retention window,
+    /// or seconds where milliseconds belong) or `in_future` (more than a day ahead).
+    pub occurred_at_note: String,
 }
 
 impl From<&EventRow> for Event {
@@ -55,6 +59,7 @@ impl From<&EventRow> for Event {
             status_category: event.status_category.clone(),
             priority: event.priority.clone(),
             actor_account_id: event.actor_account_id.clone(),
+            occurred_at_note: event.occurred_at_note.clone(),
         }
     }
 }
@@ -77,6 +82,7 @@ impl CsvRow for Event {
             "status_category",
             "priority",
             "actor_account_id",
+            "occurred_at_note",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -99,6 +105,7 @@ impl CsvRow for Event {
             self.status_category.clone(),
             self.priority.clone(),
             self.actor_account_id.clone(),
+            self.occurred_at_note.clone(),
         ]
     }
 }

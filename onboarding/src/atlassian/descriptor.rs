@@ -137,7 +137,11 @@ mod tests {
         let descriptor = build("https://metafrazo.example", "io.metafrazo.jira");
         let modules = descriptor["modules"].as_object().unwrap();
         let kinds: Vec<&str> = modules.keys().map(String::as_str).collect();
-        assert_eq!(kinds, ["adminPages", "webhooks"], "a module that shows a page to users");
+        assert_eq!(
+            kinds,
+            ["adminPages", "webhooks"],
+            "a module that shows a page to users"
+        );
         for page in modules["adminPages"].as_array().unwrap() {
             assert_eq!(
                 page["conditions"],
