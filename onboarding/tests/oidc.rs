@@ -33,6 +33,31 @@ impl Harness {
             .get(0)
     }
 
+    /// Every table's row count, by table: what a request that should store nothing must leave.
+    async fn rows_in_every_table(&self) -> Vec<(String, i64)> {
+        let client = self.pool.get().await.unwrap();
+        let tables = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                 ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        let mut counts = Vec::new();
+        for table in tables {
+            let name: String = table.get(0);
+            let count = client
+                .query_one(&format!("SELECT count(*) FROM \"{name}\""), &[])
+                .await
+                .unwrap()
+                .get(0);
+            counts.push((name, count));
+        }
+        counts
+    }
+
     async fn audit_count(&self, action: &str, detail: &str) -> i64 {
         let client = self.pool.get().await.unwrap();
         client
@@ -212,6 +237,24 @@ async fn an_unverified_email_never_opens_an_existing_account() {
     assert_eq!(harness.count("SELECT count(*) FROM identities").await, 0);
     assert_eq!(harness.count("SELECT count(*) FROM sessions").await, 1);
     assert_eq!(harness.users_with(&victim).await, 1);
+}
+
+#[tokio::test]
+async fn an_anonymous_start_stores_nothing_and_its_sign_in_still_completes() {
+    let harness = Harness::start().await;
+    let before = harness.rows_in_every_table().await;
+    for provider in ["google", "microsoft"] {
+        for _ in 0..10 {
+            harness
+                .browser()
+                .get(&format!("/auth/oidc/{provider}/start?next=/"))
+                .await
+                .assert_status(303);
+        }
+    }
+    assert_eq!(harness.rows_in_every_table().await, before);
+    // The flow the browser carries is enough to finish.
+    signed_in_with(&harness, "google", &google(&subject("ana"), &email("ana"))).await;
 }
 
 #[tokio::test]

@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_failed",
         sql: include_str!("../migrations/0012_outbox_failed.sql"),
     },
+    Migration {
+        version: 15,
+        name: "oidc_flows_in_the_browser",
+        sql: include_str!("../migrations/0015_oidc_flows_in_the_browser.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

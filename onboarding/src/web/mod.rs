@@ -7,6 +7,7 @@ mod api_tokens;
 mod error;
 mod invite;
 mod oidc;
+mod oidc_flow;
 mod organization;
 pub(crate) mod pages;
 mod password_reset;

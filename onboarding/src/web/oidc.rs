@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, sign_in_outcome},
+    oidc_flow::{FlowCheck, FlowCookies, NewFlow},
     pages::{Account, LinkedMethod, Message, ProviderButton, SignInMethod, render},
     session::{Visitor, safe_next, session_cookie},
 };
@@ -23,7 +24,7 @@ use crate::{
 };
 use accounts_store::{
     audit::{self},
-    identities::{self, FlowCheck, IdentityKey, LinkError, NewFlow},
+    identities::{self, IdentityKey, LinkError},
     sessions, users,
 };
 
@@ -104,22 +105,28 @@ async fn redirect_to_provider(
         .authorize()
         .await
         .map_err(|err| unavailable(provider.kind(), &err))?;
-    let client = state.postgres.get().await?;
-    identities::start_flow(
-        &client,
-        &NewFlow {
-            state: &authorization.state,
-            visitor: visitor_id,
-            provider: name,
-            nonce: &authorization.nonce,
-            pkce_verifier: &authorization.pkce_verifier,
-            link_user_id,
-            next,
-            lifetime: state.oidc_flow_ttl,
-        },
+    let flow = flow_cookies(state).started(&NewFlow {
+        state: &authorization.state,
+        visitor: visitor_id,
+        provider: name,
+        nonce: &authorization.nonce,
+        pkce_verifier: &authorization.pkce_verifier,
+        link_user_id,
+        next,
+        lifetime: state.oidc_flow_ttl,
+    });
+    Ok((
+        CookieJar::new().add(flow),
+        Redirect::to(authorization.url.as_str()),
     )
-    .await?;
-    Ok(Redirect::to(authorization.url.as_str()).into_response())
+        .into_response())
+}
+
+fn flow_cookies(state: &AppState) -> FlowCookies<'_> {
+    FlowCookies {
+        cipher: &state.cipher,
+        secure: state.accounts.cookie_secure,
+    }
 }
 
 /// `POST /account/sign-in-methods/{provider}/link`: a signed-in user adds a provider.
@@ -152,11 +159,21 @@ pub(crate) async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let provider = provider(&state, &name)?;
-    let answer = finish_callback(&state, provider, &name, visitor, jar, query).await;
+    let (check, used_up) = match (query.state.as_deref(), visitor.visitor_id()) {
+        (Some(flow_state), Some(visitor_id)) => {
+            flow_cookies(&state).take(&jar, flow_state, visitor_id, &name)
+        }
+        _ => (FlowCheck::Unknown, None),
+    };
+    let answer = finish_callback(&state, provider, &name, visitor, jar, check, query).await;
     state
         .sign_ins
         .record(provider.kind().name(), sign_in_outcome(&answer));
-    answer
+    let answer = answer.into_response();
+    Ok(match used_up {
+        Some(used_up) => (CookieJar::new().add(used_up), answer).into_response(),
+        None => answer,
+    })
 }
 
 async fn finish_callback(
@@ -165,6 +182,7 @@ async fn finish_callback(
     name: &str,
     visitor: Visitor,
     jar: CookieJar,
+    check: FlowCheck,
     query: CallbackQuery,
 ) -> Result<Response, PageError> {
     let kind = provider.kind();
@@ -177,15 +195,6 @@ async fn finish_callback(
             "/",
         )
     };
-    let (Some(flow_state), Some(visitor_id)) = (query.state.as_deref(), visitor.visitor_id())
-    else {
-        return Err(not_verified(
-            "The answer did not belong to a sign-in started in this browser. Start again from the sign-in page.",
-        ));
-    };
-    let client = state.postgres.get().await?;
-    let check = identities::take_flow(&client, flow_state, visitor_id, name).await?;
-    drop(client);
     let flow = match check {
         FlowCheck::Valid(flow) => flow,
         FlowCheck::Used => {
