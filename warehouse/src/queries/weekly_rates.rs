@@ -39,13 +39,16 @@ pub struct Week {
     pub start: NaiveDate,
     /// Days of the week inside the data: after the first event and not in the future (0–7).
     pub days_with_data: u8,
+    /// This week, not over yet in the viewer's zone: on its Sunday it has 7 days of data and is
+    /// still partial.
+    pub running: bool,
     /// Count per kind; every kind of `KINDS` is present, zero when nothing happened.
     pub counts: BTreeMap<String, u64>,
 }
 
 impl Week {
     pub fn is_partial(&self) -> bool {
-        self.days_with_data < 7
+        self.days_with_data < 7 || self.running
     }
 }
 
@@ -84,6 +87,7 @@ pub async fn weekly_rates(client: &Client, scope: &Scope) -> Result<WeeklyRates,
         weeks.push(Week {
             start,
             days_with_data: days_with_data(start, &days),
+            running: running(start, &days),
             counts: kinds.iter().map(|kind| (kind.clone(), 0)).collect(),
         });
     }
@@ -166,6 +170,11 @@ async fn data_days(client: &Client, scope: &Scope) -> Result<DataDays, QueryErro
         .await?)
 }
 
+/// Whether the week's Sunday is today or later.
+fn running(week: NaiveDate, days: &DataDays) -> bool {
+    week + Days::new(6) >= epoch_day(days.today)
+}
+
 fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
     if days.has_data == 0 {
         return 0;
@@ -181,6 +190,20 @@ fn days_with_data(week: NaiveDate, days: &DataDays) -> u8 {
 mod tests {
     use super::*;
     use crate::queries::calendar::monday_of;
+
+    #[test]
+    fn a_week_is_partial_until_its_sunday_is_over() {
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let on = |today: NaiveDate| DataDays {
+            first_day: 0,
+            today: (today - epoch_day(0)).num_days() as u16,
+            has_data: 1,
+        };
+        let sunday = monday + Days::new(6);
+        assert_eq!(days_with_data(monday, &on(sunday)), 7);
+        assert!(running(monday, &on(sunday)), "Sunday is not over");
+        assert!(!running(monday, &on(sunday + Days::new(1))));
+    }
 
     #[test]
     fn a_week_counts_only_days_between_the_first_event_and_today() {
