@@ -29,7 +29,10 @@ use crate::{
     installations::{Installations, InstallationsLoaded},
     metrics::IngressMetrics,
     sink::EventSink,
-    verify::{ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier},
+    verify::{
+        ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier,
+        replay_window::ReplayWindow,
+    },
 };
 use atlassian_auth::forge_fit::FitVerifier;
 
@@ -38,6 +41,7 @@ pub(crate) struct AppState {
     installations: Installations,
     connect: Arc<ConnectVerifier>,
     forge: Arc<ForgeVerifier>,
+    replay_window: ReplayWindow,
     sink: Arc<EventSink>,
     metrics: IngressMetrics,
     max_body_bytes: usize,
@@ -92,6 +96,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
                 leeway_secs: config.verify.jwt_leeway_secs,
             },
         }),
+        replay_window: ReplayWindow(config.verify.replay_window),
         sink,
         metrics,
         max_body_bytes: config.max_body_bytes,
