@@ -84,6 +84,7 @@ pub(crate) async fn forge_events(
                     installation,
                 },
                 FitFailure::KeysUnavailable(reason) => IngressError::KeysUnavailable(reason),
+                FitFailure::TooManyTokens => IngressError::TooManyTokens,
             })?;
         accept(&state, &installation, Source::Forge, &headers, body).await
     };

@@ -565,6 +565,40 @@ fn ingress_forge_rows(
         401,
     );
     add(
+        "token without a jti",
+        vec![
+            json_type(),
+            bearer(
+                &harness
+                    .sim
+                    .mint_fit(installation, &json!({"jti": null}))
+                    .unwrap(),
+            ),
+        ],
+        event.clone(),
+        401,
+    );
+    // A captured request sent again: the first use of a token is taken, any other refused.
+    let captured = harness.sim.mint_fit(installation, &json!({})).unwrap();
+    add(
+        "a token's first delivery",
+        vec![json_type(), bearer(&captured)],
+        event.clone(),
+        202,
+    );
+    add(
+        "the same token and body again",
+        vec![json_type(), bearer(&captured)],
+        event.clone(),
+        401,
+    );
+    add(
+        "the same token, another body",
+        vec![json_type(), bearer(&captured)],
+        fixture("forge/comment_created.json"),
+        401,
+    );
+    add(
         "body over INGRESS_MAX_BODY_BYTES",
         vec![json_type(), valid()],
         vec![b' '; 1024 * 1024 + 1],

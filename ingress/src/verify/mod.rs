@@ -4,6 +4,7 @@
 pub mod connect_jwt;
 pub mod forge_fit;
 pub mod replay_window;
+pub mod seen_tokens;
 pub mod webhook_hmac;
 
 pub use atlassian_auth::forge_fit::ForgeKeys;
@@ -39,6 +40,10 @@ pub enum Refused {
     DeliveryFromTheFuture,
     #[error("the body has no timestamp (epoch milliseconds), so how old it is cannot be told")]
     NoTimestamp,
+    #[error(
+        "this Forge Invocation Token was already used; Forge sends a new one with every attempt"
+    )]
+    TokenReused,
 }
 
 impl Refused {
@@ -55,6 +60,7 @@ impl Refused {
             Self::StaleDelivery => "stale_delivery",
             Self::DeliveryFromTheFuture => "delivery_from_the_future",
             Self::NoTimestamp => "no_timestamp",
+            Self::TokenReused => "token_reused",
         }
     }
 }
