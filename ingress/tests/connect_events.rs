@@ -314,3 +314,83 @@ async fn after_a_reinstall_only_the_new_secret_is_accepted() {
         .unwrap();
     assert!(delivery.is_accepted(), "{delivery:?}");
 }
+
+#[tokio::test]
+async fn a_deleted_organizations_workspace_is_refused_until_connected_again() {
+    use accounts_store::{installations::read_model, organizations, users};
+
+    let harness = Harness::start().await;
+    let installation = harness.install_connect().await;
+    let client = harness.pool.get().await.unwrap();
+    let owner = users::create(
+        &client,
+        &format!("{}@example.test", test_kit::unique("owner")),
+        "not a real hash",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let organization = organizations::create_with_owner(&client, "Deleted soon", owner)
+        .await
+        .unwrap();
+    assert!(
+        organizations::connect_installation(&client, &installation.client_key, organization)
+            .await
+            .unwrap()
+    );
+    let event: Value = serde_json::from_slice(&fixture("jira/issue_created.json")).unwrap();
+    let send = || async {
+        harness
+            .sim
+            .send_connect_event(&harness.target, &installation, &event, once())
+            .await
+            .unwrap()
+    };
+    assert!(send().await.is_accepted());
+
+    // The owner deletes the organization; the workspace stays installed in Jira and keeps
+    // sending, but nobody is left to read it.
+    organizations::delete(&client, organization).await.unwrap();
+    let refused = eventually(
+        Duration::from_secs(5),
+        "events refused after the organization is deleted",
+        || async {
+            let delivery = send().await;
+            if delivery.statuses() == vec![Some(401)] {
+                Ok(delivery)
+            } else {
+                Err(format!("{:?}", delivery.statuses()))
+            }
+        },
+    )
+    .await;
+    assert!(refused.last_body.contains("uninstalled"), "{refused:?}");
+
+    // Later the Jira admin connects it again through a setup link: it collects again.
+    let id = read_model::by_client_key(&client, &installation.client_key)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let again = organizations::create_with_owner(&client, "Connected again", owner)
+        .await
+        .unwrap();
+    assert!(
+        organizations::connect_installation_by_id(&client, *id.as_uuid(), again)
+            .await
+            .unwrap()
+    );
+    eventually(
+        Duration::from_secs(5),
+        "events taken again after the new connection",
+        || async {
+            let delivery = send().await;
+            if delivery.is_accepted() {
+                Ok(())
+            } else {
+                Err(format!("{:?}", delivery.statuses()))
+            }
+        },
+    )
+    .await;
+}
