@@ -34,6 +34,9 @@ export METAFRAZO_STACK_DIR=$STACK_DIR
 # Static group membership for the stack's one pipeline: tansu 0.6 does not expire a killed
 # member's session, so without it a restarted pipeline would wait for partitions forever.
 export KAFKA_GROUP_INSTANCE_ID=${KAFKA_GROUP_INSTANCE_ID:-pipeline-local}
+# 90 days, not the hour a deployment keeps: the golden path's Data Center walk sends seeded
+# issue lifecycles made weeks ago, which a real Jira never would.
+export INGRESS_REPLAY_WINDOW_SECS=${INGRESS_REPLAY_WINDOW_SECS:-7776000}
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 fail_note() { printf '\033[31mxx\033[0m %s\n' "$*" >&2; }

@@ -124,6 +124,17 @@ pub struct VerifyConfig {
         default_value_t = 30
     )]
     pub jwt_leeway_secs: u64,
+    /// A Data Center webhook is trusted only while the body's `timestamp` is within this of
+    /// now, either way: its HMAC never expires, so this is how long a captured delivery can be
+    /// replayed (as the same delivery, stored once). It covers Jira's retries and some clock
+    /// skew; the local stack widens it for the golden path's weeks-old seeded events.
+    #[arg(
+        long = "ingress-replay-window-secs",
+        env = "INGRESS_REPLAY_WINDOW_SECS",
+        default_value = "3600",
+        value_parser = parse::secs
+    )]
+    pub replay_window: Duration,
     #[command(flatten)]
     pub forge: ForgeAppConfig,
 }
@@ -157,6 +168,7 @@ impl ProducerConfig {
 impl VerifyConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check::http_url("PUBLIC_BASE_URL", &self.public_base_url)?;
+        check::not_zero("INGRESS_REPLAY_WINDOW_SECS", self.replay_window)?;
         check::http_url("FORGE_JWKS_URL", &self.forge.jwks_url)
     }
 }

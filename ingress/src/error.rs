@@ -40,6 +40,9 @@ pub enum IngressError {
     NotAnEvent(String),
     #[error("Atlassian's Forge keys cannot be fetched: {0}")]
     KeysUnavailable(String),
+    /// Every place in the set of live Forge tokens is taken: Forge retries with a new token.
+    #[error("too many Forge Invocation Tokens are live at once to remember another")]
+    TooManyTokens,
     #[error(transparent)]
     Unavailable(#[from] SinkError),
 }
@@ -56,6 +59,7 @@ impl IngressError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotAnEvent(_) => "not_an_event",
             Self::KeysUnavailable(_) => "keys_unavailable",
+            Self::TooManyTokens => "too_many_tokens",
             Self::Unavailable(SinkError::QueueFull) => "queue_full",
             Self::Unavailable(SinkError::Broker(_)) => "broker_unavailable",
         }
@@ -73,7 +77,7 @@ impl IngressError {
             | Self::NoSuchRoute
             | Self::MethodNotAllowed
             | Self::NotAnEvent(_) => "invalid",
-            Self::KeysUnavailable(_) | Self::Unavailable(_) => "unavailable",
+            Self::KeysUnavailable(_) | Self::TooManyTokens | Self::Unavailable(_) => "unavailable",
         }
     }
 
@@ -86,13 +90,15 @@ impl IngressError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoSuchRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::KeysUnavailable(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable(_) | Self::TooManyTokens | Self::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn public_message(&self) -> String {
         match self {
-            Self::KeysUnavailable(_) | Self::Unavailable(_) => {
+            Self::KeysUnavailable(_) | Self::TooManyTokens | Self::Unavailable(_) => {
                 "temporarily unable to store events; retry later".to_owned()
             }
             other => other.to_string(),

@@ -29,7 +29,10 @@ use crate::{
     installations::{Installations, InstallationsLoaded},
     metrics::IngressMetrics,
     sink::EventSink,
-    verify::{ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier},
+    verify::{
+        ForgeKeys, connect_jwt::ConnectVerifier, forge_fit::ForgeVerifier,
+        replay_window::ReplayWindow, seen_tokens::SeenTokens,
+    },
 };
 use atlassian_auth::forge_fit::FitVerifier;
 
@@ -38,6 +41,7 @@ pub(crate) struct AppState {
     installations: Installations,
     connect: Arc<ConnectVerifier>,
     forge: Arc<ForgeVerifier>,
+    replay_window: ReplayWindow,
     sink: Arc<EventSink>,
     metrics: IngressMetrics,
     max_body_bytes: usize,
@@ -67,9 +71,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         &config.producer,
         &config.topics,
     )?);
+    let forge = Arc::new(ForgeVerifier {
+        fit: FitVerifier {
+            keys: ForgeKeys::new(config.verify.forge.jwks_url.clone()),
+            app_id: config.verify.forge.app_id.clone(),
+            leeway_secs: config.verify.jwt_leeway_secs,
+        },
+        seen: SeenTokens::new(
+            verify::seen_tokens::DEFAULT_CAPACITY,
+            config.verify.jwt_leeway_secs,
+        ),
+    });
     tokio::spawn(sample_gauges(
         Arc::clone(&sink),
         installations.clone(),
+        Arc::clone(&forge),
         metrics.clone(),
     ));
     let readiness = Readiness::new(
@@ -85,13 +101,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             base_path: config.verify.public_base_url.path().to_owned(),
             leeway_secs: config.verify.jwt_leeway_secs,
         }),
-        forge: Arc::new(ForgeVerifier {
-            fit: FitVerifier {
-                keys: ForgeKeys::new(config.verify.forge.jwks_url.clone()),
-                app_id: config.verify.forge.app_id.clone(),
-                leeway_secs: config.verify.jwt_leeway_secs,
-            },
-        }),
+        forge,
+        replay_window: ReplayWindow(config.verify.replay_window),
         sink,
         metrics,
         max_body_bytes: config.max_body_bytes,
@@ -133,6 +144,7 @@ async fn create_topics(brokers: String, topics: TopicsConfig) {
 async fn sample_gauges(
     sink: Arc<EventSink>,
     installations: Installations,
+    forge: Arc<ForgeVerifier>,
     metrics: IngressMetrics,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -140,5 +152,9 @@ async fn sample_gauges(
         ticker.tick().await;
         metrics.queue_depth.set(i64::from(sink.queue_depth()));
         metrics.installations.set(installations.len() as i64);
+        let tracked = forge.seen.tracked(verify::now_secs());
+        metrics
+            .forge_tokens
+            .set(i64::try_from(tracked).unwrap_or(i64::MAX));
     }
 }

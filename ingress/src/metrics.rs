@@ -13,6 +13,7 @@ pub const IN_FLIGHT_REQUESTS: &str = "ingress_in_flight_requests";
 pub const PRODUCER_QUEUE_MESSAGES: &str = "ingress_producer_queue_messages";
 pub const LAST_EVENT_TIMESTAMP_SECONDS: &str = "ingress_last_event_timestamp_seconds";
 pub const INSTALLATIONS_CACHED: &str = "ingress_installations_cached";
+pub const FORGE_TOKENS_TRACKED: &str = "ingress_forge_tokens_tracked";
 
 /// Broker acknowledgement takes ~1–20 ms with linger; the tail shows a struggling broker
 /// well before the 5 s produce timeout answers 503.
@@ -32,6 +33,7 @@ pub struct IngressMetrics {
     pub queue_depth: IntGauge,
     pub last_event: IntGaugeVec,
     pub installations: IntGauge,
+    pub forge_tokens: IntGauge,
 }
 
 impl IngressMetrics {
@@ -88,6 +90,10 @@ impl IngressMetrics {
                 INSTALLATIONS_CACHED,
                 "Installations held in the in-memory cache.",
             )?,
+            forge_tokens: IntGauge::new(
+                FORGE_TOKENS_TRACKED,
+                "Forge Invocation Tokens remembered until they expire, so none carries a second delivery (503 too_many_tokens at the cap).",
+            )?,
         };
         registry.register(Box::new(metrics.deliveries.clone()))?;
         registry.register(Box::new(metrics.refusals.clone()))?;
@@ -98,6 +104,7 @@ impl IngressMetrics {
         registry.register(Box::new(metrics.queue_depth.clone()))?;
         registry.register(Box::new(metrics.last_event.clone()))?;
         registry.register(Box::new(metrics.installations.clone()))?;
+        registry.register(Box::new(metrics.forge_tokens.clone()))?;
         Ok(metrics)
     }
 }

@@ -31,7 +31,6 @@ pub const CONNECT_EVENTS: &str = "/atlassian/events";
 pub const FORGE_EVENTS: &str = "/forge/events";
 pub const ADMIN_WEBHOOKS: &str = "/webhooks/{connection}";
 
-const WEBHOOK_IDENTIFIER: &str = "x-atlassian-webhook-identifier";
 const WEBHOOK_RETRY: &str = "x-atlassian-webhook-retry";
 const HUB_SIGNATURE: &str = "x-hub-signature";
 
@@ -85,6 +84,7 @@ pub(crate) async fn forge_events(
                     installation,
                 },
                 FitFailure::KeysUnavailable(reason) => IngressError::KeysUnavailable(reason),
+                FitFailure::TooManyTokens => IngressError::TooManyTokens,
             })?;
         accept(&state, &installation, Source::Forge, &headers, body).await
     };
@@ -106,6 +106,8 @@ pub(crate) async fn admin_webhooks(
             &connection,
             header(&headers, HUB_SIGNATURE),
             &body,
+            &state.replay_window,
+            verify::now_millis(),
         )
         .map_err(|refused| IngressError::Refused {
             refused,
@@ -252,15 +254,7 @@ async fn accept(
 ) -> Result<Accepted, IngressError> {
     let _in_flight = InFlight::enter(&state.metrics.in_flight);
     let received_at_ms = chrono::Utc::now().timestamp_millis();
-    let delivery_id = header(headers, WEBHOOK_IDENTIFIER)
-        .filter(|id| !id.is_empty() && id.len() <= 200)
-        .map(str::to_owned)
-        .or_else(|| match source {
-            Source::Forge => forge_delivery_id::derive(&body),
-            _ => None,
-        })
-        .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
-    let delivery_id = DeliveryId::parse(delivery_id).expect("a delivery id is never empty");
+    let delivery_id = delivery_id_of(source, &body);
     // The request span's id (the runtime's middleware set a sane one), so the pipeline's lines
     // for this delivery carry the id ingress logged it under.
     let request_id = request_span::of(headers)
@@ -302,6 +296,21 @@ async fn accept(
         .with_label_values(&[&installation.id_label])
         .set(received_at_ms / 1000);
     Ok(Accepted { delivery_id })
+}
+
+/// What makes a delivery count once, from the verified body alone. Never a header: Atlassian's
+/// `X-Atlassian-Webhook-Identifier` is signed by nothing (an HMAC and a Connect JWT cover the body
+/// or the URL, not it), so a captured delivery with a new identifier would be a new event each
+/// time. A retry resends the same body, so it keeps its id; a replay of the body is the same
+/// delivery, stored once. Forge bodies get ids from what names the event
+/// (`forge_delivery_id`), as Forge re-wraps them.
+fn delivery_id_of(source: Source, body: &[u8]) -> DeliveryId {
+    let id = match source {
+        Source::Forge => forge_delivery_id::derive(body),
+        Source::Connect | Source::WebhookSecret => None,
+    }
+    .unwrap_or_else(|| hex::encode(Sha256::digest(body)));
+    DeliveryId::parse(id).expect("a delivery id is never empty")
 }
 
 /// A Jira event is a JSON object naming its type: `webhookEvent` for Connect and admin
@@ -404,6 +413,23 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn a_delivery_id_comes_from_the_body_alone() {
+        let body = br#"{"webhookEvent":"jira:issue_created","timestamp":1}"#;
+        let id = delivery_id_of(Source::WebhookSecret, body);
+        assert_eq!(id, delivery_id_of(Source::WebhookSecret, body), "a replay");
+        assert_eq!(id.as_str(), hex::encode(Sha256::digest(body)));
+        assert_eq!(id, delivery_id_of(Source::Connect, body));
+        let other = br#"{"webhookEvent":"jira:issue_created","timestamp":2}"#;
+        assert_ne!(id, delivery_id_of(Source::WebhookSecret, other));
+        let forge = br#"{"eventType":"avi:jira:created:issue","issue":{"id":"1"}}"#;
+        assert!(
+            delivery_id_of(Source::Forge, forge)
+                .as_str()
+                .starts_with("forge-")
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use contracts::Source;
 use jira_simulator::{connect_qsh, sign_connect_token};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use support::{Harness, fixture, once};
 use test_kit::eventually;
 
@@ -57,14 +58,14 @@ async fn a_signed_event_lands_in_the_topic_byte_for_byte() {
     let (envelope, _) = &envelopes[0];
     assert_eq!(envelope.payload, body, "the payload is stored untouched");
     assert_eq!(envelope.client_key, installation.client_key);
-    assert_eq!(envelope.delivery_id, delivery.identifier);
+    assert_eq!(envelope.delivery_id, delivery.body_sha256);
     assert_eq!(envelope.source, Source::Connect);
     assert_eq!(envelope.retry, 0);
     assert!(envelope.received_at_ms > 0);
 }
 
 #[tokio::test]
-async fn a_retried_delivery_keeps_its_identifier_and_counts_its_retries() {
+async fn a_retried_delivery_is_known_by_its_body_whatever_identifier_it_claims() {
     let harness = Harness::start().await;
     let installation = harness.install_connect().await;
     let token = sign_connect_token(
@@ -85,7 +86,11 @@ async fn a_retried_delivery_keeps_its_identifier_and_counts_its_retries() {
         .unwrap();
     assert_eq!(response.status(), 202);
     let (envelope, _) = &harness.envelopes(&harness.raw_topic, 1).await[0];
-    assert_eq!(envelope.delivery_id, "delivery-42");
+    // The identifier header is signed by nothing: a replay could claim any.
+    assert_eq!(
+        envelope.delivery_id,
+        hex::encode(Sha256::digest(fixture("jira/comment_created.json")))
+    );
     assert_eq!(envelope.retry, 2);
 }
 
@@ -308,4 +313,84 @@ async fn after_a_reinstall_only_the_new_secret_is_accepted() {
         .await
         .unwrap();
     assert!(delivery.is_accepted(), "{delivery:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_organizations_workspace_is_refused_until_connected_again() {
+    use accounts_store::{installations::read_model, organizations, users};
+
+    let harness = Harness::start().await;
+    let installation = harness.install_connect().await;
+    let client = harness.pool.get().await.unwrap();
+    let owner = users::create(
+        &client,
+        &format!("{}@example.test", test_kit::unique("owner")),
+        "not a real hash",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let organization = organizations::create_with_owner(&client, "Deleted soon", owner)
+        .await
+        .unwrap();
+    assert!(
+        organizations::connect_installation(&client, &installation.client_key, organization)
+            .await
+            .unwrap()
+    );
+    let event: Value = serde_json::from_slice(&fixture("jira/issue_created.json")).unwrap();
+    let send = || async {
+        harness
+            .sim
+            .send_connect_event(&harness.target, &installation, &event, once())
+            .await
+            .unwrap()
+    };
+    assert!(send().await.is_accepted());
+
+    // The owner deletes the organization; the workspace stays installed in Jira and keeps
+    // sending, but nobody is left to read it.
+    organizations::delete(&client, organization).await.unwrap();
+    let refused = eventually(
+        Duration::from_secs(5),
+        "events refused after the organization is deleted",
+        || async {
+            let delivery = send().await;
+            if delivery.statuses() == vec![Some(401)] {
+                Ok(delivery)
+            } else {
+                Err(format!("{:?}", delivery.statuses()))
+            }
+        },
+    )
+    .await;
+    assert!(refused.last_body.contains("uninstalled"), "{refused:?}");
+
+    // Later the Jira admin connects it again through a setup link: it collects again.
+    let id = read_model::by_client_key(&client, &installation.client_key)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let again = organizations::create_with_owner(&client, "Connected again", owner)
+        .await
+        .unwrap();
+    assert!(
+        organizations::connect_installation_by_id(&client, *id.as_uuid(), again)
+            .await
+            .unwrap()
+    );
+    eventually(
+        Duration::from_secs(5),
+        "events taken again after the new connection",
+        || async {
+            let delivery = send().await;
+            if delivery.is_accepted() {
+                Ok(())
+            } else {
+                Err(format!("{:?}", delivery.statuses()))
+            }
+        },
+    )
+    .await;
 }

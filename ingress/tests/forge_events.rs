@@ -196,3 +196,86 @@ async fn a_retried_forge_delivery_keeps_its_delivery_id_so_it_is_counted_once() 
     assert_eq!(ids[0], ids[2]);
     assert_ne!(ids[0], ids[3], "another event, another id");
 }
+
+#[tokio::test]
+async fn a_forge_token_carries_one_delivery_however_often_and_however_fast_it_is_replayed() {
+    let harness = Harness::start().await;
+    let installation = harness.install_forge().await;
+    let event = fixture("forge/issue_updated_status.json");
+    let token = format!(
+        "Bearer {}",
+        harness.sim.mint_fit(&installation, &json!({})).unwrap()
+    );
+    let send = |authorization: String, body: Vec<u8>| {
+        let harness = &harness;
+        async move {
+            let response = harness
+                .ingress
+                .client
+                .post(format!("{}/forge/events", harness.ingress.address))
+                .header("Content-Type", "application/json")
+                .header("Authorization", authorization)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            (status, answer)
+        }
+    };
+
+    // A captured request sent 20 times at once, then 5 more one after the other, then with
+    // another body under the same token: the token carries one delivery.
+    let mut answers =
+        futures::future::join_all((0..20).map(|_| send(token.clone(), event.clone()))).await;
+    for _ in 0..5 {
+        answers.push(send(token.clone(), event.clone()).await);
+    }
+    answers.push(send(token.clone(), fixture("forge/issue_created.json")).await);
+    let accepted: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 202)
+        .map(|(_, answer)| answer)
+        .collect();
+    assert_eq!(accepted.len(), 1, "{answers:?}");
+    for (status, answer) in answers.iter().filter(|(status, _)| *status != 202) {
+        assert_eq!(
+            (*status, answer["error"].as_str()),
+            (401, Some("token_reused"))
+        );
+    }
+
+    // Forge's own retry comes with a new token: taken, and the same delivery as before.
+    let fresh = format!(
+        "Bearer {}",
+        harness.sim.mint_fit(&installation, &json!({})).unwrap()
+    );
+    let (status, retried) = send(fresh, event.clone()).await;
+    assert_eq!(status, 202, "{retried}");
+    assert_eq!(retried["delivery_id"], accepted[0]["delivery_id"]);
+
+    // A token without a `jti` cannot be told apart from its replays.
+    let unnamed = format!(
+        "Bearer {}",
+        harness
+            .sim
+            .mint_fit(&installation, &json!({"jti": null}))
+            .unwrap()
+    );
+    let (status, answer) = send(unnamed, event).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("missing_claim"))
+    );
+
+    let envelopes = harness.envelopes(&harness.raw_topic, 2).await;
+    assert_eq!(envelopes[0].0.delivery_id, envelopes[1].0.delivery_id);
+    let metrics = harness.ingress.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("ingress_forge_tokens_tracked ")),
+        "{metrics}"
+    );
+}

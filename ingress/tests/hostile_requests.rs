@@ -31,6 +31,8 @@ const OVERSIZED_HEADER: usize = 1024 * 1024;
 const ONBOARDING_BODY_LIMIT: usize = 64 * 1024;
 /// A slow client's body must arrive within this (INGRESS_BODY_READ_TIMEOUT_MS in the test).
 const BODY_READ_TIMEOUT: Duration = Duration::from_millis(1000);
+/// INGRESS_REPLAY_WINDOW_SECS in the test: its default, whatever the environment says.
+const REPLAY_WINDOW: Duration = Duration::from_secs(3600);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Service {
@@ -143,7 +145,10 @@ impl Rows {
 #[tokio::test]
 async fn hostile_requests_get_the_right_status_and_the_services_keep_serving() {
     let harness = Harness::start_tweaked(
-        |config| config.body_read_timeout = BODY_READ_TIMEOUT,
+        |config| {
+            config.body_read_timeout = BODY_READ_TIMEOUT;
+            config.verify.replay_window = REPLAY_WINDOW;
+        },
         |config| config.atlassian.body_read_timeout = BODY_READ_TIMEOUT,
     )
     .await;
@@ -560,6 +565,40 @@ fn ingress_forge_rows(
         401,
     );
     add(
+        "token without a jti",
+        vec![
+            json_type(),
+            bearer(
+                &harness
+                    .sim
+                    .mint_fit(installation, &json!({"jti": null}))
+                    .unwrap(),
+            ),
+        ],
+        event.clone(),
+        401,
+    );
+    // A captured request sent again: the first use of a token is taken, any other refused.
+    let captured = harness.sim.mint_fit(installation, &json!({})).unwrap();
+    add(
+        "a token's first delivery",
+        vec![json_type(), bearer(&captured)],
+        event.clone(),
+        202,
+    );
+    add(
+        "the same token and body again",
+        vec![json_type(), bearer(&captured)],
+        event.clone(),
+        401,
+    );
+    add(
+        "the same token, another body",
+        vec![json_type(), bearer(&captured)],
+        fixture("forge/comment_created.json"),
+        401,
+    );
+    add(
         "body over INGRESS_MAX_BODY_BYTES",
         vec![json_type(), valid()],
         vec![b' '; 1024 * 1024 + 1],
@@ -665,6 +704,46 @@ fn ingress_webhook_rows(rows: &mut Rows, connection: &str, secret: &str) {
         event.clone(),
         404,
     );
+    // Signed bodies Jira made too long ago, too far ahead, or without saying when.
+    let made = |at_ms: Option<Value>| {
+        let mut event: Value = serde_json::from_slice(&fixture("jira/issue_created.json")).unwrap();
+        match at_ms {
+            Some(at_ms) => event["timestamp"] = at_ms,
+            None => {
+                event.as_object_mut().unwrap().remove("timestamp");
+            }
+        }
+        serde_json::to_vec(&event).unwrap()
+    };
+    let window_ms = REPLAY_WINDOW.as_millis() as i64;
+    let now_ms = now() * 1000;
+    for (name, body) in [
+        (
+            "signed, made a minute past the replay window",
+            made(Some(json!(now_ms - window_ms - 60_000))),
+        ),
+        (
+            "signed, made a minute ahead of the replay window",
+            made(Some(json!(now_ms + window_ms + 60_000))),
+        ),
+        ("signed, no timestamp", made(None)),
+        ("signed, timestamp not a number", made(Some(json!("soon")))),
+        (
+            "signed, a second timestamp",
+            format!(
+                r#"{{"webhookEvent":"jira:issue_created","timestamp":{now_ms},"timestamp":1}}"#
+            )
+            .into_bytes(),
+        ),
+    ] {
+        add(
+            name,
+            &path,
+            vec![json_type(), signature(&body)],
+            body.clone(),
+            401,
+        );
+    }
     add(
         "signed, body not UTF-8",
         &path,

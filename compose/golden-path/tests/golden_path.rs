@@ -218,6 +218,8 @@ async fn walk(way: WayIn, seed: u64) {
     if uninstall(&sim, &target, &workspace).await {
         let mut late = events[events.len() - 1].clone();
         late.identifier = format!("after-uninstall-{seed}");
+        // Another event, so another body: ingress knows a delivery by its content.
+        late.at_ms += 1;
         let accepted_late = std::sync::atomic::AtomicUsize::new(0);
         eventually(
             Duration::from_secs(5),
@@ -227,7 +229,7 @@ async fn walk(way: WayIn, seed: u64) {
                 if delivery.outcome == (Outcome::Refused { status: 401 }) {
                     return Ok(());
                 }
-                // Accepted before the uninstall reached ingress: stored, once (same identifier).
+                // Accepted before the uninstall reached ingress: stored, once (same body).
                 accepted_late.store(1, std::sync::atomic::Ordering::SeqCst);
                 Err(format!("{delivery:?}"))
             },

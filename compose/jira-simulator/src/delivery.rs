@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::error::{Result, SimulatorError};
@@ -72,7 +73,11 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
+    /// The `X-Atlassian-Webhook-Identifier` sent (Connect and admin webhooks; Forge sends none).
     pub identifier: String,
+    /// The lower-case hex SHA-256 of the body sent, the same on every attempt: what a receiver
+    /// that trusts only signed content (ours) can know a Connect or admin webhook delivery by.
+    pub body_sha256: String,
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
     /// The start of the last answer's body, to explain a refusal.
@@ -126,6 +131,7 @@ where
     F: Fn() -> Result<Option<String>>,
 {
     let identifier = options.identifier.clone().unwrap_or_else(new_identifier);
+    let body_sha256 = hex::encode(Sha256::digest(&outgoing.body));
     let mut attempts = Vec::new();
     let mut last_body = String::new();
     for retry in 0..=options.max_retries {
@@ -178,6 +184,7 @@ where
         if let Some(outcome) = outcome {
             return Ok(Delivery {
                 identifier,
+                body_sha256,
                 attempts,
                 outcome,
                 last_body,
@@ -186,6 +193,7 @@ where
     }
     Ok(Delivery {
         identifier,
+        body_sha256,
         attempts,
         outcome: Outcome::RetriesExhausted,
         last_body,

@@ -23,7 +23,7 @@ fn the_defaults_work_on_the_local_stack() {
 
 #[test]
 fn validate_refuses_what_could_only_fail_later() {
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (
             "no body at all",
             |c| c.max_body_bytes = 0,
@@ -48,6 +48,11 @@ fn validate_refuses_what_could_only_fail_later() {
             "dead letters into the raw topic",
             |c| c.topics.dead_letter = c.topics.raw.clone(),
             "KAFKA_DEAD_LETTER_TOPIC has an invalid value \"jira.raw-events\"",
+        ),
+        (
+            "no replay window",
+            |c| c.verify.replay_window = Duration::ZERO,
+            "INGRESS_REPLAY_WINDOW_SECS has an invalid value \"0\"",
         ),
         (
             "no pool",

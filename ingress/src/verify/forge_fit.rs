@@ -1,6 +1,7 @@
 //! Forge Remote events: `Authorization: Bearer <FIT>`, a Forge Invocation Token checked by
-//! `atlassian_auth::forge_fit` (RS256, Forge JWKS, `iss`, `aud`, freshness); here only whether
-//! `app.installationId` names an active Forge installation.
+//! `atlassian_auth::forge_fit` (RS256, Forge JWKS, `iss`, `aud`, freshness); here whether
+//! `app.installationId` names an active Forge installation, and that the token (by its `jti`)
+//! carries no other delivery: a captured request is not replayed while its token lives.
 
 use std::sync::Arc;
 
@@ -9,19 +10,25 @@ use atlassian_auth::{
     forge_fit::{FitError, FitVerifier},
 };
 
-use super::Refused;
+use super::{
+    Refused,
+    seen_tokens::{SeenTokens, TokenUse},
+};
 use contracts::Source;
 
 use crate::installations::{Installation, Installations};
 
 pub struct ForgeVerifier {
     pub fit: FitVerifier,
+    pub seen: SeenTokens,
 }
 
-/// A refusal (401), or the keys being unreachable (503: Forge retries).
+/// A refusal (401), or our trouble (503: Forge retries, with a new token): the keys being
+/// unreachable, or too many live tokens to remember another.
 pub enum FitFailure {
     Refused(Refused, Option<String>),
     KeysUnavailable(String),
+    TooManyTokens,
 }
 
 impl From<Refused> for FitFailure {
@@ -66,6 +73,21 @@ impl ForgeVerifier {
         if !installation.installed {
             return Err(refuse(Refused::Uninstalled));
         }
-        Ok(installation)
+        // Recorded last, once the token is wholly trusted: a forged token must not take a
+        // place in the set.
+        let jti = claims
+            .jti
+            .as_deref()
+            .filter(|jti| !jti.is_empty())
+            .ok_or_else(|| {
+                refuse(Refused::Token(ConnectJwtError::MissingClaim(
+                    "jti".to_owned(),
+                )))
+            })?;
+        match self.seen.first_use(jti, claims.exp, now) {
+            Ok(()) => Ok(installation),
+            Err(TokenUse::Reused) => Err(refuse(Refused::TokenReused)),
+            Err(TokenUse::Full) => Err(FitFailure::TooManyTokens),
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod connect_jwt;
 pub mod forge_fit;
+pub mod replay_window;
+pub mod seen_tokens;
 pub mod webhook_hmac;
 
 pub use atlassian_auth::forge_fit::ForgeKeys;
@@ -28,6 +30,20 @@ pub enum Refused {
     MissingSignature,
     #[error("the X-Hub-Signature does not match the body")]
     BadSignature,
+    #[error(
+        "the body's timestamp is older than the replay window; a delivery is trusted only that long after Jira made it"
+    )]
+    StaleDelivery,
+    #[error(
+        "the body's timestamp is further ahead of our clock than the replay window; check the Jira server's clock"
+    )]
+    DeliveryFromTheFuture,
+    #[error("the body has no timestamp (epoch milliseconds), so how old it is cannot be told")]
+    NoTimestamp,
+    #[error(
+        "this Forge Invocation Token was already used; Forge sends a new one with every attempt"
+    )]
+    TokenReused,
 }
 
 impl Refused {
@@ -41,12 +57,22 @@ impl Refused {
             Self::UnknownSigningKey => "unknown_signing_key",
             Self::MissingSignature => "missing_signature",
             Self::BadSignature => "bad_signature",
+            Self::StaleDelivery => "stale_delivery",
+            Self::DeliveryFromTheFuture => "delivery_from_the_future",
+            Self::NoTimestamp => "no_timestamp",
+            Self::TokenReused => "token_reused",
         }
     }
 }
 
 pub(crate) fn now_secs() -> i64 {
+    now_millis() / 1000
+}
+
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

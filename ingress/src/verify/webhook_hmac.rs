@@ -1,5 +1,6 @@
 //! Webhooks a Jira admin registered by hand: `X-Hub-Signature: sha256=<hex>` is the
-//! HMAC-SHA256 of the body with the connection's secret, compared in constant time.
+//! HMAC-SHA256 of the body with the connection's secret, compared in constant time; then the
+//! signed body's timestamp must be within the replay window, as the HMAC alone never expires.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use super::Refused;
+use super::{Refused, replay_window::ReplayWindow};
 use contracts::Source;
 
 use crate::installations::{Installation, Installations};
@@ -17,6 +18,8 @@ pub fn verify(
     connection: &str,
     signature: Option<&str>,
     body: &[u8],
+    window: &ReplayWindow,
+    now_ms: i64,
 ) -> Result<Arc<Installation>, Refused> {
     let installation = installations
         .get(connection)
@@ -38,5 +41,7 @@ pub fn verify(
     mac.update(body);
     mac.verify_slice(&expected)
         .map_err(|_| Refused::BadSignature)?;
+    // Only after the signature: an unsigned body's timestamp says nothing.
+    window.check(body, now_ms)?;
     Ok(installation)
 }

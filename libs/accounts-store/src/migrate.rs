@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_outbox_failed.sql"),
     },
     Migration {
+        version: 14,
+        name: "installation_released",
+        sql: include_str!("../migrations/0014_installation_released.sql"),
+    },
+    Migration {
         version: 15,
         name: "oidc_flows_in_the_browser",
         sql: include_str!("../migrations/0015_oidc_flows_in_the_browser.sql"),
@@ -109,13 +114,13 @@ pub async fn migrate(pool: &Pool) -> Result<usize, MigrateError> {
             )",
         )
         .await?;
-    let current: i32 = transaction
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            &[],
-        )
+    let recorded: Vec<i32> = transaction
+        .query("SELECT version FROM schema_migrations", &[])
         .await?
-        .get(0);
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let current = recorded.iter().copied().max().unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |migration| migration.version);
     if current > known {
         return Err(MigrateError::NewerSchema {
@@ -124,7 +129,9 @@ pub async fn migrate(pool: &Pool) -> Result<usize, MigrateError> {
         });
     }
     let mut applied = 0;
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+    // Every version not recorded, not only those above the highest: branches number their
+    // migrations apart (0014 merged before 0013), and a gap filled later must still run.
+    for migration in MIGRATIONS.iter().filter(|m| !recorded.contains(&m.version)) {
         transaction.batch_execute(migration.sql).await?;
         transaction
             .execute(

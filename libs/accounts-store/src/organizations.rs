@@ -245,8 +245,8 @@ pub async fn installations(
         .collect())
 }
 
-/// Connects the workspace Atlassian calls `client_key` to the organization; false when no
-/// installation has that client key.
+/// Connects the workspace Atlassian calls `client_key` to the organization (and so ends a
+/// release); false when no installation has that client key.
 pub async fn connect_installation(
     client: &impl GenericClient,
     client_key: &str,
@@ -254,7 +254,7 @@ pub async fn connect_installation(
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE installations SET organization_id = $2, linked_at = now()
+            "UPDATE installations SET organization_id = $2, linked_at = now(), released_at = NULL
              WHERE client_key = $1",
             &[&client_key, &organization],
         )
@@ -262,7 +262,8 @@ pub async fn connect_installation(
     Ok(updated == 1)
 }
 
-/// Connects installation `id` to the organization, as a finished setup link does.
+/// Connects installation `id` to the organization, as a finished setup link does; a workspace
+/// released by a deleted organization collects again.
 pub async fn connect_installation_by_id(
     client: &impl GenericClient,
     id: Uuid,
@@ -270,7 +271,8 @@ pub async fn connect_installation_by_id(
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE installations SET organization_id = $2, linked_at = now() WHERE id = $1",
+            "UPDATE installations SET organization_id = $2, linked_at = now(), released_at = NULL
+             WHERE id = $1",
             &[&id, &organization],
         )
         .await?;
@@ -360,7 +362,9 @@ pub async fn remove_member(
 }
 
 /// Deletes the organization with its members, invites, links and audit log (by cascade), and
-/// answers the client keys of the installations it held, whose events the caller erases.
+/// answers the installations it held, whose events the caller erases. Those workspaces are
+/// released: ingress refuses their events until a new setup link connects them (migration
+/// 0014), as nobody is left to read what they would send.
 pub async fn delete(
     client: &impl GenericClient,
     organization: Uuid,
@@ -376,7 +380,7 @@ pub async fn delete(
         .collect();
     client
         .execute(
-            "UPDATE installations SET organization_id = NULL, linked_at = NULL
+            "UPDATE installations SET organization_id = NULL, linked_at = NULL, released_at = now()
              WHERE organization_id = $1",
             &[&organization],
         )

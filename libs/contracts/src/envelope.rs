@@ -30,8 +30,8 @@ pub struct Envelope {
     pub installation_id: InstallationId,
     /// Atlassian's name for the installation, carried for the logs and dead letters.
     pub client_key: ClientKey,
-    /// Atlassian's webhook identifier, or a content hash when it sends none; with the
-    /// installation, the key that makes a retried delivery count once.
+    /// Derived from the verified body (see [`DeliveryId`]); with the installation, the key that
+    /// makes a retried or replayed delivery count once.
     pub delivery_id: DeliveryId,
     pub retry: u32,
     pub source: Source,

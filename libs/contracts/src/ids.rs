@@ -7,8 +7,9 @@
 //! - [`ClientKey`]: Atlassian's name for the workspace's connection: Connect's `clientKey`,
 //!   Forge's `app.installationId`, or an admin webhook connection's id. Ingress looks an incoming
 //!   request's installation up by it; nothing is stored or queried by it downstream.
-//! - [`DeliveryId`]: one delivery of one event; with the installation, the key that makes a
-//!   retried delivery count once.
+//! - [`DeliveryId`]: one delivery of one event, derived by ingress from the verified body (never
+//!   from an unsigned header); with the installation, the key that makes a retried or replayed
+//!   delivery count once.
 //! - [`OrganizationId`]: a MetaFrazo organization.
 
 use std::{fmt, str::FromStr};
@@ -219,7 +220,8 @@ text_id!(
 );
 
 text_id!(
-    /// Atlassian's webhook identifier, or a content hash where it sends none.
+    /// The SHA-256 of the body (Connect, Data Center), or for Forge a hash of what names the
+    /// event: the same for Atlassian's retries and for any replay of the body.
     DeliveryId,
     "delivery id"
 );

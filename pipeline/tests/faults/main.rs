@@ -160,7 +160,7 @@ async fn one_workspace_sending_poison_stops_no_other_and_loses_nothing() {
     let refused: Vec<&str> = poison_sent
         .iter()
         .filter(|sent| sent.accepted)
-        .map(|sent| sent.identifier.as_str())
+        .map(|sent| sent.delivery_id.as_str())
         .collect();
     assert!(!refused.is_empty(), "the poisoned workspace sent nothing");
     let dead_lettered = path

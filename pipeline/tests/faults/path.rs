@@ -254,7 +254,7 @@ impl FaultPath {
         let accepted: Vec<String> = probes
             .iter()
             .filter(|probe| probe.is_accepted())
-            .map(|probe| probe.identifier.clone())
+            .map(|probe| probe.body_sha256.clone())
             .collect();
         let client = self.clickhouse.client();
         eventually(

@@ -19,7 +19,8 @@ pub(crate) const KINDS: [&str; 2] = [PROBE_KIND, "comment_created"];
 /// What became of one delivery, as the simulator saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
-    pub(crate) identifier: String,
+    /// What ingress knows a Connect delivery by, and ClickHouse stores: the body's SHA-256.
+    pub(crate) delivery_id: String,
     pub(crate) kind: &'static str,
     pub(crate) accepted: bool,
     pub(crate) retries: u32,
@@ -66,7 +67,7 @@ impl SteadyStream {
                         .await
                         .unwrap();
                     Sent {
-                        identifier: delivery.identifier.clone(),
+                        delivery_id: delivery.body_sha256.clone(),
                         kind,
                         accepted: delivery.is_accepted(),
                         retries: delivery.retries(),
@@ -104,7 +105,7 @@ pub(crate) fn probes_sent(probes: Vec<Delivery>) -> Vec<Sent> {
         .into_iter()
         .map(|probe| Sent {
             accepted: probe.is_accepted(),
-            identifier: probe.identifier,
+            delivery_id: probe.body_sha256,
             kind: PROBE_KIND,
             retries: 0,
         })

@@ -49,7 +49,7 @@ impl Tally {
         let accepted: HashSet<&str> = sent
             .iter()
             .filter(|sent| sent.accepted)
-            .map(|sent| sent.identifier.as_str())
+            .map(|sent| sent.delivery_id.as_str())
             .collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         let (physical, merged) = loop {
@@ -60,7 +60,7 @@ impl Tally {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         };
-        let sent_ids: HashSet<&str> = sent.iter().map(|sent| sent.identifier.as_str()).collect();
+        let sent_ids: HashSet<&str> = sent.iter().map(|sent| sent.delivery_id.as_str()).collect();
         let stored = accepted
             .iter()
             .filter(|id| physical.contains_key(**id))
@@ -73,7 +73,7 @@ impl Tally {
             not_accepted: sent.len() - accepted.len(),
             stored_unacknowledged: sent
                 .iter()
-                .filter(|sent| !sent.accepted && physical.contains_key(&sent.identifier))
+                .filter(|sent| !sent.accepted && physical.contains_key(&sent.delivery_id))
                 .count(),
             unknown: physical
                 .keys()
@@ -138,7 +138,10 @@ pub(crate) async fn assert_views_match(path: &FaultPath, sent: &[Sent]) {
         .into_keys()
         .collect();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-    for sent in sent.iter().filter(|sent| stored.contains(&sent.identifier)) {
+    for sent in sent
+        .iter()
+        .filter(|sent| stored.contains(&sent.delivery_id))
+    {
         *expected.entry(sent.kind.to_owned()).or_default() += 1;
     }
     let now = Utc::now();

@@ -22,11 +22,13 @@ pub struct Access {
     /// The shared secret (Connect) or HMAC secret (webhook) as stored, encrypted with the
     /// services' `SecretCipher`; none for Forge.
     pub encrypted_secret: Option<Vec<u8>>,
-    /// Only installed workspaces may send; uninstalled and disabled ones are refused.
+    /// Only installed workspaces may send; uninstalled and disabled ones are refused, and so
+    /// are those a deleted organization released (`released_at`), until connected again.
     pub installed: bool,
 }
 
-const COLUMNS: &str = "SELECT id, client_key, source, secret, state FROM installations";
+const COLUMNS: &str = "SELECT id, client_key, source, secret, state, released_at IS NULL AS held \
+                       FROM installations";
 
 /// Every installation; a row this model cannot read is logged and left out.
 pub async fn all(client: &tokio_postgres::Client) -> Result<Vec<Access>, tokio_postgres::Error> {
@@ -60,6 +62,7 @@ fn from_row(row: &tokio_postgres::Row) -> Option<Access> {
         client_key,
         source,
         encrypted_secret: row.get("secret"),
-        installed: row.get::<_, &str>("state") == super::State::Installed.as_str(),
+        installed: row.get::<_, &str>("state") == super::State::Installed.as_str()
+            && row.get::<_, bool>("held"),
     })
 }
