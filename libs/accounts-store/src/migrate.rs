@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_failed",
         sql: include_str!("../migrations/0012_outbox_failed.sql"),
     },
+    Migration {
+        version: 13,
+        name: "email_verification",
+        sql: include_str!("../migrations/0013_email_verification.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.
