@@ -11,7 +11,7 @@ use crate::{email_verifications, sessions};
 pub struct Ended {
     pub sessions: u64,
     pub api_tokens: u64,
-    /// Open one-time links: password resets, address confirmations, and provider links begun.
+    /// Open one-time links: password resets and address confirmations.
     pub links: u64,
     pub identities: u64,
 }
@@ -54,14 +54,8 @@ pub async fn end_all(
         )
         .await?;
     let confirmations = email_verifications::revoke_open(client, user_id, email).await?;
-    // A "link Google to my account" begun in a session now ended must not finish either.
-    let flows = client
-        .execute(
-            "UPDATE oidc_flows SET used_at = now()
-             WHERE link_user_id = $1 AND used_at IS NULL AND expires_at > now()",
-            &[&user_id],
-        )
-        .await?;
+    // A "link Google to my account" begun before needs no row of its own ended: it finishes only
+    // in a live session of the account (onboarding's `oidc::link`), and every session ends here.
     let identities = if unlink_identities {
         client
             .execute("DELETE FROM identities WHERE user_id = $1", &[&user_id])
@@ -72,7 +66,7 @@ pub async fn end_all(
     Ok(Ended {
         sessions,
         api_tokens,
-        links: resets + confirmations + flows,
+        links: resets + confirmations,
         identities,
     })
 }
