@@ -1056,6 +1056,40 @@ async fn onboarding_rows(
         vec![b' '; ONBOARDING_BODY_LIMIT + 1],
         401,
     );
+    // Address confirmation (issue 17): a link we never made, pressed from another site's form
+    // or by a script without the page's token, confirms nothing.
+    let form_type = || ("content-type", value("application/x-www-form-urlencoded"));
+    let made_up = format!(
+        "/account/confirm-email/{}",
+        accounts_store::tokens::mint().text
+    );
+    for (name, path) in [
+        ("made-up link", made_up.as_str()),
+        ("link cut short", "/account/confirm-email/abc"),
+        ("send again, not signed in", "/account/confirm-email"),
+    ] {
+        add(
+            &format!("{name}, forged CSRF"),
+            path,
+            vec![form_type()],
+            b"csrf=forged".to_vec(),
+            403,
+        );
+        add(
+            &format!("{name}, another site's form"),
+            path,
+            vec![form_type(), ("origin", value("https://evil.example"))],
+            b"csrf=forged".to_vec(),
+            403,
+        );
+        add(
+            &format!("{name}, body over 64 KiB"),
+            path,
+            vec![form_type()],
+            vec![b'a'; ONBOARDING_BODY_LIMIT + 1],
+            413,
+        );
+    }
 }
 
 /// Sends an event's headers, then its body a byte every 200 ms over a raw connection,

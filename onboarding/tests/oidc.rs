@@ -1,8 +1,8 @@
 //! "Continue with Google/Microsoft" against the real local OpenID providers
 //! (`compose/oidc-provider`, started by `compose/local up`): sign-up and sign-in per provider, the
 //! `next` destination kept, every tampered, replayed, foreign or denied answer refused with
-//! nothing created, Microsoft's unverified email never opening an existing account, and linking
-//! and unlinking from the account page.
+//! nothing created, Microsoft's unverified email never opening an existing account nor creating
+//! one before a mailed link confirms it, and linking and unlinking from the account page.
 
 mod support;
 
@@ -104,6 +104,27 @@ async fn signed_in_with(harness: &Harness, provider: &str, login: &Login<'_>) ->
     app
 }
 
+/// Signs up through Microsoft in a fresh browser: its `email` is nobody's word, so the callback
+/// only mails a link, and the account exists once that link is confirmed (in this browser,
+/// which it signs in, landing on `next`).
+async fn signed_up_with_microsoft(harness: &Harness, login: &Login<'_>, next: &str) -> Browser {
+    let mut app = harness.browser();
+    let mut idp = ProviderBrowser::default();
+    let callback = continue_with(&mut app, &mut idp, "microsoft", next, login).await;
+    app.get(&callback)
+        .await
+        .assert_status(200)
+        .assert_contains("Check your inbox");
+    assert!(app.cookie("mf_session").is_none(), "signed in unconfirmed");
+    let address = login.email.unwrap();
+    assert_eq!(harness.users_with(address).await, 0, "created unconfirmed");
+    let link = test_kit::confirmation_link(&harness.mailbox, address, 0).await;
+    app.get(&link).await.assert_status(200);
+    app.submit(&link, &[]).await.assert_redirect_to(next);
+    assert!(app.cookie("mf_session").is_some(), "no session");
+    app
+}
+
 #[tokio::test]
 async fn the_sign_in_and_sign_up_pages_offer_both_providers_keeping_next() {
     let harness = Harness::start().await;
@@ -169,7 +190,8 @@ async fn microsoft_signs_up_by_tenant_and_object_id_then_signs_in_again() {
     let harness = Harness::start().await;
     let address = email("mia");
     let oid = subject("mia");
-    let mut app = signed_in_with(&harness, "microsoft", &microsoft(&oid, &address)).await;
+    let mut app =
+        signed_up_with_microsoft(&harness, &microsoft(&oid, &address), "/account/tokens").await;
     app.get("/")
         .await
         .assert_status(200)
@@ -654,16 +676,10 @@ async fn setup_continues_with_microsoft_back_to_the_setup_link() {
         .await
         .assert_status(200)
         .assert_contains(&format!("/auth/oidc/microsoft/start?next={setup}"));
-    let mut idp = ProviderBrowser::default();
-    let callback = continue_with(
-        &mut app,
-        &mut idp,
-        "microsoft",
-        &setup,
-        &microsoft(&subject("admin"), &email("admin")),
-    )
-    .await;
-    app.get(&callback).await.assert_redirect_to(&setup);
+    // Microsoft's address is confirmed by email first, then the link goes on.
+    let admin = email("admin");
+    let mut app =
+        signed_up_with_microsoft(&harness, &microsoft(&subject("admin"), &admin), &setup).await;
     app.create_organization(&setup, "Acme").await;
 }
 
@@ -683,7 +699,7 @@ async fn microsofts_multi_tenant_endpoint_checks_each_tokens_tenant() {
     .await;
     let address = email("multi");
     let oid = subject("multi");
-    signed_in_with(&harness, "microsoft", &microsoft(&oid, &address)).await;
+    signed_up_with_microsoft(&harness, &microsoft(&oid, &address), "/account/tokens").await;
     let client = harness.pool.get().await.unwrap();
     let issuer: String = client
         .query_one("SELECT issuer FROM identities", &[])
@@ -708,8 +724,9 @@ async fn microsofts_multi_tenant_endpoint_checks_each_tokens_tenant() {
     assert_eq!(harness.users_with("other@example.test").await, 0);
 }
 
-/// Microsoft's `email` claim is anyone's to set: an account that signed in through it, at the
-/// invited address, still cannot accept the invitation (the nOAuth class), and joins nothing.
+/// Microsoft's `email` claim is anyone's to set: signing in through it at the invited address
+/// creates no account (the link goes to the invitee's inbox), so nothing accepts the invitation
+/// (the nOAuth class), and nobody joins.
 #[tokio::test]
 async fn an_invite_is_never_accepted_on_microsofts_unverified_email() {
     let harness = Harness::start().await;
@@ -727,13 +744,17 @@ async fn an_invite_is_never_accepted_on_microsofts_unverified_email() {
         &microsoft(&subject("claimant"), &invitee),
     )
     .await;
-    claimant.get(&callback).await.assert_redirect_to(&invite);
-    claimant.get(&invite).await.assert_status(200);
     claimant
-        .submit(&invite, &[])
+        .get(&callback)
         .await
-        .assert_status(403)
-        .assert_contains("does not confirm this address");
+        .assert_status(200)
+        .assert_contains("Check your inbox");
+    assert!(claimant.cookie("mf_session").is_none());
+    // Back on the invitation, still a stranger: offered to sign in, nothing to accept.
+    let page = claimant.get(&invite).await;
+    page.assert_status(200).assert_contains("/sign-in?next=");
+    assert!(!page.body.contains("Accept and join"), "{}", page.body);
+    assert_eq!(harness.users_with(&invitee).await, 0);
     assert_eq!(
         harness
             .count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'invitee.%'")

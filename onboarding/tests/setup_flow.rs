@@ -57,7 +57,14 @@ async fn an_install_mails_a_working_one_time_setup_link_to_the_installing_admin(
             ],
         )
         .await
-        .assert_redirect_to(&path);
+        .assert_redirect_to("/account/confirm-email?next=%2Fsetup%2F");
+    // Not the address the link was mailed to: it connects nothing until confirmed.
+    browser
+        .get(&path)
+        .await
+        .assert_status(403)
+        .assert_contains("Confirm your email address first");
+    harness.confirm_address(&admin, 0).await;
     browser
         .get(&path)
         .await

@@ -3,8 +3,10 @@
 //! see; ingress follows the installations read model. Every SQL statement on these tables is in
 //! this crate, so a newcomer asking "where is the SQL for members?" opens `organizations.rs`.
 
+pub mod access;
 pub mod api_tokens;
 pub mod audit;
+pub mod email_verifications;
 pub mod identities;
 pub mod installations;
 pub mod invites;

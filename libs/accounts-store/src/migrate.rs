@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_outbox_failed.sql"),
     },
     Migration {
+        version: 13,
+        name: "email_verification",
+        sql: include_str!("../migrations/0013_email_verification.sql"),
+    },
+    Migration {
         version: 14,
         name: "installation_released",
         sql: include_str!("../migrations/0014_installation_released.sql"),

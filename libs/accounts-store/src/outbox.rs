@@ -17,6 +17,7 @@ pub enum Email {
     Setup { installation: Uuid },
     Invite { invite: Uuid },
     PasswordReset { reset: Uuid },
+    EmailVerification { verification: Uuid },
 }
 
 impl Email {
@@ -26,6 +27,7 @@ impl Email {
             Self::Setup { .. } => "setup",
             Self::Invite { .. } => "invite",
             Self::PasswordReset { .. } => "password_reset",
+            Self::EmailVerification { .. } => "email_verification",
         }
     }
 }
@@ -41,16 +43,19 @@ pub async fn enqueue(
     client: &impl GenericClient,
     email: &Email,
 ) -> Result<i64, tokio_postgres::Error> {
-    let (installation, invite, reset) = match email {
-        Email::Setup { installation } => (Some(*installation), None, None),
-        Email::Invite { invite } => (None, Some(*invite), None),
-        Email::PasswordReset { reset } => (None, None, Some(*reset)),
-    };
+    let (mut installation, mut invite, mut reset, mut verification) = (None, None, None, None);
+    match email {
+        Email::Setup { installation: id } => installation = Some(*id),
+        Email::Invite { invite: id } => invite = Some(*id),
+        Email::PasswordReset { reset: id } => reset = Some(*id),
+        Email::EmailVerification { verification: id } => verification = Some(*id),
+    }
     Ok(client
         .query_one(
-            "INSERT INTO outbox (kind, installation_id, invite_id, password_reset_id)
-             VALUES ($1, $2, $3, $4) RETURNING id",
-            &[&email.kind(), &installation, &invite, &reset],
+            "INSERT INTO outbox
+                 (kind, installation_id, invite_id, password_reset_id, email_verification_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[&email.kind(), &installation, &invite, &reset, &verification],
         )
         .await?
         .get(0))
@@ -75,7 +80,8 @@ pub async fn claim_due(
                  ORDER BY next_attempt_at, id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-             RETURNING id, kind, installation_id, invite_id, password_reset_id, attempts",
+             RETURNING id, kind, installation_id, invite_id, password_reset_id, attempts,
+                       email_verification_id",
             &[&limit, &CLAIM_LEASE.as_secs_f64()],
         )
         .await?;
@@ -87,6 +93,9 @@ pub async fn claim_due(
                     installation: row.get(2),
                 },
                 "invite" => Email::Invite { invite: row.get(3) },
+                "email_verification" => Email::EmailVerification {
+                    verification: row.get(6),
+                },
                 _ => Email::PasswordReset { reset: row.get(4) },
             };
             Due {

@@ -8,6 +8,8 @@ pub struct User {
     pub id: Uuid,
     pub email: String,
     pub password_hash: Option<String>,
+    /// Whether its owner showed they read the address's mail (or a provider vouched for it).
+    pub email_confirmed: bool,
 }
 
 /// The form every address is stored and compared in.
@@ -63,7 +65,8 @@ pub async fn by_email(
 ) -> Result<Option<User>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT id, email, password_hash FROM users WHERE email = $1",
+            "SELECT id, email, password_hash, email_confirmed_at IS NOT NULL
+             FROM users WHERE email = $1",
             &[&normalize_email(email)],
         )
         .await?;
@@ -71,7 +74,36 @@ pub async fn by_email(
         id: row.get(0),
         email: row.get(1),
         password_hash: row.get(2),
+        email_confirmed: row.get(3),
     }))
+}
+
+/// Marks the account's address confirmed; answers whether it was not already. Lock the account
+/// with [`lock_confirmed`] first where the answer decides something.
+pub async fn confirm(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .execute(
+            "UPDATE users SET email_confirmed_at = now()
+             WHERE id = $1 AND email_confirmed_at IS NULL",
+            &[&id],
+        )
+        .await?
+        == 1)
+}
+
+/// Whether the account's address is confirmed, holding its row until the transaction ends, so
+/// that a claim of the account racing the caller is seen.
+pub async fn lock_confirmed(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT email_confirmed_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .is_some_and(|row| row.get(0)))
 }
 
 /// Takes one password attempt for `email` if it has fewer than `max` failures in the window:

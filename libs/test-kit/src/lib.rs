@@ -2,6 +2,7 @@
 //! and defaults as the services), fresh isolated resources per test, and a TCP gate to cut a
 //! dependency off and bring it back.
 
+mod confirm;
 mod eventually;
 mod mailbox;
 pub mod procfs;
@@ -9,6 +10,9 @@ pub mod readme;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
 
+pub use confirm::{
+    CONFIRM_ADDRESS_PATH, CONFIRM_ADDRESS_SUBJECT, confirm_address, confirmation_link,
+};
 pub use eventually::eventually;
 pub use mailbox::{Mail, Mailbox};
 

@@ -36,6 +36,14 @@ pub struct AccountsConfig {
         value_parser = parse::minutes
     )]
     pub password_reset_ttl: Duration,
+    /// Hours a "confirm your email address" link works.
+    #[arg(
+        long = "email-verification-ttl-hours",
+        env = "EMAIL_VERIFICATION_TTL_HOURS",
+        default_value = "24",
+        value_parser = parse::hours
+    )]
+    pub email_verification_ttl: Duration,
     /// Hours a session lasts after sign-in.
     #[arg(
         long = "session-ttl-hours",
@@ -105,6 +113,7 @@ impl AccountsConfig {
         check::not_zero("SETUP_LINK_TTL_MINUTES", self.setup_link_ttl)?;
         check::not_zero("INVITE_TTL_HOURS", self.invite_ttl)?;
         check::not_zero("PASSWORD_RESET_TTL_MINUTES", self.password_reset_ttl)?;
+        check::not_zero("EMAIL_VERIFICATION_TTL_HOURS", self.email_verification_ttl)?;
         check::not_zero("SESSION_TTL_HOURS", self.session_ttl)?;
         check::at_least_one("PASSWORD_HASHES_IN_FLIGHT", self.password_hashes_in_flight)?;
         check::at_least_one("SIGN_IN_MAX_FAILURES", self.sign_in_max_failures)?;

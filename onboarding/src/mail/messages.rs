@@ -67,6 +67,27 @@ macro_rules! password_reset_template {
 password_reset_template!(PasswordResetText, "email/password_reset.txt");
 password_reset_template!(PasswordResetHtml, "email/password_reset.html");
 
+/// The subject of the "confirm your email address" email (test-kit's `CONFIRM_ADDRESS_SUBJECT`
+/// repeats it, to find the email in the SMTP sink).
+pub const EMAIL_VERIFICATION_SUBJECT: &str = "Confirm your email address for MetaFrazo";
+
+/// The text and HTML parts of an address confirmation share their fields.
+macro_rules! email_verification_template {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            to: &'a str,
+            /// The provider signed in with, when confirming creates the account.
+            provider: Option<&'a str>,
+            link: &'a str,
+            expires_at: &'a str,
+        }
+    };
+}
+email_verification_template!(EmailVerificationText, "email/email_verification.txt");
+email_verification_template!(EmailVerificationHtml, "email/email_verification.html");
+
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     #[error("the recipient address {0:?} is not valid")]
@@ -177,6 +198,35 @@ pub fn password_reset(
     }
     .render()?;
     build(from, email.to, "Reset your MetaFrazo password", text, html)
+}
+
+pub struct EmailVerificationEmail<'a> {
+    pub to: &'a str,
+    pub provider: Option<&'a str>,
+    pub link: &'a str,
+    pub expires_at: SystemTime,
+}
+
+pub fn email_verification(
+    from: &Mailbox,
+    email: &EmailVerificationEmail<'_>,
+) -> Result<Message, MessageError> {
+    let expires_at = utc_text(email.expires_at);
+    let text = EmailVerificationText {
+        to: email.to,
+        provider: email.provider,
+        link: email.link,
+        expires_at: &expires_at,
+    }
+    .render()?;
+    let html = EmailVerificationHtml {
+        to: email.to,
+        provider: email.provider,
+        link: email.link,
+        expires_at: &expires_at,
+    }
+    .render()?;
+    build(from, email.to, EMAIL_VERIFICATION_SUBJECT, text, html)
 }
 
 fn build(

@@ -17,10 +17,13 @@ use uuid::Uuid;
 use crate::{
     atlassian::jira_users::{JiraUsers, JiraUsersError},
     config::{AccountsConfig, MailConfig},
-    mail::messages::{self, InviteEmail, MessageError, PasswordResetEmail, SetupEmail},
+    mail::messages::{
+        self, EmailVerificationEmail, InviteEmail, MessageError, PasswordResetEmail, SetupEmail,
+    },
     metrics::MailMetrics,
 };
 use accounts_store::{
+    email_verifications::{self, Confirms},
     installations, invites,
     outbox::{self, Due, Email},
     password_resets, setup_links,
@@ -201,6 +204,9 @@ impl OutboxSender {
             Email::Setup { installation } => self.send_setup(client, installation).await,
             Email::Invite { invite } => self.send_invite(client, invite).await,
             Email::PasswordReset { reset } => self.send_password_reset(client, reset).await,
+            Email::EmailVerification { verification } => {
+                self.send_email_verification(client, verification).await
+            }
         }
     }
 
@@ -326,6 +332,38 @@ impl OutboxSender {
                 to: &reset.email,
                 link: &link,
                 expires_at: reset.expires_at,
+            },
+        )?;
+        self.transport.send(message).await?;
+        Ok(Outcome::Sent)
+    }
+
+    async fn send_email_verification(
+        &self,
+        client: &impl GenericClient,
+        verification: Uuid,
+    ) -> Result<Outcome, SendError> {
+        // As for invites, the next attempt replaces the token a failed attempt minted.
+        let Some((token, verification)) =
+            email_verifications::mint_token(client, verification).await?
+        else {
+            return Ok(Outcome::Cancelled("address confirmation no longer open"));
+        };
+        let link = self.link(&format!("account/confirm-email/{}", token.text));
+        let provider = match &verification.confirms {
+            Confirms::Account(_) => None,
+            Confirms::Identity(identity) => Some(
+                crate::accounts::oidc::ProviderKind::from_name(&identity.provider)
+                    .map_or(identity.provider.as_str(), |kind| kind.label()),
+            ),
+        };
+        let message = messages::email_verification(
+            &self.mail.from,
+            &EmailVerificationEmail {
+                to: &verification.email,
+                provider,
+                link: &link,
+                expires_at: verification.expires_at,
             },
         )?;
         self.transport.send(message).await?;

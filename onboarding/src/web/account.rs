@@ -11,6 +11,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{
+    email_verification,
     error::{PageError, sign_in_outcome},
     pages::{Home, SignIn, SignUp, render},
     session::{Visitor, cleared_session_cookie, safe_next, session_cookie},
@@ -18,6 +19,7 @@ use super::{
 use crate::{AppState, accounts::passwords, metrics::SignInOutcome};
 use accounts_store::{
     audit::{self},
+    email_verifications::Confirms,
     organizations, sessions, users,
 };
 
@@ -27,6 +29,8 @@ pub(crate) struct AccountQuery {
     email: Option<String>,
     /// `done` after a password reset, which lands here.
     reset: Option<String>,
+    /// Set when an address was just confirmed in a browser not signed in.
+    confirmed: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +136,8 @@ pub(crate) async fn sign_in_page(
         email: query.email.as_deref().unwrap_or(""),
         context: if query.reset.as_deref() == Some("done") {
             "Your password was changed, and every other session signed out. Sign in with the new password."
+        } else if query.confirmed.is_some() {
+            "Your email address is confirmed. Sign in to continue."
         } else {
             context_for(&next)
         },
@@ -263,8 +269,30 @@ pub(crate) async fn sign_up(
     };
     let token = sessions::start(&transaction, user_id, state.accounts.session_ttl).await?;
     audit::record_for_account(&transaction, user_id, &email, "signed_up", "password").await?;
+    // A password proves nothing about the address: the account is confirmed by a link mailed
+    // to it, either the one the visitor came from or one we send now.
+    let landing = match email_verification::mailed_link_proves(&transaction, &next, &email).await? {
+        Some(link) => {
+            users::confirm(&transaction, user_id).await?;
+            audit::record_for_account(&transaction, user_id, &email, "email_confirmed", link)
+                .await?;
+            next
+        }
+        None => {
+            email_verification::send_link(
+                &state,
+                &transaction,
+                &email,
+                &Confirms::Account(user_id),
+                &next,
+            )
+            .await?;
+            email_verification::pending_path(&next)
+        }
+    };
     transaction.commit().await?;
-    Ok(signed_in(jar, &state, token, &next))
+    state.outbox.wake();
+    Ok(signed_in(jar, &state, token, &landing))
 }
 
 fn signed_in(jar: CookieJar, state: &AppState, token: String, next: &str) -> Response {

@@ -7,10 +7,10 @@ use axum::{
 };
 use service_runtime::http_metrics::Refusal;
 
-use super::pages::{Message, render};
+use super::pages::{ConfirmEmailPending, Message, render};
 use crate::{
     accounts::passwords::HashingError, atlassian::app_installed::AppInstalledError,
-    metrics::SignInOutcome,
+    mail::messages::duration_text, metrics::SignInOutcome,
 };
 use accounts_store::organizations::MembershipError;
 
@@ -44,6 +44,20 @@ pub(crate) enum PageError {
     /// Not an error to show: the page needs a signed-in user, who comes back to this path.
     #[error("sign in first")]
     SignInFirst(String),
+    /// The account's address is not confirmed, and the step needs it (joining an organization,
+    /// connecting a workspace, linking a provider).
+    #[error("the account's email address is not confirmed")]
+    UnconfirmedAddress(Box<Unconfirmed>),
+}
+
+/// What the "confirm your email address first" page needs to offer a new link.
+#[derive(Debug)]
+pub(crate) struct Unconfirmed {
+    pub email: String,
+    /// Where to come back once confirmed.
+    pub next: String,
+    pub csrf: String,
+    pub valid_for: std::time::Duration,
 }
 
 impl PageError {
@@ -60,6 +74,7 @@ impl PageError {
             Self::AppNotConfirmed(AppInstalledError::CannotAsk { .. }) => "jira_unavailable",
             Self::AppNotConfirmed(_) => "app_not_installed",
             Self::SignInFirst(_) => "sign_in_first",
+            Self::UnconfirmedAddress(_) => "unconfirmed_address",
         }
     }
 }
@@ -203,6 +218,21 @@ impl IntoResponse for PageError {
                     ],
                 ),
             ),
+            Self::UnconfirmedAddress(unconfirmed) => {
+                let page = render(&ConfirmEmailPending {
+                    title: "Confirm your email address first",
+                    first_step: false,
+                    csrf: &unconfirmed.csrf,
+                    email: &unconfirmed.email,
+                    next: &unconfirmed.next,
+                    valid_for: &duration_text(unconfirmed.valid_for),
+                    notice: None,
+                    error: None,
+                });
+                let mut response = (StatusCode::FORBIDDEN, page).into_response();
+                response.extensions_mut().insert(refusal);
+                return response;
+            }
             Self::Explained(status, message) => (status, message),
             Self::AppNotConfirmed(ref err) => app_not_confirmed(err),
             Self::Postgres(_) | Self::Pool(_) | Self::Unexpected(_) => (

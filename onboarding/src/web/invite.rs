@@ -67,6 +67,21 @@ pub(crate) async fn open(
         return Err(unusable(&check));
     };
     let here = format!("/invites/{token}");
+    if let Some(user) = visitor
+        .user
+        .as_ref()
+        .filter(|user| user.email == invite.email)
+        && !accounts_store::users::by_email(&client, &user.email)
+            .await?
+            .is_some_and(|account| account.email_confirmed)
+    {
+        return Err(super::email_verification::unconfirmed(
+            &state,
+            &visitor,
+            &user.email,
+            &here,
+        ));
+    }
     Ok(render(&pages::Invite {
         providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
@@ -110,6 +125,17 @@ pub(crate) async fn accept(
             ),
         ));
     }
+    // An account opened on someone's address before them joins nothing: only once its address
+    // is confirmed (and then it is theirs).
+    super::email_verification::require_confirmed(
+        &state,
+        &transaction,
+        &visitor,
+        user.user_id,
+        &user.email,
+        &here,
+    )
+    .await?;
     // Signed in through a provider, the provider must vouch for the invited address: Microsoft's
     // `email` claim is anyone's to set, and must never join someone else's organization.
     if user.method != "password"

@@ -4,6 +4,7 @@
 
 mod account;
 mod api_tokens;
+mod email_verification;
 mod error;
 mod invite;
 mod oidc;
@@ -62,6 +63,14 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/auth/oidc/{provider}/start", get(oidc::start))
         .route("/auth/oidc/{provider}/callback", get(oidc::callback))
         .route(oidc::SETTINGS_PATH, get(oidc::settings))
+        .route(
+            email_verification::PATH,
+            get(email_verification::pending_page).post(email_verification::resend),
+        )
+        .route(
+            &format!("{}/{{token}}", email_verification::PATH),
+            get(email_verification::open).post(email_verification::confirm),
+        )
         .route(
             "/account/sign-in-methods/{provider}/link",
             post(oidc::link_start),

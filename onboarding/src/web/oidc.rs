@@ -20,10 +20,12 @@ use super::{
 use crate::{
     AppState,
     accounts::oidc::{OidcError, Provider, ProviderKind, VerifiedIdentity},
-    mail::messages::utc_text,
+    mail::messages::{duration_text, utc_text},
 };
 use accounts_store::{
+    access,
     audit::{self},
+    email_verifications::{Confirms, PendingIdentity},
     identities::{self, IdentityKey, LinkError},
     sessions, users,
 };
@@ -138,6 +140,17 @@ pub(crate) async fn link_start(
 ) -> Result<Response, PageError> {
     visitor.check_csrf(form.csrf())?;
     let user = visitor.require_user(SETTINGS_PATH)?;
+    // Said before the trip to the provider; the callback checks again.
+    let client = state.postgres.get().await?;
+    if !users::lock_confirmed(&client, user.user_id).await? {
+        return Err(super::email_verification::unconfirmed(
+            &state,
+            &visitor,
+            &user.email,
+            SETTINGS_PATH,
+        ));
+    }
+    drop(client);
     redirect_to_provider(&state, &name, &visitor, Some(user.user_id), SETTINGS_PATH).await
 }
 
@@ -306,7 +319,40 @@ async fn sign_in(
                 next,
             ));
         };
-        match users::by_email(&transaction, &email).await? {
+        let existing = users::by_email(&transaction, &email).await?;
+        let confirmed = match &existing {
+            Some(existing) => users::lock_confirmed(&transaction, existing.id).await?,
+            None => false,
+        };
+        match existing {
+            // The provider vouches for the address, and nobody proved it before: whoever opened
+            // this account on it (with a password, or another provider's unverified address)
+            // loses it to the address's owner, with every way in they had.
+            Some(existing) if identity.email_verified && !confirmed => {
+                let ended = access::claim(&transaction, existing.id, &existing.email).await?;
+                identities::link(
+                    &transaction,
+                    existing.id,
+                    &key(identity),
+                    Some(&email),
+                    identity.email_verified,
+                )
+                .await
+                .map_err(|err| link_refused(kind, err))?;
+                tracing::info!(
+                    provider = kind.name(),
+                    "unconfirmed account taken back by the owner of its address"
+                );
+                audit::record_for_account(
+                    &transaction,
+                    existing.id,
+                    &existing.email,
+                    "account_claimed",
+                    &format!("{} (verified email): {ended}", kind.name()),
+                )
+                .await?;
+                (existing.id, existing.email)
+            }
             Some(existing) if identity.email_verified => {
                 identities::link(
                     &transaction,
@@ -357,6 +403,39 @@ async fn sign_in(
                     .with_link(&sign_in, "Sign in with your password"),
                 ));
             }
+            // An address nobody vouches for (Microsoft's `email`) creates nothing by itself:
+            // the identity waits for its address to be confirmed by a link mailed to it.
+            None if !identity.email_verified => {
+                let pending = Confirms::Identity(PendingIdentity {
+                    provider: kind.name().to_owned(),
+                    issuer: identity.issuer.clone(),
+                    subject: identity.subject.clone(),
+                });
+                let sent = super::email_verification::send_link(
+                    state,
+                    &transaction,
+                    &email,
+                    &pending,
+                    next,
+                )
+                .await?;
+                transaction.commit().await?;
+                state.outbox.wake();
+                let mut paragraphs = vec![
+                    format!(
+                        "{label} does not confirm that {email} is yours, so MetaFrazo sent a link to that address. Open it to finish signing in; it works once, for {}.",
+                        duration_text(state.accounts.email_verification_ttl)
+                    ),
+                    "No account was created yet.".to_owned(),
+                ];
+                if !sent {
+                    paragraphs.push(
+                        "Several links were sent to this address in the last hour: use the newest one, or try again later.".to_owned(),
+                    );
+                }
+                let paragraphs: Vec<&str> = paragraphs.iter().map(String::as_str).collect();
+                return Ok(render(&Message::new("Check your inbox", &paragraphs)));
+            }
             None => {
                 let Some(user_id) = identities::create_user(&transaction, &email).await? else {
                     return Err(failed(
@@ -375,6 +454,8 @@ async fn sign_in(
                 )
                 .await
                 .map_err(|err| link_refused(kind, err))?;
+                // The provider vouched for the address.
+                users::confirm(&transaction, user_id).await?;
                 audit::record_for_account(&transaction, user_id, &email, "signed_up", kind.name())
                     .await?;
                 (user_id, email)
@@ -398,7 +479,7 @@ async fn sign_in(
     Ok((jar, Redirect::to(next)).into_response())
 }
 
-fn link_refused(kind: ProviderKind, err: LinkError) -> PageError {
+pub(crate) fn link_refused(kind: ProviderKind, err: LinkError) -> PageError {
     let label = kind.label();
     match err {
         LinkError::LinkedElsewhere => PageError::Explained(
@@ -447,6 +528,17 @@ async fn link(
     let kind = identity.kind;
     let mut client = state.postgres.get().await?;
     let transaction = client.transaction().await?;
+    // An account opened on an address nobody proved gets no provider: it would outlive the
+    // address's owner taking the account back.
+    super::email_verification::require_confirmed(
+        state,
+        &transaction,
+        visitor,
+        user.user_id,
+        &user.email,
+        SETTINGS_PATH,
+    )
+    .await?;
     identities::link(
         &transaction,
         user.user_id,
@@ -481,9 +573,11 @@ pub(crate) async fn settings(
 ) -> Result<Response, PageError> {
     let user = visitor.require_user(SETTINGS_PATH)?;
     let client = state.postgres.get().await?;
-    let has_password = users::by_email(&client, &user.email)
-        .await?
+    let account = users::by_email(&client, &user.email).await?;
+    let has_password = account
+        .as_ref()
         .is_some_and(|account| account.password_hash.is_some());
+    let email_confirmed = account.is_some_and(|account| account.email_confirmed);
     let linked = identities::of_user(&client, user.user_id).await?;
     let mut methods: Vec<SignInMethod> = state
         .oidc
@@ -519,6 +613,7 @@ pub(crate) async fn settings(
     Ok(render(&Account {
         csrf: &visitor.csrf,
         email: &user.email,
+        email_confirmed,
         has_password,
         methods,
         can_unlink: ways_in > 1,

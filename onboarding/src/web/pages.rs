@@ -281,9 +281,39 @@ pub(crate) struct LinkedMethod {
 pub(crate) struct Account<'a> {
     pub csrf: &'a str,
     pub email: &'a str,
+    /// Whether the address is confirmed; if not, the page offers to send the link again.
+    pub email_confirmed: bool,
     pub has_password: bool,
     pub methods: Vec<SignInMethod>,
     /// Whether removing one method leaves another.
     pub can_unlink: bool,
     pub notice: Option<&'a str>,
+}
+
+/// "Check your inbox" after signing up, and "confirm your email address first" where an
+/// unconfirmed account is refused: both with the button that sends the link again.
+#[derive(Template)]
+#[template(path = "pages/confirm_email_pending.html")]
+pub(crate) struct ConfirmEmailPending<'a> {
+    pub title: &'a str,
+    /// Just signed up (the email is on its way), rather than refused for want of it.
+    pub first_step: bool,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub next: &'a str,
+    pub valid_for: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+/// What the link in a "confirm your email address" email opens: a button, since mail scanners
+/// follow links and must not confirm anything.
+#[derive(Template)]
+#[template(path = "pages/confirm_email.html")]
+pub(crate) struct ConfirmEmail<'a> {
+    pub csrf: &'a str,
+    pub here: &'a str,
+    pub email: &'a str,
+    /// The provider signed in with, when confirming creates the account.
+    pub provider: Option<&'a str>,
 }

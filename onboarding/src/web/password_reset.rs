@@ -19,10 +19,11 @@ use super::{
 };
 use crate::{AppState, accounts::passwords};
 use accounts_store::{
+    access,
     audit::{self},
     outbox::{self, Email},
     password_resets::{self, ResetCheck},
-    sessions, users,
+    users,
 };
 
 #[derive(Deserialize)]
@@ -161,17 +162,33 @@ pub(crate) async fn complete(
         ResetCheck::Valid(reset) => reset,
         other => return Err(unusable(&other)),
     };
+    // The link was mailed to the account's address: whoever uses it reads that mail. An
+    // unconfirmed account was opened by someone who never showed that: the address's owner
+    // takes it back, and whatever sign-ins its opener linked go with their sessions.
+    let was_confirmed = users::lock_confirmed(&transaction, reset.user_id).await?;
     password_resets::complete(&transaction, &reset, &hash).await?;
-    let ended = sessions::revoke_all_of(&transaction, reset.user_id).await?;
+    // Whoever had the old password may hold sessions, API tokens and open links: all end.
+    let ended = access::end_all(&transaction, reset.user_id, &reset.email, !was_confirmed).await?;
+    users::confirm(&transaction, reset.user_id).await?;
     users::clear_sign_in_failures(&transaction, &reset.email).await?;
     audit::record_for_account(
         &transaction,
         reset.user_id,
         &reset.email,
         "password_reset",
-        &format!("{ended} sessions ended"),
+        &ended.to_string(),
     )
     .await?;
+    if !was_confirmed {
+        audit::record_for_account(
+            &transaction,
+            reset.user_id,
+            &reset.email,
+            "account_claimed",
+            &format!("password reset: {ended}"),
+        )
+        .await?;
+    }
     transaction.commit().await?;
     let email: String = url::form_urlencoded::byte_serialize(reset.email.as_bytes()).collect();
     Ok(Redirect::to(&format!("/sign-in?email={email}&reset=done")).into_response())

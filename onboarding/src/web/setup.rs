@@ -128,6 +128,19 @@ pub(crate) async fn open(
     if !target.installed {
         return Err(uninstalled());
     }
+    let here = format!("/setup/{token}");
+    if let Some(user) = &visitor.user
+        && !users::by_email(&client, &user.email)
+            .await?
+            .is_some_and(|account| account.email_confirmed)
+    {
+        return Err(super::email_verification::unconfirmed(
+            &state,
+            &visitor,
+            &user.email,
+            &here,
+        ));
+    }
     let connectable = match &visitor.user {
         Some(user) => connectable(&client, target, user.user_id).await?,
         None => Vec::new(),
@@ -145,7 +158,6 @@ pub(crate) async fn open(
         .iter()
         .find(|(_, _, is_previous)| *is_previous)
         .map(|(_, name, _)| name.as_str());
-    let here = format!("/setup/{token}");
     let page = render(&Setup {
         providers: super::oidc::buttons(&state),
         csrf: &visitor.csrf,
@@ -323,6 +335,16 @@ pub(crate) async fn complete(
     if !target.installed {
         return Err(uninstalled());
     }
+    // Connecting a workspace makes its events the account's: only for an address proven.
+    super::email_verification::require_confirmed(
+        &state,
+        &transaction,
+        &visitor,
+        user.user_id,
+        &user.email,
+        &here,
+    )
+    .await?;
     let actor = Actor {
         user_id: user.user_id,
         email: &user.email,
