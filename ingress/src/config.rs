@@ -20,7 +20,11 @@ use url::Url;
     mut_arg("listen", |arg| arg
         .long("ingress-addr")
         .env("INGRESS_ADDR")
-        .default_value("127.0.0.1:8080"))
+        .default_value("127.0.0.1:8080")),
+    mut_arg("admin_listen", |arg| arg
+        .long("ingress-admin-addr")
+        .env("INGRESS_ADMIN_ADDR")
+        .default_value("127.0.0.1:9180"))
 )]
 pub struct Config {
     #[command(flatten)]

@@ -22,7 +22,11 @@ use service_runtime::{
     mut_arg("listen", |arg| arg
         .long("onboarding-addr")
         .env("ONBOARDING_ADDR")
-        .default_value("127.0.0.1:8081"))
+        .default_value("127.0.0.1:8081")),
+    mut_arg("admin_listen", |arg| arg
+        .long("onboarding-admin-addr")
+        .env("ONBOARDING_ADMIN_ADDR")
+        .default_value("127.0.0.1:9181"))
 )]
 pub struct Config {
     #[command(flatten)]

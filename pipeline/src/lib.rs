@@ -1,6 +1,6 @@
 //! Drains the raw topic into ClickHouse: decode each envelope, normalize the Jira payload into
-//! rows, insert in batches, store offsets only for what ClickHouse accepted. Its HTTP port
-//! serves only health and metrics.
+//! rows, insert in batches, store offsets only for what ClickHouse accepted. It has no public
+//! port: its admin port serves health, readiness and metrics.
 
 mod batch;
 mod config;
@@ -19,7 +19,6 @@ pub use worker::Worker;
 use anyhow::Context;
 use std::time::Duration;
 
-use axum::Router;
 use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
@@ -59,15 +58,13 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     let worker = Worker::new(&config, metrics, lag::LagReporter::register(&registry)?)?;
     let retention =
         retention::Retention::new(config.clickhouse.client(), config.retention, &registry)?;
-    let router = ServiceRouter {
+    let routes = ServiceRouter {
         registry,
         readiness,
     }
-    .finish(Router::new())?;
+    .admin_only()?;
     Ok(Pipeline {
-        app: Application::bind(&config.server, router)
-            .await
-            .with_context(|| format!("binding {}", config.server.listen))?,
+        app: Application::bind(&config.server, routes).await?,
         worker,
         retention,
         clickhouse: config.clickhouse.client(),
@@ -113,7 +110,8 @@ impl Pipeline {
         consumed
     }
 
-    /// Serves HTTP and consumes until `shutdown`; then the worker flushes and commits.
+    /// Serves the admin port and consumes until `shutdown`; then the worker flushes and
+    /// commits.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,

@@ -16,7 +16,11 @@ fn defaults() -> Config {
 fn the_defaults_work_on_the_local_stack() {
     let config = defaults();
     config.validate().unwrap();
-    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8081");
+    assert_eq!(
+        config.server.listen,
+        Some("127.0.0.1:8081".parse().unwrap())
+    );
+    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9181");
     assert_eq!(config.oidc.providers.len(), 2, "both local providers");
     assert!(
         !config.accounts.cookie_secure,

@@ -35,7 +35,7 @@ impl Harness {
         let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
         let stack = Stack::from_env();
         let mut config = onboarding::Config::from_env().unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.listen_on_free_ports();
         config.postgres = stack.fresh_postgres().await;
         config.clickhouse = stack.fresh_clickhouse().await;
         config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();

@@ -28,7 +28,7 @@ impl Services {
         let jwks_url = atlassian.jwks_url().expect("the simulator serves");
 
         let mut onboarding = onboarding::Config::from_env().expect("onboarding config");
-        onboarding.server.listen = "127.0.0.1:0".parse().expect("address");
+        onboarding.server.listen_on_free_ports();
         onboarding.postgres = postgres.clone();
         onboarding.atlassian.public_base_url = PUBLIC_BASE_URL.parse().expect("url");
         onboarding.atlassian.install_keys_url = atlassian
@@ -50,7 +50,7 @@ impl Services {
 
         let (raw, dead_letter) = (unique("raw"), unique("dead"));
         let mut ingress = ingress::Config::from_env().expect("ingress config");
-        ingress.server.listen = "127.0.0.1:0".parse().expect("address");
+        ingress.server.listen_on_free_ports();
         ingress.postgres = postgres;
         ingress.topics.raw = raw.clone();
         ingress.topics.dead_letter = dead_letter.clone();

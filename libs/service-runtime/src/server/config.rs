@@ -1,21 +1,29 @@
-//! What every service's server is configured with: its address (named by each service) and the
+//! What every service's server is configured with: its addresses (named by each service) and the
 //! timeouts all services share.
 
 use std::{net::SocketAddr, time::Duration};
 
 use crate::config::parse;
 
-/// Where a service listens, how long a client may take over its headers, and how long the
+/// Where a service listens (its public port, and the admin port that alone answers health,
+/// readiness and metrics), how long a client may take over its headers, and how long the
 /// service drains on shutdown.
 ///
-/// Each service names its own address variable and default, so `listen` has neither here: a
-/// service sets them with `#[command(mut_arg("listen", |arg| arg.env(…).default_value(…)))]`.
+/// Each service names its own address variables and defaults, so `listen` and `admin_listen`
+/// have neither here: a service sets them with
+/// `#[command(mut_arg("listen", |arg| arg.env(…).default_value(…)))]`. A service with no public
+/// routes (the pipeline) leaves `listen` alone, so it is `None`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerConfig {
-    /// Where this service listens.
+    /// Where this service serves its public routes.
+    #[arg(id = "listen", long = "listen")]
+    pub listen: Option<SocketAddr>,
+    /// Where this service answers `/healthz`, `/readyz` and `/metrics`: kept off the public port
+    /// because readiness costs a Postgres connection and an SMTP session, and the metrics name
+    /// tenants. Loopback by default; expose it only to probes and Prometheus.
     // Not `required`: clap would demand the flag even once the service has given it a default.
-    #[arg(id = "listen", long = "listen", required = false)]
-    pub listen: SocketAddr,
+    #[arg(id = "admin_listen", long = "admin-listen", required = false)]
+    pub admin_listen: SocketAddr,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long = "shutdown-grace-secs",
@@ -38,9 +46,21 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Port 0 on loopback with the declared defaults (whatever the environment says), for tests.
+    /// Both listeners on port 0 on loopback with the declared defaults (whatever the
+    /// environment says), for tests.
     pub fn loopback() -> Self {
-        crate::config::defaults(["--listen", "127.0.0.1:0"]).expect("the declared defaults parse")
+        crate::config::defaults(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .expect("the declared defaults parse")
+    }
+
+    /// Each listener this service has on a port of its own (port 0 on loopback), so tests run
+    /// side by side with each other and with the local stack's services.
+    pub fn listen_on_free_ports(&mut self) {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        if self.listen.is_some() {
+            self.listen = Some(loopback);
+        }
+        self.admin_listen = loopback;
     }
 
     /// A zero header timeout would cut every connection before its first request.
