@@ -18,6 +18,7 @@ fn the_defaults_work_on_the_local_stack() {
         Some("127.0.0.1:8080".parse().unwrap())
     );
     assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9180");
+    assert_eq!(config.server.max_connections, 512);
     assert_eq!(config.topics.raw_partitions, 8);
     assert_eq!(
         config.verify.forge.app_id,

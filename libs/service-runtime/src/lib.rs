@@ -1,6 +1,6 @@
 //! The runtime every MetaFrazo binary shares: typed config from environment variables,
 //! structured logs, `/healthz` + `/readyz` + `/metrics` on an admin port of their own, and
-//! serving with graceful shutdown.
+//! serving with a connection cap and graceful shutdown.
 
 pub mod checks;
 pub mod config;

@@ -3,8 +3,9 @@
 //! `/metrics` (readiness spends a Postgres connection and an SMTP session, and the metrics name
 //! tenants, so neither belongs on the internet). On SIGTERM or Ctrl-C both stop accepting, let
 //! in-flight requests finish within a grace period, then give up on the stragglers. A client that
-//! sends its headers slowly, or never, is cut off after the header read timeout, so idle
-//! sockets cannot pile up until the process runs out of file descriptors.
+//! sends its headers slowly, or never, is cut off after the header read timeout, and each
+//! listener serves at most `MAX_CONNECTIONS` at once, so idle or flooding sockets cannot pile up
+//! until the process runs out of file descriptors.
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
@@ -16,7 +17,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use prometheus::{Encoder, Registry, TextEncoder};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 
 mod config;
@@ -63,6 +64,7 @@ impl Routes {
 struct Limits {
     shutdown_grace: Duration,
     header_read_timeout: Duration,
+    max_connections: usize,
 }
 
 /// A service bound to its ports and ready to serve: tests bind port 0 and read the ports back.
@@ -95,6 +97,7 @@ impl Application {
             limits: Limits {
                 shutdown_grace: config.shutdown_grace,
                 header_read_timeout: config.header_read_timeout,
+                max_connections: config.max_connections,
             },
             background: Vec::new(),
         })
@@ -294,8 +297,9 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains for at most the
-/// grace period. Clients get the header read timeout for each request's headers. HTTP/1.1, as
-/// axum served it here (its `http2` feature is off).
+/// grace period. Clients get the header read timeout for each request's headers, and at most
+/// `max_connections` are served at once. HTTP/1.1, as axum served it here (its `http2` feature
+/// is off).
 async fn serve(
     listener: TcpListener,
     router: Router,
@@ -307,7 +311,17 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
+    // A permit per open connection, taken before accepting: at the cap we stop calling accept,
+    // so further clients wait in the kernel's queue (and are answered once a connection closes)
+    // rather than being accepted and dropped.
+    let open = Arc::new(Semaphore::new(limits.max_connections));
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&open).acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+            () = shutdown.cancelled() => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -330,6 +344,7 @@ async fn serve(
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
+            drop(permit);
         });
     }
     // Stop accepting at once; connections already open finish their requests.

@@ -3,11 +3,11 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::config::parse;
+use crate::config::{check, parse};
 
 /// Where a service listens (its public port, and the admin port that alone answers health,
-/// readiness and metrics), how long a client may take over its headers, and how long the
-/// service drains on shutdown.
+/// readiness and metrics), how many connections each takes, how long a client may take over its
+/// headers, and how long the service drains on shutdown.
 ///
 /// Each service names its own address variables and defaults, so `listen` and `admin_listen`
 /// have neither here: a service sets them with
@@ -24,6 +24,15 @@ pub struct ServerConfig {
     // Not `required`: clap would demand the flag even once the service has given it a default.
     #[arg(id = "admin_listen", long = "admin-listen", required = false)]
     pub admin_listen: SocketAddr,
+    /// Connections each listener serves at once; past it, new connections wait in the kernel's
+    /// accept queue until one closes, so a flood costs queued sockets rather than tasks, memory
+    /// and file descriptors.
+    #[arg(
+        long = "max-connections",
+        env = "MAX_CONNECTIONS",
+        default_value_t = 512
+    )]
+    pub max_connections: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long = "shutdown-grace-secs",
@@ -63,8 +72,10 @@ impl ServerConfig {
         self.admin_listen = loopback;
     }
 
-    /// A zero header timeout would cut every connection before its first request.
+    /// A zero header timeout would cut every connection before its first request, and a zero
+    /// connection cap would never serve one.
     pub fn validate(&self) -> Result<(), crate::ConfigError> {
-        crate::config::check::not_zero("HEADER_READ_TIMEOUT_MS", self.header_read_timeout)
+        check::not_zero("HEADER_READ_TIMEOUT_MS", self.header_read_timeout)?;
+        check::at_least_one("MAX_CONNECTIONS", self.max_connections)
     }
 }
