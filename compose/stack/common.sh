@@ -15,6 +15,9 @@ PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 KAFKA_STORAGE=${KAFKA_STORAGE:-sqlite://tansu.db}
 
 # What the services (and the tests) read; the same names as in docker-compose.yml.
+# The local stack runs on the development fallbacks (the committed SECRETS_KEY, the simulator's
+# plain-http URLs), which the services refuse unless told they are local.
+export DEPLOYMENT=${DEPLOYMENT:-local}
 export INGRESS_ADDR=${INGRESS_ADDR:-127.0.0.1:8080}
 export ONBOARDING_ADDR=${ONBOARDING_ADDR:-127.0.0.1:8081}
 export DASHBOARDS_ADDR=${DASHBOARDS_ADDR:-127.0.0.1:8082}

@@ -46,7 +46,8 @@ service_where() {
 # pid file when a service starts: a service started with others is out of date.
 service_settings() {
   printf '%s\n' "PUBLIC_BASE_URL=$PUBLIC_BASE_URL" "DASHBOARDS_URL=$DASHBOARDS_URL" \
-    "ONBOARDING_URL=$ONBOARDING_URL" "ADMIN_ADDR=$(service_admin_addr "$1")"
+    "ONBOARDING_URL=$ONBOARDING_URL" "DEPLOYMENT=$DEPLOYMENT" \
+    "ADMIN_ADDR=$(service_admin_addr "$1")"
 }
 
 service_settings_file() { echo "$STACK_DIR/run/$1.settings"; }

@@ -68,6 +68,8 @@ async fn services() -> Services {
     let mut config = onboarding::Config::from_env().unwrap();
     config.server.listen_on_free_ports();
     config.server.listen = Some(format!("127.0.0.1:{onboarding_port}").parse().unwrap());
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     config.postgres = postgres.clone();
     config.clickhouse = clickhouse.clone();
     config.atlassian.public_base_url = onboarding_url.parse().unwrap();

@@ -7,6 +7,8 @@ use test_kit::{Stack, TcpGate, TestApp};
 async fn config() -> ingress::Config {
     let mut config = ingress::Config::from_env().expect("config");
     config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     config.postgres = Stack::from_env().fresh_postgres().await;
     accounts_store::migrate(&config.postgres.pool().unwrap())
         .await

@@ -6,6 +6,8 @@ use test_kit::{Stack, TcpGate, TestApp};
 async fn config() -> onboarding::Config {
     let mut config = onboarding::Config::from_env().expect("config");
     config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     // A database of its own, never the stack's (see `assert_binary_stops_cleanly_on_sigterm`).
     config.postgres = Stack::from_env().fresh_postgres().await;
     config

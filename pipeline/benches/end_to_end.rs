@@ -121,6 +121,8 @@ impl PathUnderTest {
         let ingress = tokio::process::Command::new(ingress_binary())
             .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
             .env("INGRESS_ADMIN_ADDR", &ingress_admin)
+            // The simulator's plain-http keys and the committed SECRETS_KEY.
+            .env("DEPLOYMENT", "local")
             .env("KAFKA_BROKERS", &broker.brokers)
             .env("KAFKA_RAW_TOPIC", &raw)
             .env("KAFKA_RAW_PARTITIONS", PARTITIONS.to_string())

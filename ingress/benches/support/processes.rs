@@ -24,7 +24,8 @@ pub(crate) struct IngressEnv<'a> {
     pub(crate) public_base_url: &'a str,
 }
 
-/// The release `ingress` binary, configured as in production: by environment variables.
+/// The release `ingress` binary, configured as in production: by environment variables (in
+/// local mode, for the simulator's keys).
 pub(crate) struct Ingress {
     /// `http://127.0.0.1:<port>`
     pub(crate) url: String,
@@ -42,6 +43,8 @@ impl Ingress {
         let child = Command::new(env!("CARGO_BIN_EXE_ingress"))
             .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
             .env("INGRESS_ADMIN_ADDR", &admin)
+            // The simulator's plain-http keys and the committed SECRETS_KEY.
+            .env("DEPLOYMENT", "local")
             .env("KAFKA_BROKERS", env.brokers)
             .env("KAFKA_RAW_TOPIC", env.raw_topic)
             .env("KAFKA_DEAD_LETTER_TOPIC", env.dead_letter_topic)

@@ -62,6 +62,8 @@ impl Harness {
 
         let mut onboarding_config = onboarding::Config::from_env().unwrap();
         onboarding_config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        onboarding_config.server.deployment = service_runtime::config::Deployment::Local;
         onboarding_config.postgres = postgres.clone();
         onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
         onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
@@ -75,6 +77,8 @@ impl Harness {
         let dead_letter_topic = unique("dead");
         let mut config = ingress::Config::from_env().unwrap();
         config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        config.server.deployment = service_runtime::config::Deployment::Local;
         config.postgres = postgres;
         config.topics.raw = raw_topic.clone();
         config.topics.dead_letter = dead_letter_topic.clone();

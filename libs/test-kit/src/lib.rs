@@ -422,7 +422,7 @@ pub async fn assert_operational_routes_on_the_admin_port_only(app: &TestApp) {
     assert!(metrics.contains("dependency_up{"), "{metrics}");
 }
 
-/// Runs a service binary on free ports (`public_var`, its public address's
+/// Runs a service binary on free ports in local mode (`public_var`, its public address's
 /// variable, is `None` for the pipeline; `admin_var` its admin address's), waits until it
 /// listens, sends SIGTERM and asserts it exits 0 within its grace period: what
 /// `compose/local down` and orchestrators rely on.
@@ -443,6 +443,8 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(
     }
     let mut child = command
         .env(admin_var, format!("127.0.0.1:{admin_port}"))
+        // The local stack's development fallbacks (the committed key, the simulator's URLs).
+        .env("DEPLOYMENT", "local")
         .env("DATABASE_URL", postgres.url.expose_secret())
         .env("CLICKHOUSE_DATABASE", &clickhouse.database)
         .env("SHUTDOWN_GRACE_SECS", "5")

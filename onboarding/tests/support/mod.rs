@@ -36,6 +36,8 @@ impl Harness {
         let stack = Stack::from_env();
         let mut config = onboarding::Config::from_env().unwrap();
         config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        config.server.deployment = service_runtime::config::Deployment::Local;
         config.postgres = stack.fresh_postgres().await;
         config.clickhouse = stack.fresh_clickhouse().await;
         config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();

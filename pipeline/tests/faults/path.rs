@@ -106,6 +106,8 @@ impl FaultPath {
 
         let mut ingress_config = ingress::Config::from_env().unwrap();
         ingress_config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        ingress_config.server.deployment = service_runtime::config::Deployment::Local;
         ingress_config.postgres = postgres;
         ingress_config.kafka.brokers = brokers.clone();
         ingress_config.topics.raw = raw_topic.clone();

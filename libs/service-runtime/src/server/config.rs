@@ -1,9 +1,9 @@
-//! What every service's server is configured with: its addresses (named by each service) and the
-//! timeouts all services share.
+//! What every service's server is configured with: its addresses (named by each service), the
+//! deployment mode, and the limits and timeouts all services share.
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::config::{check, parse};
+use crate::config::{Deployment, check, parse};
 
 /// Where a service listens (its public port, and the admin port that alone answers health,
 /// readiness and metrics), how many connections each takes, how long a client may take over its
@@ -24,6 +24,16 @@ pub struct ServerConfig {
     // Not `required`: clap would demand the flag even once the service has given it a default.
     #[arg(id = "admin_listen", long = "admin-listen", required = false)]
     pub admin_listen: SocketAddr,
+    /// `local` allows the development fallbacks (the committed SECRETS_KEY, the simulator's
+    /// plain-http URLs); `production` refuses to start on any of them.
+    #[arg(
+        long = "deployment",
+        env = "DEPLOYMENT",
+        value_enum,
+        ignore_case = true,
+        default_value = "production"
+    )]
+    pub deployment: Deployment,
     /// Connections each listener serves at once; past it, new connections wait in the kernel's
     /// accept queue until one closes, so a flood costs queued sockets rather than tasks, memory
     /// and file descriptors.
@@ -55,11 +65,18 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Both listeners on port 0 on loopback with the declared defaults (whatever the
+    /// Both listeners on port 0 on loopback, local mode, and the declared defaults (whatever the
     /// environment says), for tests.
     pub fn loopback() -> Self {
-        crate::config::defaults(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .expect("the declared defaults parse")
+        crate::config::defaults([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--deployment",
+            "local",
+        ])
+        .expect("the declared defaults parse")
     }
 
     /// Each listener this service has on a port of its own (port 0 on loopback), so tests run
