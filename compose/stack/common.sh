@@ -15,16 +15,24 @@ PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 KAFKA_STORAGE=${KAFKA_STORAGE:-sqlite://tansu.db}
 
 # What the services (and the tests) read; the same names as in docker-compose.yml.
+# The local stack runs on the development fallbacks (the committed SECRETS_KEY, the simulator's
+# plain-http URLs), which the services refuse unless told they are local.
+export DEPLOYMENT=${DEPLOYMENT:-local}
 export INGRESS_ADDR=${INGRESS_ADDR:-127.0.0.1:8080}
 export ONBOARDING_ADDR=${ONBOARDING_ADDR:-127.0.0.1:8081}
 export DASHBOARDS_ADDR=${DASHBOARDS_ADDR:-127.0.0.1:8082}
+# Each service's admin port: /healthz, /readyz and /metrics answer only there (the pipeline has
+# no other port).
+export INGRESS_ADMIN_ADDR=${INGRESS_ADMIN_ADDR:-127.0.0.1:9180}
+export ONBOARDING_ADMIN_ADDR=${ONBOARDING_ADMIN_ADDR:-127.0.0.1:9181}
+export DASHBOARDS_ADMIN_ADDR=${DASHBOARDS_ADMIN_ADDR:-127.0.0.1:9182}
+export PIPELINE_ADMIN_ADDR=${PIPELINE_ADMIN_ADDR:-127.0.0.1:9183}
 # The front door (compose/stack/proxy.sh): one address for the Jira callbacks, onboarding and the
 # dashboards, as in production. The services' public URLs name it, so the links in emails,
 # redirects and the session cookie all stay on one origin.
 export FRONT_DOOR_ADDR=${FRONT_DOOR_ADDR:-127.0.0.1:8000}
 export DASHBOARDS_URL=${DASHBOARDS_URL:-http://$FRONT_DOOR_ADDR}
 export ONBOARDING_URL=${ONBOARDING_URL:-http://$FRONT_DOOR_ADDR}
-export PIPELINE_ADDR=${PIPELINE_ADDR:-127.0.0.1:8083}
 export DATABASE_URL=${DATABASE_URL:-postgres://metafrazo:metafrazo@127.0.0.1:$POSTGRES_PORT/metafrazo}
 export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}

@@ -1,15 +1,27 @@
-# Prometheus scraping every service, with its data under .stack/prometheus.
+# Prometheus scraping every service (on its admin port), with its data under .stack/prometheus.
 
-prometheus_healthy() { pid_alive prometheus && http_ok "$PROMETHEUS_URL/-/ready"; }
-
-prometheus_start() {
-  require_free_port prometheus "$PROMETHEUS_PORT"
-  mkdir -p "$STACK_DIR/prometheus/data"
-  sed -e "s|@INGRESS@|$INGRESS_ADDR|" -e "s|@ONBOARDING@|$ONBOARDING_ADDR|" \
-    -e "s|@DASHBOARDS@|$DASHBOARDS_ADDR|" -e "s|@PIPELINE@|$PIPELINE_ADDR|" \
+# The configuration for the current addresses, on stdout.
+prometheus_render() {
+  # Each service's admin port: the only one that serves /metrics.
+  sed -e "s|@INGRESS@|$INGRESS_ADMIN_ADDR|" -e "s|@ONBOARDING@|$ONBOARDING_ADMIN_ADDR|" \
+    -e "s|@DASHBOARDS@|$DASHBOARDS_ADMIN_ADDR|" -e "s|@PIPELINE@|$PIPELINE_ADMIN_ADDR|" \
     -e "s|@PROMETHEUS@|127.0.0.1:$PROMETHEUS_PORT|" \
     -e "s|@RULES@|$COMPOSE_DIR/prometheus/rules/metafrazo.rules.yml|" \
-    "$COMPOSE_DIR/stack/prometheus.yml" >"$STACK_DIR/prometheus/prometheus.yml"
+    "$COMPOSE_DIR/stack/prometheus.yml"
+}
+
+# Healthy only when started from the configuration the addresses give now, so a Prometheus
+# still scraping old ports (the services' public ports, before the admin ports) is restarted.
+prometheus_healthy() {
+  pid_alive prometheus && http_ok "$PROMETHEUS_URL/-/ready" &&
+    cmp -s <(prometheus_render) "$STACK_DIR/prometheus/prometheus.yml"
+}
+
+prometheus_start() {
+  stop_spawned prometheus
+  require_free_port prometheus "$PROMETHEUS_PORT"
+  mkdir -p "$STACK_DIR/prometheus/data"
+  prometheus_render >"$STACK_DIR/prometheus/prometheus.yml"
   spawn prometheus /usr/bin/prometheus \
     --config.file="$STACK_DIR/prometheus/prometheus.yml" \
     --storage.tsdb.path="$STACK_DIR/prometheus/data" \

@@ -5,12 +5,22 @@
 SERVICES=(ingress onboarding dashboards pipeline)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
+# The public address; none for the pipeline, which has only its admin port.
 service_addr() {
   case $1 in
     ingress) echo "$INGRESS_ADDR" ;;
     onboarding) echo "$ONBOARDING_ADDR" ;;
     dashboards) echo "$DASHBOARDS_ADDR" ;;
-    pipeline) echo "$PIPELINE_ADDR" ;;
+  esac
+}
+
+# Where /healthz, /readyz and /metrics answer.
+service_admin_addr() {
+  case $1 in
+    ingress) echo "$INGRESS_ADMIN_ADDR" ;;
+    onboarding) echo "$ONBOARDING_ADMIN_ADDR" ;;
+    dashboards) echo "$DASHBOARDS_ADMIN_ADDR" ;;
+    pipeline) echo "$PIPELINE_ADMIN_ADDR" ;;
   esac
 }
 
@@ -19,20 +29,32 @@ build_services() {
   (cd "$ROOT" && cargo build --workspace --bins --locked)
 }
 
-service_ready() { http_ok "http://$(service_addr "$1")/readyz"; }
+service_ready() { http_ok "http://$(service_admin_addr "$1")/readyz"; }
+
+# Where to find a service, for messages: its public address, else its admin port.
+service_where() {
+  local public
+  public=$(service_addr "$1")
+  if [[ -n $public ]]; then
+    echo "http://$public (admin: http://$(service_admin_addr "$1"))"
+  else
+    echo "http://$(service_admin_addr "$1") (admin only)"
+  fi
+}
 
 # The settings `up` derives from the stack's layout (the front door's address), kept beside the
 # pid file when a service starts: a service started with others is out of date.
 service_settings() {
   printf '%s\n' "PUBLIC_BASE_URL=$PUBLIC_BASE_URL" "DASHBOARDS_URL=$DASHBOARDS_URL" \
-    "ONBOARDING_URL=$ONBOARDING_URL"
+    "ONBOARDING_URL=$ONBOARDING_URL" "DEPLOYMENT=$DEPLOYMENT" \
+    "ADMIN_ADDR=$(service_admin_addr "$1")"
 }
 
 service_settings_file() { echo "$STACK_DIR/run/$1.settings"; }
 
 service_current() {
   pid_alive "$1" && [[ ! $TARGET_DIR/debug/$1 -nt $(pid_file "$1") ]] &&
-    cmp -s <(service_settings) "$(service_settings_file "$1")"
+    cmp -s <(service_settings "$1") "$(service_settings_file "$1")"
 }
 
 services_healthy() {
@@ -47,13 +69,16 @@ services_start() {
   for service in "${SERVICES[@]}"; do
     service_current "$service" && continue
     stop_spawned "$service"
-    require_free_port "$service" "$(service_addr "$service" | cut -d: -f2)"
+    if [[ -n $(service_addr "$service") ]]; then
+      require_free_port "$service" "$(service_addr "$service" | cut -d: -f2)"
+    fi
+    require_free_port "$service admin" "$(service_admin_addr "$service" | cut -d: -f2)"
     spawn "$service" "$TARGET_DIR/debug/$service"
-    service_settings >"$(service_settings_file "$service")"
+    service_settings "$service" >"$(service_settings_file "$service")"
   done
   for service in "${SERVICES[@]}"; do
     wait_until "$service" 60 "$STACK_DIR/logs/$service.log" service_ready "$service"
-    say "$service: ready on http://$(service_addr "$service")"
+    say "$service: ready on $(service_where "$service")"
   done
 }
 
@@ -70,7 +95,7 @@ services_status() {
     running=stopped healthy=down
     pid_alive "$service" && running=running
     service_ready "$service" && healthy=healthy
-    report "$service" "$running" "$healthy" "http://$(service_addr "$service")" || all_ok=1
+    report "$service" "$running" "$healthy" "$(service_where "$service")" || all_ok=1
   done
   return $all_ok
 }
@@ -80,10 +105,10 @@ print_endpoints() {
 
 MetaFrazo is up. State and logs: $STACK_DIR (compose/local logs [name])
   open this    http://$FRONT_DOOR_ADDR (the front door: Jira's callbacks, sign-in, the dashboards)
-  ingress      http://$INGRESS_ADDR
-  onboarding   http://$ONBOARDING_ADDR
-  dashboards   http://$DASHBOARDS_ADDR
-  pipeline     http://$PIPELINE_ADDR/metrics
+  ingress      http://$INGRESS_ADDR (health and metrics: http://$INGRESS_ADMIN_ADDR)
+  onboarding   http://$ONBOARDING_ADDR (health and metrics: http://$ONBOARDING_ADMIN_ADDR)
+  dashboards   http://$DASHBOARDS_ADDR (health and metrics: http://$DASHBOARDS_ADMIN_ADDR)
+  pipeline     http://$PIPELINE_ADMIN_ADDR/metrics (health and metrics only)
   postgres     127.0.0.1:$POSTGRES_PORT (database and role metafrazo)
   clickhouse   $CLICKHOUSE_URL
   kafka        $KAFKA_BROKERS

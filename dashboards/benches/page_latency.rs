@@ -109,7 +109,7 @@ async fn measure(
     let session = sessions::start(&client, user, Duration::from_secs(3600)).await?;
 
     let mut config = dashboards::Config::from_env()?;
-    config.server.listen = "127.0.0.1:0".parse()?;
+    config.server.listen_on_free_ports();
     config.clickhouse = clickhouse.clone();
     config.postgres = postgres.clone();
     let app = TestApp::spawn(dashboards::build(config).await?);

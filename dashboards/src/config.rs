@@ -15,7 +15,11 @@ use url::Url;
     mut_arg("listen", |arg| arg
         .long("dashboards-addr")
         .env("DASHBOARDS_ADDR")
-        .default_value("127.0.0.1:8082"))
+        .default_value("127.0.0.1:8082")),
+    mut_arg("admin_listen", |arg| arg
+        .long("dashboards-admin-addr")
+        .env("DASHBOARDS_ADMIN_ADDR")
+        .default_value("127.0.0.1:9182"))
 )]
 pub struct Config {
     #[command(flatten)]

@@ -126,12 +126,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .method_not_allowed_fallback(error::wrong_method)
         .layer(axum::middleware::from_fn(page_headers::page_headers))
         .with_state(state);
-    let router = ServiceRouter {
+    let routes = ServiceRouter {
         registry,
         readiness,
     }
     .finish(routes)?;
-    Application::bind(&config.server, router)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))
+    Ok(Application::bind(&config.server, routes).await?)
 }

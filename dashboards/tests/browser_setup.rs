@@ -66,7 +66,10 @@ async fn services() -> Services {
     let dashboards_url = format!("http://127.0.0.1:{dashboards_port}");
 
     let mut config = onboarding::Config::from_env().unwrap();
-    config.server.listen = format!("127.0.0.1:{onboarding_port}").parse().unwrap();
+    config.server.listen_on_free_ports();
+    config.server.listen = Some(format!("127.0.0.1:{onboarding_port}").parse().unwrap());
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     config.postgres = postgres.clone();
     config.clickhouse = clickhouse.clone();
     config.atlassian.public_base_url = onboarding_url.parse().unwrap();
@@ -76,7 +79,8 @@ async fn services() -> Services {
     config.accounts.cookie_secure = false;
     let onboarding = TestApp::spawn(onboarding::build(config).await.unwrap());
     let mut config = dashboards::Config::from_env().unwrap();
-    config.server.listen = format!("127.0.0.1:{dashboards_port}").parse().unwrap();
+    config.server.listen_on_free_ports();
+    config.server.listen = Some(format!("127.0.0.1:{dashboards_port}").parse().unwrap());
     config.postgres = postgres.clone();
     config.clickhouse = clickhouse.clone();
     config.onboarding_url = onboarding_url.parse().unwrap();

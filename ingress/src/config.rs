@@ -20,7 +20,11 @@ use url::Url;
     mut_arg("listen", |arg| arg
         .long("ingress-addr")
         .env("INGRESS_ADDR")
-        .default_value("127.0.0.1:8080"))
+        .default_value("127.0.0.1:8080")),
+    mut_arg("admin_listen", |arg| arg
+        .long("ingress-admin-addr")
+        .env("INGRESS_ADMIN_ADDR")
+        .default_value("127.0.0.1:9180"))
 )]
 pub struct Config {
     #[command(flatten)]
@@ -145,9 +149,14 @@ impl Config {
     }
 
     /// Refuses what would only fail later: a zero limit or timeout, a URL that is not http(s),
-    /// a Postgres URL its client cannot read.
+    /// a Postgres URL its client cannot read; and outside local mode, the development fallbacks
+    /// (the committed SECRETS_KEY, a plain-http Forge JWKS URL).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
+        self.cipher.refuse_development_key(self.server.deployment)?;
+        self.server
+            .deployment
+            .require_https("FORGE_JWKS_URL", &self.verify.forge.jwks_url)?;
         self.topics.validate()?;
         self.postgres.validate()?;
         self.producer.validate()?;

@@ -116,16 +116,14 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .fallback(routes::no_such_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state);
-    let router = ServiceRouter {
+    let service_routes = ServiceRouter {
         registry,
         readiness,
     }
     .finish(events)?
-    // Again for the operational routes `finish` added, so every 4xx of ours is JSON.
-    .method_not_allowed_fallback(routes::method_not_allowed);
-    Application::bind(&config.server, router)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))
+    // Again for the icon `finish` added, so every 4xx of ours is JSON.
+    .map_public(|public| public.method_not_allowed_fallback(routes::method_not_allowed));
+    Ok(Application::bind(&config.server, service_routes).await?)
 }
 
 /// Creates the topics in the background: ingress serves (and answers 503) while the broker is

@@ -285,6 +285,9 @@ fn no_request_panics_the_ingress_or_gets_a_500() {
         panic!("{err}");
     }
     runtime.block_on(async {
-        assert_eq!(target.harness.ingress.get("/healthz").await.status(), 200);
+        assert_eq!(
+            target.harness.ingress.admin_get("/healthz").await.status(),
+            200
+        );
     });
 }

@@ -22,7 +22,11 @@ use service_runtime::{
     mut_arg("listen", |arg| arg
         .long("onboarding-addr")
         .env("ONBOARDING_ADDR")
-        .default_value("127.0.0.1:8081"))
+        .default_value("127.0.0.1:8081")),
+    mut_arg("admin_listen", |arg| arg
+        .long("onboarding-admin-addr")
+        .env("ONBOARDING_ADMIN_ADDR")
+        .default_value("127.0.0.1:9181"))
 )]
 pub struct Config {
     #[command(flatten)]
@@ -70,9 +74,13 @@ impl Config {
     }
 
     /// Refuses what would only fail later: URLs that are not http(s), zero lifetimes, a real
-    /// OIDC provider with the local client's credentials.
+    /// OIDC provider with the local client's credentials; and outside local mode, the
+    /// development fallbacks (the committed SECRETS_KEY, the simulator's plain-http URLs).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
+        self.cipher.refuse_development_key(self.server.deployment)?;
+        self.atlassian
+            .refuse_development_urls(self.server.deployment)?;
         self.postgres.validate()?;
         self.smtp.validate()?;
         self.clickhouse.validate()?;

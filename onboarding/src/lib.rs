@@ -162,12 +162,12 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let routes = atlassian_routes
         .merge(web::routes(state))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
-    let router = ServiceRouter {
+    let routes = ServiceRouter {
         registry,
         readiness,
     }
     .finish(routes)?;
-    Ok(Application::bind(&config.server, router)
+    Ok(Application::bind(&config.server, routes)
         .await?
         .with_background("outbox sender", move |stop| sender.run(stop)))
 }

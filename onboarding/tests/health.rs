@@ -5,7 +5,9 @@ use test_kit::{Stack, TcpGate, TestApp};
 
 async fn config() -> onboarding::Config {
     let mut config = onboarding::Config::from_env().expect("config");
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     // A database of its own, never the stack's (see `assert_binary_stops_cleanly_on_sigterm`).
     config.postgres = Stack::from_env().fresh_postgres().await;
     config
@@ -37,10 +39,19 @@ async fn not_ready_while_the_mail_server_is_cut_off_and_ready_again_after() {
 }
 
 #[tokio::test]
+async fn health_readiness_and_metrics_answer_on_the_admin_port_only() {
+    let app = TestApp::spawn(onboarding::build(config().await).await.unwrap());
+    app.assert_ready().await;
+    test_kit::assert_operational_routes_on_the_admin_port_only(&app).await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
     test_kit::assert_binary_stops_cleanly_on_sigterm(
         env!("CARGO_BIN_EXE_onboarding"),
-        "ONBOARDING_ADDR",
+        Some("ONBOARDING_ADDR"),
+        "ONBOARDING_ADMIN_ADDR",
     )
     .await;
 }

@@ -24,7 +24,9 @@ struct Setup {
 async fn setup() -> Setup {
     let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
     let mut config = onboarding::Config::from_env().unwrap();
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     config.postgres = Stack::from_env().fresh_postgres().await;
     config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
     config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();

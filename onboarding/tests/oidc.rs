@@ -16,7 +16,7 @@ use support::{
 impl Harness {
     /// The `onboarding_sign_ins_total` line for `method` and `outcome`, as `/metrics` shows it.
     async fn sign_ins(&self, method: &str, outcome: &str) -> Option<String> {
-        let metrics = self.app.get("/metrics").await.text().await.unwrap();
+        let metrics = self.app.metrics().await;
         let prefix =
             format!(r#"onboarding_sign_ins_total{{method="{method}",outcome="{outcome}"}} "#);
         metrics

@@ -236,7 +236,7 @@ async fn sign_in_checks_the_password_and_limits_failed_attempts() {
         .assert_status(429);
 
     // What an SRE sees: every attempt with a valid form, by outcome (the forged one is not one).
-    let metrics = harness.app.get("/metrics").await.text().await.unwrap();
+    let metrics = harness.app.metrics().await;
     for (outcome, count) in [("refused", 4), ("succeeded", 1), ("rate_limited", 1)] {
         let line = format!(
             r#"onboarding_sign_ins_total{{method="password",outcome="{outcome}"}} {count}"#

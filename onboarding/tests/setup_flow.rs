@@ -254,7 +254,7 @@ async fn a_mail_server_that_is_down_delays_the_setup_email_and_loses_nothing() {
             )
             .is_empty()
     );
-    let metrics = harness.app.get("/metrics").await.text().await.unwrap();
+    let metrics = harness.app.metrics().await;
     assert!(
         metrics.contains("onboarding_email_send_failures_total{kind=\"setup\",reason=\"smtp\"}"),
         "{metrics}"

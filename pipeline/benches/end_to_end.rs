@@ -118,8 +118,12 @@ impl PathUnderTest {
 
         let port = free_port();
         let ingress_url = format!("http://127.0.0.1:{port}");
+        let ingress_admin = format!("127.0.0.1:{}", free_port());
         let ingress = tokio::process::Command::new(ingress_binary())
             .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
+            .env("INGRESS_ADMIN_ADDR", &ingress_admin)
+            // The simulator's plain-http keys and the committed SECRETS_KEY.
+            .env("DEPLOYMENT", "local")
             .env("KAFKA_BROKERS", &broker.brokers)
             .env("KAFKA_RAW_TOPIC", &raw)
             .env("KAFKA_RAW_PARTITIONS", PARTITIONS.to_string())
@@ -132,7 +136,7 @@ impl PathUnderTest {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("start {}", ingress_binary().display()))?;
-        wait_for_ok(&format!("{ingress_url}/readyz")).await;
+        wait_for_ok(&format!("http://{ingress_admin}/readyz")).await;
 
         let target = jira_simulator::Target::new(onboarding.address.parse()?, ingress_url.parse()?);
         let installation = in_process::install_workspace(&sim, &target)
@@ -143,7 +147,7 @@ impl PathUnderTest {
 
         let port = free_port();
         let pipeline = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
-            .env("PIPELINE_ADDR", format!("127.0.0.1:{port}"))
+            .env("PIPELINE_ADMIN_ADDR", format!("127.0.0.1:{port}"))
             .env("KAFKA_BROKERS", &broker.brokers)
             .env("KAFKA_RAW_TOPIC", &raw)
             .env("KAFKA_DEAD_LETTER_TOPIC", &dead)

@@ -323,7 +323,7 @@ async fn drain(
     let log = std::env::temp_dir().join(format!("{}.log", unique("bench-pipeline")));
     let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));
     command
-        .env("PIPELINE_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("PIPELINE_ADMIN_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("KAFKA_BROKERS", brokers)
         .env("KAFKA_RAW_TOPIC", raw)
         .env("KAFKA_DEAD_LETTER_TOPIC", dead)

@@ -14,11 +14,13 @@ use service_runtime::{
 #[command(
     name = "pipeline",
     about = "MetaFrazo pipeline: raw Jira events from Kafka into ClickHouse",
-    // Health and metrics only.
-    mut_arg("listen", |arg| arg
-        .long("pipeline-addr")
-        .env("PIPELINE_ADDR")
-        .default_value("127.0.0.1:8083"))
+    // No public routes: `listen` stays unset, and only the admin port (health, readiness,
+    // metrics) is opened.
+    mut_arg("listen", |arg| arg.hide(true)),
+    mut_arg("admin_listen", |arg| arg
+        .long("pipeline-admin-addr")
+        .env("PIPELINE_ADMIN_ADDR")
+        .default_value("127.0.0.1:9183"))
 )]
 pub struct Config {
     #[command(flatten)]

@@ -1,6 +1,6 @@
 //! Drains the raw topic into ClickHouse: decode each envelope, normalize the Jira payload into
-//! rows, insert in batches, store offsets only for what ClickHouse accepted. Its HTTP port
-//! serves only health and metrics.
+//! rows, insert in batches, store offsets only for what ClickHouse accepted. It has no public
+//! port: its admin port serves health, readiness and metrics.
 
 mod batch;
 mod config;
@@ -12,14 +12,14 @@ pub mod normalize;
 pub mod retention;
 mod warehouse_sink;
 mod worker;
+pub mod worker_health;
 
 pub use config::{BatchConfig, Config, ConsumerConfig, RetentionConfig};
-pub use worker::Worker;
+pub use worker::{Worker, WorkerError};
 
 use anyhow::Context;
 use std::time::Duration;
 
-use axum::Router;
 use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
@@ -39,6 +39,8 @@ pub struct Pipeline {
     pub app: Application,
     pub worker: Worker,
     pub retention: retention::Retention,
+    /// Red in readiness once the worker has died.
+    health: worker_health::WorkerHealth,
     clickhouse: clickhouse::Client,
     brokers: String,
     topics: TopicsConfig,
@@ -49,27 +51,28 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
     let metrics = metrics::PipelineMetrics::register(&registry)?;
+    let health = worker_health::WorkerHealth::default();
     let readiness = Readiness::new(
         &registry,
         vec![
             Box::new(KafkaCheck::new(&config.kafka.brokers)?),
             Box::new(ClickHouseCheck(config.clickhouse.client())),
+            Box::new(health.clone()),
         ],
     )?;
     let worker = Worker::new(&config, metrics, lag::LagReporter::register(&registry)?)?;
     let retention =
         retention::Retention::new(config.clickhouse.client(), config.retention, &registry)?;
-    let router = ServiceRouter {
+    let routes = ServiceRouter {
         registry,
         readiness,
     }
-    .finish(Router::new())?;
+    .admin_only()?;
     Ok(Pipeline {
-        app: Application::bind(&config.server, router)
-            .await
-            .with_context(|| format!("binding {}", config.server.listen))?,
+        app: Application::bind(&config.server, routes).await?,
         worker,
         retention,
+        health,
         clickhouse: config.clickhouse.client(),
         brokers: config.kafka.brokers.clone(),
         topics: config.topics.clone(),
@@ -113,24 +116,43 @@ impl Pipeline {
         consumed
     }
 
-    /// Serves HTTP and consumes until `shutdown`; then the worker flushes and commits.
+    /// Serves the admin port and consumes until `shutdown`; then the worker flushes and
+    /// commits. If the worker dies first (an insert task panicked, say), readiness turns red,
+    /// the admin port stops, and the error is returned, so the process exits non-zero and its
+    /// supervisor restarts it rather than leaving it up and consuming nothing.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let consuming = tokio::spawn(Self::consume(
-            self.clickhouse,
-            self.brokers,
-            self.topics,
-            self.worker,
-            self.retention,
-            stop.clone(),
-        ));
+        let consumed = CancellationToken::new();
+        let consuming = {
+            let consumed = consumed.clone();
+            let supervised = worker_health::supervise(
+                self.health,
+                Self::consume(
+                    self.clickhouse,
+                    self.brokers,
+                    self.topics,
+                    self.worker,
+                    self.retention,
+                    stop.clone(),
+                ),
+            );
+            tokio::spawn(async move {
+                let outcome = supervised.await;
+                consumed.cancel();
+                outcome
+            })
+        };
         let stop_on_signal = stop.clone();
         self.app
             .run_until_stopped(async move {
-                shutdown.await;
+                tokio::select! {
+                    () = shutdown => {}
+                    // Consuming only ends early when it failed.
+                    () = consumed.cancelled() => {}
+                }
                 stop_on_signal.cancel();
             })
             .await?;

@@ -15,7 +15,10 @@ use rdkafka::{
     consumer::{CommitMode, Consumer, StreamConsumer},
     message::{BorrowedMessage, OwnedHeaders},
 };
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::{
+    task::{JoinError, JoinHandle},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -34,6 +37,28 @@ const FINAL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The next offset to read, per (topic, partition), of a batch.
 type Offsets = std::collections::BTreeMap<(String, i32), i64>;
+
+/// Why the worker stopped consuming without being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The task inserting a batch panicked (or was cancelled): its batch is lost from memory
+    /// and every later batch would have to wait for it, so the worker stops and the pipeline
+    /// exits, to be restarted and read the unstored messages again.
+    #[error("an insert task failed")]
+    InsertTask(#[source] JoinError),
+}
+
+/// The offsets to store once an insert task ended: `None` when it gave up because the worker
+/// is stopping (store nothing more, so everything unstored is read again).
+fn landed(
+    joined: Result<Result<Offsets, Abandoned>, JoinError>,
+) -> Result<Option<Offsets>, WorkerError> {
+    match joined {
+        Ok(Ok(offsets)) => Ok(Some(offsets)),
+        Ok(Err(Abandoned)) => Ok(None),
+        Err(err) => Err(WorkerError::InsertTask(err)),
+    }
+}
 
 pub struct Worker {
     consumer: StreamConsumer<LagReporter>,
@@ -147,11 +172,9 @@ impl Worker {
                 let Some(oldest) = in_flight.pop_front() else {
                     break;
                 };
-                match oldest.await {
-                    Ok(Ok(offsets)) => self.store(&offsets),
-                    // Abandoned (we are stopping) or the task failed: store nothing more, so
-                    // everything unstored is read again.
-                    _ => return Ok(()),
+                match landed(oldest.await)? {
+                    Some(offsets) => self.store(&offsets),
+                    None => return Ok(()),
                 }
             }
             if stopping {
@@ -265,4 +288,28 @@ fn header_text<'a>(headers: &'a [(&str, &[u8])], name: &str) -> &'a str {
         .find(|(key, _)| *key == name)
         .and_then(|(_, value)| std::str::from_utf8(value).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_insert_task_stops_the_worker_with_an_error() {
+        let inserting: JoinHandle<Result<Offsets, Abandoned>> =
+            tokio::spawn(async { panic!("the insert task panicked") });
+        assert!(matches!(
+            landed(inserting.await),
+            Err(WorkerError::InsertTask(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_insert_stores_nothing_and_a_landed_one_its_offsets() {
+        let abandoned = tokio::spawn(async { Err(Abandoned) });
+        assert!(matches!(landed(abandoned.await), Ok(None)));
+        let offsets = Offsets::from([(("raw".to_owned(), 0), 42)]);
+        let inserted = tokio::spawn(std::future::ready(Ok(offsets.clone())));
+        assert_eq!(landed(inserted.await).unwrap(), Some(offsets));
+    }
 }

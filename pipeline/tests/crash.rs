@@ -86,7 +86,7 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
 
     let start = || {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
-            .env("PIPELINE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("PIPELINE_ADMIN_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("CLICKHOUSE_DATABASE", &clickhouse.database)
             .env("KAFKA_RAW_TOPIC", &raw)
             .env("KAFKA_DEAD_LETTER_TOPIC", &dead)

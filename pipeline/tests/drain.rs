@@ -80,7 +80,7 @@ async fn setup() -> Setup {
 impl Setup {
     fn config(&self, clickhouse: &ClickHouseConfig) -> pipeline::Config {
         let mut config = pipeline::Config::from_env().unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.listen_on_free_ports();
         config.clickhouse = clickhouse.clone();
         config.topics.raw = self.raw.clone();
         config.topics.dead_letter = self.dead.clone();
@@ -257,7 +257,7 @@ async fn every_fixture_is_stored_once_and_poison_goes_to_the_dead_letters() {
         Duration::from_secs(20),
         "a partition reporting zero lag",
         || async {
-            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let metrics = app.metrics().await;
             let zero_lag = metrics
                 .lines()
                 .filter(|line| {
@@ -320,7 +320,7 @@ async fn replaying_the_topic_changes_no_count() {
         Duration::from_secs(60),
         "the replay read and inserted again",
         || async {
-            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let metrics = app.metrics().await;
             let consumed = metric(&metrics, "pipeline_consumed_total");
             let inserted = metric(&metrics, "pipeline_inserted_rows_total{table=\"events\"}");
             if consumed >= 2 * envelopes.len() as u64 && inserted >= envelopes.len() as u64 {
@@ -364,7 +364,7 @@ async fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
         Duration::from_secs(20),
         "an insert failing while ClickHouse is away",
         || async {
-            let metrics = app.get("/metrics").await.text().await.unwrap();
+            let metrics = app.metrics().await;
             match metric(&metrics, pipeline::metrics::INSERT_FAILURES_TOTAL) {
                 0 => Err("no failed insert yet"),
                 _ => Ok(()),
@@ -437,7 +437,7 @@ async fn a_row_clickhouse_refuses_is_dead_lettered_and_every_other_row_is_stored
     later.delivery_id = contracts::DeliveryId::parse("delivery-after-the-refusal").unwrap();
     setup.produce(&later, true).await;
     setup.wait_for_events(stored + 1).await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     stop.cancel();
     task.await.unwrap().unwrap();
 

@@ -1,11 +1,11 @@
-//! The pipeline's health port against the real stack: ready with Kafka and ClickHouse, and its
+//! The pipeline's admin port against the real stack: ready with Kafka and ClickHouse, and its
 //! readiness follows ClickHouse going away and coming back.
 
 use test_kit::{Stack, TcpGate, TestApp};
 
 async fn config() -> pipeline::Config {
     let mut config = pipeline::Config::from_env().expect("config");
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.listen_on_free_ports();
     // A database of its own: a build with a newer migration must not migrate the stack's.
     config.clickhouse = Stack::from_env().fresh_clickhouse().await;
     config
@@ -27,11 +27,24 @@ async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
     app.assert_readiness_follows(&gate, "clickhouse").await;
 }
 
+/// The pipeline has no public port at all: health, readiness and metrics are on its admin port.
+#[tokio::test]
+async fn health_readiness_and_metrics_answer_on_the_admin_port_only() {
+    let pipeline = pipeline::build(config().await).await.unwrap();
+    assert_eq!(pipeline.app.public_addr(), None, "no public port");
+    let app = TestApp::spawn(pipeline.app);
+    app.assert_ready().await;
+    assert_eq!(app.admin_get("/healthz").await.status(), 200);
+    assert!(app.metrics().await.contains("pipeline_consumed_total"));
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_binary_exits_cleanly_on_sigterm() {
     test_kit::assert_binary_stops_cleanly_on_sigterm(
         env!("CARGO_BIN_EXE_pipeline"),
-        "PIPELINE_ADDR",
+        None,
+        "PIPELINE_ADMIN_ADDR",
     )
     .await;
 }

@@ -321,6 +321,8 @@ async fn connect(
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             );
             let output = std::process::Command::new(stack.binaries.join("onboarding"))
+                // As the stack runs it: on the simulator's keys and the committed SECRETS_KEY.
+                .env("DEPLOYMENT", "local")
                 .args([
                     "webhook-connection",
                     "create",

@@ -38,7 +38,9 @@ pub async fn start_onboarding(
     configure: impl FnOnce(&mut onboarding::Config),
 ) -> anyhow::Result<TestApp> {
     let mut config = onboarding::Config::from_env()?;
-    config.server.listen = "127.0.0.1:0".parse()?;
+    config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = service_runtime::config::Deployment::Local;
     config.postgres = postgres;
     config.atlassian.public_base_url = PUBLIC_BASE_URL.parse()?;
     config.atlassian.install_keys_url = sim

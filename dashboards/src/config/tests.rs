@@ -13,7 +13,11 @@ fn defaults() -> Config {
 fn the_defaults_work_on_the_local_stack() {
     let config = defaults();
     config.validate().unwrap();
-    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8082");
+    assert_eq!(
+        config.server.listen,
+        Some("127.0.0.1:8082".parse().unwrap())
+    );
+    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9182");
     assert_eq!(config.onboarding_url.as_str(), "http://127.0.0.1:8081/");
 }
 

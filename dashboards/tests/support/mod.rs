@@ -44,7 +44,7 @@ impl Setup {
     pub async fn start_with(adjust: impl FnOnce(&mut dashboards::Config)) -> Self {
         let stack = Stack::from_env();
         let mut config = dashboards::Config::from_env().unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.listen_on_free_ports();
         config.postgres = stack.fresh_postgres().await;
         config.clickhouse = stack.fresh_clickhouse().await;
         config.onboarding_url = "http://onboarding.test".parse().unwrap();

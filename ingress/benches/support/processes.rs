@@ -24,7 +24,8 @@ pub(crate) struct IngressEnv<'a> {
     pub(crate) public_base_url: &'a str,
 }
 
-/// The release `ingress` binary, configured as in production: by environment variables.
+/// The release `ingress` binary, configured as in production: by environment variables (in
+/// local mode, for the simulator's keys).
 pub(crate) struct Ingress {
     /// `http://127.0.0.1:<port>`
     pub(crate) url: String,
@@ -36,10 +37,14 @@ pub(crate) struct Ingress {
 impl Ingress {
     pub(crate) async fn start(env: &IngressEnv<'_>) -> anyhow::Result<Self> {
         let port = free_port();
+        let admin = format!("127.0.0.1:{}", free_port());
         let log = std::env::temp_dir().join(format!("{}.log", unique("bench-ingress")));
         let stderr = std::fs::File::create(&log).context("create the ingress log")?;
         let child = Command::new(env!("CARGO_BIN_EXE_ingress"))
             .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
+            .env("INGRESS_ADMIN_ADDR", &admin)
+            // The simulator's plain-http keys and the committed SECRETS_KEY.
+            .env("DEPLOYMENT", "local")
             .env("KAFKA_BROKERS", env.brokers)
             .env("KAFKA_RAW_TOPIC", env.raw_topic)
             .env("KAFKA_DEAD_LETTER_TOPIC", env.dead_letter_topic)
@@ -52,7 +57,7 @@ impl Ingress {
             .spawn()
             .context("start the ingress binary")?;
         let url = format!("http://127.0.0.1:{port}");
-        let readyz = format!("{url}/readyz");
+        let readyz = format!("http://{admin}/readyz");
         eventually(
             START_LIMIT,
             &format!("ingress to report ready (its log: {})", log.display()),

@@ -61,7 +61,9 @@ impl Harness {
         let postgres = stack.fresh_postgres().await;
 
         let mut onboarding_config = onboarding::Config::from_env().unwrap();
-        onboarding_config.server.listen = "127.0.0.1:0".parse().unwrap();
+        onboarding_config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        onboarding_config.server.deployment = service_runtime::config::Deployment::Local;
         onboarding_config.postgres = postgres.clone();
         onboarding_config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
         onboarding_config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
@@ -74,7 +76,9 @@ impl Harness {
         let raw_topic = unique("raw");
         let dead_letter_topic = unique("dead");
         let mut config = ingress::Config::from_env().unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        config.server.deployment = service_runtime::config::Deployment::Local;
         config.postgres = postgres;
         config.topics.raw = raw_topic.clone();
         config.topics.dead_letter = dead_letter_topic.clone();

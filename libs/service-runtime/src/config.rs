@@ -4,7 +4,10 @@
 //! error naming the variable, as the services always did.
 
 pub mod check;
+mod deployment;
 pub mod parse;
+
+pub use deployment::Deployment;
 
 use std::ffi::OsStr;
 
@@ -23,6 +26,11 @@ pub enum ConfigError {
     },
     #[error("environment variable {name} is not valid unicode")]
     NotUnicode { name: String },
+    /// A development fallback (a committed key, the local simulator's URLs) outside local mode.
+    #[error(
+        "environment variable {name} {what}, a development fallback only DEPLOYMENT=local allows"
+    )]
+    DevelopmentFallback { name: String, what: String },
     /// Anything else clap refuses: only a mistake in a declaration gets here.
     #[error("reading the configuration: {0}")]
     Unreadable(String),

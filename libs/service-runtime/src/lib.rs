@@ -1,5 +1,6 @@
 //! The runtime every MetaFrazo binary shares: typed config from environment variables,
-//! structured logs, `/healthz` + `/readyz` + `/metrics`, and serving with graceful shutdown.
+//! structured logs, `/healthz` + `/readyz` + `/metrics` on an admin port of their own, and
+//! serving with a connection cap and graceful shutdown.
 
 pub mod checks;
 pub mod config;
@@ -16,4 +17,6 @@ pub mod telemetry;
 
 pub use config::ConfigError;
 pub use readiness::{DependencyCheck, Readiness};
-pub use server::{Application, ServerConfig, ServiceRouter, new_registry, serve, shutdown_signal};
+pub use server::{
+    Application, BindError, Routes, ServerConfig, ServiceRouter, new_registry, shutdown_signal,
+};

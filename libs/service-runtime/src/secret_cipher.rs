@@ -26,6 +26,9 @@ pub enum CipherError {
 #[derive(Clone)]
 pub struct SecretCipher {
     cipher: Aes256Gcm,
+    /// Made from `DEVELOPMENT_KEY`, which is in the repository: fine for the local stack, and
+    /// refused elsewhere (`refuse_development_key`).
+    development: bool,
 }
 
 impl SecretCipher {
@@ -33,10 +36,27 @@ impl SecretCipher {
     /// `default_value = DEVELOPMENT_KEY`): a key of the wrong length is refused as the
     /// configuration is read, and the development key is logged as such.
     pub fn parse_key(key: &str) -> Result<Self, CipherError> {
-        if key == DEVELOPMENT_KEY {
+        let cipher = Self::from_base64(&SecretString::from(key))?;
+        if cipher.development {
             tracing::warn!("SECRETS_KEY is not set: using the local development key");
         }
-        Self::from_base64(&SecretString::from(key))
+        Ok(cipher)
+    }
+
+    /// Outside local mode the development key is refused: it is committed in the repository, so
+    /// every secret it encrypted could be read by anyone with a copy of a database dump. Unset
+    /// and empty (`SECRETS_KEY=`, as Docker Compose passes it) both fall back to it.
+    pub fn refuse_development_key(
+        &self,
+        deployment: crate::config::Deployment,
+    ) -> Result<(), crate::ConfigError> {
+        if !self.development {
+            return Ok(());
+        }
+        deployment.allow_fallback(
+            "SECRETS_KEY",
+            "is unset, empty or the development key committed in the repository",
+        )
     }
 
     pub fn from_base64(key: &SecretString) -> Result<Self, CipherError> {
@@ -44,7 +64,13 @@ impl SecretCipher {
             .decode(key.expose_secret().trim())
             .map_err(|_| CipherError::BadKey)?;
         let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| CipherError::BadKey)?;
-        Ok(Self { cipher })
+        Ok(Self {
+            cipher,
+            // Compared as bytes, so the committed key spelled another way is caught too.
+            development: STANDARD
+                .decode(DEVELOPMENT_KEY)
+                .is_ok_and(|dev| dev == bytes),
+        })
     }
 
     /// `nonce || ciphertext`, as stored.

@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::{Router, routing::get};
-use service_runtime::{Application, ServerConfig};
+use service_runtime::{Application, Routes, ServerConfig};
 use test_kit::{TestApp, eventually};
 
 /// An app whose `/slow` takes `request_takes` to answer (the in-flight request shutdown has to
@@ -30,7 +30,17 @@ async fn app_with_a_slow_route(request_takes: Duration, grace: Duration) -> (Tes
         shutdown_grace: grace,
         ..ServerConfig::loopback()
     };
-    let app = TestApp::spawn(Application::bind(&config, router).await.unwrap());
+    let app = TestApp::spawn(
+        Application::bind(
+            &config,
+            Routes {
+                public: Some(router),
+                admin: Router::new(),
+            },
+        )
+        .await
+        .unwrap(),
+    );
     (app, entered)
 }
 

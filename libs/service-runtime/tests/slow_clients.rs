@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use service_runtime::{Application, ServerConfig};
+use service_runtime::{Application, Routes, ServerConfig};
 use test_kit::TestApp;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -20,7 +20,17 @@ async fn app() -> TestApp {
         header_read_timeout: HEADER_READ_TIMEOUT,
         ..ServerConfig::loopback()
     };
-    TestApp::spawn(Application::bind(&config, router).await.unwrap())
+    TestApp::spawn(
+        Application::bind(
+            &config,
+            Routes {
+                public: Some(router),
+                admin: Router::new(),
+            },
+        )
+        .await
+        .unwrap(),
+    )
 }
 
 async fn connect(app: &TestApp) -> TcpStream {

@@ -258,10 +258,13 @@ fn url_via(raw: &str, addr: SocketAddr) -> String {
     url.to_string()
 }
 
-/// A service running inside the test process on a port of its own.
+/// A service running inside the test process on ports of its own.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>` of its public routes; for a service with none (the pipeline),
+    /// its admin port's.
     pub address: String,
+    /// `http://127.0.0.1:<port>` of its admin port: `/healthz`, `/readyz`, `/metrics`.
+    pub admin_address: String,
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -269,13 +272,17 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn spawn(app: service_runtime::Application) -> Self {
-        let address = format!("http://{}", app.local_addr());
+        let admin_address = format!("http://{}", app.admin_addr());
+        let address = app
+            .public_addr()
+            .map_or_else(|| admin_address.clone(), |addr| format!("http://{addr}"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         Self {
             address,
+            admin_address,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -285,12 +292,31 @@ impl TestApp {
         }
     }
 
+    /// `GET path` on the public port.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
             .send()
             .await
             .expect("the service answers")
+    }
+
+    /// `GET path` on the admin port (`/healthz`, `/readyz`, `/metrics`).
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.admin_address))
+            .send()
+            .await
+            .expect("the admin port answers")
+    }
+
+    /// The Prometheus text `/metrics` answers on the admin port.
+    pub async fn metrics(&self) -> String {
+        self.admin_get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("a metrics body")
     }
 
     /// Triggers a graceful shutdown and waits for the server to finish.
@@ -303,7 +329,7 @@ impl TestApp {
 
     /// `/readyz` answers 200 now.
     pub async fn assert_ready(&self) {
-        let response = self.get("/readyz").await;
+        let response = self.admin_get("/readyz").await;
         let status = response.status();
         assert_eq!(
             status,
@@ -323,7 +349,7 @@ impl TestApp {
     /// Polls `/readyz` until it answers 200; the panic shows its last body.
     async fn wait_for_readyz(&self, timeout: Duration, what: &str) {
         eventually(timeout, what, || async {
-            let response = self.get("/readyz").await;
+            let response = self.admin_get("/readyz").await;
             if response.status() == 200 {
                 Ok(())
             } else {
@@ -333,25 +359,42 @@ impl TestApp {
         .await;
     }
 
-    /// With `gate` closed `/readyz` is 503 and names `dependency`; once it opens again the
-    /// service reports ready by itself within a few seconds, and `/healthz` stays 200 throughout.
+    /// Waits (up to 5 s: a readiness answer is kept for a second) for `/readyz` to answer 503
+    /// because `why`; returns its body.
+    pub async fn wait_until_not_ready(&self, why: &str) -> serde_json::Value {
+        eventually(
+            Duration::from_secs(5),
+            &format!("/readyz to answer 503: {why}"),
+            || async {
+                let response = self.admin_get("/readyz").await;
+                match response.status().as_u16() {
+                    503 => Ok(response
+                        .json::<serde_json::Value>()
+                        .await
+                        .expect("JSON body")),
+                    status => Err(status),
+                }
+            },
+        )
+        .await
+    }
+
+    /// With `gate` closed `/readyz` turns 503 and names `dependency` (once the last answer,
+    /// kept for a second, has expired); once it opens again the service reports ready by itself
+    /// within a few seconds, and `/healthz` stays 200 throughout.
     pub async fn assert_readiness_follows(&self, gate: &TcpGate, dependency: &str) {
         self.assert_ready().await;
         gate.close().await;
-        let response = self.get("/readyz").await;
-        assert_eq!(
-            response.status(),
-            503,
-            "ready although {dependency} is cut off"
-        );
-        let body: serde_json::Value = response.json().await.expect("JSON body");
+        let body = self
+            .wait_until_not_ready(&format!("{dependency} is cut off"))
+            .await;
         assert_eq!(body["error"], "not_ready");
         assert_ne!(body["dependencies"][dependency], "ok", "body: {body}");
         assert!(
             body["message"].as_str().unwrap_or("").contains(dependency),
             "the message should name {dependency}: {body}"
         );
-        assert_eq!(self.get("/healthz").await.status(), 200);
+        assert_eq!(self.admin_get("/healthz").await.status(), 200);
 
         gate.open();
         self.wait_for_readyz(
@@ -362,17 +405,50 @@ impl TestApp {
     }
 }
 
-/// Runs a service binary on a free port, waits until it listens, sends SIGTERM and asserts it
-/// exits 0 within its grace period: what `compose/local down` and orchestrators rely on.
-pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &str) {
-    let port = free_port();
+/// `/healthz`, `/readyz` and `/metrics` answer on the app's admin port and are unknown paths
+/// (404) on its public port, where anyone could flood readiness or read the metrics' tenants.
+/// The app must be ready.
+pub async fn assert_operational_routes_on_the_admin_port_only(app: &TestApp) {
+    assert_ne!(app.address, app.admin_address, "a public and an admin port");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(
+            app.get(path).await.status(),
+            404,
+            "{path} on the public port"
+        );
+        assert_eq!(
+            app.admin_get(path).await.status(),
+            200,
+            "{path} on the admin port"
+        );
+    }
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("dependency_up{"), "{metrics}");
+}
+
+/// Runs a service binary on free ports in local mode (`public_var`, its public address's
+/// variable, is `None` for the pipeline; `admin_var` its admin address's), waits until it
+/// listens, sends SIGTERM and asserts it exits 0 within its grace period: what
+/// `compose/local down` and orchestrators rely on.
+pub async fn assert_binary_stops_cleanly_on_sigterm(
+    binary: &str,
+    public_var: Option<&str>,
+    admin_var: &str,
+) {
+    let admin_port = free_port();
     // Databases of its own: a binary built from a branch with a newer migration must not
     // migrate the stack's own databases, or the stack's services refuse to start.
     let stack = Stack::from_env();
     let postgres = stack.fresh_postgres().await;
     let clickhouse = stack.fresh_clickhouse().await;
-    let mut child = tokio::process::Command::new(binary)
-        .env(listen_var, format!("127.0.0.1:{port}"))
+    let mut command = tokio::process::Command::new(binary);
+    if let Some(public_var) = public_var {
+        command.env(public_var, format!("127.0.0.1:{}", free_port()));
+    }
+    let mut child = command
+        .env(admin_var, format!("127.0.0.1:{admin_port}"))
+        // The local stack's development fallbacks (the committed key, the simulator's URLs).
+        .env("DEPLOYMENT", "local")
         .env("DATABASE_URL", postgres.url.expose_secret())
         .env("CLICKHOUSE_DATABASE", &clickhouse.database)
         .env("SHUTDOWN_GRACE_SECS", "5")
@@ -380,7 +456,7 @@ pub async fn assert_binary_stops_cleanly_on_sigterm(binary: &str, listen_var: &s
         .kill_on_drop(true)
         .spawn()
         .expect("start the service binary");
-    let health = format!("http://127.0.0.1:{port}/healthz");
+    let health = format!("http://127.0.0.1:{admin_port}/healthz");
     eventually(
         Duration::from_secs(20),
         &format!("{binary} to listen"),

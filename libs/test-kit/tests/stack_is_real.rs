@@ -164,20 +164,21 @@ async fn mail_sent_with_lettre_lands_in_the_sink() {
     );
 }
 
+/// Each service and the variable of its admin port, where its metrics are.
 const SERVICES: [(&str, &str); 4] = [
-    ("ingress", "INGRESS_ADDR"),
-    ("onboarding", "ONBOARDING_ADDR"),
-    ("dashboards", "DASHBOARDS_ADDR"),
-    ("pipeline", "PIPELINE_ADDR"),
+    ("ingress", "INGRESS_ADMIN_ADDR"),
+    ("onboarding", "ONBOARDING_ADMIN_ADDR"),
+    ("dashboards", "DASHBOARDS_ADMIN_ADDR"),
+    ("pipeline", "PIPELINE_ADMIN_ADDR"),
 ];
 
-fn service_addr(variable: &str) -> String {
+fn admin_addr(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
         let port = match variable {
-            "INGRESS_ADDR" => 8080,
-            "ONBOARDING_ADDR" => 8081,
-            "DASHBOARDS_ADDR" => 8082,
-            _ => 8083,
+            "INGRESS_ADMIN_ADDR" => 9180,
+            "ONBOARDING_ADMIN_ADDR" => 9181,
+            "DASHBOARDS_ADMIN_ADDR" => 9182,
+            _ => 9183,
         };
         format!("127.0.0.1:{port}")
     })
@@ -208,7 +209,7 @@ async fn prometheus_scrapes_every_service_and_finds_it_up() {
 #[tokio::test]
 async fn promtool_accepts_what_every_service_exposes() {
     for (service, variable) in SERVICES {
-        let url = format!("http://{}/metrics", service_addr(variable));
+        let url = format!("http://{}/metrics", admin_addr(variable));
         let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
         assert!(!body.is_empty(), "{service} exposes no metrics");
         let mut promtool = tokio::process::Command::new("promtool")

@@ -5,7 +5,7 @@ use std::time::Duration;
 use atlassian_auth::forge_fit::ForgeAppConfig;
 use service_runtime::{
     ConfigError,
-    config::{check, parse},
+    config::{Deployment, check, parse},
 };
 use url::Url;
 
@@ -91,5 +91,16 @@ impl AtlassianConfig {
         }
         check::http_url("FORGE_JWKS_URL", &self.forge.jwks_url)?;
         check::not_zero("ONBOARDING_BODY_READ_TIMEOUT_MS", self.body_read_timeout)
+    }
+
+    /// Outside local mode, where we fetch keys and call Jira must be https: the defaults are the
+    /// local simulator's plain-http URLs, and keys fetched over http could be anyone's.
+    /// (`ATLASSIAN_API_BASE_URL=site` calls each installation's own https site.)
+    pub fn refuse_development_urls(&self, deployment: Deployment) -> Result<(), ConfigError> {
+        if let Some(api_base) = &self.api_base_override {
+            deployment.require_https("ATLASSIAN_API_BASE_URL", api_base)?;
+        }
+        deployment.require_https("FORGE_JWKS_URL", &self.forge.jwks_url)?;
+        deployment.require_https("ATLASSIAN_INSTALL_KEYS_URL", &self.install_keys_url)
     }
 }

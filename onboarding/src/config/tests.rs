@@ -5,10 +5,28 @@ use super::*;
 /// What the case is, how it breaks a valid config, and what the refusal must say.
 type Case = (&'static str, fn(&mut Config), &'static str);
 
+/// The declared defaults in local mode, as the local stack runs them.
 fn defaults() -> Config {
     let mut config: Config =
-        config::defaults(std::iter::empty()).expect("the declared defaults parse");
+        config::defaults(["--deployment", "local"]).expect("the declared defaults parse");
     config.resolve();
+    config
+}
+
+/// Local defaults with every development fallback replaced, in production mode.
+fn production() -> Config {
+    let mut config = defaults();
+    config.server.deployment = config::Deployment::Production;
+    config.cipher =
+        SecretCipher::parse_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    config.atlassian.api_base_override = None;
+    config.atlassian.forge.jwks_url =
+        "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+            .parse()
+            .unwrap();
+    config.atlassian.install_keys_url = "https://connect-install-keys.atlassian.com"
+        .parse()
+        .unwrap();
     config
 }
 
@@ -16,7 +34,11 @@ fn defaults() -> Config {
 fn the_defaults_work_on_the_local_stack() {
     let config = defaults();
     config.validate().unwrap();
-    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8081");
+    assert_eq!(
+        config.server.listen,
+        Some("127.0.0.1:8081".parse().unwrap())
+    );
+    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9181");
     assert_eq!(config.oidc.providers.len(), 2, "both local providers");
     assert!(
         !config.accounts.cookie_secure,
@@ -112,6 +134,53 @@ fn off_hides_a_provider_and_site_calls_each_installations_own_site() {
         config.accounts.cookie_secure,
         "https unless COOKIE_SECURE says"
     );
+}
+
+#[test]
+fn outside_local_mode_each_development_fallback_is_refused_naming_its_variable() {
+    let unset: Config = config::defaults(std::iter::empty()).unwrap();
+    assert_eq!(
+        unset.server.deployment,
+        config::Deployment::Production,
+        "production unless DEPLOYMENT says local"
+    );
+    production().validate().expect("no fallback left");
+    let cases: [Case; 4] = [
+        (
+            "the development SECRETS_KEY (what an unset or empty one falls back to)",
+            |c| c.cipher = SecretCipher::parse_key(DEVELOPMENT_KEY).unwrap(),
+            "environment variable SECRETS_KEY is unset, empty or the development key committed \
+             in the repository, a development fallback only DEPLOYMENT=local allows",
+        ),
+        (
+            "the simulator's Jira API",
+            |c| c.atlassian.api_base_override = Some("http://127.0.0.1:8090".parse().unwrap()),
+            "environment variable ATLASSIAN_API_BASE_URL is http://127.0.0.1:8090/, not https",
+        ),
+        (
+            "the simulator's Forge JWKS",
+            |c| {
+                c.atlassian.forge.jwks_url =
+                    atlassian_auth::forge_fit::LOCAL_JWKS_URL.parse().unwrap()
+            },
+            "environment variable FORGE_JWKS_URL is http://127.0.0.1:8090/forge/jwks.json, not https",
+        ),
+        (
+            "the simulator's install keys",
+            |c| {
+                c.atlassian.install_keys_url = "http://127.0.0.1:8090/install-keys".parse().unwrap()
+            },
+            "environment variable ATLASSIAN_INSTALL_KEYS_URL is http://127.0.0.1:8090/install-keys, not https",
+        ),
+    ];
+    for (case, fall_back, expected) in cases {
+        let mut config = production();
+        fall_back(&mut config);
+        let message = config.validate().expect_err(case).to_string();
+        assert!(message.contains(expected), "{case}: {message}");
+        config.server.deployment = config::Deployment::Local;
+        config.validate().expect(case);
+    }
 }
 
 #[test]

@@ -35,7 +35,9 @@ impl Harness {
         let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
         let stack = Stack::from_env();
         let mut config = onboarding::Config::from_env().unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        config.server.deployment = service_runtime::config::Deployment::Local;
         config.postgres = stack.fresh_postgres().await;
         config.clickhouse = stack.fresh_clickhouse().await;
         config.atlassian.public_base_url = PUBLIC_BASE_URL.parse().unwrap();

@@ -13,7 +13,8 @@ fn defaults() -> Config {
 fn the_defaults_work_on_the_local_stack() {
     let config = defaults();
     config.validate().unwrap();
-    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8083");
+    assert_eq!(config.server.listen, None, "no public port");
+    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9183");
     assert_eq!(config.batch.max_bytes, 33_554_432);
     assert_eq!(config.consumer.instance_id, None);
     assert_eq!(config.retention.interval, Duration::from_secs(3600));

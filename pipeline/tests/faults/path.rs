@@ -36,7 +36,7 @@ pub(crate) enum Membership {
 struct PipelineProcess {
     child: Option<tokio::process::Child>,
     membership: Membership,
-    /// Where its health and metrics are served.
+    /// Its admin port: health, readiness and metrics.
     addr: String,
 }
 const RAW_PARTITIONS: i32 = 4;
@@ -105,7 +105,9 @@ impl FaultPath {
             .unwrap();
 
         let mut ingress_config = ingress::Config::from_env().unwrap();
-        ingress_config.server.listen = "127.0.0.1:0".parse().unwrap();
+        ingress_config.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        ingress_config.server.deployment = service_runtime::config::Deployment::Local;
         ingress_config.postgres = postgres;
         ingress_config.kafka.brokers = brokers.clone();
         ingress_config.topics.raw = raw_topic.clone();
@@ -172,7 +174,7 @@ impl FaultPath {
             .unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
-            .env("PIPELINE_ADDR", &addr)
+            .env("PIPELINE_ADMIN_ADDR", &addr)
             .env(
                 "CLICKHOUSE_URL",
                 format!("http://{}", self.clickhouse_gate.addr),

@@ -28,7 +28,9 @@ impl Services {
         let jwks_url = atlassian.jwks_url().expect("the simulator serves");
 
         let mut onboarding = onboarding::Config::from_env().expect("onboarding config");
-        onboarding.server.listen = "127.0.0.1:0".parse().expect("address");
+        onboarding.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        onboarding.server.deployment = service_runtime::config::Deployment::Local;
         onboarding.postgres = postgres.clone();
         onboarding.atlassian.public_base_url = PUBLIC_BASE_URL.parse().expect("url");
         onboarding.atlassian.install_keys_url = atlassian
@@ -50,7 +52,9 @@ impl Services {
 
         let (raw, dead_letter) = (unique("raw"), unique("dead"));
         let mut ingress = ingress::Config::from_env().expect("ingress config");
-        ingress.server.listen = "127.0.0.1:0".parse().expect("address");
+        ingress.server.listen_on_free_ports();
+        // Tests run the development fallbacks (the simulator, the committed key).
+        ingress.server.deployment = service_runtime::config::Deployment::Local;
         ingress.postgres = postgres;
         ingress.topics.raw = raw.clone();
         ingress.topics.dead_letter = dead_letter.clone();
