@@ -271,7 +271,7 @@ async fn a_forge_token_carries_one_delivery_however_often_and_however_fast_it_is
 
     let envelopes = harness.envelopes(&harness.raw_topic, 2).await;
     assert_eq!(envelopes[0].0.delivery_id, envelopes[1].0.delivery_id);
-    let metrics = harness.ingress.get("/metrics").await.text().await.unwrap();
+    let metrics = harness.ingress.metrics().await;
     assert!(
         metrics
             .lines()

@@ -63,7 +63,8 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
         .unwrap();
 
     let mut ingress_config = ingress::Config::from_env().unwrap();
-    ingress_config.server.listen = "127.0.0.1:0".parse().unwrap();
+    ingress_config.server.listen_on_free_ports();
+    ingress_config.server.deployment = service_runtime::config::Deployment::Local;
     ingress_config.postgres = postgres.clone();
     ingress_config.topics.raw = raw.clone();
     ingress_config.topics.dead_letter = dead.clone();
@@ -77,7 +78,7 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
     ingress.wait_until_ready().await;
 
     let mut pipeline_config = pipeline::Config::from_env().unwrap();
-    pipeline_config.server.listen = "127.0.0.1:0".parse().unwrap();
+    pipeline_config.server.listen_on_free_ports();
     pipeline_config.clickhouse = clickhouse.clone();
     pipeline_config.topics.raw = raw.clone();
     pipeline_config.topics.dead_letter = dead.clone();
