@@ -45,6 +45,9 @@ export KAFKA_GROUP_INSTANCE_ID=${KAFKA_GROUP_INSTANCE_ID:-pipeline-local}
 # 90 days, not the hour a deployment keeps: the golden path's Data Center walk sends seeded
 # issue lifecycles made weeks ago, which a real Jira never would.
 export INGRESS_REPLAY_WINDOW_SECS=${INGRESS_REPLAY_WINDOW_SECS:-7776000}
+# The front door (nginx) appends the client's address to X-Forwarded-For: onboarding's sign-in
+# limit per client reads that entry, and no other.
+export FORWARDED_FOR_HOPS=${FORWARDED_FOR_HOPS:-1}
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 fail_note() { printf '\033[31mxx\033[0m %s\n' "$*" >&2; }

@@ -733,6 +733,65 @@ async fn parallel_guesses_get_no_more_tries_than_the_limit() {
     assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
 }
 
+/// One client guessing across many addresses is stopped by its own count, before any address's
+/// count is reached, and only that client: the owner of an address it tried signs in from
+/// elsewhere. The address the client claims (left of what the front door wrote) changes nothing.
+#[tokio::test]
+async fn one_client_guessing_many_addresses_is_stopped_and_no_one_else() {
+    let harness = Harness::start_with(|config| {
+        config.accounts.forwarded_for_hops = 1;
+        config.accounts.sign_in_max_failures_per_client = 4;
+    })
+    .await;
+    let victims: Vec<String> = (0..6).map(|n| email(&format!("victim{n}"))).collect();
+    for victim in &victims {
+        harness.signed_up(victim).await;
+    }
+    let mut attacker = harness.browser();
+    attacker.get("/sign-in").await.assert_status(200);
+    let mut statuses = Vec::new();
+    for victim in &victims {
+        // One wrong guess each: no address comes near its own limit of 3.
+        let page = attacker
+            .submit_from(
+                "203.0.113.7",
+                "/sign-in",
+                &[("email", victim), ("password", "a wrong guess, again")],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
+
+    // The last address tried, with its right password: still refused from that client...
+    attacker
+        .submit_from(
+            "203.0.113.7",
+            "/sign-in",
+            &[
+                ("email", &victims[5]),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await
+        .assert_status(429)
+        .assert_contains("from your network");
+    // ...and let in from another.
+    let mut owner = harness.browser();
+    owner.get("/sign-in").await.assert_status(200);
+    owner
+        .submit_from(
+            "198.51.100.20",
+            "/sign-in",
+            &[
+                ("email", &victims[5]),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await
+        .assert_redirect_to("/");
+}
+
 /// An invitation grants no more than its sender holds now: once the admin who sent it is made
 /// a viewer, the link is refused and the owner's list no longer shows it as pending.
 #[tokio::test]

@@ -86,6 +86,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oidc_flows_in_the_browser",
         sql: include_str!("../migrations/0015_oidc_flows_in_the_browser.sql"),
     },
+    Migration {
+        version: 16,
+        name: "sign_in_failures_by_client",
+        sql: include_str!("../migrations/0016_sign_in_failures_by_client.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -106,53 +106,76 @@ pub async fn lock_confirmed(
         .is_some_and(|row| row.get(0)))
 }
 
-/// Takes one password attempt for `email` if it has fewer than `max` failures in the window:
-/// the attempt counts as a failure from now on (the caller clears the address's failures when
-/// the password matches). Counting and taking happen under a lock per address, before any
-/// hashing, so parallel guesses cannot all pass a check that none of them has yet failed.
+/// How many failed sign-ins a window allows, per address and per client.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLimits {
+    pub window_secs: i64,
+    pub max_per_address: i64,
+    pub max_per_client: i64,
+}
+
+/// Why an attempt was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// Too many failures for this address: guesses at one account.
+    Address,
+    /// Too many failures from this client, whatever the addresses: one client trying many.
+    Client,
+}
+
+/// Takes one password attempt for `email` from `client` if both have fewer failures in the
+/// window than allowed: the attempt counts as a failure from now on (the caller clears the
+/// address's failures when the password matches). Counting and taking happen under a lock per
+/// address and one per client, before any hashing, so parallel guesses cannot all pass a check
+/// that none of them has yet failed. The address's lock is always taken first, so two attempts
+/// never wait on each other's second lock.
 pub async fn take_sign_in_attempt(
     client: &mut deadpool_postgres::Client,
     email: &str,
-    window_secs: i64,
-    max: i64,
-) -> Result<bool, tokio_postgres::Error> {
+    from: &str,
+    limits: SignInLimits,
+) -> Result<Result<(), SignInRefusal>, tokio_postgres::Error> {
+    // Two classes of advisory lock, so an address and a client hashing alike never share one.
+    const ADDRESS_LOCKS: i32 = 1;
+    const CLIENT_LOCKS: i32 = 2;
     let email = normalize_email(email);
+    let window = limits.window_secs as f64;
     let transaction = client.transaction().await?;
     transaction
-        .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&email])
+        .execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2)), pg_advisory_xact_lock($3, hashtext($4))",
+            &[&ADDRESS_LOCKS, &email, &CLIENT_LOCKS, &from],
+        )
         .await?;
-    if recent_sign_in_failures(&transaction, &email, window_secs).await? >= max {
-        return Ok(false);
+    let counts = transaction
+        .query_one(
+            "SELECT count(*) FILTER (WHERE email = $1), count(*) FILTER (WHERE client = $2)
+             FROM sign_in_failures
+             WHERE (email = $1 OR client = $2) AND at >= now() - make_interval(secs => $3)",
+            &[&email, &from, &window],
+        )
+        .await?;
+    let (by_address, by_client): (i64, i64) = (counts.get(0), counts.get(1));
+    if by_address >= limits.max_per_address {
+        return Ok(Err(SignInRefusal::Address));
+    }
+    if by_client >= limits.max_per_client {
+        return Ok(Err(SignInRefusal::Client));
     }
     transaction
         .execute(
             "DELETE FROM sign_in_failures WHERE at < now() - make_interval(secs => $1)",
-            &[&(window_secs as f64)],
+            &[&window],
         )
         .await?;
     transaction
         .execute(
-            "INSERT INTO sign_in_failures (email) VALUES ($1)",
-            &[&email],
+            "INSERT INTO sign_in_failures (email, client) VALUES ($1, $2)",
+            &[&email, &from],
         )
         .await?;
     transaction.commit().await?;
-    Ok(true)
-}
-
-pub async fn recent_sign_in_failures(
-    client: &impl GenericClient,
-    email: &str,
-    window_secs: i64,
-) -> Result<i64, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT count(*) FROM sign_in_failures
-             WHERE email = $1 AND at >= now() - make_interval(secs => $2)",
-            &[&normalize_email(email), &(window_secs as f64)],
-        )
-        .await?
-        .get(0))
+    Ok(Ok(()))
 }
 
 pub async fn clear_sign_in_failures(

@@ -9,7 +9,9 @@
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
-use axum::{Router, http::header, middleware, response::IntoResponse, routing::get};
+use axum::{
+    Router, extract::ConnectInfo, http::header, middleware, response::IntoResponse, routing::get,
+};
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -19,6 +21,7 @@ use hyper_util::{
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 
 mod config;
 
@@ -322,9 +325,9 @@ async fn serve(
             }
             () = shutdown.cancelled() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, or a connection reset before it was accepted:
                     // keep serving the connections we have, and try again shortly.
@@ -335,7 +338,13 @@ async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        // The peer, as axum's `ConnectInfo` (what a limit per client starts from).
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let connection =
             graceful.watch(connections.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {

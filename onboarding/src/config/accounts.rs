@@ -68,6 +68,24 @@ pub struct AccountsConfig {
         default_value_t = 5
     )]
     pub sign_in_max_failures: i64,
+    /// More failed passwords from one client (whatever the addresses) than this within the
+    /// window are refused (429) until the window passes: one client trying many accounts.
+    #[arg(
+        long = "sign-in-max-failures-per-client",
+        env = "SIGN_IN_MAX_FAILURES_PER_CLIENT",
+        default_value_t = 50
+    )]
+    pub sign_in_max_failures_per_client: i64,
+    /// How many proxies in front of onboarding append to `X-Forwarded-For` (the local stack's
+    /// front door is one). The client is the entry that many places from the right, the last
+    /// one a proxy of ours wrote; entries further left are the client's own word. 0 takes the
+    /// connection's peer address.
+    #[arg(
+        long = "forwarded-for-hops",
+        env = "FORWARDED_FOR_HOPS",
+        default_value_t = 0
+    )]
+    pub forwarded_for_hops: usize,
     /// The window failed passwords are counted in, in seconds.
     #[arg(
         long = "sign-in-window-secs",
@@ -117,6 +135,10 @@ impl AccountsConfig {
         check::not_zero("SESSION_TTL_HOURS", self.session_ttl)?;
         check::at_least_one("PASSWORD_HASHES_IN_FLIGHT", self.password_hashes_in_flight)?;
         check::at_least_one("SIGN_IN_MAX_FAILURES", self.sign_in_max_failures)?;
+        check::at_least_one(
+            "SIGN_IN_MAX_FAILURES_PER_CLIENT",
+            self.sign_in_max_failures_per_client,
+        )?;
         check::at_least_one("SIGN_IN_WINDOW_SECS", self.sign_in_window_secs)?;
         check::http_url("DASHBOARDS_URL", &self.dashboards_url)
     }

@@ -11,6 +11,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{
+    client_address::ClientAddress,
     email_verification,
     error::{PageError, sign_in_outcome},
     pages::{Home, SignIn, SignUp, render},
@@ -20,7 +21,8 @@ use crate::{AppState, accounts::passwords, metrics::SignInOutcome};
 use accounts_store::{
     audit::{self},
     email_verifications::Confirms,
-    organizations, sessions, users,
+    organizations, sessions,
+    users::{self, SignInLimits, SignInRefusal},
 };
 
 #[derive(Deserialize)]
@@ -166,11 +168,12 @@ pub(crate) async fn sign_up_page(
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
+    from: ClientAddress,
     jar: CookieJar,
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&form.csrf)?;
-    let answer = check_password(&state, &visitor, jar, &form).await;
+    let answer = check_password(&state, &visitor, &from, jar, &form).await;
     let outcome = match &answer {
         Ok(response) if response.status() == StatusCode::UNAUTHORIZED => SignInOutcome::Refused,
         other => sign_in_outcome(other),
@@ -182,6 +185,7 @@ pub(crate) async fn sign_in(
 async fn check_password(
     state: &AppState,
     visitor: &Visitor,
+    from: &ClientAddress,
     jar: CookieJar,
     form: &AccountForm,
 ) -> Result<Response, PageError> {
@@ -191,13 +195,19 @@ async fn check_password(
     let taken = users::take_sign_in_attempt(
         &mut client,
         &form.email,
-        limits.sign_in_window_secs,
-        limits.sign_in_max_failures,
+        &from.0,
+        SignInLimits {
+            window_secs: limits.sign_in_window_secs,
+            max_per_address: limits.sign_in_max_failures,
+            max_per_client: limits.sign_in_max_failures_per_client,
+        },
     )
     .await?;
-    if !taken {
+    if let Err(refusal) = taken {
+        tracing::info!(?refusal, "sign-in refused: too many failures");
         return Err(PageError::TooManyAttempts {
             retry_after_secs: limits.sign_in_window_secs as u64,
+            from_client: refusal == SignInRefusal::Client,
         });
     }
     let user = users::by_email(&client, &form.email).await?;

@@ -23,8 +23,12 @@ pub(crate) enum PageError {
     Forbidden(&'static str),
     #[error("the form was not sent from MetaFrazo's own page, or it expired")]
     Csrf,
+    /// Too many failed passwords for the address, or from the client whatever the address.
     #[error("too many attempts")]
-    TooManyAttempts { retry_after_secs: u64 },
+    TooManyAttempts {
+        retry_after_secs: u64,
+        from_client: bool,
+    },
     /// Every password hashing slot is taken: come back in a few seconds.
     #[error("too many sign-ins at once")]
     Busy,
@@ -199,16 +203,36 @@ impl IntoResponse for PageError {
                     ],
                 ),
             ),
-            Self::TooManyAttempts { retry_after_secs } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                Message::new(
-                    "Too many attempts",
-                    &[&format!(
-                        "There were too many failed sign-ins for this address. Try again in {} minutes.",
-                        retry_after_secs.div_ceil(60)
-                    )],
-                ),
-            ),
+            Self::TooManyAttempts {
+                retry_after_secs,
+                from_client,
+            } => {
+                let minutes = retry_after_secs.div_ceil(60);
+                let (why, way_out) = if from_client {
+                    (
+                        format!(
+                            "There were too many failed sign-ins from your network. Try again in {minutes} minutes."
+                        ),
+                        "Nothing about your account changed.",
+                    )
+                } else {
+                    (
+                        format!(
+                            "There were too many failed sign-ins for this address. Try again in {minutes} minutes."
+                        ),
+                        "If it is your address, resetting your password lets you in at once.",
+                    )
+                };
+                let message = Message::new("Too many attempts", &[&why, way_out]);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    if from_client {
+                        message
+                    } else {
+                        message.with_link("/forgot-password", "Reset your password")
+                    },
+                )
+            }
             Self::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Message::new(

@@ -4,6 +4,7 @@
 
 mod account;
 mod api_tokens;
+mod client_address;
 mod email_verification;
 mod error;
 mod invite;

@@ -118,6 +118,21 @@ impl Browser {
         self.send(request).await
     }
 
+    /// Posts a form as [`Self::submit`] does, through a front door that says the client is
+    /// `client` (`X-Forwarded-For`, as the stack's nginx appends it).
+    pub async fn submit_from(&mut self, client: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self
+            .csrf
+            .clone()
+            .expect("a page with a form was seen first");
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        let request = self
+            .form_post(path, &form)
+            .header("X-Forwarded-For", format!("10.9.9.9, {client}"));
+        self.send(request).await
+    }
+
     /// Posts a form exactly as given: no CSRF token added.
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let request = self.form_post(path, fields);
