@@ -48,28 +48,6 @@ impl Harness {
             .unwrap()
             .map(|user| user.email)
     }
-
-    /// An organization "Acme" made by a confirmed owner from a setup link, and the path of the
-    /// invitation it mailed to `invitee`.
-    async fn invitation_to_acme(&self, invitee: &str) -> String {
-        let (_, mail) = self.install_and_read_setup_email().await;
-        let mut owner = self.signed_up(&email("owner")).await;
-        let org = owner
-            .create_organization(&support::setup_path(&mail), "Acme")
-            .await;
-        owner.get(&format!("/orgs/{org}/members")).await;
-        owner
-            .submit(
-                &format!("/orgs/{org}/invites"),
-                &[("email", invitee), ("role", "viewer")],
-            )
-            .await
-            .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
-        self.mailbox
-            .wait_for(invitee, "Join Acme on MetaFrazo", 0)
-            .await
-            .link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL))
-    }
 }
 
 /// Creates an API token on the account page; answers its text.

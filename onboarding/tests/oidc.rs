@@ -585,36 +585,13 @@ async fn an_id_token_for_another_audience_expired_or_wrongly_signed_is_refused()
     .await;
 }
 
-/// An organization "Acme" whose owner signed up with a password, and the path of the invitation
-/// it mailed to `invitee` as a viewer.
-async fn invitation_to_acme(harness: &Harness, invitee: &str) -> String {
-    let (_, mail) = harness.install_and_read_setup_email().await;
-    let mut owner = harness.signed_up(&email("owner")).await;
-    let org = owner
-        .create_organization(&support::setup_path(&mail), "Acme")
-        .await;
-    owner.get(&format!("/orgs/{org}/members")).await;
-    owner
-        .submit(
-            &format!("/orgs/{org}/invites"),
-            &[("email", invitee), ("role", "viewer")],
-        )
-        .await
-        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
-    harness
-        .mailbox
-        .wait_for(invitee, "Join Acme on MetaFrazo", 0)
-        .await
-        .link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL))
-}
-
 /// From an invitation, "Continue with Google" comes back to it; the invite is accepted only by
 /// an account at the invited address, which Google verified.
 #[tokio::test]
 async fn an_invite_is_accepted_through_google_only_for_the_invited_verified_address() {
     let harness = Harness::start().await;
     let invitee = email("invitee");
-    let invite = invitation_to_acme(&harness, &invitee).await;
+    let invite = harness.invitation_to_acme(&invitee).await;
 
     // Someone else's Google account, from the invitation: back on it, but it is not theirs.
     let mut stranger = harness.browser();
@@ -731,7 +708,7 @@ async fn microsofts_multi_tenant_endpoint_checks_each_tokens_tenant() {
 async fn an_invite_is_never_accepted_on_microsofts_unverified_email() {
     let harness = Harness::start().await;
     let invitee = email("invitee");
-    let invite = invitation_to_acme(&harness, &invitee).await;
+    let invite = harness.invitation_to_acme(&invitee).await;
 
     let mut claimant = harness.browser();
     claimant.get(&invite).await.assert_status(200);

@@ -108,29 +108,28 @@ impl Browser {
 
     /// Posts a form with the CSRF token of the last page seen.
     pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self
-            .csrf
-            .clone()
-            .expect("a page with a form was seen first");
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("csrf", &csrf));
-        let request = self.form_post(path, &form);
+        let request = self.form_post_with_csrf(path, fields);
         self.send(request).await
     }
 
     /// Posts a form as [`Self::submit`] does, through a front door that says the client is
-    /// `client` (`X-Forwarded-For`, as the stack's nginx appends it).
+    /// `client` (`X-Forwarded-For`, as the stack's nginx appends it), after an address the
+    /// client itself claimed (which must count for nothing).
     pub async fn submit_from(&mut self, client: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let request = self
+            .form_post_with_csrf(path, fields)
+            .header("X-Forwarded-For", format!("10.9.9.9, {client}"));
+        self.send(request).await
+    }
+
+    fn form_post_with_csrf(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let csrf = self
             .csrf
             .clone()
             .expect("a page with a form was seen first");
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf", &csrf));
-        let request = self
-            .form_post(path, &form)
-            .header("X-Forwarded-For", format!("10.9.9.9, {client}"));
-        self.send(request).await
+        self.form_post(path, &form)
     }
 
     /// Posts a form exactly as given: no CSRF token added.

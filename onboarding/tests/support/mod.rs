@@ -168,6 +168,26 @@ impl Harness {
         let client = self.pool.get().await.unwrap();
         client.query_one(sql, &[]).await.unwrap().get(0)
     }
+
+    /// An organization "Acme" made by a confirmed owner from a setup link, and the path of the
+    /// invitation it mailed to `invitee`.
+    pub async fn invitation_to_acme(&self, invitee: &str) -> String {
+        let (_, mail) = self.install_and_read_setup_email().await;
+        let mut owner = self.signed_up(&email("owner")).await;
+        let org = owner.create_organization(&setup_path(&mail), "Acme").await;
+        owner.get(&format!("/orgs/{org}/members")).await;
+        owner
+            .submit(
+                &format!("/orgs/{org}/invites"),
+                &[("email", invitee), ("role", "viewer")],
+            )
+            .await
+            .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
+        self.mailbox
+            .wait_for(invitee, "Join Acme on MetaFrazo", 0)
+            .await
+            .link_path(&format!("{}/invites/", PUBLIC_BASE_URL))
+    }
 }
 
 /// A fresh address for a test's user.
