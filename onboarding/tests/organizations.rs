@@ -733,6 +733,48 @@ async fn parallel_guesses_get_no_more_tries_than_the_limit() {
     assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
 }
 
+/// A sign-in answered "busy" checked nothing, so it costs no try: after a crowd of right
+/// passwords through one hashing slot, no failure is left counted against any address or the
+/// client, and each crowd member signs in on its next try.
+#[tokio::test]
+async fn a_sign_in_answered_busy_costs_no_try() {
+    let harness = Harness::start_with(|config| config.accounts.password_hashes_in_flight = 1).await;
+    let members: Vec<String> = (0..12).map(|n| email(&format!("member{n}"))).collect();
+    for member in &members {
+        harness.signed_up(member).await;
+    }
+    let mut crowd = tokio::task::JoinSet::new();
+    for member in members.clone() {
+        let mut browser = harness.browser();
+        browser.get("/sign-in").await.assert_status(200);
+        crowd.spawn(async move {
+            let page = browser
+                .submit(
+                    "/sign-in",
+                    &[("email", &member), ("password", "a long enough password")],
+                )
+                .await;
+            (member, page.status)
+        });
+    }
+    let answers = crowd.join_all().await;
+    assert!(
+        answers.iter().any(|(_, status)| *status == 503),
+        "12 sign-ins at once through one hashing slot, none busy: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(_, status)| [303, 503].contains(status)),
+        "{answers:?}"
+    );
+    assert_eq!(
+        harness.count("SELECT count(*) FROM sign_in_failures").await,
+        0,
+        "a busy answer left a try counted"
+    );
+}
+
 /// One client guessing across many addresses is stopped by its own count, before any address's
 /// count is reached, and only that client: the owner of an address it tried signs in from
 /// elsewhere. The address the client claims (left of what the front door wrote) changes nothing.

@@ -178,6 +178,25 @@ pub async fn take_sign_in_attempt(
     Ok(Ok(()))
 }
 
+/// Gives back one attempt [`take_sign_in_attempt`] took for `email` from `from` that checked
+/// nothing (the service was too busy to hash the password): a busy service must not count
+/// toward anyone's lockout.
+pub async fn give_back_sign_in_attempt(
+    client: &impl GenericClient,
+    email: &str,
+    from: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "DELETE FROM sign_in_failures WHERE ctid = (
+                 SELECT ctid FROM sign_in_failures WHERE email = $1 AND client = $2
+                 ORDER BY at DESC LIMIT 1)",
+            &[&normalize_email(email), &from],
+        )
+        .await?;
+    Ok(())
+}
+
 pub async fn clear_sign_in_failures(
     client: &impl GenericClient,
     email: &str,

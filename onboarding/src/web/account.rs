@@ -17,7 +17,11 @@ use super::{
     pages::{Home, SignIn, SignUp, render},
     session::{Visitor, cleared_session_cookie, safe_next, session_cookie},
 };
-use crate::{AppState, accounts::passwords, metrics::SignInOutcome};
+use crate::{
+    AppState,
+    accounts::passwords::{self, HashingError},
+    metrics::SignInOutcome,
+};
 use accounts_store::{
     audit::{self},
     email_verifications::Confirms,
@@ -212,10 +216,19 @@ async fn check_password(
     }
     let user = users::by_email(&client, &form.email).await?;
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let matches = state
+    let matches = match state
         .hashing
         .verify_stored(form.password.clone(), stored)
-        .await?;
+        .await
+    {
+        Ok(matches) => matches,
+        Err(HashingError::Busy) => {
+            // Nothing was checked: the try is given back, or a busy service would lock people out.
+            users::give_back_sign_in_attempt(&client, &form.email, &from.0).await?;
+            return Err(PageError::Busy);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let Some(user) = user.filter(|_| matches) else {
         // The attempt taken above already counts as this failure.
         tracing::info!("sign-in refused: wrong email or password");
