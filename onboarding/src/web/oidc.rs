@@ -325,35 +325,15 @@ async fn sign_in(
             None => false,
         };
         match existing {
-            // The provider vouches for the address, and nobody proved it before: whoever opened
+            // The provider vouches for the address. If nobody proved it before, whoever opened
             // this account on it (with a password, or another provider's unverified address)
             // loses it to the address's owner, with every way in they had.
-            Some(existing) if identity.email_verified && !confirmed => {
-                let ended = access::claim(&transaction, existing.id, &existing.email).await?;
-                identities::link(
-                    &transaction,
-                    existing.id,
-                    &key(identity),
-                    Some(&email),
-                    identity.email_verified,
-                )
-                .await
-                .map_err(|err| link_refused(kind, err))?;
-                tracing::info!(
-                    provider = kind.name(),
-                    "unconfirmed account taken back by the owner of its address"
-                );
-                audit::record_for_account(
-                    &transaction,
-                    existing.id,
-                    &existing.email,
-                    "account_claimed",
-                    &format!("{} (verified email): {ended}", kind.name()),
-                )
-                .await?;
-                (existing.id, existing.email)
-            }
             Some(existing) if identity.email_verified => {
+                let claimed = if confirmed {
+                    None
+                } else {
+                    Some(access::claim(&transaction, existing.id, &existing.email).await?)
+                };
                 identities::link(
                     &transaction,
                     existing.id,
@@ -363,12 +343,28 @@ async fn sign_in(
                 )
                 .await
                 .map_err(|err| link_refused(kind, err))?;
+                let (action, detail) = match claimed {
+                    Some(ended) => {
+                        tracing::info!(
+                            provider = kind.name(),
+                            "unconfirmed account taken back by the owner of its address"
+                        );
+                        (
+                            "account_claimed",
+                            format!("{} (verified email): {ended}", kind.name()),
+                        )
+                    }
+                    None => (
+                        "identity_linked",
+                        format!("{} (verified email)", kind.name()),
+                    ),
+                };
                 audit::record_for_account(
                     &transaction,
                     existing.id,
                     &existing.email,
-                    "identity_linked",
-                    &format!("{} (verified email)", kind.name()),
+                    action,
+                    &detail,
                 )
                 .await?;
                 (existing.id, existing.email)
