@@ -1,0 +1,426 @@
+//! The whole path under a rising load, ours and a bare one taking turns on the same machine:
+//! signed Jira events POSTed to the release `ingress` binary, produced to a private
+//! memory-storage tansu, drained by the release `pipeline` binary into a fresh ClickHouse
+//! database; and the same events through the bare path (`bare.rs`: a handler that only
+//! produces, a consumer that only normalizes and inserts) into another database with the same
+//! tables. At each offered rate the bare path goes first, then ours, from the same load
+//! generator. For each step it prints what ingress accepted, what reached ClickHouse, the delay
+//! from the 202 to the row being queryable, and each process's CPU (the generator's too); then
+//! each path's sustained rate, ours as a share of the bare one's, peak RSS and what held each
+//! back. It asserts nothing, and appends a line to `compose/bench/results.md`.
+//!
+//! `compose/local bench` runs it (it builds the release ingress first; `INGRESS_BIN` names another
+//! binary). It needs the local stack's Postgres and ClickHouse and the tansu binary; about five
+//! minutes, all on 127.0.0.1.
+
+mod bare;
+mod load;
+mod report;
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::Context;
+use contracts::InstallationId;
+use jira_simulator::{
+    ConnectInstallation, Simulator, SimulatorConfig,
+    in_process::{self, PUBLIC_BASE_URL},
+};
+use secrecy::ExposeSecret;
+use service_runtime::{
+    connections::ClickHouseConfig,
+    kafka_topics::{self, TopicSpec},
+};
+use test_kit::{Stack, TestBroker, eventually, free_port, procfs, unique};
+use tokio::process::Child;
+
+use crate::{
+    load::{DelayTracker, Webhook},
+    report::{CpuMeter, PathSummary, StepResult},
+};
+
+/// What a fresh stack's raw topic gets: the default `KAFKA_RAW_PARTITIONS`.
+const PARTITIONS: i32 = service_runtime::kafka_topics::DEFAULT_RAW_PARTITIONS;
+/// Offered events per second, one step after the other.
+const STEPS: [u32; 8] = [1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 16_000];
+const STEP: Duration = Duration::from_secs(10);
+/// How long a step's backlog may take to reach ClickHouse before the next step starts.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// A step is sustained when ingress accepted this share of what was offered, and what it
+/// accepted reached ClickHouse within `DRAIN_SUSTAINED` of the step's end: the backlog stayed
+/// bounded (the consumer's batch window, `BATCH_MAX_WAIT_MS`, is always still on its way).
+const SUSTAINED_SHARE: f64 = 0.98;
+const DRAIN_SUSTAINED: Duration = Duration::from_secs(5);
+
+fn main() -> anyhow::Result<()> {
+    if let Ok(role) = std::env::var(bare::ROLE) {
+        return bare::run(&role);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    println!(
+        "end_to_end: load -> ingress -> private memory tansu ({PARTITIONS} partitions) -> \
+         consumer -> ClickHouse, ours and the bare path in turn, offered {STEPS:?} events/s, \
+         {STEP:?} each"
+    );
+    let stack = Stack::from_env();
+    let broker = TestBroker::start_in_memory().await;
+    let (ours_db, bare_db) = (
+        stack.fresh_clickhouse().await,
+        stack.fresh_clickhouse().await,
+    );
+    let (ours, installation) = Lane::start_ours(&stack, &broker, &ours_db).await?;
+    let bare = Lane::start_bare(&broker, &bare_db, &installation).await?;
+    let outcome = measure([bare, ours], &broker, &installation).await;
+    for database in [&ours_db, &bare_db] {
+        let _ = database
+            .client()
+            .with_database("default")
+            .query(&format!("DROP DATABASE IF EXISTS {}", database.database))
+            .execute()
+            .await;
+    }
+    outcome
+}
+
+/// One path under test: its two processes, where the load goes, and where its rows land.
+struct Lane {
+    name: &'static str,
+    ingress: Child,
+    consumer: Child,
+    url: String,
+    store: clickhouse::Client,
+    /// Accepted so far, in every step and before them.
+    accepted: u64,
+    /// It could not sustain a step: it is offered no more.
+    done: bool,
+}
+
+impl Lane {
+    /// Onboarding (in this process, stopped again once the installation exists) migrates a fresh
+    /// Postgres database and takes the simulator's signed install; ingress follows that database.
+    async fn start_ours(
+        stack: &Stack,
+        broker: &TestBroker,
+        clickhouse: &ClickHouseConfig,
+    ) -> anyhow::Result<(Self, ConnectInstallation)> {
+        let (raw, dead) = topics(broker).await?;
+        let postgres = stack.fresh_postgres().await;
+        let sim = Simulator::start(SimulatorConfig::default()).await?;
+        let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {}).await?;
+
+        let port = free_port();
+        let ingress_url = format!("http://127.0.0.1:{port}");
+        let ingress_admin = format!("127.0.0.1:{}", free_port());
+        let ingress = tokio::process::Command::new(ingress_binary())
+            .env("INGRESS_ADDR", format!("127.0.0.1:{port}"))
+            .env("INGRESS_ADMIN_ADDR", &ingress_admin)
+            // The simulator's plain-http keys and the committed SECRETS_KEY.
+            .env("DEPLOYMENT", "local")
+            .env("KAFKA_BROKERS", &broker.brokers)
+            .env("KAFKA_RAW_TOPIC", &raw)
+            .env("KAFKA_RAW_PARTITIONS", PARTITIONS.to_string())
+            .env("KAFKA_DEAD_LETTER_TOPIC", &dead)
+            .env("DATABASE_URL", postgres.url.expose_secret())
+            .env("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {}", ingress_binary().display()))?;
+        wait_for_ok(&format!("http://{ingress_admin}/readyz")).await;
+
+        let target = jira_simulator::Target::new(onboarding.address.parse()?, ingress_url.parse()?);
+        let installation = in_process::install_workspace(&sim, &target)
+            .await?
+            .installation;
+        onboarding.stop().await?;
+        sim.shutdown().await;
+
+        let port = free_port();
+        let pipeline = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .env("PIPELINE_ADMIN_ADDR", format!("127.0.0.1:{port}"))
+            .env("KAFKA_BROKERS", &broker.brokers)
+            .env("KAFKA_RAW_TOPIC", &raw)
+            .env("KAFKA_DEAD_LETTER_TOPIC", &dead)
+            .env("KAFKA_CONSUMER_GROUP", unique("group"))
+            .env("CLICKHOUSE_DATABASE", &clickhouse.database)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the pipeline binary")?;
+        wait_for_ok(&format!("http://127.0.0.1:{port}/readyz")).await;
+        let lane = Self {
+            name: "ours",
+            ingress,
+            consumer: pipeline,
+            url: Webhook::of(&installation).url(&ingress_url),
+            store: clickhouse.client(),
+            // The probe that told us ingress knows the installation.
+            accepted: 1,
+            done: false,
+        };
+        Ok((lane, installation))
+    }
+
+    /// The bare path's two halves: this benchmark binary again, under `BARE_ROLE`.
+    async fn start_bare(
+        broker: &TestBroker,
+        clickhouse: &ClickHouseConfig,
+        installation: &ConnectInstallation,
+    ) -> anyhow::Result<Self> {
+        warehouse::migrate(&clickhouse.client()).await?;
+        let (raw, _) = topics(broker).await?;
+        let addr = format!("127.0.0.1:{}", free_port());
+        let half = |role: &str| {
+            let mut command = tokio::process::Command::new(std::env::current_exe()?);
+            command
+                .env(bare::ROLE, role)
+                .env("KAFKA_BROKERS", &broker.brokers)
+                .env("KAFKA_RAW_TOPIC", &raw)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            anyhow::Ok(command)
+        };
+        let ingress = half(bare::INGRESS)?
+            .env("BARE_ADDR", &addr)
+            .env(
+                "BARE_INSTALLATION_ID",
+                InstallationId::new_random().to_string(),
+            )
+            .spawn()
+            .context("start the bare ingress")?;
+        let consumer = half(bare::CONSUMER)?
+            .env("KAFKA_CONSUMER_GROUP", unique("bare"))
+            .env("CLICKHOUSE_URL", &clickhouse.url)
+            .env("CLICKHOUSE_DATABASE", &clickhouse.database)
+            .env("CLICKHOUSE_USER", &clickhouse.user)
+            .env("CLICKHOUSE_PASSWORD", clickhouse.password.expose_secret())
+            .spawn()
+            .context("start the bare consumer")?;
+        let base = format!("http://{addr}");
+        let url = Webhook::of(installation).url(&base);
+        eventually(
+            Duration::from_secs(30),
+            "the bare ingress to listen",
+            || async {
+                tokio::net::TcpStream::connect(&addr)
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string())
+            },
+        )
+        .await;
+        Ok(Self {
+            name: "bare",
+            ingress,
+            consumer,
+            url,
+            store: clickhouse.client(),
+            accepted: 0,
+            done: false,
+        })
+    }
+
+    fn meter(&self, broker: &TestBroker, clickhouse_pid: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            pids: [
+                self.ingress.id(),
+                self.consumer.id(),
+                broker.pid(),
+                clickhouse_pid,
+            ],
+        }
+    }
+
+    /// Offers one step of load, then waits (bounded) for the backlog to reach ClickHouse.
+    async fn step(
+        &mut self,
+        offered: u32,
+        http: &reqwest::Client,
+        authorization: &str,
+        bodies: &[axum::body::Bytes],
+        meter: &CpuMeter,
+    ) -> anyhow::Result<StepResult> {
+        let stored_before = stored(&self.store).await?;
+        let before = meter.sample();
+        let tracker = DelayTracker::start(self.store.clone());
+        let load = load::offer(http, &self.url, authorization, bodies, offered, &tracker).await?;
+        let cpu = meter.since(&before);
+        let stored_at_end = stored(&self.store).await?;
+        self.accepted += load.accepted;
+        let drain_started = std::time::Instant::now();
+        let mut drained_after = None;
+        while drain_started.elapsed() < DRAIN_LIMIT {
+            if stored(&self.store).await? >= self.accepted {
+                drained_after = Some(drain_started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(StepResult {
+            path: self.name,
+            offered,
+            accepted: load.accepted,
+            refused: load.refused,
+            no_room: load.no_room,
+            stored_in_step: stored_at_end - stored_before,
+            backlog_at_end: self.accepted.saturating_sub(stored_at_end),
+            drained_after,
+            delays: tracker.finish().await,
+            cpu,
+        })
+    }
+
+    async fn stop(mut self) {
+        let _ = self.ingress.kill().await;
+        let _ = self.consumer.kill().await;
+    }
+}
+
+/// A fresh raw topic and dead-letter topic on the benchmark's broker.
+async fn topics(broker: &TestBroker) -> anyhow::Result<(String, String)> {
+    let (raw, dead) = (unique("raw"), unique("dead"));
+    kafka_topics::ensure(
+        &broker.brokers,
+        &[
+            TopicSpec {
+                name: &raw,
+                partitions: PARTITIONS,
+            },
+            TopicSpec {
+                name: &dead,
+                partitions: 1,
+            },
+        ],
+    )
+    .await?;
+    Ok((raw, dead))
+}
+
+/// Each rate is offered to the bare path, then to ours, until neither sustains it.
+async fn measure(
+    mut lanes: [Lane; 2],
+    broker: &TestBroker,
+    installation: &ConnectInstallation,
+) -> anyhow::Result<()> {
+    let clickhouse_pid = clickhouse_server_pid();
+    let bodies = load::event_bodies()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(load::MAX_IN_FLIGHT)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let webhook = Webhook::of(installation);
+    for lane in &lanes {
+        let expected = lane.accepted;
+        eventually(
+            Duration::from_secs(60),
+            &format!("the {} path to be ready to store", lane.name),
+            || async {
+                match stored(&lane.store).await {
+                    Ok(count) if count == expected => Ok(()),
+                    Ok(count) => Err(format!("{count} events stored")),
+                    Err(err) => Err(format!("{err:#}")),
+                }
+            },
+        )
+        .await;
+    }
+    let mut results: Vec<StepResult> = Vec::new();
+    for offered in STEPS {
+        let authorization = webhook.token()?;
+        let mut pair = Vec::new();
+        for lane in lanes.iter_mut().filter(|lane| !lane.done) {
+            let meter = lane.meter(broker, clickhouse_pid);
+            let result = lane
+                .step(offered, &http, &authorization, &bodies, &meter)
+                .await?;
+            report::print_step(&result);
+            lane.done = !result.sustained();
+            pair.push(result);
+        }
+        if let [bare, ours] = pair.as_slice() {
+            report::print_pair(ours, bare);
+        }
+        results.extend(pair);
+        if lanes.iter().all(|lane| lane.done) {
+            break;
+        }
+    }
+    let top = STEPS[STEPS.len() - 1];
+    let ours = PathSummary::of(&results, "ours", top);
+    let bare = PathSummary::of(&results, "bare", top);
+    let [bare_lane, ours_lane] = lanes;
+    let rss = |child: &Child| child.id().and_then(procfs::peak_rss_kib);
+    let peaks = [
+        ("ingress", rss(&ours_lane.ingress)),
+        ("pipeline", rss(&ours_lane.consumer)),
+        ("bare ingress", rss(&bare_lane.ingress)),
+        ("bare consumer", rss(&bare_lane.consumer)),
+        (
+            "broker (tansu)",
+            broker.pid().and_then(procfs::peak_rss_kib),
+        ),
+        (
+            "ClickHouse (since it started)",
+            clickhouse_pid.and_then(procfs::peak_rss_kib),
+        ),
+    ];
+    report::print_summary(&ours, &bare, &peaks);
+    report::record(&ours, &bare, peaks[0].1, peaks[1].1)?;
+    ours_lane.stop().await;
+    bare_lane.stop().await;
+    Ok(())
+}
+
+async fn stored(store: &clickhouse::Client) -> anyhow::Result<u64> {
+    Ok(store
+        .query("SELECT toUInt64(count()) FROM events")
+        .fetch_one::<u64>()
+        .await?)
+}
+
+/// `INGRESS_BIN`, else the `ingress` beside this benchmark's `pipeline` (both release builds;
+/// `compose/local bench` builds it).
+fn ingress_binary() -> PathBuf {
+    std::env::var_os("INGRESS_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_pipeline")).with_file_name("ingress"),
+        PathBuf::from,
+    )
+}
+
+/// The stack's ClickHouse server, from the pid file `compose/local` keeps.
+fn clickhouse_server_pid() -> Option<u32> {
+    let stack_dir = std::env::var_os("METAFRAZO_STACK_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.stack"),
+        PathBuf::from,
+    );
+    std::fs::read_to_string(stack_dir.join("run/clickhouse.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+async fn wait_for_ok(url: &str) {
+    eventually(
+        Duration::from_secs(60),
+        &format!("{url} to answer 200"),
+        || async {
+            match reqwest::get(url).await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(response.status().to_string()),
+                Err(err) => Err(err.to_string()),
+            }
+        },
+    )
+    .await;
+}
