@@ -45,10 +45,13 @@ const STEPS: [u32; 8] = [1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 16_0
 const STEP: Duration = Duration::from_secs(10);
 /// How long a step's backlog may take to reach ClickHouse before the next step starts.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-/// A step is sustained when ingress accepted this share of what was offered, and what it
-/// accepted reached ClickHouse within `DRAIN_SUSTAINED` of the step's end: the backlog stayed
-/// bounded (the consumer's batch window, `BATCH_MAX_WAIT_MS`, is always still on its way).
+/// A step is sustained when ingress accepted this share of what was offered, the backlog at
+/// the step's end was no more than `BACKLOG_SUSTAINED` of the offered rate (the consumer's
+/// one-second batch window, `BATCH_MAX_WAIT_MS`, and an insert), and it all reached ClickHouse
+/// within `DRAIN_SUSTAINED` of the step's end. A backlog that grew through the step is a rate
+/// not kept up with, however quickly it drains once the load stops.
 const SUSTAINED_SHARE: f64 = 0.98;
+const BACKLOG_SUSTAINED: Duration = Duration::from_millis(1_500);
 const DRAIN_SUSTAINED: Duration = Duration::from_secs(5);
 
 fn main() -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use anyhow::Context;
 use test_kit::procfs;
 
-use crate::{DRAIN_SUSTAINED, STEP, SUSTAINED_SHARE, load::MAX_IN_FLIGHT};
+use crate::{BACKLOG_SUSTAINED, DRAIN_SUSTAINED, STEP, SUSTAINED_SHARE, load::MAX_IN_FLIGHT};
 
 /// The target for the delay from the 202 to the row being queryable, at p99.
 const LATENCY_TARGET: Duration = Duration::from_secs(2);
@@ -34,11 +34,14 @@ impl StepResult {
         self.accepted as f64 >= SUSTAINED_SHARE * f64::from(self.offered) * STEP.as_secs_f64()
     }
 
-    /// What ingress took reached ClickHouse soon after the step: the backlog stayed bounded
-    /// (the consumer's batch window is always still on its way).
+    /// ClickHouse kept pace with ingress: at the step's end no more than `BACKLOG_SUSTAINED`
+    /// of the offered rate was still on its way (the consumer's batch window always is), and
+    /// it was all stored soon after.
     fn kept_up_behind(&self) -> bool {
-        self.drained_after
-            .is_some_and(|after| after <= DRAIN_SUSTAINED)
+        self.backlog_at_end as f64 <= BACKLOG_SUSTAINED.as_secs_f64() * f64::from(self.offered)
+            && self
+                .drained_after
+                .is_some_and(|after| after <= DRAIN_SUSTAINED)
     }
 
     pub(crate) fn sustained(&self) -> bool {
