@@ -250,7 +250,7 @@ impl Lane {
         offered: u32,
         http: &reqwest::Client,
         authorization: &str,
-        bodies: &[axum::body::Bytes],
+        bodies: &[load::PoolBody],
         meter: &CpuMeter,
     ) -> anyhow::Result<StepResult> {
         let stored_before = stored(&self.store).await?;
