@@ -140,7 +140,10 @@ impl Worker {
         let mut in_flight: VecDeque<JoinHandle<Result<Offsets, Abandoned>>> = VecDeque::new();
         loop {
             let mut batch = Batch::default();
-            let deadline = Instant::now() + self.batch.max_wait;
+            // One timer per batch, not one per message: a `sleep_until` made inside the loop
+            // registered and dropped a timer for every message read.
+            let deadline = tokio::time::sleep_until(Instant::now() + self.batch.max_wait);
+            tokio::pin!(deadline);
             let stopping = loop {
                 if batch.events.len() >= self.batch.max_rows || batch.bytes >= self.batch.max_bytes
                 {
@@ -149,7 +152,7 @@ impl Worker {
                 tokio::select! {
                     biased;
                     () = stop.cancelled() => break true,
-                    () = tokio::time::sleep_until(deadline) => break false,
+                    () = &mut deadline => break false,
                     received = self.consumer.recv() => match received {
                         Ok(message) => {
                             if self.take(&message, &mut batch, &stop).await.is_err() {

@@ -122,10 +122,11 @@ async fn consumer() -> anyhow::Result<()> {
             events: Vec::with_capacity(BATCH_ROWS),
             field_changes: Vec::new(),
         };
-        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        let deadline = tokio::time::sleep(BATCH_WAIT);
+        tokio::pin!(deadline);
         while rows.events.len() < BATCH_ROWS {
             let message = tokio::select! {
-                () = tokio::time::sleep_until(deadline) => break,
+                () = &mut deadline => break,
                 message = consumer.recv() => message?,
             };
             let payload = message.payload().unwrap_or_default();
