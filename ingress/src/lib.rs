@@ -43,7 +43,9 @@ pub(crate) struct AppState {
     forge: Arc<ForgeVerifier>,
     replay_window: ReplayWindow,
     sink: Arc<EventSink>,
-    metrics: IngressMetrics,
+    /// Behind an `Arc` as the state is cloned for every request: cloning the metrics themselves
+    /// cloned and dropped a dozen handles each time (2.5 % of ingress's CPU under load).
+    metrics: Arc<IngressMetrics>,
     max_body_bytes: usize,
     body_read_timeout: Duration,
 }
@@ -104,7 +106,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         forge,
         replay_window: ReplayWindow(config.verify.replay_window),
         sink,
-        metrics,
+        metrics: Arc::new(metrics),
         max_body_bytes: config.max_body_bytes,
         body_read_timeout: config.body_read_timeout,
     };

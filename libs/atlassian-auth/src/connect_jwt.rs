@@ -175,13 +175,6 @@ pub fn verify(
     key: &DecodingKey,
     expected: &Expected<'_>,
 ) -> Result<ConnectClaims, ConnectJwtError> {
-    let header = decode_header(token)?;
-    if header.alg != expected.algorithm {
-        return Err(ConnectJwtError::UnsupportedAlgorithm(format!(
-            "{:?}",
-            header.alg
-        )));
-    }
     let mut validation = Validation::new(expected.algorithm);
     // Expiry is checked below against the injected clock.
     validation.validate_exp = false;
@@ -191,15 +184,29 @@ pub fn verify(
         None => validation.validate_aud = false,
     }
     let claims = jsonwebtoken::decode::<ConnectClaims>(token, key, &validation)
-        .map_err(|err| match err.kind() {
-            ErrorKind::InvalidSignature => ConnectJwtError::BadSignature,
-            ErrorKind::InvalidAlgorithm => {
-                ConnectJwtError::UnsupportedAlgorithm(format!("{:?}", header.alg))
+        .map_err(|err| {
+            // The header is read on its own only to say why a token was refused, so a good
+            // token's header is parsed once (ingress verifies one per event). An algorithm
+            // other than the expected one is refused by `decode` as well, never verified.
+            let header = match decode_header(token) {
+                Ok(header) => header,
+                Err(unreadable) => return unreadable,
+            };
+            if header.alg != expected.algorithm {
+                return ConnectJwtError::UnsupportedAlgorithm(format!("{:?}", header.alg));
             }
-            ErrorKind::InvalidAudience => ConnectJwtError::WrongAudience,
-            ErrorKind::MissingRequiredClaim(claim) => ConnectJwtError::MissingClaim(claim.clone()),
-            ErrorKind::Json(_) => ConnectJwtError::MissingClaim("qsh, iat or exp".to_owned()),
-            _ => ConnectJwtError::Malformed,
+            match err.kind() {
+                ErrorKind::InvalidSignature => ConnectJwtError::BadSignature,
+                ErrorKind::InvalidAlgorithm => {
+                    ConnectJwtError::UnsupportedAlgorithm(format!("{:?}", header.alg))
+                }
+                ErrorKind::InvalidAudience => ConnectJwtError::WrongAudience,
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    ConnectJwtError::MissingClaim(claim.clone())
+                }
+                ErrorKind::Json(_) => ConnectJwtError::MissingClaim("qsh, iat or exp".to_owned()),
+                _ => ConnectJwtError::Malformed,
+            }
         })?
         .claims;
     let leeway = i64::try_from(expected.leeway_secs).unwrap_or(i64::MAX);
