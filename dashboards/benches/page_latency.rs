@@ -80,6 +80,7 @@ async fn measure(
     let generated = synthetic::generate(
         &warehouse,
         EVENTS,
+        10,
         (Utc::now() - TimeDelta::weeks(WEEKS_OF_DATA)).timestamp_millis(),
         TimeDelta::weeks(WEEKS_OF_DATA).num_milliseconds(),
     )

@@ -1,7 +1,8 @@
 //! A synthetic workload for benchmarks (the `synthetic` feature): `events` events across 1,000
 //! installations spread evenly over a time span, generated inside ClickHouse (seconds, not
 //! minutes, for 10 million), then merged so background merges do not fall on what is measured.
-//! Installation [`LARGE_TENANT`] holds a tenth of the events; the others share the rest. The
+//! Installation [`LARGE_TENANT`] holds one event in `large_every` (a tenth, or half for a
+//! tenant of 10 million out of 20); the others share the rest. The
 //! warehouse's and the dashboards' benchmarks use the same data, so it lives here rather than in
 //! either, and out of the warehouse library the services ship.
 
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use warehouse::retention::PARTITIONED_TABLES;
 
-/// The installation holding every tenth event. Tenant `t`'s id ends in `t` written as twelve
+/// The installation holding one event in `large_every`. Tenant `t`'s id ends in `t` written as twelve
 /// decimal digits (the SQL below), so these hex literals spell tenants 0 and 500.
 pub const LARGE_TENANT: InstallationId =
     InstallationId::from_uuid(Uuid::from_u128(0x00000000_0000_4000_8000_000000000000));
@@ -20,7 +21,7 @@ pub const LARGE_TENANT: InstallationId =
 pub const SMALL_TENANT: InstallationId =
     InstallationId::from_uuid(Uuid::from_u128(0x00000000_0000_4000_8000_000000000500));
 
-/// The fields of every generated event, derived from its number `n`: every tenth event is the
+/// The fields of every generated event, derived from its number `n`: one in `{large_every}` is the
 /// large tenant's; `local` numbers a tenant's events in time order, ten per issue (created
 /// first, then updates and comments; a status change, an assignee change and a resolution on
 /// the 2nd, 3rd and 5th, so 30 % carry a field change; one resolution in ten is a reopen).
@@ -29,9 +30,9 @@ pub const SMALL_TENANT: InstallationId =
 const NUMBERED: &str = "
     SELECT
         number AS n,
-        n % 10 = 0 AS big,
+        n % {large_every} = 0 AS big,
         if(big, 0, 1 + n % 999) AS tenant,
-        if(big, intDiv(n, 10), intDiv(n, 999)) AS local,
+        if(big, intDiv(n, {large_every}), intDiv(n, 999)) AS local,
         local % 10 AS step,
         intDiv(local, 10) AS issue,
         multiIf(step = 1, 'status', step = 2, 'assignee', 'resolution') AS field,
@@ -97,14 +98,21 @@ pub struct Generated {
 }
 
 /// Fills the (migrated, empty) database of `client` with `total` events from `start_ms` over
-/// `span_ms`, with their field changes, and merges every partitioned table.
+/// `span_ms`, one in `large_every` the large tenant's, with their field changes, and merges
+/// every partitioned table.
 pub async fn generate(
     client: &Client,
     total: u64,
+    large_every: u64,
     start_ms: i64,
     span_ms: i64,
 ) -> anyhow::Result<Generated> {
+    anyhow::ensure!(
+        large_every >= 1,
+        "the large tenant takes one event in at least one"
+    );
     let numbered = NUMBERED
+        .replace("{large_every}", &large_every.to_string())
         .replace("{start_ms}", &start_ms.to_string())
         .replace("{span_ms}", &span_ms.to_string())
         .replace("{total}", &total.to_string());
