@@ -27,7 +27,7 @@ const TOKEN_LIFETIME_SECS: u64 = 180;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open loop: requests past this many in flight wait (late, and measured as late) rather than
 /// open ever more sockets against a target that has fallen behind.
-const MAX_IN_FLIGHT: usize = 1024;
+pub(crate) const MAX_IN_FLIGHT: usize = 1024;
 /// Open loop: how long the answers still due may take once the last request is issued.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
