@@ -69,6 +69,23 @@ impl Webhook {
     }
 }
 
+/// One request in this many is a Forge event (Jira's Forge triggers), the rest Connect webhooks.
+pub(crate) const FORGE_EVERY: u64 = 10;
+
+/// Where one kind of delivery goes, as what, with which bodies.
+pub(crate) struct Requests<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) authorization: String,
+    pub(crate) bodies: &'a [PoolBody],
+}
+
+/// Forge deliveries: each carries a FIT of its own (ingress refuses a token seen before), minted
+/// before the step as Forge mints one per invocation; when they run out, Connect goes instead.
+pub(crate) struct ForgeRequests<'a> {
+    pub(crate) requests: Requests<'a>,
+    pub(crate) tokens: std::vec::IntoIter<String>,
+}
+
 #[derive(Default)]
 pub(crate) struct Load {
     pub(crate) accepted: u64,
@@ -81,9 +98,8 @@ pub(crate) struct Load {
 /// schedule whether or not earlier ones have been answered, up to `MAX_IN_FLIGHT` at once.
 pub(crate) async fn offer(
     http: &reqwest::Client,
-    url: &str,
-    authorization: &str,
-    bodies: &[PoolBody],
+    connect: &Requests<'_>,
+    forge: &mut ForgeRequests<'_>,
     per_sec: u32,
     tracker: &DelayTracker,
 ) -> anyhow::Result<Load> {
@@ -106,12 +122,22 @@ pub(crate) async fn offer(
                 continue;
             };
             let n = sequence.fetch_add(1, Ordering::Relaxed);
-            let body = unique_body(&bodies[n as usize % bodies.len()]);
-            // Ingress knows a Connect delivery by its body's SHA-256, never by a header; only
-            // the sampled ones are hashed here, to keep the generator light.
-            let sampled = n
-                .is_multiple_of(SAMPLE_EVERY)
-                .then(|| (tracker.clone(), hex::encode(Sha256::digest(&body))));
+            let forge_turn = n % FORGE_EVERY == FORGE_EVERY - 1;
+            let (url, authorization, body, sampled) = if forge_turn
+                && let Some(token) = forge.tokens.next()
+            {
+                let body =
+                    unique_body(&forge.requests.bodies[n as usize % forge.requests.bodies.len()]);
+                (forge.requests.url, token, body, None)
+            } else {
+                let body = unique_body(&connect.bodies[n as usize % connect.bodies.len()]);
+                // Ingress knows a Connect delivery by its body's SHA-256, never by a header;
+                // only the sampled ones are hashed here, to keep the generator light.
+                let sampled = n
+                    .is_multiple_of(SAMPLE_EVERY)
+                    .then(|| (tracker.clone(), hex::encode(Sha256::digest(&body))));
+                (connect.url, connect.authorization.clone(), body, sampled)
+            };
             let request = http
                 .post(url)
                 .header("Authorization", authorization)
@@ -236,31 +262,59 @@ pub(crate) struct PoolBody {
 /// Stands in for the time in a pool body: 13 digits, as every millisecond time until 2286 has.
 const TIMESTAMP_PLACEHOLDER: i64 = 1_234_567_890_123;
 
-/// The shared fixtures' mix (2–8 KB each), drawn with a fixed seed.
-pub(crate) fn event_bodies() -> anyhow::Result<Vec<PoolBody>> {
-    let fixtures = EventFixtures::load(&EventFixtures::default_dir())?;
+/// The shared fixtures' mix (2–8 KB each), drawn with a fixed seed: Connect's from
+/// `fixtures/jira`, and Forge's from `fixtures/forge` (only events that carry a time: a Forge
+/// delivery is known by its names and time, so the time is what makes each one new).
+pub(crate) fn event_bodies(forge: bool) -> anyhow::Result<Vec<PoolBody>> {
+    let dir = if forge {
+        EventFixtures::default_forge_dir()
+    } else {
+        EventFixtures::default_dir()
+    };
+    let fixtures = EventFixtures::load(&dir)?;
     let mut rng = StdRng::seed_from_u64(42);
     let placeholder = TIMESTAMP_PLACEHOLDER.to_string();
-    (0..EVENT_POOL)
-        .map(|_| {
-            let mut event = fixtures.generate(&mut rng);
-            if let Some(timestamp) = event.get_mut("timestamp") {
-                *timestamp = if timestamp.is_string() {
-                    serde_json::json!(placeholder)
-                } else {
-                    serde_json::json!(TIMESTAMP_PLACEHOLDER)
-                };
-            }
-            let json = serde_json::to_vec(&event)?;
-            let timestamp_at = json
-                .windows(placeholder.len())
-                .position(|window| window == placeholder.as_bytes());
-            Ok(PoolBody {
-                json: json.into(),
-                timestamp_at,
-            })
+    let mut bodies = Vec::with_capacity(EVENT_POOL);
+    for _ in 0..EVENT_POOL * 2 {
+        let mut event = fixtures.generate(&mut rng);
+        if let Some(timestamp) = event.get_mut("timestamp") {
+            *timestamp = if timestamp.is_string() {
+                serde_json::json!(placeholder)
+            } else {
+                serde_json::json!(TIMESTAMP_PLACEHOLDER)
+            };
+        }
+        let json = serde_json::to_vec(&event)?;
+        let timestamp_at = json
+            .windows(placeholder.len())
+            .position(|window| window == placeholder.as_bytes());
+        if forge && (timestamp_at.is_none() || event.get("eventType").is_none()) {
+            continue;
+        }
+        bodies.push(PoolBody {
+            json: json.into(),
+            timestamp_at,
+        });
+        if bodies.len() == EVENT_POOL {
+            break;
+        }
+    }
+    anyhow::ensure!(!bodies.is_empty(), "no event fixtures in {}", dir.display());
+    Ok(bodies)
+}
+
+/// Now, in milliseconds, but never the same twice: a Forge delivery is known by its names and
+/// time, and two pool bodies may share their names, so two events sent in one millisecond
+/// would be one delivery. Ahead of the clock by at most the requests of one burst.
+fn event_time() -> i64 {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
         })
-        .collect()
+        .expect("the update always gives a value");
+    now.max(previous + 1)
 }
 
 /// A pool body made a delivery of its own, as Jira would send it now: its time is the moment
@@ -276,7 +330,7 @@ fn unique_body(pooled: &PoolBody) -> Bytes {
     let mut body = Vec::with_capacity(json.len() + 64);
     body.extend_from_slice(&json[..end]);
     if let Some(at) = pooled.timestamp_at {
-        let now = chrono::Utc::now().timestamp_millis().to_string();
+        let now = event_time().to_string();
         body[at..at + now.len()].copy_from_slice(now.as_bytes());
     }
     body.extend_from_slice(b",\"benchDelivery\":\"");

@@ -22,7 +22,8 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 use anyhow::Context;
 use contracts::InstallationId;
 use jira_simulator::{
-    ConnectInstallation, Simulator, SimulatorConfig,
+    ConnectInstallation, DeliveryOptions, FORGE_EVENTS_PATH, ForgeInstallation, Simulator,
+    SimulatorConfig,
     in_process::{self, PUBLIC_BASE_URL},
 };
 use secrecy::ExposeSecret;
@@ -34,7 +35,7 @@ use test_kit::{Stack, TestBroker, eventually, free_port, procfs, unique};
 use tokio::process::Child;
 
 use crate::{
-    load::{DelayTracker, Webhook},
+    load::{DelayTracker, ForgeRequests, Requests, Webhook},
     report::{CpuMeter, PathSummary, StepResult},
 };
 
@@ -76,9 +77,12 @@ async fn run() -> anyhow::Result<()> {
         stack.fresh_clickhouse().await,
         stack.fresh_clickhouse().await,
     );
-    let (ours, installation) = Lane::start_ours(&stack, &broker, &ours_db).await?;
-    let bare = Lane::start_bare(&broker, &bare_db, &installation).await?;
-    let outcome = measure([bare, ours], &broker, &installation).await;
+    // Jira for the whole run: it signs each Forge delivery's token and serves the keys.
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
+    let (ours, installations) = Lane::start_ours(&stack, &broker, &ours_db, &sim).await?;
+    let bare = Lane::start_bare(&broker, &bare_db, &installations.connect).await?;
+    let outcome = measure([bare, ours], &broker, &sim, &installations).await;
+    sim.shutdown().await;
     for database in [&ours_db, &bare_db] {
         let _ = database
             .client()
@@ -95,7 +99,10 @@ struct Lane {
     name: &'static str,
     ingress: Child,
     consumer: Child,
+    /// Connect's webhook route on this path's ingress.
     url: String,
+    /// Forge's event route on this path's ingress.
+    forge_url: String,
     store: clickhouse::Client,
     /// Accepted so far, in every step and before them.
     accepted: u64,
@@ -110,11 +117,17 @@ impl Lane {
         stack: &Stack,
         broker: &TestBroker,
         clickhouse: &ClickHouseConfig,
-    ) -> anyhow::Result<(Self, ConnectInstallation)> {
+        sim: &Simulator,
+    ) -> anyhow::Result<(Self, Installations)> {
         let (raw, dead) = topics(broker).await?;
         let postgres = stack.fresh_postgres().await;
-        let sim = Simulator::start(SimulatorConfig::default()).await?;
-        let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {}).await?;
+        let jwks = sim
+            .jwks_url()
+            .context("the simulator serves no Forge keys")?;
+        let onboarding = in_process::start_onboarding(sim, postgres.clone(), |config| {
+            config.atlassian.forge.jwks_url = jwks.clone();
+        })
+        .await?;
 
         let port = free_port();
         let ingress_url = format!("http://127.0.0.1:{port}");
@@ -130,6 +143,7 @@ impl Lane {
             .env("KAFKA_DEAD_LETTER_TOPIC", &dead)
             .env("DATABASE_URL", postgres.url.expose_secret())
             .env("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+            .env("FORGE_JWKS_URL", jwks.as_str())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -139,11 +153,11 @@ impl Lane {
         wait_for_ok(&format!("http://{ingress_admin}/readyz")).await;
 
         let target = jira_simulator::Target::new(onboarding.address.parse()?, ingress_url.parse()?);
-        let installation = in_process::install_workspace(&sim, &target)
+        let installation = in_process::install_workspace(sim, &target)
             .await?
             .installation;
+        let forge = install_forge(sim, &target).await?;
         onboarding.stop().await?;
-        sim.shutdown().await;
 
         let port = free_port();
         let pipeline = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
@@ -165,12 +179,17 @@ impl Lane {
             ingress,
             consumer: pipeline,
             url: Webhook::of(&installation).url(&ingress_url),
+            forge_url: format!("{ingress_url}{FORGE_EVENTS_PATH}"),
             store: clickhouse.client(),
-            // The probe that told us ingress knows the installation.
-            accepted: 1,
+            // The probes that told us ingress knows each installation.
+            accepted: 2,
             done: false,
         };
-        Ok((lane, installation))
+        let installations = Installations {
+            connect: installation,
+            forge,
+        };
+        Ok((lane, installations))
     }
 
     /// The bare path's two halves: this benchmark binary again, under `BARE_ROLE`.
@@ -227,6 +246,7 @@ impl Lane {
             ingress,
             consumer,
             url,
+            forge_url: format!("{base}{FORGE_EVENTS_PATH}"),
             store: clickhouse.client(),
             accepted: 0,
             done: false,
@@ -250,13 +270,27 @@ impl Lane {
         offered: u32,
         http: &reqwest::Client,
         authorization: &str,
-        bodies: &[load::PoolBody],
+        bodies: &Bodies,
+        fits: Vec<String>,
         meter: &CpuMeter,
     ) -> anyhow::Result<StepResult> {
+        let connect = Requests {
+            url: &self.url,
+            authorization: authorization.to_owned(),
+            bodies: &bodies.connect,
+        };
+        let mut forge = ForgeRequests {
+            requests: Requests {
+                url: &self.forge_url,
+                authorization: String::new(),
+                bodies: &bodies.forge,
+            },
+            tokens: fits.into_iter(),
+        };
         let stored_before = stored(&self.store).await?;
         let before = meter.sample();
         let tracker = DelayTracker::start(self.store.clone());
-        let load = load::offer(http, &self.url, authorization, bodies, offered, &tracker).await?;
+        let load = load::offer(http, &connect, &mut forge, offered, &tracker).await?;
         let cpu = meter.since(&before);
         let stored_at_end = stored(&self.store).await?;
         self.accepted += load.accepted;
@@ -289,6 +323,83 @@ impl Lane {
     }
 }
 
+/// The installations the load comes from: one Connect, one Forge.
+struct Installations {
+    connect: ConnectInstallation,
+    forge: ForgeInstallation,
+}
+
+/// The pools the load draws its bodies from.
+struct Bodies {
+    connect: Vec<load::PoolBody>,
+    forge: Vec<load::PoolBody>,
+}
+
+/// Installs a Forge app through onboarding's lifecycle endpoint, as Forge does, then sends
+/// probes until ingress accepts one (it learns of installations in the background).
+async fn install_forge(
+    sim: &Simulator,
+    target: &jira_simulator::Target,
+) -> anyhow::Result<ForgeInstallation> {
+    let installation = sim.new_forge_installation();
+    sim.install_forge(target, &installation, "admin@bench.test")
+        .await?;
+    let once = DeliveryOptions {
+        max_retries: 0,
+        ..DeliveryOptions::default()
+    };
+    eventually(
+        Duration::from_secs(30),
+        "ingress to accept the Forge installation's events",
+        || async {
+            let probe = serde_json::json!({"eventType": "metafrazo:probe", "timestamp": "0"});
+            match sim
+                .send_forge_event(target, &installation, &probe, once.clone())
+                .await
+            {
+                Ok(delivery) if delivery.is_accepted() => Ok(()),
+                Ok(delivery) => Err(format!("{:?}", delivery.statuses())),
+                Err(err) => Err(err.to_string()),
+            }
+        },
+    )
+    .await;
+    Ok(installation)
+}
+
+/// At most this many Forge tokens a step: RS256 takes the simulator about 2 ms a token, and the
+/// first must still be good (25 s) when the step's last Forge delivery goes. Past it, Connect
+/// deliveries take the Forge turns, so Forge's share falls at the highest rates.
+const MAX_FITS_PER_STEP: u64 = 4_000;
+
+/// One FIT for each Forge delivery of a step, minted before it (`fresh`), or one repeated.
+fn mint_fits(
+    sim: &Simulator,
+    installation: &ForgeInstallation,
+    offered: u32,
+    fresh: bool,
+) -> anyhow::Result<Vec<String>> {
+    let count = (u64::from(offered) * STEP.as_secs() / load::FORGE_EVERY).min(MAX_FITS_PER_STEP);
+    let mint = || -> anyhow::Result<String> {
+        Ok(format!(
+            "Bearer {}",
+            sim.mint_fit(installation, &serde_json::json!({}))?
+        ))
+    };
+    if !fresh {
+        return Ok(vec![mint()?; count as usize]);
+    }
+    let started = std::time::Instant::now();
+    let fits = (0..count)
+        .map(|_| mint())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    println!(
+        "  ({count} Forge tokens minted in {:.1} s, before the step)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(fits)
+}
+
 /// A fresh raw topic and dead-letter topic on the benchmark's broker.
 async fn topics(broker: &TestBroker) -> anyhow::Result<(String, String)> {
     let (raw, dead) = (unique("raw"), unique("dead"));
@@ -313,10 +424,15 @@ async fn topics(broker: &TestBroker) -> anyhow::Result<(String, String)> {
 async fn measure(
     mut lanes: [Lane; 2],
     broker: &TestBroker,
-    installation: &ConnectInstallation,
+    sim: &Simulator,
+    installations: &Installations,
 ) -> anyhow::Result<()> {
+    let installation = &installations.connect;
     let clickhouse_pid = clickhouse_server_pid();
-    let bodies = load::event_bodies()?;
+    let bodies = Bodies {
+        connect: load::event_bodies(false)?,
+        forge: load::event_bodies(true)?,
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(load::MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
@@ -343,8 +459,13 @@ async fn measure(
         let mut pair = Vec::new();
         for lane in lanes.iter_mut().filter(|lane| !lane.done) {
             let meter = lane.meter(broker, clickhouse_pid);
+            // The bare path checks no token: one, repeated, costs the generator the same.
+            let fresh = lane.name == "ours";
+            let fits = tokio::task::block_in_place(|| {
+                mint_fits(sim, &installations.forge, offered, fresh)
+            })?;
             let result = lane
-                .step(offered, &http, &authorization, &bodies, &meter)
+                .step(offered, &http, &authorization, &bodies, fits, &meter)
                 .await?;
             report::print_step(&result);
             lane.done = !result.sustained();

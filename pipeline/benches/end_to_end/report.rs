@@ -71,6 +71,8 @@ pub(crate) struct CpuShares {
     /// This benchmark's process: the load generator and the delay tracker.
     pub(crate) load: f64,
     pub(crate) machine: f64,
+    /// How long the step took, from its first request to its last answer.
+    pub(crate) wall: Duration,
 }
 
 impl CpuShares {
@@ -131,6 +133,7 @@ impl CpuMeter {
             clickhouse: share(3),
             load: share(4),
             machine: share(5),
+            wall: after.at.duration_since(before.at),
         }
     }
 }
@@ -170,12 +173,13 @@ pub(crate) fn print_step(step: &StepResult) {
         .collect();
     let cpu = step.cpu;
     println!(
-        "  {:>4} {:>5}/s offered: accepted {:>6.0}/s{}{}, stored in step {:>6.0}/s, backlog at \
+        "  {:>4} {:>5}/s offered ({:.1}s): accepted {:>6.0}/s{}{}, stored in step {:>6.0}/s, backlog at \
          end {:>6}, drained {:>5}; 202->queryable p50 {} ms p99 {} ms ({} samples)\n             \
          cores: ingress {:.2} consumer {:.2} broker {:.2} ClickHouse {:.2} load {:.2} machine \
          {:.2}; CPU us/event: ingress {} consumer {} ClickHouse {}",
         step.path,
         step.offered,
+        cpu.wall.as_secs_f64(),
         step.accepted_per_sec(),
         if refused.is_empty() {
             String::new()
