@@ -25,11 +25,8 @@ use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_runtime::{
-    connections::ClickHouseConfig,
-    kafka_topics::{self, TopicSpec},
-};
-use test_kit::{Stack, TestBroker, free_port, procfs, unique};
+use service_runtime::connections::ClickHouseConfig;
+use test_kit::{Stack, TestBroker, free_port, fresh_topics, procfs, unique};
 use tokio::process::Command;
 use warehouse::{EventRow, FieldChangeRow};
 
@@ -121,21 +118,8 @@ async fn measure(
     stack: &Stack,
     databases: &mut Vec<ClickHouseConfig>,
 ) -> anyhow::Result<()> {
-    let (raw, dead) = (unique("bench_raw"), unique("bench_dead"));
-    kafka_topics::ensure(
-        brokers,
-        &[
-            TopicSpec {
-                name: &raw,
-                partitions: PARTITIONS,
-            },
-            TopicSpec {
-                name: &dead,
-                partitions: 1,
-            },
-        ],
-    )
-    .await?;
+    let topics = fresh_topics(brokers, PARTITIONS).await;
+    let (raw, dead) = (topics.raw, topics.dead_letter);
     let events = Events::generate()?;
     let started = Instant::now();
     events.produce(brokers, &raw).await?;

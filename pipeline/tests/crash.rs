@@ -9,8 +9,7 @@ use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_runtime::kafka_topics::{self, TopicSpec};
-use test_kit::{Stack, eventually, free_port, unique};
+use test_kit::{Stack, eventually, free_port, fresh_topics, unique};
 
 // Enough that the stream outlasts the look that finds a third of it stored, and the kill.
 const DELIVERIES: usize = 1_500;
@@ -20,22 +19,8 @@ async fn a_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice() {
     let stack = Stack::from_env();
     let clickhouse = stack.fresh_clickhouse().await;
     let client = clickhouse.client();
-    let (raw, dead, group) = (unique("raw"), unique("dead"), unique("group"));
-    kafka_topics::ensure(
-        &stack.kafka.brokers,
-        &[
-            TopicSpec {
-                name: &raw,
-                partitions: 4,
-            },
-            TopicSpec {
-                name: &dead,
-                partitions: 1,
-            },
-        ],
-    )
-    .await
-    .unwrap();
+    let topics = fresh_topics(&stack.kafka.brokers, 4).await;
+    let (raw, dead, group) = (topics.raw, topics.dead_letter, unique("group"));
 
     let payload = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

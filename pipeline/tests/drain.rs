@@ -12,11 +12,8 @@ use rdkafka::{
     message::{Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
-use service_runtime::{
-    connections::ClickHouseConfig,
-    kafka_topics::{self, TopicSpec},
-};
-use test_kit::{Stack, TcpGate, TestApp, eventually, unique};
+use service_runtime::connections::ClickHouseConfig;
+use test_kit::{Stack, TcpGate, TestApp, eventually, fresh_topics, unique};
 use tokio_util::sync::CancellationToken;
 
 const FIXTURES: &[&str] = &[
@@ -46,23 +43,8 @@ struct Setup {
 async fn setup() -> Setup {
     let stack = Stack::from_env();
     let clickhouse = stack.fresh_clickhouse().await;
-    let raw = unique("raw");
-    let dead = unique("dead");
-    kafka_topics::ensure(
-        &stack.kafka.brokers,
-        &[
-            TopicSpec {
-                name: &raw,
-                partitions: 2,
-            },
-            TopicSpec {
-                name: &dead,
-                partitions: 1,
-            },
-        ],
-    )
-    .await
-    .unwrap();
+    let topics = fresh_topics(&stack.kafka.brokers, 2).await;
+    let (raw, dead) = (topics.raw, topics.dead_letter);
     let producer = ClientConfig::new()
         .set("bootstrap.servers", &stack.kafka.brokers)
         .create()

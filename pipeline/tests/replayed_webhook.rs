@@ -11,8 +11,7 @@ use jira_simulator::{
     in_process::{self, PUBLIC_BASE_URL},
 };
 use serde_json::Value;
-use service_runtime::kafka_topics::{self, TopicSpec};
-use test_kit::{Stack, TestApp, eventually, unique};
+use test_kit::{Stack, TestApp, eventually, fresh_topics, unique};
 use tokio_util::sync::CancellationToken;
 
 fn once(identifier: &str) -> DeliveryOptions {
@@ -42,22 +41,8 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
     let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
     let postgres = stack.fresh_postgres().await;
     let clickhouse = stack.fresh_clickhouse().await;
-    let (raw, dead) = (unique("raw"), unique("dead"));
-    kafka_topics::ensure(
-        &stack.kafka.brokers,
-        &[
-            TopicSpec {
-                name: &raw,
-                partitions: 2,
-            },
-            TopicSpec {
-                name: &dead,
-                partitions: 1,
-            },
-        ],
-    )
-    .await
-    .unwrap();
+    let topics = fresh_topics(&stack.kafka.brokers, 2).await;
+    let (raw, dead) = (topics.raw, topics.dead_letter);
     let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {})
         .await
         .unwrap();

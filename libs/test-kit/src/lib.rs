@@ -25,12 +25,30 @@ use tokio::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use service_runtime::connections::{ClickHouseConfig, KafkaConfig, PostgresConfig, SmtpConfig};
+use service_runtime::{
+    connections::{ClickHouseConfig, KafkaConfig, PostgresConfig, SmtpConfig},
+    kafka_topics::TopicsConfig,
+};
 
 /// A name no other test (or earlier run) uses: `prefix_` and 12 hex digits.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}_{}", &id[..12])
+}
+
+/// A fresh raw topic of `raw_partitions` and its dead-letter topic on `brokers`, created as the
+/// services create theirs (`TopicsConfig::ensure`), for a test or benchmark of its own.
+pub async fn fresh_topics(brokers: &str, raw_partitions: i32) -> TopicsConfig {
+    let topics = TopicsConfig {
+        raw: unique("raw"),
+        dead_letter: unique("dead"),
+        raw_partitions,
+    };
+    topics
+        .ensure(brokers)
+        .await
+        .expect("create the raw and dead-letter topics");
+    topics
 }
 
 /// The JWT with one character in the middle of its signature changed: a wrong signature, not a

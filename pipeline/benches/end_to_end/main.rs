@@ -27,11 +27,8 @@ use jira_simulator::{
     in_process::{self, PUBLIC_BASE_URL},
 };
 use secrecy::ExposeSecret;
-use service_runtime::{
-    connections::ClickHouseConfig,
-    kafka_topics::{self, TopicSpec},
-};
-use test_kit::{Stack, TestBroker, eventually, free_port, procfs, unique};
+use service_runtime::{connections::ClickHouseConfig, kafka_topics::TopicsConfig};
+use test_kit::{Stack, TestBroker, eventually, free_port, fresh_topics, procfs, unique};
 use tokio::process::Child;
 
 use crate::{
@@ -119,7 +116,11 @@ impl Lane {
         clickhouse: &ClickHouseConfig,
         sim: &Simulator,
     ) -> anyhow::Result<(Self, Installations)> {
-        let (raw, dead) = topics(broker).await?;
+        let TopicsConfig {
+            raw,
+            dead_letter: dead,
+            ..
+        } = fresh_topics(&broker.brokers, PARTITIONS).await;
         let postgres = stack.fresh_postgres().await;
         let jwks = sim
             .jwks_url()
@@ -199,7 +200,7 @@ impl Lane {
         installation: &ConnectInstallation,
     ) -> anyhow::Result<Self> {
         warehouse::migrate(&clickhouse.client()).await?;
-        let (raw, _) = topics(broker).await?;
+        let raw = fresh_topics(&broker.brokers, PARTITIONS).await.raw;
         let addr = format!("127.0.0.1:{}", free_port());
         let half = |role: &str| {
             let mut command = tokio::process::Command::new(std::env::current_exe()?);
@@ -398,26 +399,6 @@ fn mint_fits(
         started.elapsed().as_secs_f64()
     );
     Ok(fits)
-}
-
-/// A fresh raw topic and dead-letter topic on the benchmark's broker.
-async fn topics(broker: &TestBroker) -> anyhow::Result<(String, String)> {
-    let (raw, dead) = (unique("raw"), unique("dead"));
-    kafka_topics::ensure(
-        &broker.brokers,
-        &[
-            TopicSpec {
-                name: &raw,
-                partitions: PARTITIONS,
-            },
-            TopicSpec {
-                name: &dead,
-                partitions: 1,
-            },
-        ],
-    )
-    .await?;
-    Ok((raw, dead))
 }
 
 /// Each rate is offered to the bare path, then to ours, until neither sustains it.

@@ -16,11 +16,8 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::Headers,
 };
-use service_runtime::{
-    connections::ClickHouseConfig,
-    kafka_topics::{self, TopicSpec},
-};
-use test_kit::{Stack, TcpGate, TestApp, TestBroker, eventually, free_port, unique};
+use service_runtime::connections::ClickHouseConfig;
+use test_kit::{Stack, TcpGate, TestApp, TestBroker, eventually, free_port, fresh_topics, unique};
 
 /// How a pipeline joins its consumer group.
 #[derive(Clone, Copy)]
@@ -83,22 +80,8 @@ impl FaultPath {
             Broker::Durable => TestBroker::start().await,
         };
         let brokers = broker.brokers.clone();
-        let (raw_topic, dead_letter_topic) = (unique("raw"), unique("dead"));
-        kafka_topics::ensure(
-            &brokers,
-            &[
-                TopicSpec {
-                    name: &raw_topic,
-                    partitions: RAW_PARTITIONS,
-                },
-                TopicSpec {
-                    name: &dead_letter_topic,
-                    partitions: 1,
-                },
-            ],
-        )
-        .await
-        .unwrap();
+        let topics = fresh_topics(&brokers, RAW_PARTITIONS).await;
+        let (raw_topic, dead_letter_topic) = (topics.raw, topics.dead_letter);
 
         let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {})
             .await
