@@ -235,6 +235,49 @@ impl Chart<'_> {
     }
 }
 
+/// One point of a scatter chart: where it is, what it says on hover, where it leads.
+pub(crate) struct Point {
+    pub x_ms: i64,
+    pub y: f64,
+    /// Said on hover, before the value.
+    pub label: String,
+    /// Followed on click: the list behind the point.
+    pub href: String,
+    /// Drawn in the second series' colour (an outlier).
+    pub marked: bool,
+}
+
+impl Chart<'_> {
+    /// Points placed by time across `span` (the x labels' slots cover it evenly), each a link.
+    /// The first series names the points, the second the marked ones.
+    pub(crate) fn scatter(&self, span: (i64, i64), points: &[Point]) -> String {
+        let max = points.iter().fold(0.0f64, |max, p| max.max(p.y));
+        let mut out = String::new();
+        let (top, _) = self.frame(max, &mut out);
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let width = (span.1 - span.0).max(1) as f64;
+        for point in points {
+            let x = LEFT + plot_w * ((point.x_ms - span.0) as f64 / width).clamp(0.0, 1.0);
+            let y = TOP + plot_h - point.y / top * plot_h;
+            let color = PALETTE[usize::from(point.marked)];
+            let _ = write!(
+                out,
+                r#"<a href="{}"><circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{color}" fill-opacity="0.7"><title>{}</title></circle></a>"#,
+                escape(&point.href),
+                escape(&format!(
+                    "{}: {} {}",
+                    point.label,
+                    format_value(point.y),
+                    self.unit
+                ))
+            );
+        }
+        out.push_str("</svg>");
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +333,43 @@ mod tests {
         assert!(
             bars.contains("fill-opacity=\"0.45\""),
             "the partial week is drawn lighter"
+        );
+    }
+
+    #[test]
+    fn a_scatter_point_links_to_what_is_behind_it_and_says_its_value() {
+        let labels = vec!["Nov 2".to_owned(), "Nov 9".to_owned()];
+        let mut chart = chart(&labels, &[]);
+        chart.unit = "hours";
+        let points = [
+            Point {
+                x_ms: 0,
+                y: 12.5,
+                label: "PAY-1 <done>".into(),
+                href: "/orgs/o/events?issue_key=PAY-1&weeks=2".into(),
+                marked: false,
+            },
+            Point {
+                x_ms: 100,
+                y: 40.0,
+                label: "PAY-2".into(),
+                href: "/x".into(),
+                marked: true,
+            },
+        ];
+        let svg = chart.scatter((0, 100), &points);
+        assert!(
+            svg.contains(r#"<a href="/orgs/o/events?issue_key=PAY-1&amp;weeks=2">"#),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>PAY-1 &lt;done&gt;: 12.5 hours</title>"));
+        assert!(
+            svg.contains(&format!("fill=\"{}\"", PALETTE[1])),
+            "the marked point"
+        );
+        assert!(
+            svg.contains(r#"cx="744.0""#),
+            "the last instant at the right edge: {svg}"
         );
     }
 }

@@ -51,12 +51,14 @@ pub const ORGANIZATION_ROUTES: &[&str] = &[
     "/orgs/{organization}",
     "/orgs/{organization}/weekly",
     "/orgs/{organization}/trends",
+    "/orgs/{organization}/flow",
     "/orgs/{organization}/events",
     "/orgs/{organization}/events/{id}",
     "/orgs/{organization}/troubleshooting",
     "/orgs/{organization}/export/events.csv",
     "/api/v1/orgs/{organization}/weekly-rates",
     "/api/v1/orgs/{organization}/trends",
+    "/api/v1/orgs/{organization}/flow",
     "/api/v1/orgs/{organization}/events",
     "/api/v1/orgs/{organization}/events/{id}",
 ];
@@ -92,23 +94,26 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         overview,
         weekly,
         trends,
+        flow,
         events,
         event,
         troubleshooting,
         export,
         api_weekly,
         api_trends,
+        api_flow,
         api_events,
         api_event,
     ] = ORGANIZATION_ROUTES
     else {
-        unreachable!("the route table has eleven entries");
+        unreachable!("the route table has thirteen entries");
     };
     let routes = Router::new()
         .route("/", get(home::home))
         .route(overview, get(pages::overview::overview))
         .route(weekly, get(pages::weekly::weekly))
         .route(trends, get(pages::trends::trends))
+        .route(flow, get(pages::flow::flow))
         .route(events, get(pages::events::feed))
         .route(event, get(pages::events::event))
         .route(
@@ -119,6 +124,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route("/api/v1/orgs", get(api::organizations))
         .route(api_weekly, get(api::weekly_rates))
         .route(api_trends, get(api::trends))
+        .route(api_flow, get(api::flow))
         .route(api_events, get(api::events))
         .route(api_event, get(api::event))
         .route("/api/v1/openapi.json", get(api::openapi::openapi))

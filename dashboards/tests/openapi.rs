@@ -134,6 +134,7 @@ async fn every_api_answer_has_exactly_the_fields_its_schema_lists() {
         "/api/v1/orgs",
         "/api/v1/orgs/{organization}/weekly-rates",
         "/api/v1/orgs/{organization}/trends",
+        "/api/v1/orgs/{organization}/flow",
         "/api/v1/orgs/{organization}/events",
         "/api/v1/orgs/{organization}/events/{id}",
     ] {

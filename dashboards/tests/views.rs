@@ -234,7 +234,7 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
             )
         );
     }
-    for path in ["/trends", "/events", "/troubleshooting", ""] {
+    for path in ["/trends", "/flow", "/events", "/troubleshooting", ""] {
         let page = setup
             .get(&format!("/orgs/{org}{path}"), &viewer_cookie)
             .await;
@@ -430,7 +430,7 @@ async fn the_openapi_document_describes_every_api_route() {
         assert!(paths.contains_key(*route), "{route} is not in openapi.json");
     }
     assert!(paths.contains_key("/api/v1/orgs"));
-    assert_eq!(paths.len(), 5, "no documented route that does not exist");
+    assert_eq!(paths.len(), 6, "no documented route that does not exist");
 }
 
 /// The page may not be framed or cached, and its CSP allows exactly the inline script it serves

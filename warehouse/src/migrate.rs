@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0005_events_occurred_at_note.sql"),
         done_if_column: Some(("events", "occurred_at_note")),
     },
+    Migration {
+        version: 6,
+        name: "issue_timeline",
+        sql: include_str!("../migrations/0006_issue_timeline.sql"),
+        done_if_column: None,
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -15,6 +15,7 @@ pub const PARTITIONED_TABLES: &[&str] = &[
     "resolutions",
     "issue_creations",
     "first_events",
+    "issue_timeline",
 ];
 
 /// One monthly partition dropped.

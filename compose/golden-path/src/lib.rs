@@ -6,5 +6,6 @@
 
 pub mod browser;
 pub mod expected;
+pub mod expected_flow;
 pub mod html;
 pub mod stack;

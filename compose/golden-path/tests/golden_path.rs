@@ -17,7 +17,7 @@ use futures::StreamExt;
 use golden_path::{
     browser::Browser,
     expected::{self, KINDS, TREND_FIELDS},
-    html,
+    expected_flow, html,
     stack::RunningStack,
 };
 use jira_simulator::{
@@ -176,8 +176,11 @@ async fn walk(way: WayIn, seed: u64) {
         .expect("a session cookie");
     let api = Api::new(&stack, &organization, &session);
 
-    // The stream: out of order in small runs, then a fifth of it again as Jira's retries.
-    let events = lifecycle::generate(&LifecycleSpec::recent(seed, ISSUES, WEEKS));
+    // The stream: out of order in small runs, then a fifth of it again as Jira's retries. Some
+    // issues predate the connection: their first events were never sent.
+    let events = predating(lifecycle::generate(&LifecycleSpec::recent(
+        seed, ISSUES, WEEKS,
+    )));
     let mut order: Vec<&LifecycleEvent> = Vec::new();
     for run in events.chunks(7) {
         order.extend(run.iter().rev());
@@ -213,6 +216,7 @@ async fn walk(way: WayIn, seed: u64) {
         let range = expected::ViewRange::last_weeks(now_ms, WEEKS_VIEWED, tz);
         check_weekly(way, &api, &events, &range, tz).await;
         check_trends(way, &api, &events, &range, tz).await;
+        check_flow(way, &api, &events, &range, tz).await;
     }
     check_export(way, &api, &events).await;
     check_pages(way, &api, &browser, &events, now_ms).await;
@@ -643,6 +647,235 @@ async fn check_trends(
     assert_eq!(rows, want_rows, "{way:?}: trends (page) in {tz}");
 }
 
+/// Issues created before the workspace was connected, as the stream shows them: of every
+/// fifth issue, the first two to five events (its creation, its assignment, perhaps its start)
+/// happened before, so they were never sent.
+fn predating(events: Vec<LifecycleEvent>) -> Vec<LifecycleEvent> {
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    events
+        .into_iter()
+        .filter(|event| {
+            let id: u64 = event.issue.id.parse().expect("a numeric issue id");
+            let nth = seen.entry(event.issue.id.clone()).or_default();
+            *nth += 1;
+            !id.is_multiple_of(5) || *nth > 2 + (id / 5) % 4
+        })
+        .collect()
+}
+
+/// The flow view (API, CSV and page) against `expected_flow`, computed as of the view's own
+/// `as_of_ms`.
+async fn check_flow(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    range: &expected::ViewRange,
+    tz: Tz,
+) {
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let got = api.json(&format!("/flow{query}")).await;
+    let as_of_ms = got["as_of_ms"].as_i64().expect("as_of_ms");
+    let want = expected_flow::flow(events, range, tz, as_of_ms);
+    let context = format!("{way:?}: flow in {tz}");
+    assert!(
+        want.completions.iter().any(|c| c.lead_hours.is_none())
+            && want.weeks.iter().any(|w| w.cycle_time.count > 0)
+            && !want.work_items.is_empty(),
+        "{context}: the stream has completions of predating issues, cycles and work in progress"
+    );
+    let percentiles = |p: &expected_flow::Percentiles| serde_json::json!({"count": p.count, "p50_hours": p.p50_hours, "p85_hours": p.p85_hours, "p95_hours": p.p95_hours});
+    let weeks: Vec<Value> = want
+        .weeks
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "start": w.start.to_string(), "completions": w.completions, "throughput": w.throughput,
+                "cycle_time": percentiles(&w.cycle_time), "cycle_start_unseen": w.cycle_start_unseen,
+                "lead_time": percentiles(&w.lead_time), "lead_creation_unseen": w.lead_creation_unseen,
+            })
+        })
+        .collect();
+    assert_matches(
+        &got["weeks"],
+        &Value::from(weeks),
+        &format!("{context}: weeks"),
+    );
+    let completions: Vec<Value> = want
+        .completions
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "issue_key": c.issue_key, "project_key": c.project_key, "issue_type": c.issue_type,
+                "done_ms": c.done_ms, "cycle_hours": c.cycle_hours, "lead_hours": c.lead_hours,
+                "outlier": c.outlier,
+            })
+        })
+        .collect();
+    assert_matches(
+        &got["completions"],
+        &Value::from(completions),
+        &format!("{context}: completions"),
+    );
+    for (field, groups) in [
+        ("projects", &want.projects),
+        ("issue_types", &want.issue_types),
+    ] {
+        let groups: Vec<Value> = groups
+            .iter()
+            .map(|g| serde_json::json!({"key": g.key, "completions": g.completions, "cycle_time": percentiles(&g.cycle_time)}))
+            .collect();
+        assert_matches(
+            &got[field],
+            &Value::from(groups),
+            &format!("{context}: {field}"),
+        );
+    }
+    // Work items in any order (the API's puts the ones at risk first).
+    let mut items: Vec<Value> = got["work_items"].as_array().expect("work items").clone();
+    items.sort_by_key(|item| item["issue_key"].as_str().unwrap_or_default().to_owned());
+    let want_items: Vec<Value> = want
+        .work_items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "issue_key": i.issue_key, "project_key": i.project_key, "issue_type": i.issue_type,
+                "status": i.status, "in_progress_since_ms": i.in_progress_since_ms,
+                "age_hours": i.age_hours, "project_p85_hours": i.project_p85_hours, "at_risk": i.at_risk,
+            })
+        })
+        .collect();
+    assert_matches(
+        &Value::from(items),
+        &Value::from(want_items),
+        &format!("{context}: work items"),
+    );
+    let days: Vec<Value> = want
+        .days
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "date": d.date.to_string(), "new": d.new, "indeterminate": d.indeterminate,
+                "done": d.done, "statuses": d.statuses,
+            })
+        })
+        .collect();
+    assert_matches(
+        &got["days"],
+        &Value::from(days),
+        &format!("{context}: days"),
+    );
+    let statuses: Vec<Value> = want
+        .statuses
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "status": s.status, "category": s.category, "issues": s.issues,
+                "total_hours": s.total_hours, "median_hours": s.median_hours,
+            })
+        })
+        .collect();
+    assert_matches(
+        &got["statuses"],
+        &Value::from(statuses),
+        &format!("{context}: statuses"),
+    );
+
+    // The CSV: a row per week with the same completions and throughput.
+    let csv = api
+        .get(&format!(
+            "/api/v1/orgs/{}/flow{query}&format=csv",
+            api.organization
+        ))
+        .await
+        .text()
+        .await
+        .expect("a CSV body");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<(String, String, String)> = reader
+        .records()
+        .map(|record| {
+            let record = record.expect("a CSV record");
+            (
+                record[0].to_owned(),
+                record[1].to_owned(),
+                record[2].to_owned(),
+            )
+        })
+        .collect();
+    let want_rows: Vec<(String, String, String)> = want
+        .weeks
+        .iter()
+        .map(|w| {
+            (
+                w.start.to_string(),
+                w.completions.to_string(),
+                w.throughput.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, want_rows, "{context}: CSV");
+
+    // The page's weeks table: completions and throughput per week; every work item links to its
+    // events.
+    let page = api.page(&format!("/flow{query}")).await;
+    let rows: Vec<(String, String, String)> = html::table_rows(&page)
+        .into_iter()
+        .take(want.weeks.len())
+        .map(|row| (row[0].clone(), row[1].clone(), row[2].clone()))
+        .collect();
+    assert_eq!(rows, want_rows, "{context}: the page's weeks");
+    for item in &want.work_items {
+        assert!(
+            page.contains(&format!(
+                "issue_key={}\">{}</a>",
+                item.issue_key, item.issue_key
+            )),
+            "{context}: {} links to its events",
+            item.issue_key
+        );
+    }
+}
+
+/// `got` equals `want`, numbers within a rounding error (hours are divided milliseconds).
+fn assert_matches(got: &Value, want: &Value, context: &str) {
+    fn matches(got: &Value, want: &Value) -> bool {
+        match (got, want) {
+            (Value::Number(g), Value::Number(w)) => match (g.as_f64(), w.as_f64()) {
+                (Some(g), Some(w)) => (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                _ => g == w,
+            },
+            (Value::Array(g), Value::Array(w)) => {
+                g.len() == w.len() && g.iter().zip(w).all(|(g, w)| matches(g, w))
+            }
+            (Value::Object(g), Value::Object(w)) => {
+                g.len() == w.len()
+                    && w.iter()
+                        .all(|(key, w)| g.get(key).is_some_and(|g| matches(g, w)))
+            }
+            _ => got == want,
+        }
+    }
+    if !matches(got, want) {
+        panic!(
+            "{context}:\n got {}\nwant {}",
+            diff_view(got),
+            diff_view(want)
+        );
+    }
+}
+
+/// A value short enough to read in a failure: arrays one element per line.
+fn diff_view(value: &Value) -> String {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n     "),
+        other => other.to_string(),
+    }
+}
+
 /// The CSV export holds every event once, with its issue and time.
 async fn check_export(way: WayIn, api: &Api, events: &[LifecycleEvent]) {
     let body = api
@@ -737,6 +970,7 @@ async fn check_pages(
         ("overview", String::new()),
         ("weekly", "/weekly".to_owned()),
         ("trends", "/trends".to_owned()),
+        ("flow", "/flow".to_owned()),
         ("events", "/events".to_owned()),
         ("event", format!("/events/{id}")),
         ("troubleshooting", "/troubleshooting".to_owned()),

@@ -23,7 +23,7 @@ use crate::{
     view_params::ViewQuery,
     view_request::{ApiCaller, ApiView, OrganizationPath},
     views::{
-        event_detail::EventDetail, events::EventsPage, organizations::Organizations,
+        event_detail::EventDetail, events::EventsPage, flow::Flow, organizations::Organizations,
         trends::Trends, weekly_rates::WeeklyRates,
     },
 };
@@ -122,6 +122,38 @@ pub(crate) async fn trends(
         return Ok(csv_response("trends.csv", &trends.weeks)?);
     }
     Ok(Json(trends).into_response())
+}
+
+#[utoipa::path(
+    get,
+    tag = "analytics",
+    path = "/api/v1/orgs/{organization}/flow",
+    summary = "Flow: cycle and lead time, throughput, work item age, cumulative flow and time in status",
+    params(OrganizationPath, ViewQuery, FormatQuery),
+    responses(
+        (status = 200, description = "The flow of the range's issues; as CSV a row per week (completions, throughput, cycle and lead time percentiles)", content(
+            (Flow = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A parameter that cannot be read (a date, a time zone, weeks out of range)", body = ErrorBody),
+        (status = 401, description = "No session cookie or API token", body = ErrorBody),
+        (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
+        (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
+        (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
+    )
+)]
+pub(crate) async fn flow(
+    State(state): State<AppState>,
+    view: ApiView,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(raw.as_deref(), &view.member)?;
+    let flow = Flow::load(&state.warehouse, &view).await?;
+    if csv {
+        return Ok(csv_response("flow.csv", &flow.weeks)?);
+    }
+    Ok(Json(flow).into_response())
 }
 
 #[utoipa::path(

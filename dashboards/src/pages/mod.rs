@@ -1,6 +1,7 @@
 //! The dashboards' pages, server-rendered from `templates/`.
 
 pub(crate) mod events;
+pub(crate) mod flow;
 mod frame;
 pub(crate) mod overview;
 pub(crate) mod trends;

@@ -3,6 +3,7 @@
 pub mod activity;
 mod calendar;
 pub mod events;
+pub mod flow;
 mod hour_split;
 mod scope;
 pub mod trends;
@@ -10,6 +11,7 @@ pub mod weekly_rates;
 
 pub use activity::last_event_received;
 pub use events::{Cursor, EventDetail, FeedFilters, FeedPage, event, event_at, export, feed};
+pub use flow::{Flow, flow, flow_as_of};
 pub use scope::{Filters, QueryError, Scope};
 pub use trends::{TrendWeek, Trends, trends};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};

@@ -1,0 +1,228 @@
+//! `GET /orgs/{organization}/flow`: cycle and lead time per week, throughput, the control chart,
+//! cumulative flow, work in progress and its age, and time in status, as charts with a table
+//! beside each, drawn from the flow view-model the API serves. Every issue on the page links to
+//! its events in the same range.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use chrono::{DateTime, Days};
+
+use super::{
+    frame::{FilterForm, Frame},
+    render,
+};
+use crate::{
+    AppState,
+    charts::{Chart, Point, Series},
+    error::DashboardError,
+    view_request::PageView,
+    views::flow::{Completion, Flow, FlowDay, FlowWeek, StatusTime, WorkItem, hours_label},
+};
+
+#[derive(Template)]
+#[template(path = "flow.html")]
+struct FlowPage {
+    frame: Frame,
+    filters: FilterForm,
+    cycle: String,
+    lead: String,
+    throughput: String,
+    control: String,
+    cumulative: String,
+    flow: Flow,
+    /// The events feed of the same range, to which `issue_key=` is added.
+    drill_down: String,
+    at_risk: usize,
+    completed: u64,
+    range_p85: String,
+}
+
+impl FlowPage {
+    fn events_of(&self, issue_key: &str) -> String {
+        issue_link(&self.drill_down, issue_key)
+    }
+
+    fn hours(&self, hours: &Option<f64>) -> String {
+        hours_label(*hours)
+    }
+
+    fn week_p(&self, week: &FlowWeek, which: &str) -> String {
+        let p = if which.starts_with("cycle") {
+            &week.cycle_time
+        } else {
+            &week.lead_time
+        };
+        hours_label(match &which[which.len() - 2..] {
+            "50" => p.p50_hours,
+            "85" => p.p85_hours,
+            _ => p.p95_hours,
+        })
+    }
+
+    fn done_at(&self, completion: &Completion) -> String {
+        self.local(completion.done_ms)
+    }
+
+    fn since(&self, item: &WorkItem) -> String {
+        item.in_progress_since_ms
+            .map_or_else(|| "before the connection".to_owned(), |ms| self.local(ms))
+    }
+
+    fn local(&self, ms: i64) -> String {
+        let tz: chrono_tz::Tz = self.frame.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        DateTime::from_timestamp_millis(ms)
+            .map(|at| at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    }
+
+    fn status_hours(&self, status: &StatusTime) -> (String, String) {
+        (
+            format!("{:.1}", status.total_hours),
+            format!("{:.1}", status.median_hours),
+        )
+    }
+}
+
+fn issue_link(drill_down: &str, issue_key: &str) -> String {
+    let key: String = url::form_urlencoded::byte_serialize(issue_key.as_bytes()).collect();
+    format!("{drill_down}&issue_key={key}")
+}
+
+pub(crate) async fn flow(
+    State(state): State<AppState>,
+    view: PageView,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, DashboardError> {
+    let flow = Flow::load(&state.warehouse, &view).await?;
+    let organization = view.member.organization_id.to_string();
+    // The page's own range and filters, so a drill-down lists the same slice of time.
+    let kept: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+                .filter(|(key, _)| key != "issue_key" && key != "after"),
+        )
+        .finish();
+    let drill_down = format!("/orgs/{organization}/events?{kept}");
+
+    let labels: Vec<String> = flow
+        .weeks
+        .iter()
+        .map(|w| w.start.format("%b %-d").to_string())
+        .collect();
+    let chart = |title: &'static str, unit: &'static str, series: Vec<Series>| Chart {
+        title,
+        unit,
+        x_labels: &labels,
+        partial: &[],
+        series,
+    };
+    let weekly = |name: &str, value: fn(&FlowWeek) -> Option<f64>| Series {
+        name: name.to_owned(),
+        values: flow.weeks.iter().map(value).collect(),
+    };
+    let cycle = chart(
+        "Cycle time per week (p50, p85, p95)",
+        "hours",
+        vec![
+            weekly("p50", |w| w.cycle_time.p50_hours),
+            weekly("p85", |w| w.cycle_time.p85_hours),
+            weekly("p95", |w| w.cycle_time.p95_hours),
+        ],
+    )
+    .line();
+    let lead = chart(
+        "Lead time per week (p50, p85, p95)",
+        "hours",
+        vec![
+            weekly("p50", |w| w.lead_time.p50_hours),
+            weekly("p85", |w| w.lead_time.p85_hours),
+            weekly("p95", |w| w.lead_time.p95_hours),
+        ],
+    )
+    .line();
+    let throughput = chart(
+        "Issues completed per week",
+        "issues",
+        vec![weekly("Throughput", |w| Some(w.throughput as f64))],
+    )
+    .stacked_bars();
+    let span = week_span(&flow, &view.tz);
+    let points: Vec<Point> = flow
+        .completions
+        .iter()
+        .filter_map(|c| {
+            c.cycle_hours.map(|hours| Point {
+                x_ms: c.done_ms,
+                y: hours,
+                label: format!("{} ({}), done", c.issue_key, c.issue_type),
+                href: issue_link(&drill_down, &c.issue_key),
+                marked: c.outlier,
+            })
+        })
+        .collect();
+    let control = chart(
+        "Cycle time of each completion (control chart)",
+        "hours",
+        vec![
+            Series {
+                name: "Completion".into(),
+                values: Vec::new(),
+            },
+            Series {
+                name: "Outlier (above p95)".into(),
+                values: Vec::new(),
+            },
+        ],
+    )
+    .scatter(span, &points);
+    let day_labels: Vec<String> = flow
+        .days
+        .iter()
+        .map(|d| d.date.format("%b %-d").to_string())
+        .collect();
+    let daily = |name: &str, value: fn(&FlowDay) -> u64| Series {
+        name: name.to_owned(),
+        values: flow.days.iter().map(|d| Some(value(d) as f64)).collect(),
+    };
+    let cumulative = Chart {
+        title: "Cumulative flow: issues by status category at each day's end",
+        unit: "issues",
+        x_labels: &day_labels,
+        partial: &[],
+        series: vec![
+            daily("Done (in range)", |d| d.done),
+            daily("In progress", |d| d.indeterminate),
+            daily("To do", |d| d.new),
+        ],
+    }
+    .stacked_bars();
+    Ok(render(&FlowPage {
+        frame: Frame::new(&view.member, state.onboarding_url.as_str(), view.tz, "flow"),
+        filters: FilterForm::new(&view.member, &view.query, view.tz),
+        cycle,
+        lead,
+        throughput,
+        control,
+        cumulative,
+        at_risk: flow.work_items.iter().filter(|item| item.at_risk).count(),
+        completed: flow.weeks.iter().map(|w| w.completions).sum(),
+        range_p85: hours_label(flow.cycle_time.p85_hours),
+        drill_down,
+        flow,
+    }))
+}
+
+/// From the first week's Monday to the end of the last week, in milliseconds: the control
+/// chart's x axis, whose labels are the weeks.
+fn week_span(flow: &Flow, tz: &chrono_tz::Tz) -> (i64, i64) {
+    let midnight = |date: chrono::NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .and_then(|at| at.and_local_timezone(*tz).earliest())
+            .map_or(0, |at| at.timestamp_millis())
+    };
+    match (flow.weeks.first(), flow.weeks.last()) {
+        (Some(first), Some(last)) => (midnight(first.start), midnight(last.start + Days::new(7))),
+        _ => (0, 1),
+    }
+}
