@@ -36,8 +36,11 @@ pub(crate) struct Flow {
     pub cycle_time: Percentiles,
     /// Lead time over all the range's completions whose creation MetaFrazo saw.
     pub lead_time: Percentiles,
-    /// Every completion in the range, oldest first: the control chart's points.
+    /// The range's completions, oldest first: the control chart's points. At most 2,000, the
+    /// latest (every number above is over all of them).
     pub completions: Vec<Completion>,
+    /// How many completions the range has.
+    pub completions_total: u64,
     /// Completions and cycle time per project, over the whole range.
     pub projects: Vec<GroupFlow>,
     /// Completions and cycle time per issue type, over the whole range.
@@ -181,6 +184,7 @@ impl Flow {
             cycle_time: computed::Percentiles::of([]).into(),
             lead_time: computed::Percentiles::of([]).into(),
             completions: Vec::new(),
+            completions_total: 0,
             projects: Vec::new(),
             issue_types: Vec::new(),
             work_items: Vec::new(),
@@ -197,6 +201,7 @@ impl Flow {
             cycle_time: flow.cycle_time.into(),
             lead_time: flow.lead_time.into(),
             completions: flow.completions.into_iter().map(Completion::from).collect(),
+            completions_total: flow.completions_total,
             projects: flow.projects.into_iter().map(GroupFlow::from).collect(),
             issue_types: flow.issue_types.into_iter().map(GroupFlow::from).collect(),
             work_items: flow.work_items.into_iter().map(WorkItem::from).collect(),

@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
 use super::{
-    Completion, DayFlow, Flow, FlowWeek, GroupFlow, Percentiles, StatusTime, WorkItem,
+    Completion, DayFlow, Flow, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, StatusTime,
+    WorkItem,
     history::{DONE, IN_PROGRESS, IssueHistory, NEW},
 };
 
@@ -90,7 +91,8 @@ pub(crate) fn flow(histories: &[IssueHistory], window: &Window) -> Flow {
         work_items,
         days: days(histories, window),
         statuses: time_in_status(histories, window),
-        completions,
+        completions_total: completions.len() as u64,
+        completions: latest(completions),
     }
 }
 
@@ -121,6 +123,13 @@ fn completions(histories: &[IssueHistory], walks: &[Walk], window: &Window) -> V
     for completion in &mut completions {
         completion.outlier = matches!((completion.cycle_hours, p95), (Some(c), Some(p)) if c > p);
     }
+    completions
+}
+
+/// The latest [`MAX_COMPLETIONS`] of completions sorted oldest first.
+fn latest(mut completions: Vec<Completion>) -> Vec<Completion> {
+    let excess = completions.len().saturating_sub(MAX_COMPLETIONS);
+    completions.drain(..excess);
     completions
 }
 

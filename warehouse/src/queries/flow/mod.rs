@@ -30,6 +30,10 @@ use super::scope::{QueryError, Scope};
 use history::{IssueHistory, TimelineRow};
 use metrics::Window;
 
+/// How many completions a flow lists (the latest): every number is computed over all of them,
+/// but a page or an API answer does not carry a tenant's whole history of points.
+pub const MAX_COMPLETIONS: usize = 2_000;
+
 /// The flow of a scope's issues, as of `as_of_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Flow {
@@ -40,8 +44,10 @@ pub struct Flow {
     pub cycle_time: Percentiles,
     /// Lead time over all the range's completions whose creation was seen.
     pub lead_time: Percentiles,
-    /// Every completion in the range, oldest first: the control chart's points.
+    /// The range's completions, oldest first: the control chart's points. At most
+    /// [`MAX_COMPLETIONS`], the latest; `completions_total` says how many there were.
     pub completions: Vec<Completion>,
+    pub completions_total: u64,
     pub projects: Vec<GroupFlow>,
     pub issue_types: Vec<GroupFlow>,
     /// Issues in progress as of `as_of_ms`: at risk first, then oldest first.
