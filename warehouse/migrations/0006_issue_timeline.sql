@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS issue_timeline (
     project_key String,
     issue_key String,
     issue_type String,
+    priority String,
     status String,
     status_category String,
     from_status String,
@@ -29,7 +30,7 @@ ORDER BY (installation_id, issue_id, occurred_at_ms, delivery_id, kind, item_ind
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS issue_timeline_from_events TO issue_timeline AS
 SELECT installation_id, issue_id, occurred_at_ms, delivery_id, toUInt8(0) AS kind,
-       toUInt16(0) AS item_index, event_type, project_key, issue_key, issue_type, status,
+       toUInt16(0) AS item_index, event_type, project_key, issue_key, issue_type, priority, status,
        status_category, '' AS from_status,
        toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
 FROM events
@@ -38,14 +39,14 @@ WHERE issue_id != '' AND status != '';
 CREATE MATERIALIZED VIEW IF NOT EXISTS issue_timeline_from_field_changes TO issue_timeline AS
 SELECT installation_id, issue_id, occurred_at_ms, delivery_id, toUInt8(1) AS kind,
        item_index, 'status_changed' AS event_type, project_key, issue_key, issue_type,
-       to_string AS status, status_category, from_string AS from_status,
+       '' AS priority, to_string AS status, status_category, from_string AS from_status,
        toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
 FROM field_changes
 WHERE field = 'status' AND issue_id != '';
 
 INSERT INTO issue_timeline
 SELECT installation_id, issue_id, occurred_at_ms, delivery_id, toUInt8(0) AS kind,
-       toUInt16(0) AS item_index, event_type, project_key, issue_key, issue_type, status,
+       toUInt16(0) AS item_index, event_type, project_key, issue_key, issue_type, priority, status,
        status_category, '' AS from_status,
        toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
 FROM events
@@ -54,7 +55,7 @@ WHERE issue_id != '' AND status != '';
 INSERT INTO issue_timeline
 SELECT installation_id, issue_id, occurred_at_ms, delivery_id, toUInt8(1) AS kind,
        item_index, 'status_changed' AS event_type, project_key, issue_key, issue_type,
-       to_string AS status, status_category, from_string AS from_status,
+       '' AS priority, to_string AS status, status_category, from_string AS from_status,
        toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
 FROM field_changes
 WHERE field = 'status' AND issue_id != '';

@@ -53,6 +53,8 @@ pub struct Completion {
     pub issue_key: String,
     pub project_key: String,
     pub issue_type: String,
+    /// The priority the delivery that moved the issue into done left it with.
+    pub priority: String,
     pub done_ms: i64,
     /// `None` when the cycle's start was unseen or there was no cycle (straight to done).
     pub cycle_hours: Option<f64>,
@@ -118,6 +120,8 @@ pub struct Flow {
     pub projects: Vec<GroupFlow>,
     /// Sorted by key; only issue types with a completion in range.
     pub issue_types: Vec<GroupFlow>,
+    /// Sorted by key: the priority at each completion; only those with a completion in range.
+    pub priorities: Vec<GroupFlow>,
     /// Sorted by issue_key.
     pub work_items: Vec<WorkItem>,
     pub days: Vec<FlowDay>,
@@ -264,6 +268,7 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
             issue_key: done.event.issue.key.clone(),
             project_key: done.event.issue.project_key.to_owned(),
             issue_type: done.event.issue.issue_type.to_owned(),
+            priority: done.event.issue.priority.to_owned(),
             done_ms: done.done_ms,
             cycle_hours: done.cycle_ms().map(hours),
             lead_hours: done.lead_ms.map(hours),
@@ -274,6 +279,7 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
 
     let projects = groups(&in_range, |done| done.event.issue.project_key);
     let issue_types = groups(&in_range, |done| done.event.issue.issue_type);
+    let priorities = groups(&in_range, |done| done.event.issue.priority);
 
     let mut project_p85_ms: BTreeMap<&str, i64> = BTreeMap::new();
     for project in in_range.iter().map(|done| done.event.issue.project_key) {
@@ -317,6 +323,7 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
         completions,
         projects,
         issue_types,
+        priorities,
         work_items,
         days: days(&histories, &categories, range, tz, as_of_ms),
         statuses: time_in_status(&histories, &categories, range, as_of_ms),

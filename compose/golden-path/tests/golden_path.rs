@@ -706,7 +706,8 @@ async fn check_flow(
         .map(|c| {
             serde_json::json!({
                 "issue_key": c.issue_key, "project_key": c.project_key, "issue_type": c.issue_type,
-                "done_ms": c.done_ms, "cycle_hours": c.cycle_hours, "lead_hours": c.lead_hours,
+                "priority": c.priority, "done_ms": c.done_ms, "cycle_hours": c.cycle_hours,
+                "lead_hours": c.lead_hours,
                 "outlier": c.outlier,
             })
         })
@@ -719,6 +720,7 @@ async fn check_flow(
     for (field, groups) in [
         ("projects", &want.projects),
         ("issue_types", &want.issue_types),
+        ("priorities", &want.priorities),
     ] {
         let groups: Vec<Value> = groups
             .iter()

@@ -45,6 +45,9 @@ pub(crate) struct Flow {
     pub projects: Vec<GroupFlow>,
     /// Completions and cycle time per issue type, over the whole range.
     pub issue_types: Vec<GroupFlow>,
+    /// Completions and cycle time per priority (the issue's when it was completed), over the
+    /// whole range.
+    pub priorities: Vec<GroupFlow>,
     /// Issues in progress as of `as_of_ms`: at risk first, then the oldest.
     pub work_items: Vec<WorkItem>,
     /// Where issues stood at each day's end (cumulative flow), up to today.
@@ -91,6 +94,8 @@ pub(crate) struct Completion {
     pub issue_key: String,
     pub project_key: String,
     pub issue_type: String,
+    /// The issue's priority when it moved into done.
+    pub priority: String,
     /// When it moved into done (milliseconds since the epoch).
     pub done_ms: i64,
     /// `null` when the cycle started before the connection, or the issue went to done without
@@ -104,10 +109,10 @@ pub(crate) struct Completion {
     pub outlier: bool,
 }
 
-/// Completions and cycle time of one project or issue type.
+/// Completions and cycle time of one project, issue type or priority.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct GroupFlow {
-    /// The project key or issue type.
+    /// The project key, issue type or priority.
     pub key: String,
     pub completions: u64,
     pub cycle_time: Percentiles,
@@ -187,6 +192,7 @@ impl Flow {
             completions_total: 0,
             projects: Vec::new(),
             issue_types: Vec::new(),
+            priorities: Vec::new(),
             work_items: Vec::new(),
             days: Vec::new(),
             statuses: Vec::new(),
@@ -204,6 +210,7 @@ impl Flow {
             completions_total: flow.completions_total,
             projects: flow.projects.into_iter().map(GroupFlow::from).collect(),
             issue_types: flow.issue_types.into_iter().map(GroupFlow::from).collect(),
+            priorities: flow.priorities.into_iter().map(GroupFlow::from).collect(),
             work_items: flow.work_items.into_iter().map(WorkItem::from).collect(),
             days: flow.days.into_iter().map(FlowDay::from).collect(),
             statuses: flow.statuses.into_iter().map(StatusTime::from).collect(),
@@ -242,6 +249,7 @@ impl From<computed::Completion> for Completion {
             issue_key: c.issue_key,
             project_key: c.project_key,
             issue_type: c.issue_type,
+            priority: c.priority,
             done_ms: c.done_ms,
             cycle_hours: c.cycle_hours,
             lead_hours: c.lead_hours,

@@ -23,6 +23,8 @@ pub(crate) struct TimelineRow {
     pub project_key: String,
     pub issue_key: String,
     pub issue_type: String,
+    /// Empty on a status change's row.
+    pub priority: String,
     pub status: String,
     pub status_category: String,
     /// A status change's previous status (empty on a state row).
@@ -44,6 +46,9 @@ pub(crate) struct Segment {
     pub status: String,
     /// `new`, `indeterminate`, `done`, or empty when no delivery said.
     pub category: String,
+    /// The issue's priority as the delivery that started the segment left it (for the first
+    /// segment of an issue first seen mid-flight, the first delivery's).
+    pub priority: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +111,7 @@ pub(crate) fn history(
             end_ms,
             status: first.status.clone(),
             category: first.status_category.clone(),
+            priority: first.priority.clone(),
         });
     } else {
         // Before the first delivery we saw: if it moved the issue, the issue stood in the status
@@ -120,6 +126,7 @@ pub(crate) fn history(
             end_ms,
             status: before.clone(),
             category: category_of(before),
+            priority: first.priority.clone(),
         });
     }
     for row in rows.iter().filter(|row| row.kind == STATE) {
@@ -138,6 +145,7 @@ pub(crate) fn history(
             } else {
                 row.status_category.clone()
             },
+            priority: row.priority.clone(),
         });
     }
     Some(IssueHistory {
@@ -186,6 +194,7 @@ mod tests {
             project_key: "PAY".into(),
             issue_key: "PAY-1".into(),
             issue_type: "Bug".into(),
+            priority: "High".into(),
             status: status.into(),
             status_category: category.into(),
             from_status: String::new(),

@@ -33,6 +33,8 @@ struct Walk {
 
 struct Done {
     at_ms: i64,
+    /// The issue's priority when it moved into done.
+    priority: String,
     /// `None`: no cycle (straight to done); `Some(None)`: a cycle whose start we did not see.
     cycle_ms: Option<Option<i64>>,
 }
@@ -54,6 +56,7 @@ fn walk(history: &IssueHistory) -> Walk {
                 if let Some(at_ms) = segment.start_ms {
                     completions.push(Done {
                         at_ms,
+                        priority: segment.priority.clone(),
                         cycle_ms: cycle.map(|(start, spent)| start.map(|_| spent)),
                     });
                 }
@@ -88,6 +91,7 @@ pub(crate) fn flow(histories: &[IssueHistory], window: &Window) -> Flow {
         lead_time: Percentiles::of(completions.iter().filter_map(|c| c.lead_hours)),
         projects: groups(&completions, |c| &c.project_key),
         issue_types: groups(&completions, |c| &c.issue_type),
+        priorities: groups(&completions, |c| &c.priority),
         work_items,
         days: days(histories, window),
         statuses: time_in_status(histories, window),
@@ -108,6 +112,7 @@ fn completions(histories: &[IssueHistory], walks: &[Walk], window: &Window) -> V
                     issue_key: history.issue_key.clone(),
                     project_key: history.project_key.clone(),
                     issue_type: history.issue_type.clone(),
+                    priority: done.priority.clone(),
                     done_ms: done.at_ms,
                     in_cycle: done.cycle_ms.is_some(),
                     cycle_hours: done.cycle_ms.flatten().map(hours),
@@ -394,6 +399,7 @@ mod tests {
             end_ms: end,
             status: status.into(),
             category: category.into(),
+            priority: "High".into(),
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Flow {
     pub completions_total: u64,
     pub projects: Vec<GroupFlow>,
     pub issue_types: Vec<GroupFlow>,
+    /// By the priority each issue had when it was completed.
+    pub priorities: Vec<GroupFlow>,
     /// Issues in progress as of `as_of_ms`: at risk first, then oldest first.
     pub work_items: Vec<WorkItem>,
     /// Where issues stood at each day's end, up to the day holding `as_of_ms`.
@@ -84,6 +86,8 @@ pub struct Completion {
     pub issue_key: String,
     pub project_key: String,
     pub issue_type: String,
+    /// The issue's priority when it moved into done.
+    pub priority: String,
     pub done_ms: i64,
     /// Whether the move into done ended a cycle (false: straight to done, no time in progress).
     pub in_cycle: bool,
@@ -180,7 +184,8 @@ async fn timeline(
     window: &Window,
 ) -> Result<Vec<TimelineRow>, QueryError> {
     let sql = "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind, event_type,
-                      project_key, issue_key, issue_type, status, status_category, from_status
+                      project_key, issue_key, issue_type, priority, status, status_category,
+                      from_status
                FROM issue_timeline
                WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
                  AND occurred_at_ms < ?
