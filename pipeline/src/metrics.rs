@@ -1,6 +1,6 @@
 //! The pipeline's metrics: what was consumed, inserted and dead-lettered, how big and slow the
-//! inserts are, how long an event took from ingress to ClickHouse, the consumer's lag and the
-//! retention job's drops. Every name the pipeline exports is here.
+//! inserts are, how long an event took from ingress to ClickHouse, the flow facts' refreshes,
+//! the consumer's lag and the retention job's drops. Every name the pipeline exports is here.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
@@ -8,6 +8,8 @@ pub const CONSUMED_TOTAL: &str = "pipeline_consumed_total";
 pub const INSERTED_ROWS_TOTAL: &str = "pipeline_inserted_rows_total";
 pub const DEAD_LETTERS_TOTAL: &str = "pipeline_dead_letters_total";
 pub const INSERT_FAILURES_TOTAL: &str = "pipeline_insert_failures_total";
+pub const FLOW_REFRESH_SECONDS: &str = "pipeline_flow_refresh_seconds";
+pub const FLOW_REFRESH_FAILURES_TOTAL: &str = "pipeline_flow_refresh_failures_total";
 pub const BATCH_ROWS: &str = "pipeline_batch_rows";
 pub const INSERT_DURATION_SECONDS: &str = "pipeline_insert_duration_seconds";
 pub const END_TO_END_DELAY_SECONDS: &str = "pipeline_end_to_end_delay_seconds";
@@ -38,6 +40,8 @@ pub struct PipelineMetrics {
     pub batch_rows: Histogram,
     pub insert_duration: Histogram,
     pub end_to_end_delay: Histogram,
+    pub flow_refresh: Histogram,
+    pub flow_refresh_failures: IntCounter,
 }
 
 impl PipelineMetrics {
@@ -77,6 +81,17 @@ impl PipelineMetrics {
                 )
                 .buckets(DELAY_BUCKETS.to_vec()),
             )?,
+            flow_refresh: Histogram::with_opts(
+                HistogramOpts::new(
+                    FLOW_REFRESH_SECONDS,
+                    "Time to refresh the flow facts of one batch's issues.",
+                )
+                .buckets(INSERT_BUCKETS.to_vec()),
+            )?,
+            flow_refresh_failures: IntCounter::new(
+                FLOW_REFRESH_FAILURES_TOTAL,
+                "Flow-fact refreshes ClickHouse refused or did not answer (each retried).",
+            )?,
         };
         registry.register(Box::new(metrics.consumed.clone()))?;
         registry.register(Box::new(metrics.inserted_rows.clone()))?;
@@ -85,6 +100,8 @@ impl PipelineMetrics {
         registry.register(Box::new(metrics.batch_rows.clone()))?;
         registry.register(Box::new(metrics.insert_duration.clone()))?;
         registry.register(Box::new(metrics.end_to_end_delay.clone()))?;
+        registry.register(Box::new(metrics.flow_refresh.clone()))?;
+        registry.register(Box::new(metrics.flow_refresh_failures.clone()))?;
         Ok(metrics)
     }
 }

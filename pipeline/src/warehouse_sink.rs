@@ -7,7 +7,7 @@
 //! everything else is stored. One workspace's poison thus never stops another's events.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     time::{Duration, Instant},
 };
 
@@ -68,6 +68,40 @@ impl WarehouseSink {
         if refused < batch.events.len() {
             self.record_insert(batch, refused, started.elapsed());
         }
+        self.refresh_flow(batch, stop).await
+    }
+
+    /// Recomputes the flow facts of the issues the batch touched, before its offsets are
+    /// stored: a crash in between redelivers the batch, whose refresh then runs again. An
+    /// outage is retried like an insert.
+    async fn refresh_flow(&self, batch: &Batch, stop: &CancellationToken) -> Result<(), Abandoned> {
+        let issues: Vec<warehouse::flow::IssueKey> = batch
+            .events
+            .iter()
+            .filter(|event| !event.issue_id.is_empty())
+            .map(|event| (event.installation_id, event.issue_id.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if issues.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        INSERT_RETRY
+            .until_ok(
+                "refreshing the flow facts failed; consuming paused",
+                stop,
+                || async {
+                    warehouse::flow::refresh(&self.client, &issues)
+                        .await
+                        .inspect_err(|_| self.metrics.flow_refresh_failures.inc())
+                },
+            )
+            .await
+            .ok_or(Abandoned)?;
+        self.metrics
+            .flow_refresh
+            .observe(started.elapsed().as_secs_f64());
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! a choice exists only for 18.16, the SQL says so.
 
 pub mod erase;
+pub mod flow;
 pub mod migrate;
 pub mod queries;
 pub mod retention;

@@ -54,7 +54,17 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_issue_timeline.sql"),
         done_if_column: None,
     },
+    Migration {
+        version: 7,
+        name: "flow_facts",
+        sql: include_str!("../migrations/0007_flow_facts.sql"),
+        done_if_column: None,
+    },
 ];
+
+/// The version whose tables the flow facts' backfill fills: it runs once that migration's
+/// statements have (Rust, not SQL: each issue's history is walked by `crate::flow`).
+const FLOW_FACTS: u32 = 7;
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {
@@ -126,6 +136,10 @@ pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, Migrat
             for statement in statements(migration.sql) {
                 client.query(&statement).execute().await.map_err(failed)?;
             }
+        }
+        if migration.version == FLOW_FACTS {
+            let refreshed = crate::flow::refresh_all(client).await.map_err(failed)?;
+            tracing::info!(issues = refreshed.issues, "flow facts backfilled");
         }
         client
             .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")

@@ -1,9 +1,8 @@
 //! Flow metrics: how long work takes (cycle and lead time), how much finishes (throughput), what
 //! is in progress and for how long (work item age), where issues stand each day (cumulative
-//! flow) and where work waits (time in status). Computed from each issue's whole history in the
-//! narrow `issue_timeline` table, read in issue order; the metrics themselves are computed here
-//! in Rust (`metrics`), where a cycle's pauses and reopens are a loop rather than array SQL that
-//! 18.16 can barely write.
+//! flow) and where work waits (time in status). Aggregated in ClickHouse from the facts the
+//! pipeline keeps per issue (`crate::flow`: segments and completions), so a view reads narrow
+//! rows and sends back counts and percentiles, never a tenant's histories.
 //!
 //! Definitions (the flow page and the OpenAPI document say the same):
 //! - An issue's history is the statuses its deliveries left it in, in time order; copies of a
@@ -17,18 +16,17 @@
 //!   creation.
 //! - Percentiles are nearest-rank (the smallest value with at least p % at or below it).
 
-mod history;
-mod metrics;
+mod completions;
+mod segments;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::Serialize;
 
 use super::scope::{QueryError, Scope};
-use history::{IssueHistory, TimelineRow};
-use metrics::Window;
 
 /// How many completions a flow lists (the latest): every number is computed over all of them,
 /// but a page or an API answer does not carry a tenant's whole history of points.
@@ -143,7 +141,7 @@ pub async fn flow(client: &Client, scope: &Scope) -> Result<Flow, QueryError> {
 /// [`flow`] as of a given instant (the range's end when that is earlier).
 pub async fn flow_as_of(client: &Client, scope: &Scope, now_ms: i64) -> Result<Flow, QueryError> {
     scope.validate()?;
-    let tz: chrono_tz::Tz = scope
+    let tz: Tz = scope
         .time_zone
         .parse()
         .map_err(|_| QueryError::BadTimeZone(scope.time_zone.clone()))?;
@@ -153,57 +151,228 @@ pub async fn flow_as_of(client: &Client, scope: &Scope, now_ms: i64) -> Result<F
         as_of_ms: now_ms.min(scope.to.timestamp_millis()),
         tz,
     };
-    let rows = timeline(client, scope, &window).await?;
-    let categories = history::categories(&rows);
-    let mut by_issue: HashMap<(&str, &str), Vec<TimelineRow>> = HashMap::new();
-    for row in &rows {
-        by_issue
-            .entry((row.installation_id.as_str(), row.issue_id.as_str()))
-            .or_default()
-            .push(row.clone());
+    let weeks = window.week_starts();
+    let days = window.days();
+    let (summary, latest, day_counts, items, statuses) = tokio::try_join!(
+        completions::summary(client, scope, &window),
+        completions::latest(client, scope, &window),
+        segments::days(client, scope, &window, &days),
+        segments::work_items(client, scope, &window),
+        segments::time_in_status(client, scope, &window),
+    )?;
+    let range_p95 = summary.all.cycle_time.p95_hours;
+    let completions_total = summary.all.completions;
+    let mut completions = latest;
+    for completion in &mut completions {
+        completion.outlier =
+            matches!((completion.cycle_hours, range_p95), (Some(c), Some(p)) if c > p);
     }
-    let histories: Vec<IssueHistory> = by_issue
-        .values()
-        .filter_map(|rows| history::history(rows, &categories, window.as_of_ms))
-        .filter(|history| {
-            let filters = &scope.filters;
-            (filters.projects.is_empty() || filters.projects.contains(&history.project_key))
-                && (filters.issue_types.is_empty()
-                    || filters.issue_types.contains(&history.issue_type))
+    let project_p85: BTreeMap<&str, Option<f64>> = summary
+        .projects
+        .iter()
+        .map(|group| (group.key.as_str(), group.cycle_time.p85_hours))
+        .collect();
+    let mut work_items: Vec<WorkItem> = items
+        .into_iter()
+        .map(|mut item| {
+            item.project_p85_hours = project_p85
+                .get(item.project_key.as_str())
+                .copied()
+                .flatten();
+            item.at_risk = matches!(
+                (item.age_hours, item.project_p85_hours),
+                (Some(a), Some(p)) if a > p
+            );
+            item
         })
         .collect();
-    Ok(metrics::flow(&histories, &window))
+    work_items.sort_by(|a, b| {
+        b.at_risk
+            .cmp(&a.at_risk)
+            .then(
+                b.age_hours
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&a.age_hours.unwrap_or(f64::MAX)),
+            )
+            .then_with(|| a.issue_key.cmp(&b.issue_key))
+    });
+    Ok(Flow {
+        as_of_ms: window.as_of_ms,
+        weeks: weeks.iter().map(|start| summary.week(*start)).collect(),
+        cycle_time: summary.all.cycle_time,
+        lead_time: summary.all.lead_time,
+        completions,
+        completions_total,
+        projects: summary.projects,
+        issue_types: summary.issue_types,
+        priorities: summary.priorities,
+        work_items,
+        days: day_counts,
+        statuses,
+    })
 }
 
-/// Every timeline row before `as_of_ms` of the issues that can count: those with a delivery in
-/// the range, and those still open before it (not done, not deleted). An issue settled before
-/// the range (done or deleted, nothing since) adds to no number, so it is not read.
-async fn timeline(
-    client: &Client,
-    scope: &Scope,
-    window: &Window,
-) -> Result<Vec<TimelineRow>, QueryError> {
-    let sql = "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind, event_type,
-                      project_key, issue_key, issue_type, priority, status, status_category,
-                      from_status
-               FROM issue_timeline
-               WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-                 AND occurred_at_ms < ?
-                 AND (installation_id, issue_id) IN (
-                     SELECT installation_id, issue_id FROM issue_timeline
-                     WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-                       AND occurred_at_ms < ?
-                     GROUP BY installation_id, issue_id
-                     HAVING max(occurred_at_ms) >= ?
-                         OR (argMaxIf(status_category, occurred_at_ms, kind = 0) != 'done'
-                             AND countIf(event_type = 'issue_deleted') = 0))";
-    Ok(client
-        .query(sql)
-        .bind(&scope.installations)
-        .bind(window.as_of_ms)
-        .bind(&scope.installations)
-        .bind(window.as_of_ms)
-        .bind(window.from_ms)
-        .fetch_all::<TimelineRow>()
-        .await?)
+/// What a flow view covers, in milliseconds, and the zone its days and weeks are in.
+pub(crate) struct Window {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// min(now, to_ms): what happened after it is not counted.
+    pub as_of_ms: i64,
+    pub tz: Tz,
+}
+
+impl Window {
+    /// The Mondays of every week the range's days touch.
+    fn week_starts(&self) -> Vec<NaiveDate> {
+        let last = monday_of(self.local_date(self.to_ms - 1));
+        let mut weeks = vec![monday_of(self.local_date(self.from_ms))];
+        while let Some(next) = weeks.last().map(|week| *week + Days::new(7))
+            && next <= last
+        {
+            weeks.push(next);
+        }
+        weeks
+    }
+
+    /// Each day of the range up to the one holding `as_of_ms`, with when it is counted: the
+    /// next midnight, or `as_of_ms` for that day.
+    fn days(&self) -> Vec<(NaiveDate, i64)> {
+        let mut days = Vec::new();
+        let mut day = self.local_date(self.from_ms);
+        loop {
+            let start = self.midnight_ms(day);
+            if start >= self.as_of_ms || start >= self.to_ms {
+                break;
+            }
+            let next = day + Days::new(1);
+            days.push((day, self.midnight_ms(next).min(self.as_of_ms)));
+            day = next;
+        }
+        days
+    }
+
+    fn local_date(&self, ms: i64) -> NaiveDate {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&self.tz)
+            .date_naive()
+    }
+
+    /// Midnight starting `date` (the earlier one when a change of clocks repeats it, the first
+    /// instant of the day when it skips it).
+    fn midnight_ms(&self, date: NaiveDate) -> i64 {
+        let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+        match self.tz.from_local_datetime(&midnight) {
+            chrono::LocalResult::Single(at) | chrono::LocalResult::Ambiguous(at, _) => {
+                at.timestamp_millis()
+            }
+            chrono::LocalResult::None => (1..=4)
+                .find_map(|hour| {
+                    self.tz
+                        .from_local_datetime(&(midnight + chrono::Duration::hours(hour)))
+                        .earliest()
+                })
+                .map_or(0, |at| at.timestamp_millis()),
+        }
+    }
+}
+
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    date - Days::new(u64::from(date.weekday().num_days_from_monday()))
+}
+
+/// Milliseconds as the views give durations; the facts' negative markers are "unknown".
+fn hours(ms: i64) -> Option<f64> {
+    (ms >= 0).then(|| ms as f64 / 3_600_000.0)
+}
+
+/// The scope's issue filters on a facts table's rows (each carries its issue's latest project
+/// and type): bind with [`bind_issues`], after the installations.
+const ISSUE_FILTER: &str =
+    "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+     AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+
+fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
+    query
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
+}
+
+/// The newest version of each of the scope's facts in `table`, live ones only: FINAL picks the
+/// newest row of a key, and the `live` test stays outside it, so a row written as gone hides the
+/// older live one instead of being filtered out before it could. Bind the installations, then
+/// [`bind_issues`].
+fn live_facts(table: &str) -> String {
+    format!(
+        "(SELECT * FROM (
+             SELECT * FROM {table} FINAL
+             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+         ) WHERE live = 1 AND {ISSUE_FILTER})"
+    )
+}
+
+/// Nearest-rank percentile `percent` of the sorted array `sorted` in SQL, -1 when it is empty.
+fn nearest_rank_sql(sorted: &str, percent: u32) -> String {
+    format!(
+        "if(length({sorted}) = 0, toInt64(-1), toInt64({sorted}[intDiv({percent} * length({sorted}) + 99, 100)]))"
+    )
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (any order), in hours.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        values.sort_by(f64::total_cmp);
+        let rank = |percent: usize| {
+            let rank = (percent * values.len()).div_ceil(100);
+            values.get(rank.max(1) - 1).copied()
+        };
+        Self {
+            count: values.len() as u64,
+            p50_hours: rank(50),
+            p85_hours: rank(85),
+            p95_hours: rank(95),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_takes_the_smallest_value_with_p_percent_at_or_below() {
+        let p = Percentiles::of((1..=20).rev().map(f64::from));
+        assert_eq!(
+            (p.count, p.p50_hours, p.p85_hours, p.p95_hours),
+            (20, Some(10.0), Some(17.0), Some(19.0))
+        );
+        let one = Percentiles::of([7.0]);
+        assert_eq!(one.p95_hours, Some(7.0));
+        assert_eq!(Percentiles::of([]).p50_hours, None);
+    }
+
+    #[test]
+    fn weeks_and_days_are_the_zones_and_today_ends_now() {
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        let midnight = |y, m, d| {
+            tz.with_ymd_and_hms(y, m, d, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let window = Window {
+            from_ms: midnight(2026, 11, 25),
+            to_ms: midnight(2026, 12, 4),
+            as_of_ms: midnight(2026, 12, 2) + 3_600_000,
+            tz,
+        };
+        let weeks: Vec<String> = window.week_starts().iter().map(|d| d.to_string()).collect();
+        assert_eq!(weeks, ["2026-11-23", "2026-11-30"]);
+        let days = window.days();
+        assert_eq!(days.len(), 8, "Nov 25 to Dec 2, today included");
+        assert_eq!(days[0].1, midnight(2026, 11, 26));
+        assert_eq!(days[7].1, window.as_of_ms, "today is counted as of now");
+    }
 }

@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 
 /// Jira's status category keys.
-pub(crate) const NEW: &str = "new";
 pub(crate) const IN_PROGRESS: &str = "indeterminate";
 pub(crate) const DONE: &str = "done";
 
-/// One `issue_timeline` row, as the flow query reads it.
+/// One `issue_timeline` row, as a refresh reads it.
 #[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, serde::Deserialize)]
 pub(crate) struct TimelineRow {
     pub installation_id: String,
@@ -158,20 +157,6 @@ pub(crate) fn history(
     })
 }
 
-impl IssueHistory {
-    /// The segment the issue is in at `at_ms` (exclusive of moves at that instant), when we had
-    /// seen it by then and it was not deleted.
-    pub(crate) fn at(&self, at_ms: i64) -> Option<&Segment> {
-        if self.deleted_ms.is_some_and(|deleted| deleted < at_ms) {
-            return None;
-        }
-        self.segments
-            .iter()
-            .rev()
-            .find(|segment| segment.seen_from_ms < at_ms)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,7 +205,7 @@ mod tests {
     fn a_seen_creation_starts_the_first_segment_and_copies_and_order_change_nothing() {
         let rows = vec![
             row(30, "c", STATE, "issue_updated", "Done", DONE),
-            row(10, "a", STATE, "issue_created", "To Do", NEW),
+            row(10, "a", STATE, "issue_created", "To Do", "new"),
             row(20, "b", STATE, "issue_updated", "In Progress", IN_PROGRESS),
             row(20, "b", STATE, "issue_updated", "In Progress", IN_PROGRESS),
             row(25, "x", STATE, "issue_updated", "In Progress", IN_PROGRESS),
@@ -240,7 +225,7 @@ mod tests {
     #[test]
     fn an_issue_first_seen_moving_stood_in_the_status_it_came_from_since_an_unknown_time() {
         let rows = vec![
-            row(1, "other", STATE, "issue_updated", "To Do", NEW),
+            row(1, "other", STATE, "issue_updated", "To Do", "new"),
             row(20, "b", STATE, "issue_updated", "In Progress", IN_PROGRESS),
             moved(20, "b", "To Do", "In Progress", IN_PROGRESS),
         ];
@@ -253,7 +238,7 @@ mod tests {
             [(None, "To Do", 20), (Some(20), "In Progress", 100)]
         );
         assert_eq!(
-            history.segments[0].category, NEW,
+            history.segments[0].category, "new",
             "learned from another issue"
         );
     }
@@ -265,9 +250,12 @@ mod tests {
             row(40, "d", STATE, "issue_deleted", "In Progress", IN_PROGRESS),
         ];
         let history = history(&rows, &categories(&rows), 100).unwrap();
-        assert_eq!(starts(&history), [(None, "In Progress", 40)]);
-        assert!(history.at(30).is_some());
-        assert!(history.at(41).is_none(), "deleted");
-        assert!(history.at(20).is_none(), "not seen yet");
+        assert_eq!(
+            starts(&history),
+            [(None, "In Progress", 40)],
+            "ends at the deletion"
+        );
+        assert_eq!(history.deleted_ms, Some(40));
+        assert_eq!(history.segments[0].seen_from_ms, 20);
     }
 }

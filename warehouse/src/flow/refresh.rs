@@ -1,0 +1,271 @@
+//! Keeping the flow facts of issues current: after the pipeline stores deliveries, it refreshes
+//! the issues they touched. A refresh reads each issue's whole history, and writes its facts
+//! again only when that history holds deliveries the stored facts were not computed from, so a
+//! redelivered batch writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use clickhouse::{Client, Row};
+use contracts::InstallationId;
+use serde::Deserialize;
+
+use super::{
+    facts::{CompletionRow, SegmentRow, facts},
+    history::{self, TimelineRow},
+};
+
+/// Issues per round trip: the IN lists stay small, and a refresh of a tenant's whole history
+/// (a backfill) keeps bounded memory.
+const CHUNK: usize = 1_000;
+
+/// An issue, as the warehouse keys it.
+pub type IssueKey = (InstallationId, String);
+
+/// What a refresh did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Issues whose facts were written again.
+    pub issues: u64,
+    /// Issues whose stored facts were already of their whole history.
+    pub unchanged: u64,
+}
+
+/// Recomputes the facts of `issues` from their histories.
+pub async fn refresh(
+    client: &Client,
+    issues: &[IssueKey],
+) -> Result<Refreshed, clickhouse::error::Error> {
+    let unique: BTreeSet<&IssueKey> = issues.iter().collect();
+    let unique: Vec<&IssueKey> = unique.into_iter().collect();
+    let mut total = Refreshed::default();
+    for chunk in unique.chunks(CHUNK) {
+        let done = refresh_chunk(client, chunk).await?;
+        total.issues += done.issues;
+        total.unchanged += done.unchanged;
+    }
+    Ok(total)
+}
+
+/// Refreshes every issue the warehouse has a history of: the backfill of migration 7.
+pub async fn refresh_all(client: &Client) -> Result<Refreshed, clickhouse::error::Error> {
+    let issues: Vec<(String, String)> = client
+        .query("SELECT DISTINCT installation_id, issue_id FROM issue_timeline")
+        .fetch_all()
+        .await?;
+    let issues: Vec<IssueKey> = issues
+        .into_iter()
+        .filter_map(|(installation, issue)| Some((installation.parse().ok()?, issue)))
+        .collect();
+    refresh(client, &issues).await
+}
+
+#[derive(Row, Deserialize)]
+struct StoredSegment {
+    installation_id: String,
+    issue_id: String,
+    ordinal: u32,
+    version: u64,
+    live: u8,
+}
+
+#[derive(Row, Deserialize)]
+struct StoredCompletion {
+    installation_id: String,
+    issue_id: String,
+    done_ms: i64,
+    live: u8,
+}
+
+#[derive(Row, Deserialize)]
+struct StatusCategory {
+    installation_id: String,
+    status: String,
+    status_category: String,
+}
+
+/// The facts an issue has now: their version and live keys.
+#[derive(Default)]
+struct Stored {
+    version: u64,
+    ordinals: Vec<u32>,
+    done: Vec<i64>,
+}
+
+async fn refresh_chunk(
+    client: &Client,
+    issues: &[&IssueKey],
+) -> Result<Refreshed, clickhouse::error::Error> {
+    let installations: Vec<String> = issues
+        .iter()
+        .map(|(installation, _)| installation.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: Vec<&str> = issues
+        .iter()
+        .map(|(_, issue)| issue.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let wanted: BTreeSet<(String, &str)> = issues
+        .iter()
+        .map(|(installation, issue)| (installation.to_string(), issue.as_str()))
+        .collect();
+    // The IN lists on both key columns let the primary key find each issue's rows; pairs of an
+    // installation and another's issue id are dropped below.
+    const ISSUES: &str = "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                          AND issue_id IN (SELECT arrayJoin(CAST(? AS Array(String))))";
+    let (rows, categories, segments, completions) = tokio::try_join!(
+        client
+            .query(&format!(
+                "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind, event_type,
+                        project_key, issue_key, issue_type, priority, status, status_category,
+                        from_status
+                 FROM issue_timeline WHERE {ISSUES}"
+            ))
+            .bind(&installations)
+            .bind(&ids)
+            .fetch_all::<TimelineRow>(),
+        client
+            .query(
+                "SELECT installation_id, status, any(status_category) AS status_category
+                 FROM status_categories
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                 GROUP BY installation_id, status",
+            )
+            .bind(&installations)
+            .fetch_all::<StatusCategory>(),
+        client
+            .query(&format!(
+                "SELECT installation_id, issue_id, ordinal, version, live
+                 FROM flow_segments FINAL WHERE {ISSUES}"
+            ))
+            .bind(&installations)
+            .bind(&ids)
+            .fetch_all::<StoredSegment>(),
+        client
+            .query(&format!(
+                "SELECT installation_id, issue_id, done_ms, live
+                 FROM flow_completions FINAL WHERE {ISSUES}"
+            ))
+            .bind(&installations)
+            .bind(&ids)
+            .fetch_all::<StoredCompletion>(),
+    )?;
+
+    let mut status_categories: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for row in categories {
+        status_categories
+            .entry(row.installation_id)
+            .or_default()
+            .insert(row.status, row.status_category);
+    }
+    let mut stored: BTreeMap<(String, String), Stored> = BTreeMap::new();
+    for row in segments {
+        let entry = stored
+            .entry((row.installation_id, row.issue_id))
+            .or_default();
+        entry.version = entry.version.max(row.version);
+        if row.live == 1 {
+            entry.ordinals.push(row.ordinal);
+        }
+    }
+    for row in completions.into_iter().filter(|row| row.live == 1) {
+        let entry = stored
+            .entry((row.installation_id, row.issue_id))
+            .or_default();
+        entry.done.push(row.done_ms);
+    }
+    let mut timelines: BTreeMap<(String, String), Vec<TimelineRow>> = BTreeMap::new();
+    for row in rows {
+        if wanted.contains(&(row.installation_id.clone(), row.issue_id.as_str())) {
+            timelines
+                .entry((row.installation_id.clone(), row.issue_id.clone()))
+                .or_default()
+                .push(row);
+        }
+    }
+
+    let mut segment_rows: Vec<SegmentRow> = Vec::new();
+    let mut completion_rows: Vec<CompletionRow> = Vec::new();
+    let mut done = Refreshed::default();
+    let no_categories = HashMap::new();
+    for ((installation, issue_id), rows) in &timelines {
+        let Ok(installation_id) = installation.parse::<InstallationId>() else {
+            continue;
+        };
+        // Rows only ever join a history (a copy is the same delivery), so the count of distinct
+        // deliveries grows with every new one: the facts' version.
+        let version = rows
+            .iter()
+            .map(|row| (&row.delivery_id, row.kind))
+            .collect::<BTreeSet<_>>()
+            .len() as u64;
+        let before = stored.remove(&(installation.clone(), issue_id.clone()));
+        if before
+            .as_ref()
+            .is_some_and(|before| before.version >= version)
+        {
+            done.unchanged += 1;
+            continue;
+        }
+        let mut categories = history::categories(rows);
+        for (status, category) in status_categories
+            .get(installation)
+            .unwrap_or(&no_categories)
+        {
+            categories
+                .entry(status.clone())
+                .or_insert_with(|| category.clone());
+        }
+        let Some(history) = history::history(rows, &categories, super::facts::OPEN) else {
+            continue;
+        };
+        let (segments, completions) = facts(installation_id, issue_id, &history, version);
+        // What the new history no longer has is written once more, as gone.
+        if let Some(before) = before {
+            let kept: BTreeSet<u32> = segments.iter().map(|s| s.ordinal).collect();
+            for ordinal in before.ordinals.into_iter().filter(|o| !kept.contains(o)) {
+                segment_rows.push(SegmentRow {
+                    ordinal,
+                    live: 0,
+                    ..segments[0].clone()
+                });
+            }
+            let kept: BTreeSet<i64> = completions.iter().map(|c| c.done_ms).collect();
+            for done_ms in before.done.into_iter().filter(|d| !kept.contains(d)) {
+                completion_rows.push(CompletionRow {
+                    installation_id,
+                    issue_id: issue_id.clone(),
+                    done_ms,
+                    version,
+                    live: 0,
+                    issue_key: history.issue_key.clone(),
+                    project_key: history.project_key.clone(),
+                    issue_type: history.issue_type.clone(),
+                    priority: String::new(),
+                    cycle_ms: super::facts::NO_CYCLE,
+                    lead_ms: super::facts::UNSEEN,
+                });
+            }
+        }
+        segment_rows.extend(segments);
+        completion_rows.extend(completions);
+        done.issues += 1;
+    }
+    if !segment_rows.is_empty() {
+        let mut insert = client.insert::<SegmentRow>("flow_segments").await?;
+        for row in &segment_rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+    }
+    if !completion_rows.is_empty() {
+        let mut insert = client.insert::<CompletionRow>("flow_completions").await?;
+        for row in &completion_rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+    }
+    Ok(done)
+}

@@ -1,0 +1,212 @@
+//! Completions: per week, per project, issue type and priority, and over the range (counts,
+//! throughput, cycle and lead time percentiles), and the latest ones for the control chart.
+
+use chrono::NaiveDate;
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::{
+    Completion, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, Window, bind_issues, hours,
+    live_facts, nearest_rank_sql,
+};
+use crate::queries::scope::{QueryError, Scope};
+
+/// The aggregates of one group of completions, as ClickHouse returns them.
+#[derive(Row, Deserialize)]
+struct GroupRow {
+    /// `week`, `project`, `issue_type`, `priority` or `all`.
+    dimension: String,
+    key: String,
+    completions: u64,
+    throughput: u64,
+    cycle_count: u64,
+    cycle_p50: i64,
+    cycle_p85: i64,
+    cycle_p95: i64,
+    cycle_start_unseen: u64,
+    lead_count: u64,
+    lead_p50: i64,
+    lead_p85: i64,
+    lead_p95: i64,
+    lead_creation_unseen: u64,
+}
+
+/// Everything the completions of a range add up to.
+pub(super) struct Summary {
+    weeks: Vec<(NaiveDate, FlowWeek)>,
+    pub(super) all: FlowWeek,
+    pub(super) projects: Vec<GroupFlow>,
+    pub(super) issue_types: Vec<GroupFlow>,
+    pub(super) priorities: Vec<GroupFlow>,
+}
+
+impl Summary {
+    /// The week starting `start`, zeros when nothing was completed in it.
+    pub(super) fn week(&self, start: NaiveDate) -> FlowWeek {
+        self.weeks
+            .iter()
+            .find(|(week, _)| *week == start)
+            .map_or_else(|| empty_week(start), |(_, week)| week.clone())
+    }
+}
+
+fn empty_week(start: NaiveDate) -> FlowWeek {
+    FlowWeek {
+        start,
+        completions: 0,
+        throughput: 0,
+        cycle_time: Percentiles::of([]),
+        cycle_start_unseen: 0,
+        lead_time: Percentiles::of([]),
+        lead_creation_unseen: 0,
+    }
+}
+
+/// One pass over the range's completions, grouped five ways at once (`ARRAY JOIN` of the
+/// groupings each row belongs to), so the facts are read once.
+pub(super) async fn summary(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+) -> Result<Summary, QueryError> {
+    let percentiles = |array: &str, name: &str| {
+        [50, 85, 95]
+            .map(|p| format!("{} AS {name}_p{p}", nearest_rank_sql(array, p)))
+            .join(", ")
+    };
+    let sql = format!(
+        "SELECT dimension, key, completions, throughput,
+                toUInt64(length(cycles)) AS cycle_count, {cycle},
+                cycle_start_unseen,
+                toUInt64(length(leads)) AS lead_count, {lead},
+                lead_creation_unseen
+         FROM (
+             SELECT tupleElement(grouped, 1) AS dimension, tupleElement(grouped, 2) AS key,
+                    toUInt64(count()) AS completions,
+                    toUInt64(uniqExact(issue_id)) AS throughput,
+                    arraySort(groupArrayIf(cycle_ms, cycle_ms >= 0)) AS cycles,
+                    toUInt64(countIf(cycle_ms = -1)) AS cycle_start_unseen,
+                    arraySort(groupArrayIf(lead_ms, lead_ms >= 0)) AS leads,
+                    toUInt64(countIf(lead_ms = -1)) AS lead_creation_unseen
+             FROM {facts}
+             ARRAY JOIN [
+                 ('week', toString(toMonday(toDateTime(intDiv(done_ms, 1000)), ?))),
+                 ('project', project_key), ('issue_type', issue_type), ('priority', priority),
+                 ('all', '')
+             ] AS grouped
+             WHERE done_ms >= ? AND done_ms < ?
+             GROUP BY dimension, key
+         )",
+        cycle = percentiles("cycles", "cycle"),
+        lead = percentiles("leads", "lead"),
+        facts = live_facts("flow_completions"),
+    );
+    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
+    let rows = query
+        .bind(&scope.time_zone)
+        .bind(window.from_ms)
+        .bind(window.to_ms)
+        .fetch_all::<GroupRow>()
+        .await?;
+    let mut summary = Summary {
+        weeks: Vec::new(),
+        all: empty_week(NaiveDate::MIN),
+        projects: Vec::new(),
+        issue_types: Vec::new(),
+        priorities: Vec::new(),
+    };
+    for row in rows {
+        let week = FlowWeek {
+            start: NaiveDate::MIN,
+            completions: row.completions,
+            throughput: row.throughput,
+            cycle_time: Percentiles {
+                count: row.cycle_count,
+                p50_hours: hours(row.cycle_p50),
+                p85_hours: hours(row.cycle_p85),
+                p95_hours: hours(row.cycle_p95),
+            },
+            cycle_start_unseen: row.cycle_start_unseen,
+            lead_time: Percentiles {
+                count: row.lead_count,
+                p50_hours: hours(row.lead_p50),
+                p85_hours: hours(row.lead_p85),
+                p95_hours: hours(row.lead_p95),
+            },
+            lead_creation_unseen: row.lead_creation_unseen,
+        };
+        let group = GroupFlow {
+            key: row.key.clone(),
+            completions: week.completions,
+            cycle_time: week.cycle_time.clone(),
+        };
+        match row.dimension.as_str() {
+            "week" => {
+                if let Ok(start) = row.key.parse::<NaiveDate>() {
+                    summary.weeks.push((start, FlowWeek { start, ..week }));
+                }
+            }
+            "project" => summary.projects.push(group),
+            "issue_type" => summary.issue_types.push(group),
+            "priority" => summary.priorities.push(group),
+            _ => summary.all = week,
+        }
+    }
+    for groups in [
+        &mut summary.projects,
+        &mut summary.issue_types,
+        &mut summary.priorities,
+    ] {
+        groups.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    Ok(summary)
+}
+
+#[derive(Row, Deserialize)]
+struct CompletionFact {
+    issue_key: String,
+    project_key: String,
+    issue_type: String,
+    priority: String,
+    done_ms: i64,
+    cycle_ms: i64,
+    lead_ms: i64,
+}
+
+/// The range's latest [`MAX_COMPLETIONS`] completions, oldest first; outliers are marked by the
+/// caller, who knows the range's p95.
+pub(super) async fn latest(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+) -> Result<Vec<Completion>, QueryError> {
+    let sql = format!(
+        "SELECT issue_key, project_key, issue_type, priority, done_ms, cycle_ms, lead_ms
+         FROM {facts}
+         WHERE done_ms >= ? AND done_ms < ?
+         ORDER BY done_ms DESC, issue_key DESC
+         LIMIT {MAX_COMPLETIONS}",
+        facts = live_facts("flow_completions"),
+    );
+    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
+    let mut rows: Vec<Completion> = query
+        .bind(window.from_ms)
+        .bind(window.to_ms)
+        .fetch_all::<CompletionFact>()
+        .await?
+        .into_iter()
+        .map(|row| Completion {
+            issue_key: row.issue_key,
+            project_key: row.project_key,
+            issue_type: row.issue_type,
+            priority: row.priority,
+            done_ms: row.done_ms,
+            in_cycle: row.cycle_ms != crate::flow::facts::NO_CYCLE,
+            cycle_hours: hours(row.cycle_ms),
+            lead_hours: hours(row.lead_ms),
+            outlier: false,
+        })
+        .collect();
+    rows.reverse();
+    Ok(rows)
+}

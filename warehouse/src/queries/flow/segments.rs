@@ -1,0 +1,225 @@
+//! Segments: where issues stood at each day's end (cumulative flow), what is in progress and
+//! for how long (work item age), and the time spent in each status (where work waits).
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use super::{
+    DayFlow, StatusTime, Window, WorkItem, bind_issues, hours, live_facts, nearest_rank_sql,
+};
+use crate::queries::{
+    calendar::epoch_day,
+    scope::{QueryError, Scope},
+};
+
+#[derive(Row, Deserialize)]
+struct SegmentSpan {
+    status_category: String,
+    status: String,
+    /// The local day (days since the epoch) from whose end the segments count: the one holding
+    /// their start, or the range's first.
+    first_day: i64,
+    /// The local day from whose end they no longer count; -1 when they last past the view.
+    last_day: i64,
+    n: u64,
+}
+
+/// At each day's end `t`, a segment counts when `seen_from < t <= end` (so an issue deleted at
+/// `t` still counts that day, and one seen first at `t` does not yet); done counts only what
+/// moved into done within the range. Each group of segments adds its count from its first day
+/// on and takes it away from its last, so a day's number is a running sum.
+pub(super) async fn days(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+    days: &[(NaiveDate, i64)],
+) -> Result<Vec<DayFlow>, QueryError> {
+    let Some((first, _)) = days.first() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT status_category, status,
+                toInt64(toDate(toDateTime(intDiv(greatest(seen_from_ms, ?), 1000)), ?)) AS first_day,
+                if(end_ms >= ?, toInt64(-1),
+                   toInt64(toDate(toDateTime(intDiv(end_ms, 1000)), ?))) AS last_day,
+                toUInt64(count()) AS n
+         FROM {facts}
+         WHERE status_category IN ('new', 'indeterminate', 'done')
+           AND seen_from_ms < ? AND end_ms >= ?
+           AND (status_category != 'done' OR start_ms >= ?)
+         GROUP BY status_category, status, first_day, last_day",
+        facts = live_facts("flow_segments"),
+    );
+    let query = client
+        .query(&sql)
+        .bind(window.from_ms)
+        .bind(&scope.time_zone)
+        .bind(window.as_of_ms)
+        .bind(&scope.time_zone)
+        .bind(&scope.installations);
+    let spans = bind_issues(query, scope)
+        .bind(window.as_of_ms)
+        .bind(window.from_ms)
+        .bind(window.from_ms)
+        .fetch_all::<SegmentSpan>()
+        .await?;
+    let epoch = epoch_day(0);
+    let index = |day: i64| -> Option<usize> {
+        let date = epoch.checked_add_days(Days::new(u64::try_from(day).ok()?))?;
+        usize::try_from((date - *first).num_days()).ok()
+    };
+    // Per (category, status): the change of the count at each day.
+    let mut changes: BTreeMap<(&str, &str), Vec<i64>> = BTreeMap::new();
+    for span in &spans {
+        let diff = changes
+            .entry((span.status_category.as_str(), span.status.as_str()))
+            .or_insert_with(|| vec![0; days.len() + 1]);
+        let from = index(span.first_day).unwrap_or(0).min(days.len());
+        diff[from] += span.n as i64;
+        if span.last_day >= 0 {
+            let to = index(span.last_day).unwrap_or(0).min(days.len());
+            diff[to] -= span.n as i64;
+        }
+    }
+    let mut flow: Vec<DayFlow> = days
+        .iter()
+        .map(|(date, _)| DayFlow {
+            date: *date,
+            new: 0,
+            indeterminate: 0,
+            done: 0,
+            statuses: BTreeMap::new(),
+        })
+        .collect();
+    for ((category, status), diff) in changes {
+        let mut running = 0i64;
+        for (day, change) in flow.iter_mut().zip(diff) {
+            running += change;
+            if running <= 0 {
+                continue;
+            }
+            let count = running as u64;
+            match category {
+                "new" => day.new += count,
+                "indeterminate" => day.indeterminate += count,
+                _ => day.done += count,
+            }
+            *day.statuses.entry(status.to_owned()).or_default() += count;
+        }
+    }
+    Ok(flow)
+}
+
+#[derive(Row, Deserialize)]
+struct InProgress {
+    issue_key: String,
+    project_key: String,
+    issue_type: String,
+    status: String,
+    start_ms: i64,
+    cycle_start_ms: i64,
+    cycle_spent_before_ms: i64,
+}
+
+/// Issues in progress at `as_of_ms`, with their age: the cycle's time in progress before this
+/// segment and this segment's so far. The caller compares each with its project's p85.
+pub(super) async fn work_items(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+) -> Result<Vec<WorkItem>, QueryError> {
+    let sql = format!(
+        "SELECT issue_key, project_key, issue_type, status, start_ms, cycle_start_ms,
+                cycle_spent_before_ms
+         FROM {facts}
+         WHERE status_category = 'indeterminate' AND seen_from_ms < ? AND end_ms >= ?",
+        facts = live_facts("flow_segments"),
+    );
+    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
+    let rows = query
+        .bind(window.as_of_ms)
+        .bind(window.as_of_ms)
+        .fetch_all::<InProgress>()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let seen = row.cycle_start_ms >= 0 && row.start_ms >= 0;
+            WorkItem {
+                issue_key: row.issue_key,
+                project_key: row.project_key,
+                issue_type: row.issue_type,
+                status: row.status,
+                in_progress_since_ms: seen.then_some(row.cycle_start_ms),
+                age_hours: if seen {
+                    hours(row.cycle_spent_before_ms + (window.as_of_ms - row.start_ms))
+                } else {
+                    None
+                },
+                project_p85_hours: None,
+                at_risk: false,
+            }
+        })
+        .collect())
+}
+
+#[derive(Row, Deserialize)]
+struct StatusRow {
+    status: String,
+    category: String,
+    issues: u64,
+    total_ms: i64,
+    median_ms: i64,
+}
+
+/// Per status that is not done: the issues that spent time in it within the range (segments
+/// whose start we saw, clipped to the range), their total and the median of their times.
+pub(super) async fn time_in_status(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+) -> Result<Vec<StatusTime>, QueryError> {
+    let sql = format!(
+        "SELECT status, category, issues, total_ms, {median} AS median_ms
+         FROM (
+             SELECT status, any(issue_category) AS category, toUInt64(count()) AS issues,
+                    toInt64(sum(ms)) AS total_ms, arraySort(groupArray(ms)) AS per_issue
+             FROM (
+                 SELECT installation_id, issue_id, status, any(status_category) AS issue_category,
+                        toInt64(sum(least(end_ms, ?) - greatest(start_ms, ?))) AS ms
+                 FROM {facts}
+                 WHERE status_category IN ('new', 'indeterminate') AND start_ms >= 0
+                   AND start_ms < ? AND end_ms > ? AND end_ms > start_ms
+                 GROUP BY installation_id, issue_id, status
+             )
+             WHERE ms > 0
+             GROUP BY status
+         )",
+        median = nearest_rank_sql("per_issue", 50),
+        facts = live_facts("flow_segments"),
+    );
+    let query = client
+        .query(&sql)
+        .bind(window.as_of_ms)
+        .bind(window.from_ms)
+        .bind(&scope.installations);
+    let mut rows: Vec<StatusTime> = bind_issues(query, scope)
+        .bind(window.as_of_ms)
+        .bind(window.from_ms)
+        .fetch_all::<StatusRow>()
+        .await?
+        .into_iter()
+        .map(|row| StatusTime {
+            status: row.status,
+            category: row.category,
+            issues: row.issues,
+            total_hours: row.total_ms as f64 / 3_600_000.0,
+            median_hours: row.median_ms as f64 / 3_600_000.0,
+        })
+        .collect();
+    rows.sort_by(|a, b| (a.category != "new", &a.status).cmp(&(b.category != "new", &b.status)));
+    Ok(rows)
+}
