@@ -36,6 +36,15 @@ pub struct Config {
         default_value = "http://127.0.0.1:8081"
     )]
     pub onboarding_url: Url,
+    /// Where browsers reach these pages (in production the one public address): a form posted
+    /// from a page of any other origin is refused, a saved view's link names it, and the visitor
+    /// cookie is `Secure` when it is https.
+    #[arg(
+        long = "dashboards-url",
+        env = "DASHBOARDS_URL",
+        default_value = "http://127.0.0.1:8082"
+    )]
+    pub dashboards_url: Url,
     /// The troubleshooting page reads refused deliveries and the pipeline's backlog there.
     #[arg(
         long = "prometheus-url",
@@ -109,6 +118,7 @@ impl Config {
             self.query_limits.max_memory_bytes,
         )?;
         check::http_url("ONBOARDING_URL", &self.onboarding_url)?;
+        check::http_url("DASHBOARDS_URL", &self.dashboards_url)?;
         check::http_url("PROMETHEUS_URL", &self.prometheus_url)
     }
 }

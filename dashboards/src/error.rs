@@ -30,6 +30,17 @@ pub(crate) enum DashboardError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
+    /// A form whose CSRF token is not this browser's, or posted from another site's page.
+    #[error("the form was not sent from one of our pages")]
+    Csrf,
+    /// A form that cannot be acted on as sent; the reason names the field and what to change.
+    #[error("{0}")]
+    InvalidForm(String),
+    /// A form that would take what is already taken (a saved view's name).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the form could not be read whole")]
+    FormUnreadable(FormProblem),
     /// The view asks more of the shared warehouse than one request may (its time, rows or
     /// memory limit, `DASHBOARDS_QUERY_MAX_*`): the caller narrows it.
     #[error("this view reads more than one request may; narrow the range, workspaces or filters")]
@@ -47,6 +58,34 @@ pub(crate) enum DashboardError {
     WarehouseRead(clickhouse::error::Error),
     #[error("writing CSV")]
     Csv(#[from] csv::Error),
+}
+
+/// Why a form's body was not read (`forms::same_origin_posts`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FormProblem {
+    TooLarge,
+    BrokenOff,
+    TooSlow,
+}
+
+impl FormProblem {
+    fn status_and_code(self) -> (StatusCode, &'static str) {
+        match self {
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "form_too_large"),
+            Self::BrokenOff => (StatusCode::BAD_REQUEST, "form_broken_off"),
+            Self::TooSlow => (StatusCode::REQUEST_TIMEOUT, "form_too_slow"),
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            Self::TooLarge => "Forms here hold a few fields. Go back and send it again.",
+            Self::BrokenOff => {
+                "The connection broke while it was being sent. Go back and send it again."
+            }
+            Self::TooSlow => "Check your connection, go back and send it again.",
+        }
+    }
 }
 
 /// ClickHouse's codes for a query stopped by one of the limits the dashboards set.
@@ -92,7 +131,10 @@ impl DashboardError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BadRequest(_) | Self::InvalidForm(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::FormUnreadable(problem) => problem.status_and_code(),
             Self::TooLarge(_) => (StatusCode::UNPROCESSABLE_ENTITY, "too_large"),
             Self::Postgres(_)
             | Self::Pool(_)
@@ -168,6 +210,33 @@ impl IntoResponse for DashboardError {
                 "There is nothing here, or it is not yours to see.",
             ),
             Self::Forbidden(what) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed", *what),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "Please try again",
+                "This form was not sent from a MetaFrazo page in this browser. Go back, reload the page and send it again.",
+            ),
+            Self::InvalidForm(reason) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "That was not saved",
+                reason.as_str(),
+            ),
+            Self::Conflict(reason) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "That name is taken",
+                reason.as_str(),
+            ),
+            Self::FormUnreadable(problem) => {
+                let (status, code) = problem.status_and_code();
+                (
+                    status,
+                    code,
+                    "That form could not be read",
+                    problem.advice(),
+                )
+            }
             Self::TooLarge(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "too_large",
@@ -178,7 +247,7 @@ impl IntoResponse for DashboardError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "This page cannot be opened that way",
-                "Dashboards are read with GET; nothing here changes data.",
+                "Pages here are opened with GET; a form is sent from the page it is on.",
             ),
             Self::Postgres(_)
             | Self::Pool(_)

@@ -10,6 +10,7 @@ mod error;
 mod event_id;
 mod export;
 mod feed_params;
+mod forms;
 mod home;
 mod labels;
 mod page_headers;
@@ -24,7 +25,10 @@ pub use config::Config;
 use anyhow::Context;
 use std::sync::Arc;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use deadpool_postgres::Pool;
 use service_runtime::{
     Application, Readiness, ServiceRouter,
@@ -43,6 +47,12 @@ struct AppState {
     onboarding_url: Arc<Url>,
     /// Where a visitor without a session is sent: onboarding's sign-in page.
     sign_in_url: Arc<str>,
+    /// Where browsers reach these pages: saved views' links name it.
+    dashboards_url: Arc<Url>,
+    /// Its origin (`http://127.0.0.1:8000`): a form posted with any other `Origin` is refused.
+    origin: Arc<str>,
+    /// Whether the visitor cookie the dashboards set carries `Secure` (an https address).
+    cookie_secure: bool,
 }
 
 /// Every route that shows an organization's data, pages then API. Tests walk this table to
@@ -56,12 +66,18 @@ pub const ORGANIZATION_ROUTES: &[&str] = &[
     "/orgs/{organization}/events/{id}",
     "/orgs/{organization}/troubleshooting",
     "/orgs/{organization}/export/events.csv",
+    "/orgs/{organization}/views",
+    "/orgs/{organization}/views/{view}",
     "/api/v1/orgs/{organization}/weekly-rates",
     "/api/v1/orgs/{organization}/trends",
     "/api/v1/orgs/{organization}/flow",
     "/api/v1/orgs/{organization}/events",
     "/api/v1/orgs/{organization}/events/{id}",
+    "/api/v1/orgs/{organization}/views",
 ];
+
+/// Where a saved view's delete button posts (saving posts to the list's own path).
+const DELETE_SAVED_VIEW: &str = "/orgs/{organization}/views/{view}/delete";
 
 /// Refuses an invalid configuration before anything connects, then binds the listener.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
@@ -89,6 +105,9 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         prometheus: Prometheus::new(config.prometheus_url),
         onboarding_url: Arc::new(config.onboarding_url),
         sign_in_url: sign_in_url.into(),
+        origin: config.dashboards_url.origin().ascii_serialization().into(),
+        cookie_secure: config.dashboards_url.scheme() == "https",
+        dashboards_url: Arc::new(config.dashboards_url),
     };
     let [
         overview,
@@ -99,14 +118,17 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         event,
         troubleshooting,
         export,
+        saved_views,
+        saved_view,
         api_weekly,
         api_trends,
         api_flow,
         api_events,
         api_event,
+        api_saved_views,
     ] = ORGANIZATION_ROUTES
     else {
-        unreachable!("the route table has thirteen entries");
+        unreachable!("the route table has sixteen entries");
     };
     let routes = Router::new()
         .route("/", get(home::home))
@@ -121,15 +143,30 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             get(pages::troubleshooting::troubleshooting),
         )
         .route(export, get(export::events_csv))
+        .route(
+            saved_views,
+            get(pages::saved_views::list).post(pages::saved_views::save),
+        )
+        .route(saved_view, get(pages::saved_views::open))
+        .route(DELETE_SAVED_VIEW, post(pages::saved_views::delete))
         .route("/api/v1/orgs", get(api::organizations))
         .route(api_weekly, get(api::weekly_rates))
         .route(api_trends, get(api::trends))
         .route(api_flow, get(api::flow))
         .route(api_events, get(api::events))
         .route(api_event, get(api::event))
+        .route(api_saved_views, get(api::saved_views::saved_views))
         .route("/api/v1/openapi.json", get(api::openapi::openapi))
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forms::ensure_visitor_cookie,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forms::same_origin_posts,
+        ))
         .layer(axum::middleware::from_fn(page_headers::page_headers))
         .with_state(state);
     let routes = ServiceRouter {

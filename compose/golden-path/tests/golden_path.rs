@@ -995,6 +995,175 @@ async fn check_pages(
             .await
             .expect("a screenshot");
     }
+    check_flow_in_the_browser(way, api, browser, events)
+        .await
+        .unwrap_or_else(|err| panic!("{way:?}: the flow page in the browser: {err}"));
+}
+
+/// The flow page as a person uses it (issue 19): the pointer on a control-chart point shows
+/// which issue took how many hours; the point's link lists that issue's events and no other;
+/// the view saved through the page's form (shared with the organization) is listed among the
+/// saved views and opens the flow page with the saved query again. Screenshots at a desktop's
+/// width and a phone's.
+async fn check_flow_in_the_browser(
+    way: WayIn,
+    api: &Api,
+    browser: &Browser,
+    events: &[LifecycleEvent],
+) -> Result<(), fantoccini::error::CmdError> {
+    use fantoccini::{
+        Locator,
+        actions::{InputSource, MouseActions, PointerAction},
+    };
+    let shot = |name: &str| format!("golden-{}-{name}", format!("{way:?}").to_lowercase());
+    let organization = &api.organization;
+    let query = format!("weeks={WEEKS_VIEWED}&tz=UTC");
+    let flow_page = format!("{}/orgs/{organization}/flow?{query}", api.base);
+    browser.client.goto(&flow_page).await?;
+
+    // The pointer onto a point of the control chart: the element under it is that point, and
+    // its title names an issue we sent and the cycle time the API gives for it.
+    let point = browser.client.find(Locator::Css("svg a > circle")).await?;
+    browser
+        .client
+        .perform_actions(
+            MouseActions::new("mouse".to_owned()).then(PointerAction::MoveToElement {
+                element: point,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            }),
+        )
+        .await?;
+    let hovered = browser
+        .client
+        .find(Locator::Css("svg a > circle:hover"))
+        .await?;
+    let title = hovered
+        .find(Locator::Css("title"))
+        .await?
+        .prop("textContent")
+        .await?
+        .unwrap_or_default();
+    // "PAY-12 (Bug), done: 37.5 hours"
+    let (label, value) = title
+        .split_once(", done: ")
+        .unwrap_or_else(|| panic!("{way:?}: a control-chart point's title: {title:?}"));
+    let key = label.split(' ').next().unwrap_or_default().to_owned();
+    assert!(
+        events.iter().any(|event| event.issue.key == key),
+        "{way:?}: the hovered point names an issue we sent: {title:?}"
+    );
+    let hours: f64 = value
+        .strip_suffix(" hours")
+        .and_then(|hours| hours.parse().ok())
+        .unwrap_or_else(|| panic!("{way:?}: the hovered point says its hours: {title:?}"));
+    let flow = api.json(&format!("/flow?{query}")).await;
+    assert!(
+        flow["completions"]
+            .as_array()
+            .expect("the completions")
+            .iter()
+            .any(|completion| completion["issue_key"] == key.as_str()
+                && completion["cycle_hours"]
+                    .as_f64()
+                    .is_some_and(|cycle| (cycle - hours).abs() <= 0.05)),
+        "{way:?}: {title:?} is a completion of the API's flow"
+    );
+    browser.screenshot(&shot("flow-hover")).await?;
+
+    // Its link: the events feed of that issue alone, over the flow page's range.
+    hovered.click().await?;
+    browser.wait_for_heading("Events").await?;
+    let url = browser.client.current_url().await?;
+    assert_eq!(
+        url.path(),
+        format!("/orgs/{organization}/events"),
+        "{way:?}"
+    );
+    let asked: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert!(
+        asked.contains(&("issue_key".to_owned(), key.clone()))
+            && asked.contains(&("weeks".to_owned(), WEEKS_VIEWED.to_string())),
+        "{way:?}: the drill-down keeps the range: {url}"
+    );
+    let mut listed = Vec::new();
+    for cell in browser
+        .client
+        .find_all(Locator::Css("table tbody tr td:nth-child(3)"))
+        .await?
+    {
+        listed.push(cell.text().await?);
+    }
+    let sent = events.iter().filter(|event| event.issue.key == key).count();
+    assert_eq!(
+        listed,
+        vec![key.clone(); sent.min(50)],
+        "{way:?}: the drill-down lists {key}'s events and no other"
+    );
+    browser.screenshot(&shot("flow-drill-down")).await?;
+
+    // Save the flow view through its form, shared; open the list, then the view from it.
+    browser.client.goto(&flow_page).await?;
+    let name = format!("Golden flow, {way:?}");
+    browser.fill("save-view-name", &name).await?;
+    browser
+        .client
+        .find(Locator::Id("save-view-shared"))
+        .await?
+        .click()
+        .await?;
+    browser.press("Save this view").await?;
+    browser.wait_for_heading("Saved views").await?;
+    let source = browser.client.source().await?;
+    assert!(source.contains("View saved."), "{way:?}: saved");
+    browser
+        .client
+        .find(Locator::LinkText("Saved views"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for_heading("Shared with the organization")
+        .await?;
+    let url = browser.client.current_url().await?;
+    assert_eq!(url.path(), format!("/orgs/{organization}/views"), "{way:?}");
+    browser.screenshot(&shot("saved-views")).await?;
+    browser
+        .client
+        .find(Locator::LinkText(&name))
+        .await?
+        .click()
+        .await?;
+    browser.wait_for_heading("Control chart").await?;
+    let url = browser.client.current_url().await?;
+    assert_eq!(
+        (url.path(), url.query()),
+        (
+            format!("/orgs/{organization}/flow").as_str(),
+            Some(query.as_str())
+        ),
+        "{way:?}: the saved view opens the flow page with its query"
+    );
+    let saved = api.json("/views").await;
+    assert!(
+        saved["views"]
+            .as_array()
+            .expect("the saved views")
+            .iter()
+            .any(|view| view["name"] == name.as_str()
+                && view["shared"] == true
+                && view["query"] == query.as_str()),
+        "{way:?}: the API lists the saved view: {saved}"
+    );
+    browser.screenshot(&shot("saved-view-opened")).await?;
+
+    // The same page at a phone's width.
+    browser.client.set_window_size(390, 844).await?;
+    browser.client.goto(&flow_page).await?;
+    browser.screenshot(&shot("flow-phone")).await?;
+    browser.client.set_window_size(1280, 900).await?;
+    Ok(())
 }
 
 /// Uninstalls the app as Jira does; false for a Data Center connection, which has no

@@ -5,6 +5,7 @@
 
 mod format;
 pub(crate) mod openapi;
+pub(crate) mod saved_views;
 
 use axum::{
     Json,

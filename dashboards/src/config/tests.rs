@@ -19,15 +19,21 @@ fn the_defaults_work_on_the_local_stack() {
     );
     assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9182");
     assert_eq!(config.onboarding_url.as_str(), "http://127.0.0.1:8081/");
+    assert_eq!(config.dashboards_url.as_str(), "http://127.0.0.1:8082/");
 }
 
 #[test]
 fn validate_refuses_what_could_only_fail_later() {
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         (
             "sign-in links nowhere",
             |c| c.onboarding_url = "file:///srv/onboarding".parse().unwrap(),
             "ONBOARDING_URL has an invalid value \"file:///srv/onboarding\": must be an http or https URL",
+        ),
+        (
+            "forms compared with no origin",
+            |c| c.dashboards_url = "file:///srv/dashboards".parse().unwrap(),
+            "DASHBOARDS_URL has an invalid value",
         ),
         (
             "Prometheus over something else",

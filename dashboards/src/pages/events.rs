@@ -2,9 +2,10 @@
 //! itself while on the first page; `GET /orgs/{organization}/events/{id}`: one event with its
 //! field changes and, for analysts and above, its payload.
 
+use accounts_store::saved_views::SavedPage;
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     response::Response,
 };
 use chrono_tz::Tz;
@@ -12,12 +13,14 @@ use chrono_tz::Tz;
 use super::{
     frame::{FilterForm, Frame},
     render,
+    saved_views::SaveViewForm,
 };
 use crate::{
     AppState,
     error::DashboardError,
     event_id,
     feed_params::FeedQuery,
+    forms::FormToken,
     view_params::ViewQuery,
     view_request::{PageCaller, PageView},
     views::{
@@ -42,6 +45,7 @@ pub(crate) struct EventLine {
 struct FeedPage {
     frame: Frame,
     filters: FilterForm,
+    save: SaveViewForm,
     events: Vec<EventLine>,
     show_workspace: bool,
     older: Option<String>,
@@ -54,6 +58,8 @@ pub(crate) async fn feed(
     State(state): State<AppState>,
     Path(organization): Path<String>,
     view: PageView,
+    token: FormToken,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, DashboardError> {
     let PageView {
         member,
@@ -113,6 +119,7 @@ pub(crate) async fn feed(
     Ok(render(&FeedPage {
         frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "events"),
         filters,
+        save: SaveViewForm::new(&member, SavedPage::Events, raw.as_deref(), &token),
         show_workspace: member.installations.len() > 1,
         events,
         older,

@@ -3,6 +3,7 @@
 //! beside each, drawn from the flow view-model the API serves. Every issue on the page links to
 //! its events in the same range.
 
+use accounts_store::saved_views::SavedPage;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -11,11 +12,13 @@ use chrono::{DateTime, Days};
 use super::{
     frame::{FilterForm, Frame},
     render,
+    saved_views::SaveViewForm,
 };
 use crate::{
     AppState,
     charts::{Chart, Point, Series},
     error::DashboardError,
+    forms::FormToken,
     view_request::PageView,
     views::flow::{Completion, Flow, FlowDay, FlowWeek, StatusTime, WorkItem, hours_label},
 };
@@ -25,6 +28,7 @@ use crate::{
 struct FlowPage {
     frame: Frame,
     filters: FilterForm,
+    save: SaveViewForm,
     cycle: String,
     lead: String,
     throughput: String,
@@ -92,6 +96,7 @@ fn issue_link(drill_down: &str, issue_key: &str) -> String {
 pub(crate) async fn flow(
     State(state): State<AppState>,
     view: PageView,
+    token: FormToken,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, DashboardError> {
     let flow = Flow::load(&state.warehouse, &view).await?;
@@ -200,6 +205,7 @@ pub(crate) async fn flow(
     Ok(render(&FlowPage {
         frame: Frame::new(&view.member, state.onboarding_url.as_str(), view.tz, "flow"),
         filters: FilterForm::new(&view.member, &view.query, view.tz),
+        save: SaveViewForm::new(&view.member, SavedPage::Flow, raw.as_deref(), &token),
         cycle,
         lead,
         throughput,

@@ -4,6 +4,7 @@ pub(crate) mod events;
 pub(crate) mod flow;
 mod frame;
 pub(crate) mod overview;
+pub(crate) mod saved_views;
 pub(crate) mod trends;
 pub(crate) mod troubleshooting;
 pub(crate) mod weekly;

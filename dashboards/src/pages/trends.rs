@@ -2,17 +2,23 @@
 //! time to resolution, reopens and field changes per week, as charts and a table, drawn from the
 //! trends view-model the API serves.
 
+use accounts_store::saved_views::SavedPage;
 use askama::Template;
-use axum::{extract::State, response::Response};
+use axum::{
+    extract::{RawQuery, State},
+    response::Response,
+};
 
 use super::{
     frame::{FilterForm, Frame},
     render,
+    saved_views::SaveViewForm,
 };
 use crate::{
     AppState,
     charts::{Chart, Series},
     error::DashboardError,
+    forms::FormToken,
     view_request::PageView,
     views::{
         trends::{TREND_FIELDS, TrendWeek, Trends},
@@ -25,6 +31,7 @@ use crate::{
 struct TrendsPage {
     frame: Frame,
     filters: FilterForm,
+    save: SaveViewForm,
     created_resolved: String,
     backlog: String,
     median: String,
@@ -37,6 +44,8 @@ struct TrendsPage {
 pub(crate) async fn trends(
     State(state): State<AppState>,
     view: PageView,
+    token: FormToken,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, DashboardError> {
     // Days of data per week come with the weekly rates (a week is partial there and here); the
     // two are independent, so they run side by side.
@@ -117,6 +126,7 @@ pub(crate) async fn trends(
             "trends",
         ),
         filters: FilterForm::new(&view.member, &view.query, view.tz),
+        save: SaveViewForm::new(&view.member, SavedPage::Trends, raw.as_deref(), &token),
         created_resolved,
         backlog,
         median,

@@ -1,17 +1,23 @@
 //! `GET /orgs/{organization}/weekly`: events per week by kind, as a chart and a table, both
 //! drawn from the weekly rates view-model the API serves.
 
+use accounts_store::saved_views::SavedPage;
 use askama::Template;
-use axum::{extract::State, response::Response};
+use axum::{
+    extract::{RawQuery, State},
+    response::Response,
+};
 
 use super::{
     frame::{FilterForm, Frame},
     render,
+    saved_views::SaveViewForm,
 };
 use crate::{
     AppState,
     charts::{Chart, Series},
     error::DashboardError,
+    forms::FormToken,
     labels::kind_label,
     view_request::PageView,
     views::weekly_rates::{WeekRates, WeeklyRates},
@@ -22,6 +28,7 @@ use crate::{
 struct WeeklyPage {
     frame: Frame,
     filters: FilterForm,
+    save: SaveViewForm,
     chart: String,
     /// The table's columns: each kind, and the word the page uses for it.
     kinds: Vec<(&'static str, &'static str)>,
@@ -31,6 +38,8 @@ struct WeeklyPage {
 pub(crate) async fn weekly(
     State(state): State<AppState>,
     view: PageView,
+    token: FormToken,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, DashboardError> {
     let rates = WeeklyRates::load(&state.warehouse, &view).await?;
     let kinds: Vec<(&'static str, &'static str)> = rates
@@ -72,6 +81,7 @@ pub(crate) async fn weekly(
             "weekly",
         ),
         filters,
+        save: SaveViewForm::new(&view.member, SavedPage::Weekly, raw.as_deref(), &token),
         chart,
         kinds,
         weeks: rates.weeks,

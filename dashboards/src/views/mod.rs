@@ -7,6 +7,7 @@ pub(crate) mod event_detail;
 pub(crate) mod events;
 pub(crate) mod flow;
 pub(crate) mod organizations;
+pub(crate) mod saved_views;
 pub(crate) mod trends;
 pub(crate) mod weekly_rates;
 

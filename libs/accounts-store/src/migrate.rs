@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sign_in_failures_by_client",
         sql: include_str!("../migrations/0016_sign_in_failures_by_client.sql"),
     },
+    Migration {
+        version: 17,
+        name: "saved_views",
+        sql: include_str!("../migrations/0017_saved_views.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

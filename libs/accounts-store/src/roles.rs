@@ -62,6 +62,16 @@ impl Role {
     pub fn can_delete_organization(self) -> bool {
         self == Self::Owner
     }
+
+    /// Saving a view for the whole organization; anyone may save one for themselves.
+    pub fn can_share_views(self) -> bool {
+        self >= Self::Analyst
+    }
+
+    /// Deleting a view another member shared (its author always may).
+    pub fn can_delete_shared_views(self) -> bool {
+        self >= Self::Admin
+    }
 }
 
 impl fmt::Display for Role {
@@ -100,5 +110,14 @@ mod tests {
         assert!(!Role::Analyst.can_manage(Role::Viewer));
         assert!(Role::Owner.can_delete_organization());
         assert!(!Role::Admin.can_delete_organization());
+    }
+
+    #[test]
+    fn analysts_share_views_and_admins_delete_anyones_shared_view() {
+        assert!(!Role::Viewer.can_share_views());
+        assert!(Role::Analyst.can_share_views());
+        assert!(!Role::Analyst.can_delete_shared_views());
+        assert!(Role::Admin.can_delete_shared_views());
+        assert!(Role::Owner.can_delete_shared_views());
     }
 }
