@@ -4,10 +4,12 @@
 
 mod accounts;
 mod atlassian;
+mod digest;
 mod oidc;
 
 pub use accounts::{AccountsConfig, MailConfig};
 pub use atlassian::AtlassianConfig;
+pub use digest::DigestConfig;
 pub use oidc::OidcConfig;
 use service_runtime::{
     ConfigError, ServerConfig,
@@ -57,6 +59,9 @@ pub struct Config {
     pub cipher: SecretCipher,
     #[command(flatten)]
     pub oidc: OidcConfig,
+    /// The weekly digest email's job.
+    #[command(flatten)]
+    pub digest: DigestConfig,
 }
 
 impl Config {
@@ -87,6 +92,7 @@ impl Config {
         self.atlassian.validate()?;
         self.accounts.validate()?;
         self.mail.validate()?;
+        self.digest.validate()?;
         self.oidc.validate()
     }
 }

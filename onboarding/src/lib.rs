@@ -5,12 +5,13 @@ pub mod accounts;
 pub mod atlassian;
 mod config;
 pub mod demo;
+pub mod digest;
 pub mod mail;
 pub mod metrics;
 pub mod web;
 pub mod webhook_connections;
 
-pub use config::{AccountsConfig, AtlassianConfig, Config, MailConfig, OidcConfig};
+pub use config::{AccountsConfig, AtlassianConfig, Config, DigestConfig, MailConfig, OidcConfig};
 
 use anyhow::Context;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use service_runtime::{
 use crate::{
     atlassian::{descriptor, jira_users::JiraUsers},
     mail::{OutboxSender, OutboxWaker},
-    metrics::{MailMetrics, SignInMetrics},
+    metrics::{DigestMetrics, MailMetrics, SignInMetrics},
 };
 
 /// What every handler shares.
@@ -65,7 +66,8 @@ pub struct AppState {
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// Refuses an invalid configuration, migrates the schema (fails if Postgres cannot be reached:
-/// nothing works without it), then binds the listener; the outbox sender runs beside the server.
+/// nothing works without it), then binds the listener; the outbox sender and the weekly digest
+/// job run beside the server.
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     config.validate().context("checking the configuration")?;
     let registry = new_registry()?;
@@ -102,6 +104,14 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         cipher: config.cipher.clone(),
         waker: outbox.clone(),
         metrics: MailMetrics::register(&registry)?,
+    };
+    let digests = digest::DigestJob {
+        pool: postgres.clone(),
+        warehouse: config.clickhouse.client(),
+        hour: config.digest.hour,
+        interval: config.digest.interval,
+        waker: outbox.clone(),
+        metrics: DigestMetrics::register(&registry)?,
     };
     let oidc = accounts::oidc::Providers::new(
         config.oidc.providers.clone(),
@@ -169,5 +179,6 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     .finish(routes)?;
     Ok(Application::bind(&config.server, routes)
         .await?
-        .with_background("outbox sender", move |stop| sender.run(stop)))
+        .with_background("outbox sender", move |stop| sender.run(stop))
+        .with_background("weekly digest", move |stop| digests.run(stop)))
 }

@@ -2,7 +2,7 @@
 //! ingress's start `ingress_` and the pipeline's `pipeline_`. The HTTP and readiness series come
 //! from the service runtime.
 
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// `{method, outcome}`: every attempt to sign in, with a password or through an identity
 /// provider's callback, by how it ended. A climb in `refused` for `password` is someone
@@ -17,6 +17,9 @@ pub const EMAIL_SEND_FAILURES_TOTAL: &str = "onboarding_email_send_failures_tota
 pub const EMAILS_GIVEN_UP_TOTAL: &str = "onboarding_emails_given_up_total";
 /// Emails queued and not yet sent, including those waiting for a retry.
 pub const EMAIL_OUTBOX_BACKLOG: &str = "onboarding_email_outbox_backlog";
+/// Weekly digests queued in the outbox (one per member and week); their sending is counted
+/// with the other emails (`kind="digest"`).
+pub const DIGESTS_ENQUEUED_TOTAL: &str = "onboarding_digests_enqueued_total";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInOutcome {
@@ -111,5 +114,21 @@ impl MailMetrics {
             given_up,
             backlog,
         })
+    }
+}
+
+#[derive(Clone)]
+pub struct DigestMetrics {
+    pub enqueued: IntCounter,
+}
+
+impl DigestMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let enqueued = IntCounter::new(
+            DIGESTS_ENQUEUED_TOTAL,
+            "Weekly digests queued in the email outbox.",
+        )?;
+        registry.register(Box::new(enqueued.clone()))?;
+        Ok(Self { enqueued })
     }
 }

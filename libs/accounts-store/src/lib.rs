@@ -8,6 +8,7 @@ pub mod access;
 pub mod api_tokens;
 pub mod audit;
 pub mod csrf;
+pub mod digests;
 pub mod email_verifications;
 pub mod identities;
 pub mod installations;

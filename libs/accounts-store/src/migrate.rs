@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "saved_views",
         sql: include_str!("../migrations/0017_saved_views.sql"),
     },
+    Migration {
+        version: 18,
+        name: "weekly_digest",
+        sql: include_str!("../migrations/0018_weekly_digest.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -18,6 +18,7 @@ pub enum Email {
     Invite { invite: Uuid },
     PasswordReset { reset: Uuid },
     EmailVerification { verification: Uuid },
+    Digest { digest: Uuid },
 }
 
 impl Email {
@@ -28,6 +29,7 @@ impl Email {
             Self::Invite { .. } => "invite",
             Self::PasswordReset { .. } => "password_reset",
             Self::EmailVerification { .. } => "email_verification",
+            Self::Digest { .. } => "digest",
         }
     }
 }
@@ -44,18 +46,28 @@ pub async fn enqueue(
     email: &Email,
 ) -> Result<i64, tokio_postgres::Error> {
     let (mut installation, mut invite, mut reset, mut verification) = (None, None, None, None);
+    let mut digest = None;
     match email {
         Email::Setup { installation: id } => installation = Some(*id),
         Email::Invite { invite: id } => invite = Some(*id),
         Email::PasswordReset { reset: id } => reset = Some(*id),
         Email::EmailVerification { verification: id } => verification = Some(*id),
+        Email::Digest { digest: id } => digest = Some(*id),
     }
     Ok(client
         .query_one(
             "INSERT INTO outbox
-                 (kind, installation_id, invite_id, password_reset_id, email_verification_id)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            &[&email.kind(), &installation, &invite, &reset, &verification],
+                 (kind, installation_id, invite_id, password_reset_id, email_verification_id,
+                  digest_id)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &email.kind(),
+                &installation,
+                &invite,
+                &reset,
+                &verification,
+                &digest,
+            ],
         )
         .await?
         .get(0))
@@ -81,7 +93,7 @@ pub async fn claim_due(
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
              RETURNING id, kind, installation_id, invite_id, password_reset_id, attempts,
-                       email_verification_id",
+                       email_verification_id, digest_id",
             &[&limit, &CLAIM_LEASE.as_secs_f64()],
         )
         .await?;
@@ -96,6 +108,7 @@ pub async fn claim_due(
                 "email_verification" => Email::EmailVerification {
                     verification: row.get(6),
                 },
+                "digest" => Email::Digest { digest: row.get(7) },
                 _ => Email::PasswordReset { reset: row.get(4) },
             };
             Due {

@@ -17,9 +17,19 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The top-level headers, names as sent, values unfolded and trimmed.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Mail {
+    /// The first header called `name` (in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The path (from `/`) of the first link in the text part that starts with `prefix`.
     pub fn link_path(&self, prefix: &str) -> String {
         let start = self
@@ -49,6 +59,14 @@ impl Mailbox {
 
     /// Every message to `recipient` with `subject`, oldest first.
     pub fn messages(&self, recipient: &str, subject: &str) -> Vec<Mail> {
+        self.to(recipient)
+            .into_iter()
+            .filter(|mail| mail.subject == subject)
+            .collect()
+    }
+
+    /// Every message to `recipient`, whatever its subject, oldest first.
+    pub fn to(&self, recipient: &str) -> Vec<Mail> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -80,9 +98,19 @@ impl Mailbox {
                         .body_html(0)
                         .map(|t| t.into_owned())
                         .unwrap_or_default(),
+                    headers: message
+                        .headers_raw()
+                        .map(|(name, value)| {
+                            let unfolded: String =
+                                value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+                            (name.to_owned(), unfolded.trim().to_owned())
+                        })
+                        .collect(),
                 };
                 let modified = entry.metadata().ok()?.modified().ok()?;
-                (mail.to.iter().any(|to| to == recipient) && mail.subject == subject)
+                mail.to
+                    .iter()
+                    .any(|to| to == recipient)
                     .then_some((modified, mail))
             })
             .collect();

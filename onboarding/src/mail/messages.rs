@@ -3,9 +3,13 @@
 use std::time::{Duration, SystemTime};
 
 use askama::Template;
+use chrono::{Days, NaiveDate};
 use lettre::{
     Message,
-    message::{Mailbox, MultiPart},
+    message::{
+        Mailbox, MessageBuilder, MultiPart,
+        header::{HeaderName, HeaderValue},
+    },
 };
 
 pub const SETUP_SUBJECT: &str = "Finish connecting your Jira workspace to MetaFrazo";
@@ -87,6 +91,33 @@ macro_rules! email_verification_template {
 }
 email_verification_template!(EmailVerificationText, "email/email_verification.txt");
 email_verification_template!(EmailVerificationHtml, "email/email_verification.html");
+
+/// The text and HTML parts of a weekly digest share their fields.
+macro_rules! digest_template {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            organization: &'a str,
+            week: &'a str,
+            time_zone: &'a str,
+            created: i64,
+            resolved: i64,
+            cycle_time_p85: Option<&'a str>,
+            at_risk: &'a [String],
+            more_at_risk: usize,
+            weekly_link: &'a str,
+            trends_link: &'a str,
+            flow_link: &'a str,
+            unsubscribe_link: &'a str,
+        }
+    };
+}
+digest_template!(DigestText, "email/digest.txt");
+digest_template!(DigestHtml, "email/digest.html");
+
+/// At most this many at-risk keys are listed; the flow view has them all.
+pub const DIGEST_AT_RISK_LISTED: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -229,6 +260,102 @@ pub fn email_verification(
     build(from, email.to, EMAIL_VERIFICATION_SUBJECT, text, html)
 }
 
+/// A week's digest: the numbers as queued, and the links the sender made.
+pub struct DigestEmail<'a> {
+    pub to: &'a str,
+    pub organization: &'a str,
+    /// The Monday the week starts on, in `time_zone`.
+    pub week_start: NaiveDate,
+    pub time_zone: &'a str,
+    pub numbers: &'a accounts_store::digests::Numbers,
+    pub weekly_link: &'a str,
+    pub trends_link: &'a str,
+    pub flow_link: &'a str,
+    /// `…/digest/unsubscribe?token=…`: the one-click link (RFC 8058) and the footer's.
+    pub unsubscribe_link: &'a str,
+}
+
+/// `Your MetaFrazo week at Acme: 12 created, 9 resolved`.
+pub fn digest_subject(organization: &str, created: i64, resolved: i64) -> String {
+    format!("Your MetaFrazo week at {organization}: {created} created, {resolved} resolved")
+}
+
+/// `Monday 2026-11-30 to Sunday 2026-12-06`.
+pub fn week_text(week_start: NaiveDate) -> String {
+    let sunday = week_start + Days::new(6);
+    format!(
+        "{} to {}",
+        week_start.format("%A %Y-%m-%d"),
+        sunday.format("%A %Y-%m-%d")
+    )
+}
+
+/// `31.5 hours`, or `2.3 days` from two days on.
+pub fn hours_text(hours: f64) -> String {
+    if hours >= 48.0 {
+        format!("{:.1} days", hours / 24.0)
+    } else {
+        format!("{hours:.1} hours")
+    }
+}
+
+/// The digest with RFC 8058's one-click unsubscribe: `List-Unsubscribe` names the link, and
+/// `List-Unsubscribe-Post` says a POST to it unsubscribes with no further step.
+pub fn digest(from: &Mailbox, email: &DigestEmail<'_>) -> Result<Message, MessageError> {
+    let (text, html) = digest_bodies(email)?;
+    let numbers = email.numbers;
+    let subject = digest_subject(email.organization, numbers.created, numbers.resolved);
+    Ok(builder(from, email.to, &subject)?
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{}>", email.unsubscribe_link),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ))
+        .multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+/// The plain-text and HTML bodies of a digest.
+pub fn digest_bodies(email: &DigestEmail<'_>) -> Result<(String, String), MessageError> {
+    let numbers = email.numbers;
+    let week = week_text(email.week_start);
+    let p85 = numbers.cycle_time_p85_hours.map(hours_text);
+    let listed = numbers.at_risk.len().min(DIGEST_AT_RISK_LISTED);
+    let text = DigestText {
+        organization: email.organization,
+        week: &week,
+        time_zone: email.time_zone,
+        created: numbers.created,
+        resolved: numbers.resolved,
+        cycle_time_p85: p85.as_deref(),
+        at_risk: &numbers.at_risk[..listed],
+        more_at_risk: numbers.at_risk.len() - listed,
+        weekly_link: email.weekly_link,
+        trends_link: email.trends_link,
+        flow_link: email.flow_link,
+        unsubscribe_link: email.unsubscribe_link,
+    }
+    .render()?;
+    let html = DigestHtml {
+        organization: email.organization,
+        week: &week,
+        time_zone: email.time_zone,
+        created: numbers.created,
+        resolved: numbers.resolved,
+        cycle_time_p85: p85.as_deref(),
+        at_risk: &numbers.at_risk[..listed],
+        more_at_risk: numbers.at_risk.len() - listed,
+        weekly_link: email.weekly_link,
+        trends_link: email.trends_link,
+        flow_link: email.flow_link,
+        unsubscribe_link: email.unsubscribe_link,
+    }
+    .render()?;
+    Ok((text, html))
+}
+
 fn build(
     from: &Mailbox,
     to: &str,
@@ -236,14 +363,17 @@ fn build(
     text: String,
     html: String,
 ) -> Result<Message, MessageError> {
+    Ok(builder(from, to, subject)?.multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+fn builder(from: &Mailbox, to: &str, subject: &str) -> Result<MessageBuilder, MessageError> {
     let to: Mailbox = to
         .parse()
         .map_err(|_| MessageError::BadRecipient(to.to_owned()))?;
     Ok(Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(subject)
-        .multipart(MultiPart::alternative_plain_html(text, html))?)
+        .subject(subject))
 }
 
 /// `2026-11-23 18:30 UTC`: an email cannot know the reader's time zone, so it says which one.
@@ -306,6 +436,54 @@ mod tests {
                 || html.contains("Acme &lt;Engineering&gt;"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn the_digest_carries_one_click_unsubscribe_and_says_what_it_lacks() {
+        let from: Mailbox = "MetaFrazo <setup@metafrazo.test>".parse().unwrap();
+        let unsubscribe = "https://metafrazo.test/digest/unsubscribe?token=abc_-123";
+        let numbers = accounts_store::digests::Numbers {
+            created: 12,
+            resolved: 9,
+            cycle_time_p85_hours: Some(31.54),
+            at_risk: (1..=22).map(|n| format!("PAY-{n}")).collect(),
+        };
+        let email = |numbers| DigestEmail {
+            to: "ada@example.test",
+            organization: "Acme <Eng>",
+            week_start: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            time_zone: "Asia/Kolkata",
+            numbers,
+            weekly_link: "https://dash.test/orgs/1/weekly?from=2026-11-30&to=2026-12-06",
+            trends_link: "https://dash.test/orgs/1/trends?from=2026-11-30&to=2026-12-06",
+            flow_link: "https://dash.test/orgs/1/flow?from=2026-11-30&to=2026-12-06",
+            unsubscribe_link: unsubscribe,
+        };
+        let raw = String::from_utf8(digest(&from, &email(&numbers)).unwrap().formatted()).unwrap();
+        assert!(
+            raw.contains(&format!("List-Unsubscribe: <{unsubscribe}>\r\n")),
+            "{raw}"
+        );
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        assert!(raw.contains("Subject: Your MetaFrazo week at Acme <Eng>: 12 created, 9 resolved"));
+        let (text, html) = digest_bodies(&email(&numbers)).unwrap();
+        assert!(
+            text.contains("Monday 2026-11-30 to Sunday 2026-12-06 (Asia/Kolkata)"),
+            "{text}"
+        );
+        assert!(text.contains("31.5 hours"), "{text}");
+        assert!(text.contains("PAY-20 and 2 more"), "{text}");
+        assert!(!text.contains("PAY-21"), "{text}");
+        assert!(html.contains("&amp;to=2026-12-06") || html.contains("&#38;to=2026-12-06"));
+        let quiet = accounts_store::digests::Numbers {
+            cycle_time_p85_hours: None,
+            at_risk: Vec::new(),
+            ..numbers.clone()
+        };
+        let (text, _) = digest_bodies(&email(&quiet)).unwrap();
+        assert!(text.contains("85th percentile: no completions"), "{text}");
+        assert!(text.contains("week's end): none"), "{text}");
+        assert_eq!(hours_text(72.0), "3.0 days");
     }
 
     #[test]

@@ -17,12 +17,15 @@ use uuid::Uuid;
 use crate::{
     atlassian::jira_users::{JiraUsers, JiraUsersError},
     config::{AccountsConfig, MailConfig},
+    digest::view_link,
     mail::messages::{
-        self, EmailVerificationEmail, InviteEmail, MessageError, PasswordResetEmail, SetupEmail,
+        self, DigestEmail, EmailVerificationEmail, InviteEmail, MessageError, PasswordResetEmail,
+        SetupEmail,
     },
     metrics::MailMetrics,
 };
 use accounts_store::{
+    digests,
     email_verifications::{self, Confirms},
     installations, invites,
     outbox::{self, Due, Email},
@@ -207,7 +210,47 @@ impl OutboxSender {
             Email::EmailVerification { verification } => {
                 self.send_email_verification(client, verification).await
             }
+            Email::Digest { digest } => self.send_digest(client, digest).await,
         }
+    }
+
+    async fn send_digest(
+        &self,
+        client: &impl GenericClient,
+        digest: Uuid,
+    ) -> Result<Outcome, SendError> {
+        // As for invites, the next attempt replaces the token a failed attempt minted; the
+        // token of each digest sent stays good, so an older email's link still unsubscribes.
+        let Some((token, mailing)) = digests::mint_token(client, digest).await? else {
+            return Ok(Outcome::Cancelled("unsubscribed since it was queued"));
+        };
+        let view = |name: &str| {
+            view_link(
+                &self.accounts.dashboards_url,
+                mailing.organization,
+                name,
+                mailing.week_start,
+                &mailing.time_zone,
+            )
+        };
+        let (weekly, trends, flow) = (view("weekly"), view("trends"), view("flow"));
+        let unsubscribe = self.link(&format!("digest/unsubscribe?token={}", token.text));
+        let message = messages::digest(
+            &self.mail.from,
+            &DigestEmail {
+                to: &mailing.to,
+                organization: &mailing.organization_name,
+                week_start: mailing.week_start,
+                time_zone: &mailing.time_zone,
+                numbers: &mailing.numbers,
+                weekly_link: &weekly,
+                trends_link: &trends,
+                flow_link: &flow,
+                unsubscribe_link: &unsubscribe,
+            },
+        )?;
+        self.transport.send(message).await?;
+        Ok(Outcome::Sent)
     }
 
     async fn send_setup(

@@ -5,6 +5,7 @@
 mod account;
 mod api_tokens;
 mod client_address;
+mod digest;
 mod email_verification;
 mod error;
 mod invite;
@@ -112,6 +113,11 @@ pub(crate) fn routes(state: AppState) -> Router {
         )
         .route("/orgs/{organization}/audit", get(organization::audit_log))
         .route("/orgs/{organization}/delete", post(organization::delete))
+        .route("/orgs/{organization}/digest", post(digest::save))
+        .route(
+            digest::UNSUBSCRIBE_PATH,
+            get(digest::confirm_page).post(digest::unsubscribe),
+        )
         .fallback(no_such_page)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(

@@ -11,6 +11,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
+use axum_extra::extract::cookie::CookieJar;
 use deadpool_postgres::Transaction;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -97,9 +98,9 @@ pub(crate) fn policy_refusal(
 /// The caller of a form on the organization's pages, a member when the form arrived. There is
 /// deliberately no role here: what a form may do is decided by `role_within` the transaction
 /// that does it.
-struct Submitter {
-    user: SignedIn,
-    organization: Organization,
+pub(super) struct Submitter {
+    pub(super) user: SignedIn,
+    pub(super) organization: Organization,
     policy: SignInPolicy,
 }
 
@@ -114,7 +115,10 @@ impl Submitter {
     /// The caller's role now, holding their membership row until `transaction` ends: a
     /// demotion or removal committed since the request began is seen, and one arriving while
     /// this acts waits for it. No longer a member answers 404, as for any non-member.
-    async fn role_within(&self, transaction: &Transaction<'_>) -> Result<Role, PageError> {
+    pub(super) async fn role_within(
+        &self,
+        transaction: &Transaction<'_>,
+    ) -> Result<Role, PageError> {
         organizations::role_of_locked(transaction, self.organization.id, self.user.user_id)
             .await?
             .ok_or(PageError::NotFound)
@@ -122,7 +126,7 @@ impl Submitter {
 }
 
 /// The caller of a form on the organization's pages: the CSRF token checked, then membership.
-async fn member_submitting(
+pub(super) async fn member_submitting(
     state: &AppState,
     visitor: &Visitor,
     organization: &str,
@@ -165,6 +169,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "role_changed" => "Role changed.",
         "removed" => "Member removed. Their sessions were ended.",
         "policy" => "Sign-in policy saved.",
+        "digest_on" => "Weekly digest saved: it comes on Monday mornings in your time zone.",
+        "digest_off" => "Weekly digest turned off.",
         _ => return None,
     })
 }
@@ -188,6 +194,7 @@ pub(crate) async fn page(
     Path(organization): Path<String>,
     Query(done): Query<Done>,
     visitor: Visitor,
+    cookies: CookieJar,
 ) -> Result<Response, PageError> {
     let here = members_path(&organization);
     let caller = member(&state, &visitor, parse_id(&organization)?, &here).await?;
@@ -195,6 +202,7 @@ pub(crate) async fn page(
     let client = state.postgres.get().await?;
     let members = organizations::members(&client, id).await?;
     let workspaces = organizations::installations(&client, id).await?;
+    let digest = super::digest::settings(&client, id, caller.user.user_id, &cookies).await?;
     let invites = if caller.role.can_manage_members() {
         invites::pending(&client, id).await?
     } else {
@@ -245,12 +253,13 @@ pub(crate) async fn page(
         can_delete: caller.role.can_delete_organization(),
         require_sso: caller.policy.require_sso,
         allowed_domains: caller.policy.allowed_domains.join(", "),
+        digest,
         notice: notice(done.done.as_deref()),
         error: None,
     }))
 }
 
-fn back_to(organization: Uuid, done: &str) -> Response {
+pub(super) fn back_to(organization: Uuid, done: &str) -> Response {
     Redirect::to(&format!("{}?done={done}", members_path(organization))).into_response()
 }
 

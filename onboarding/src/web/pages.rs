@@ -187,8 +187,30 @@ pub(crate) struct Organization<'a> {
     pub require_sso: bool,
     /// The allowed email domains, comma separated.
     pub allowed_domains: String,
+    /// The caller's own weekly digest.
+    pub digest: DigestSettings,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
+}
+
+/// The caller's weekly digest subscription, for the members page's form.
+pub(crate) struct DigestSettings {
+    pub subscribed: bool,
+    /// The zone they chose (if they ever subscribed), else the browser's (the dashboards'
+    /// `mf_tz`), else UTC.
+    pub time_zone: String,
+    /// Every zone name, the one above selected.
+    pub zones: Vec<(&'static str, bool)>,
+}
+
+/// What a digest's unsubscribe link opens: a button, since mail scanners follow links.
+#[derive(Template)]
+#[template(path = "pages/digest_unsubscribe.html")]
+pub(crate) struct DigestUnsubscribe<'a> {
+    /// The link itself, which the button POSTs to.
+    pub action: &'a str,
+    pub organization: &'a str,
+    pub email: &'a str,
 }
 
 #[derive(Template)]

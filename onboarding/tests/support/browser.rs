@@ -77,6 +77,11 @@ impl Browser {
         self.cookies.get(name).map(String::as_str)
     }
 
+    /// A cookie another page on the same address set (the dashboards' `mf_tz`, say).
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
