@@ -98,8 +98,8 @@ pub struct Generated {
 }
 
 /// Fills the (migrated, empty) database of `client` with `total` events from `start_ms` over
-/// `span_ms`, one in `large_every` the large tenant's, with their field changes, and merges
-/// every partitioned table.
+/// `span_ms`, one in `large_every` the large tenant's, with their field changes and their
+/// issues' flow facts, and merges every table.
 pub async fn generate(
     client: &Client,
     total: u64,
@@ -126,8 +126,15 @@ pub async fn generate(
             .await
             .with_context(|| format!("generate {table}"))?;
     }
+    // The flow facts, which the pipeline would have written as it stored each batch.
+    warehouse::flow::refresh_all(client)
+        .await
+        .context("backfill the flow facts")?;
     // The rollups were filled by their materialized views, one part per block: merge them all.
-    for table in PARTITIONED_TABLES {
+    for table in PARTITIONED_TABLES
+        .iter()
+        .chain(&["flow_segments", "flow_completions", "status_categories"])
+    {
         client
             .query(&format!("OPTIMIZE TABLE {table} FINAL"))
             .execute()

@@ -46,17 +46,125 @@ pub async fn refresh(
     Ok(total)
 }
 
-/// Refreshes every issue the warehouse has a history of: the backfill of migration 7.
+/// Rows of one installation's timeline read at a time by [`refresh_all`]: a tenant's issues
+/// are split into about this many rows' worth by a hash of their id.
+const BACKFILL_ROWS: u64 = 500_000;
+
+/// Writes the facts of every issue the warehouse has a history of: the backfill of migration 7
+/// (and of a benchmark's generated data). One installation at a time, its issues in hash
+/// buckets of about [`BACKFILL_ROWS`] rows, each read once and grouped by issue here (no
+/// ORDER BY over a whole tenant). It writes without reading stored facts first; what it
+/// writes has the version a refresh would give, so a refresh racing it agrees.
 pub async fn refresh_all(client: &Client) -> Result<Refreshed, clickhouse::error::Error> {
-    let issues: Vec<(String, String)> = client
-        .query("SELECT DISTINCT installation_id, issue_id FROM issue_timeline")
+    let sizes: Vec<(String, u64)> = client
+        .query(
+            "SELECT installation_id, toUInt64(count()) FROM issue_timeline
+             GROUP BY installation_id ORDER BY installation_id",
+        )
         .fetch_all()
         .await?;
-    let issues: Vec<IssueKey> = issues
-        .into_iter()
-        .filter_map(|(installation, issue)| Some((installation.parse().ok()?, issue)))
-        .collect();
-    refresh(client, &issues).await
+    let mut total = Refreshed::default();
+    for (installation, rows) in sizes {
+        let Ok(installation_id) = installation.parse::<InstallationId>() else {
+            continue;
+        };
+        let categories: HashMap<String, String> = client
+            .query(
+                "SELECT status, any(status_category) AS category FROM status_categories
+                 WHERE installation_id = ? GROUP BY status",
+            )
+            .bind(&installation)
+            .fetch_all::<(String, String)>()
+            .await?
+            .into_iter()
+            .collect();
+        let buckets = rows / BACKFILL_ROWS + 1;
+        for bucket in 0..buckets {
+            let rows = client
+                .query(
+                    "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind,
+                            event_type, project_key, issue_key, issue_type, priority, status,
+                            status_category, from_status
+                     FROM issue_timeline
+                     WHERE installation_id = ? AND cityHash64(issue_id) % ? = ?",
+                )
+                .bind(&installation)
+                .bind(buckets)
+                .bind(bucket)
+                .fetch_all::<TimelineRow>()
+                .await?;
+            let mut timelines: HashMap<&str, Vec<TimelineRow>> = HashMap::new();
+            for row in &rows {
+                timelines
+                    .entry(row.issue_id.as_str())
+                    .or_default()
+                    .push(row.clone());
+            }
+            let mut segment_rows = Vec::new();
+            let mut completion_rows = Vec::new();
+            for (issue_id, rows) in &timelines {
+                let Some((segments, completions)) =
+                    issue_facts(installation_id, issue_id, rows, &categories)
+                else {
+                    continue;
+                };
+                segment_rows.extend(segments);
+                completion_rows.extend(completions);
+                total.issues += 1;
+            }
+            write(client, &segment_rows, &completion_rows).await?;
+        }
+    }
+    Ok(total)
+}
+
+/// The version of an issue's facts: its history's distinct deliveries, a count that only grows
+/// (a copy of a row is the same delivery).
+fn version(rows: &[TimelineRow]) -> u64 {
+    rows.iter()
+        .map(|row| (&row.delivery_id, row.kind))
+        .collect::<BTreeSet<_>>()
+        .len() as u64
+}
+
+/// An issue's facts from its rows, with the installation's status categories filling in what
+/// its own rows do not say.
+fn issue_facts(
+    installation_id: InstallationId,
+    issue_id: &str,
+    rows: &[TimelineRow],
+    installation_categories: &HashMap<String, String>,
+) -> Option<(Vec<SegmentRow>, Vec<CompletionRow>)> {
+    let mut categories = history::categories(rows);
+    for (status, category) in installation_categories {
+        categories
+            .entry(status.clone())
+            .or_insert_with(|| category.clone());
+    }
+    let history = history::history(rows, &categories, super::facts::OPEN)?;
+    Some(facts(installation_id, issue_id, &history, version(rows)))
+}
+
+async fn write(
+    client: &Client,
+    segments: &[SegmentRow],
+    completions: &[CompletionRow],
+) -> Result<(), clickhouse::error::Error> {
+    if !segments.is_empty() {
+        let mut insert = client.insert::<SegmentRow>("flow_segments").await?;
+        for row in segments {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+    }
+    if !completions.is_empty() {
+        let mut insert = client.insert::<CompletionRow>("flow_completions").await?;
+        for row in completions {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+    }
+    Ok(())
 }
 
 #[derive(Row, Deserialize)]
@@ -194,13 +302,7 @@ async fn refresh_chunk(
         let Ok(installation_id) = installation.parse::<InstallationId>() else {
             continue;
         };
-        // Rows only ever join a history (a copy is the same delivery), so the count of distinct
-        // deliveries grows with every new one: the facts' version.
-        let version = rows
-            .iter()
-            .map(|row| (&row.delivery_id, row.kind))
-            .collect::<BTreeSet<_>>()
-            .len() as u64;
+        let version = version(rows);
         let before = stored.remove(&(installation.clone(), issue_id.clone()));
         if before
             .as_ref()
@@ -209,19 +311,16 @@ async fn refresh_chunk(
             done.unchanged += 1;
             continue;
         }
-        let mut categories = history::categories(rows);
-        for (status, category) in status_categories
-            .get(installation)
-            .unwrap_or(&no_categories)
-        {
-            categories
-                .entry(status.clone())
-                .or_insert_with(|| category.clone());
-        }
-        let Some(history) = history::history(rows, &categories, super::facts::OPEN) else {
+        let Some((segments, completions)) = issue_facts(
+            installation_id,
+            issue_id,
+            rows,
+            status_categories
+                .get(installation)
+                .unwrap_or(&no_categories),
+        ) else {
             continue;
         };
-        let (segments, completions) = facts(installation_id, issue_id, &history, version);
         // What the new history no longer has is written once more, as gone.
         if let Some(before) = before {
             let kept: BTreeSet<u32> = segments.iter().map(|s| s.ordinal).collect();
@@ -240,9 +339,9 @@ async fn refresh_chunk(
                     done_ms,
                     version,
                     live: 0,
-                    issue_key: history.issue_key.clone(),
-                    project_key: history.project_key.clone(),
-                    issue_type: history.issue_type.clone(),
+                    issue_key: segments[0].issue_key.clone(),
+                    project_key: segments[0].project_key.clone(),
+                    issue_type: segments[0].issue_type.clone(),
                     priority: String::new(),
                     cycle_ms: super::facts::NO_CYCLE,
                     lead_ms: super::facts::UNSEEN,
@@ -253,19 +352,6 @@ async fn refresh_chunk(
         completion_rows.extend(completions);
         done.issues += 1;
     }
-    if !segment_rows.is_empty() {
-        let mut insert = client.insert::<SegmentRow>("flow_segments").await?;
-        for row in &segment_rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-    }
-    if !completion_rows.is_empty() {
-        let mut insert = client.insert::<CompletionRow>("flow_completions").await?;
-        for row in &completion_rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-    }
+    write(client, &segment_rows, &completion_rows).await?;
     Ok(done)
 }

@@ -11,6 +11,10 @@ use super::{
 };
 use crate::queries::scope::{QueryError, Scope};
 
+/// Completions in the range, inside FINAL: `done_ms` is in the key, so every version of a
+/// completion shares it. Bound after the installations: from, to.
+const IN_RANGE: &str = "AND done_ms >= ? AND done_ms < ?";
+
 /// The aggregates of one group of completions, as ClickHouse returns them.
 #[derive(Row, Deserialize)]
 struct GroupRow {
@@ -94,18 +98,23 @@ pub(super) async fn summary(
                  ('project', project_key), ('issue_type', issue_type), ('priority', priority),
                  ('all', '')
              ] AS grouped
-             WHERE done_ms >= ? AND done_ms < ?
              GROUP BY dimension, key
          )",
         cycle = percentiles("cycles", "cycle"),
         lead = percentiles("leads", "lead"),
-        facts = live_facts("flow_completions"),
+        facts = live_facts(
+            "flow_completions",
+            "issue_id, done_ms, cycle_ms, lead_ms, priority",
+            IN_RANGE
+        ),
     );
-    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
-    let rows = query
-        .bind(&scope.time_zone)
+    let query = client
+        .query(&sql)
+        .bind(&scope.installations)
         .bind(window.from_ms)
-        .bind(window.to_ms)
+        .bind(window.to_ms);
+    let rows = bind_issues(query, scope)
+        .bind(&scope.time_zone)
         .fetch_all::<GroupRow>()
         .await?;
     let mut summary = Summary {
@@ -183,15 +192,20 @@ pub(super) async fn latest(
     let sql = format!(
         "SELECT issue_key, project_key, issue_type, priority, done_ms, cycle_ms, lead_ms
          FROM {facts}
-         WHERE done_ms >= ? AND done_ms < ?
          ORDER BY done_ms DESC, issue_key DESC
          LIMIT {MAX_COMPLETIONS}",
-        facts = live_facts("flow_completions"),
+        facts = live_facts(
+            "flow_completions",
+            "issue_key, priority, done_ms, cycle_ms, lead_ms",
+            IN_RANGE
+        ),
     );
-    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
-    let mut rows: Vec<Completion> = query
+    let query = client
+        .query(&sql)
+        .bind(&scope.installations)
         .bind(window.from_ms)
-        .bind(window.to_ms)
+        .bind(window.to_ms);
+    let mut rows: Vec<Completion> = bind_issues(query, scope)
         .fetch_all::<CompletionFact>()
         .await?
         .into_iter()

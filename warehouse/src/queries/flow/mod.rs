@@ -300,15 +300,17 @@ fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::qu
         .bind(&scope.filters.issue_types)
 }
 
-/// The newest version of each of the scope's facts in `table`, live ones only: FINAL picks the
-/// newest row of a key, and the `live` test stays outside it, so a row written as gone hides the
-/// older live one instead of being filtered out before it could. Bind the installations, then
+/// The newest version of each of the scope's facts in `table`, live ones only, with `columns`
+/// (and the issue filter's): FINAL picks the newest row of a key, and the `live` test stays
+/// outside it, so a row written as gone hides the older live one instead of being filtered out
+/// before it could. `key_filter` may narrow the read inside FINAL, on key columns only (every
+/// version of a key shares them). Bind the installations, `key_filter`'s values, then
 /// [`bind_issues`].
-fn live_facts(table: &str) -> String {
+fn live_facts(table: &str, columns: &str, key_filter: &str) -> String {
     format!(
         "(SELECT * FROM (
-             SELECT * FROM {table} FINAL
-             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+             SELECT {columns}, live, project_key, issue_type FROM {table} FINAL
+             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String)))) {key_filter}
          ) WHERE live = 1 AND {ISSUE_FILTER})"
     )
 }

@@ -51,7 +51,11 @@ pub(super) async fn days(
            AND seen_from_ms < ? AND end_ms >= ?
            AND (status_category != 'done' OR start_ms >= ?)
          GROUP BY status_category, status, first_day, last_day",
-        facts = live_facts("flow_segments"),
+        facts = live_facts(
+            "flow_segments",
+            "status_category, status, start_ms, seen_from_ms, end_ms",
+            ""
+        ),
     );
     let query = client
         .query(&sql)
@@ -136,7 +140,12 @@ pub(super) async fn work_items(
                 cycle_spent_before_ms
          FROM {facts}
          WHERE status_category = 'indeterminate' AND seen_from_ms < ? AND end_ms >= ?",
-        facts = live_facts("flow_segments"),
+        facts = live_facts(
+            "flow_segments",
+            "issue_key, status, status_category, start_ms, seen_from_ms, end_ms, \
+             cycle_start_ms, cycle_spent_before_ms",
+            ""
+        ),
     );
     let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
     let rows = query
@@ -199,7 +208,11 @@ pub(super) async fn time_in_status(
              GROUP BY status
          )",
         median = nearest_rank_sql("per_issue", 50),
-        facts = live_facts("flow_segments"),
+        facts = live_facts(
+            "flow_segments",
+            "installation_id, issue_id, status, status_category, start_ms, end_ms",
+            ""
+        ),
     );
     let query = client
         .query(&sql)
