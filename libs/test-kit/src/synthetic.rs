@@ -131,9 +131,10 @@ pub async fn generate(
         .await
         .context("backfill the flow facts")?;
     // The rollups were filled by their materialized views, one part per block: merge them all.
-    for table in PARTITIONED_TABLES
-        .iter()
-        .chain(&["flow_segments", "flow_completions", "status_categories"])
+    for table in
+        PARTITIONED_TABLES
+            .iter()
+            .chain(&["flow_segments", "flow_completions", "status_categories"])
     {
         client
             .query(&format!("OPTIMIZE TABLE {table} FINAL"))
