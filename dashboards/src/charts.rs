@@ -194,6 +194,15 @@ impl Chart<'_> {
 
     /// Stacked bars, one stack per x label.
     pub(crate) fn stacked_bars(&self) -> String {
+        self.bars(&[])
+    }
+
+    /// Stacked bars whose stack at each x label links to `links[x]`: the list behind it.
+    pub(crate) fn stacked_bars_linked(&self, links: &[String]) -> String {
+        self.bars(links)
+    }
+
+    fn bars(&self, links: &[String]) -> String {
         let totals: Vec<f64> = (0..self.x_labels.len())
             .map(|i| {
                 self.series
@@ -215,6 +224,10 @@ impl Chart<'_> {
                 1.0
             };
             let mut base = TOP + plot_h;
+            let link = links.get(i);
+            if let Some(link) = link {
+                let _ = write!(out, r#"<a href="{}">"#, escape(link));
+            }
             for (s, series) in self.series.iter().enumerate() {
                 let Some(value) = series.values.get(i).copied().flatten().filter(|v| *v > 0.0)
                 else {
@@ -228,6 +241,9 @@ impl Chart<'_> {
                     PALETTE[s % PALETTE.len()],
                     self.hover(series, i, value)
                 );
+            }
+            if link.is_some() {
+                out.push_str("</a>");
             }
         }
         out.push_str("</svg>");
@@ -334,6 +350,23 @@ mod tests {
             bars.contains("fill-opacity=\"0.45\""),
             "the partial week is drawn lighter"
         );
+    }
+
+    #[test]
+    fn a_linked_bar_leads_to_the_list_behind_it() {
+        let labels = vec!["Nov 2".to_owned(), "Nov 9".to_owned()];
+        let links = [
+            "/a?from=2026-11-02&to=2026-11-08".to_owned(),
+            "/b".to_owned(),
+        ];
+        let bars = chart(&labels, &[]).stacked_bars_linked(&links);
+        assert!(
+            bars.contains(r#"<a href="/a?from=2026-11-02&amp;to=2026-11-08"><rect"#),
+            "{bars}"
+        );
+        assert_eq!(bars.matches("<a href=").count(), 2);
+        assert_eq!(bars.matches("</a>").count(), 2);
+        assert!(!chart(&labels, &[]).stacked_bars().contains("<a "));
     }
 
     #[test]

@@ -836,6 +836,46 @@ async fn check_flow(
             item.issue_key
         );
     }
+
+    // The busiest week's throughput bar leads to the issues completed that week, and only them.
+    let busiest = want
+        .weeks
+        .iter()
+        .max_by_key(|week| week.completions)
+        .expect("weeks");
+    let marker = format!("from={}&amp;to=", busiest.start);
+    let href = page
+        .split("<a href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap_or(0)])
+        .find(|href| href.contains(&marker) && href.ends_with("#completions"))
+        .unwrap_or_else(|| panic!("{context}: no link from the bar of {}", busiest.start))
+        .replace("&amp;", "&");
+    let path = href.trim_end_matches("#completions");
+    let week_page = api.get(path).await.text().await.expect("the week's page");
+    let listed = &week_page[week_page
+        .find("id=\"completions\"")
+        .expect("a completions table")..];
+    let mut keys: Vec<String> = html::table_rows(listed)
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect();
+    keys.sort();
+    let mut want_keys: Vec<String> = want
+        .completions
+        .iter()
+        .filter(|c| expected::week_of(c.done_ms, tz) == busiest.start)
+        .map(|c| c.issue_key.clone())
+        .collect();
+    want_keys.sort();
+    assert!(
+        !want_keys.is_empty(),
+        "{context}: the busiest week completed something"
+    );
+    assert_eq!(
+        keys, want_keys,
+        "{context}: the week's bar lists its completions"
+    );
 }
 
 /// `got` equals `want`, numbers within a rounding error (hours are divided milliseconds).

@@ -7,7 +7,7 @@ use accounts_store::saved_views::SavedPage;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use chrono::{DateTime, Days};
+use chrono::{DateTime, Days, NaiveDate};
 
 use super::{
     frame::{FilterForm, Frame},
@@ -109,6 +109,26 @@ pub(crate) async fn flow(
         )
         .finish();
     let drill_down = format!("/orgs/{organization}/events?{kept}");
+    // This page over other days, with the same filters and zone: a week's completions, or what
+    // was in progress at a day's end.
+    let filters: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_ref(),
+                    "issue_key" | "after" | "weeks" | "from" | "to"
+                )
+            })
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+    let range_link = |from: NaiveDate, to: NaiveDate, anchor: &str| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&filters)
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string())
+            .finish();
+        format!("/orgs/{organization}/flow?{query}#{anchor}")
+    };
 
     let labels: Vec<String> = flow
         .weeks
@@ -151,7 +171,13 @@ pub(crate) async fn flow(
         "issues",
         vec![weekly("Throughput", |w| Some(w.throughput as f64))],
     )
-    .stacked_bars();
+    .stacked_bars_linked(
+        &flow
+            .weeks
+            .iter()
+            .map(|w| range_link(w.start, w.start + Days::new(6), "completions"))
+            .collect::<Vec<_>>(),
+    );
     let span = week_span(&flow, &view.tz);
     let points: Vec<Point> = flow
         .completions
@@ -201,7 +227,13 @@ pub(crate) async fn flow(
             daily("To do", |d| d.new),
         ],
     }
-    .stacked_bars();
+    .stacked_bars_linked(
+        &flow
+            .days
+            .iter()
+            .map(|d| range_link(d.date, d.date, "work-items"))
+            .collect::<Vec<_>>(),
+    );
     Ok(render(&FlowPage {
         frame: Frame::new(&view.member, state.onboarding_url.as_str(), view.tz, "flow"),
         filters: FilterForm::new(&view.member, &view.query, view.tz),
