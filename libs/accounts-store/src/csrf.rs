@@ -2,8 +2,8 @@
 //! random bits, HttpOnly, SameSite=Lax, set on a browser's first request), so a page of another
 //! site, which can neither read the cookie nor set it, cannot forge a form. Onboarding's forms
 //! and the dashboards' share the one public address, the one cookie and this one derivation
-//! (onboarding's `web/session.rs` carries the same; `dashboards/tests/saved_views.rs` checks a
-//! token from an onboarding page is accepted by a dashboards form).
+//! (`dashboards/tests/saved_views.rs` checks a token from an onboarding page is accepted by a
+//! dashboards form).
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -8,20 +8,16 @@ use axum::{
     response::Response,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use sha2::{Digest, Sha256};
 use time::Duration as CookieDuration;
 
 use super::error::PageError;
 use accounts_store::{
+    csrf::{self, VISITOR_COOKIE},
     sessions::{self, SESSION_COOKIE, SignedIn},
     tokens,
 };
 
 use crate::AppState;
-
-/// A random value per browser, set on the first request: the CSRF token of every form is
-/// derived from it, so a page of another site, which cannot read it, cannot forge a form.
-const VISITOR_COOKIE: &str = "mf_visitor";
 
 /// Everyone gets a visitor cookie before any handler runs, so every page can render forms.
 pub(crate) async fn ensure_visitor_cookie(mut request: Request, next: Next) -> Response {
@@ -83,7 +79,7 @@ impl FromRequestParts<AppState> for Visitor {
             .map(|cookie| cookie.value().to_owned());
         let csrf = visitor_id
             .as_deref()
-            .map(csrf_token_for)
+            .map(csrf::token_for)
             .unwrap_or_default();
         let session_token = jar
             .get(SESSION_COOKIE)
@@ -122,24 +118,12 @@ impl Visitor {
 
     /// Refuses a form whose CSRF token is not the one this browser's pages carry.
     pub(crate) fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
-        use subtle::ConstantTimeEq;
-        let matches = !self.csrf.is_empty()
-            && self.csrf.len() == submitted.len()
-            && bool::from(self.csrf.as_bytes().ct_eq(submitted.as_bytes()));
-        if matches {
+        if csrf::matches(&self.csrf, submitted) {
             Ok(())
         } else {
             Err(PageError::Csrf)
         }
     }
-}
-
-fn csrf_token_for(visitor_cookie: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"metafrazo csrf\0")
-        .chain_update(visitor_cookie.as_bytes())
-        .finalize();
-    hex::encode(&digest[..20])
 }
 
 /// The `Set-Cookie` that starts a session in this browser.
@@ -205,16 +189,16 @@ mod tests {
 
     #[test]
     fn csrf_tokens_differ_per_visitor_and_are_stable() {
-        assert_eq!(csrf_token_for("a"), csrf_token_for("a"));
-        assert_ne!(csrf_token_for("a"), csrf_token_for("b"));
+        assert_eq!(csrf::token_for("a"), csrf::token_for("a"));
+        assert_ne!(csrf::token_for("a"), csrf::token_for("b"));
         let visitor = Visitor {
             user: None,
-            csrf: csrf_token_for("a"),
+            csrf: csrf::token_for("a"),
             session_token: None,
             visitor_id: Some("a".to_owned()),
         };
-        assert!(visitor.check_csrf(&csrf_token_for("a")).is_ok());
-        assert!(visitor.check_csrf(&csrf_token_for("b")).is_err());
+        assert!(visitor.check_csrf(&csrf::token_for("a")).is_ok());
+        assert!(visitor.check_csrf(&csrf::token_for("b")).is_err());
         assert!(visitor.check_csrf("").is_err());
     }
 }
