@@ -2,7 +2,8 @@
 //! across 1,000 installations (one large tenant holding half of them: a tenant of 10 million),
 //! spread over 26 weeks, generated inside ClickHouse. It prints p50/p95 per view and asserts nothing.
 //! `cargo bench -p warehouse --bench query_latency` needs the local stack's ClickHouse; it makes
-//! its own database and drops it, and takes a minute or two, all of it on 127.0.0.1.
+//! its own database and drops it (kept with `QUERY_LATENCY_KEEP_DATABASE=1`, to look at a query
+//! by hand), and takes about ten minutes, all of it on 127.0.0.1.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,11 @@ async fn run() -> anyhow::Result<()> {
     );
     let database = bench_database(&Stack::from_env()).await?;
     let outcome = measure(&database.client()).await;
+    // To look at a slow query by hand afterwards: the generated data takes minutes to make.
+    if std::env::var_os("QUERY_LATENCY_KEEP_DATABASE").is_some() {
+        println!("  kept the database {}", database.database);
+        return outcome;
+    }
     let dropped = database
         .client()
         .with_database("default")

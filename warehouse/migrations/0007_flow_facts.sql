@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS flow_segments (
     -- The start of the cycle this in-progress segment belongs to: -1 unseen, -2 none.
     cycle_start_ms Int64,
     -- Time in progress in that cycle before this segment.
-    cycle_spent_before_ms Int64
+    cycle_spent_before_ms Int64,
+    -- How many of the issue's segments are in this status: at 1 (most), its time in the status
+    -- is this segment's, and time in status needs no grouping by issue.
+    status_visits UInt32
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (installation_id, issue_id, ordinal);
 

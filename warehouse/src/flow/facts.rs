@@ -38,6 +38,8 @@ pub struct SegmentRow {
     pub end_ms: i64,
     pub cycle_start_ms: i64,
     pub cycle_spent_before_ms: i64,
+    /// How many of the segments are in this status.
+    pub status_visits: u32,
 }
 
 /// One row of `flow_completions`.
@@ -122,7 +124,15 @@ pub(crate) fn facts(
             end_ms: segment.end_ms,
             cycle_start_ms,
             cycle_spent_before_ms,
+            status_visits: 0,
         });
+    }
+    let mut visits: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for segment in &segments {
+        *visits.entry(segment.status.clone()).or_default() += 1;
+    }
+    for segment in &mut segments {
+        segment.status_visits = visits[&segment.status];
     }
     (segments, completions)
 }
@@ -205,6 +215,12 @@ mod tests {
             "the reopened work is a new cycle, open at the end"
         );
         assert!(segments.iter().all(|s| s.version == 7 && s.live == 1));
+        let visits: Vec<u32> = segments.iter().map(|s| s.status_visits).collect();
+        assert_eq!(
+            visits,
+            [3, 2, 3, 1, 1, 3, 2],
+            "To Do thrice, In Progress twice"
+        );
     }
 
     #[test]

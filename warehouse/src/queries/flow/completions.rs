@@ -66,57 +66,33 @@ fn empty_week(start: NaiveDate) -> FlowWeek {
     }
 }
 
-/// One pass over the range's completions, grouped five ways at once (`ARRAY JOIN` of the
-/// groupings each row belongs to), so the facts are read once.
+/// The range's completions grouped by week (with throughput and lead time) and, in a second
+/// query run beside it, by project, issue type, priority and over the whole range (`ARRAY JOIN`
+/// of the groupings each row belongs to, so each query reads the facts once). Distinct issues
+/// and lead times are counted only where they are shown: they cost more than the rest together.
 pub(super) async fn summary(
     client: &Client,
     scope: &Scope,
     window: &Window,
 ) -> Result<Summary, QueryError> {
-    let percentiles = |array: &str, name: &str| {
-        [50, 85, 95]
-            .map(|p| format!("{} AS {name}_p{p}", nearest_rank_sql(array, p)))
-            .join(", ")
-    };
-    let sql = format!(
-        "SELECT dimension, key, completions, throughput,
-                toUInt64(length(cycles)) AS cycle_count, {cycle},
-                cycle_start_unseen,
-                toUInt64(length(leads)) AS lead_count, {lead},
-                lead_creation_unseen
-         FROM (
-             SELECT tupleElement(grouped, 1) AS dimension, tupleElement(grouped, 2) AS key,
-                    toUInt64(count()) AS completions,
-                    toUInt64(uniqExact(issue_id)) AS throughput,
-                    arraySort(groupArrayIf(cycle_ms, cycle_ms >= 0)) AS cycles,
-                    toUInt64(countIf(cycle_ms = -1)) AS cycle_start_unseen,
-                    arraySort(groupArrayIf(lead_ms, lead_ms >= 0)) AS leads,
-                    toUInt64(countIf(lead_ms = -1)) AS lead_creation_unseen
-             FROM {facts}
-             ARRAY JOIN [
-                 ('week', toString(toMonday(toDateTime(intDiv(done_ms, 1000)), ?))),
-                 ('project', project_key), ('issue_type', issue_type), ('priority', priority),
-                 ('all', '')
-             ] AS grouped
-             GROUP BY dimension, key
-         )",
-        cycle = percentiles("cycles", "cycle"),
-        lead = percentiles("leads", "lead"),
-        facts = live_facts(
-            "flow_completions",
-            "issue_id, done_ms, cycle_ms, lead_ms, priority",
-            IN_RANGE
-        ),
+    let weeks = grouped(
+        client,
+        scope,
+        window,
+        "[('week', toString(toMonday(toDateTime(intDiv(done_ms, 1000)), ?)))]",
+        "uniqExact(issue_id)",
+        "1",
     );
-    let query = client
-        .query(&sql)
-        .bind(&scope.installations)
-        .bind(window.from_ms)
-        .bind(window.to_ms);
-    let rows = bind_issues(query, scope)
-        .bind(&scope.time_zone)
-        .fetch_all::<GroupRow>()
-        .await?;
+    let groups = grouped(
+        client,
+        scope,
+        window,
+        "[('project', project_key), ('issue_type', issue_type), ('priority', priority), ('all', '')]",
+        "0",
+        "dimension = 'all'",
+    );
+    let (weeks, groups) = tokio::try_join!(weeks, groups)?;
+    let rows = weeks.into_iter().chain(groups);
     let mut summary = Summary {
         weeks: Vec::new(),
         all: empty_week(NaiveDate::MIN),
@@ -169,6 +145,60 @@ pub(super) async fn summary(
         groups.sort_by(|a, b| a.key.cmp(&b.key));
     }
     Ok(summary)
+}
+
+/// The completions of the scope's range grouped by `groupings` (an array of (dimension, key)
+/// tuples; a `?` in it is the time zone), with `throughput` as the distinct-issue count and
+/// lead times collected where `leads_where` holds.
+async fn grouped(
+    client: &Client,
+    scope: &Scope,
+    window: &Window,
+    groupings: &str,
+    throughput: &str,
+    leads_where: &str,
+) -> Result<Vec<GroupRow>, QueryError> {
+    let percentiles = |array: &str, name: &str| {
+        [50, 85, 95]
+            .map(|p| format!("{} AS {name}_p{p}", nearest_rank_sql(array, p)))
+            .join(", ")
+    };
+    let sql = format!(
+        "SELECT dimension, key, completions, throughput,
+                toUInt64(length(cycles)) AS cycle_count, {cycle},
+                cycle_start_unseen,
+                toUInt64(length(leads)) AS lead_count, {lead},
+                lead_creation_unseen
+         FROM (
+             SELECT tupleElement(grouped, 1) AS dimension, tupleElement(grouped, 2) AS key,
+                    toUInt64(count()) AS completions,
+                    toUInt64({throughput}) AS throughput,
+                    arraySort(groupArrayIf(cycle_ms, cycle_ms >= 0)) AS cycles,
+                    toUInt64(countIf(cycle_ms = -1)) AS cycle_start_unseen,
+                    arraySort(groupArrayIf(lead_ms, lead_ms >= 0 AND {leads_where})) AS leads,
+                    toUInt64(countIf(lead_ms = -1)) AS lead_creation_unseen
+             FROM {facts}
+             ARRAY JOIN {groupings} AS grouped
+             GROUP BY dimension, key
+         )",
+        cycle = percentiles("cycles", "cycle"),
+        lead = percentiles("leads", "lead"),
+        facts = live_facts(
+            "flow_completions",
+            "issue_id, done_ms, cycle_ms, lead_ms, priority",
+            IN_RANGE
+        ),
+    );
+    let query = client
+        .query(&sql)
+        .bind(&scope.installations)
+        .bind(window.from_ms)
+        .bind(window.to_ms);
+    let mut query = bind_issues(query, scope);
+    if groupings.contains('?') {
+        query = query.bind(&scope.time_zone);
+    }
+    Ok(query.fetch_all::<GroupRow>().await?)
 }
 
 #[derive(Row, Deserialize)]

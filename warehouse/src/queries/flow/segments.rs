@@ -191,37 +191,48 @@ pub(super) async fn time_in_status(
     scope: &Scope,
     window: &Window,
 ) -> Result<Vec<StatusTime>, QueryError> {
+    // An issue in a status once (most) has that segment's time there; only the others are
+    // summed per issue first.
+    let facts = live_facts(
+        "flow_segments",
+        "installation_id, issue_id, status, status_category, start_ms, end_ms, status_visits",
+        "",
+    );
+    const SPENT: &str = "status_category IN ('new', 'indeterminate') AND start_ms >= 0
+                         AND start_ms < ? AND end_ms > ? AND end_ms > start_ms";
     let sql = format!(
         "SELECT status, category, issues, total_ms, {median} AS median_ms
          FROM (
              SELECT status, any(issue_category) AS category, toUInt64(count()) AS issues,
                     toInt64(sum(ms)) AS total_ms, arraySort(groupArray(ms)) AS per_issue
              FROM (
-                 SELECT installation_id, issue_id, status, any(status_category) AS issue_category,
+                 SELECT status, status_category AS issue_category,
+                        toInt64(least(end_ms, ?) - greatest(start_ms, ?)) AS ms
+                 FROM {facts}
+                 WHERE {SPENT} AND status_visits = 1
+                 UNION ALL
+                 SELECT status, any(status_category) AS issue_category,
                         toInt64(sum(least(end_ms, ?) - greatest(start_ms, ?))) AS ms
                  FROM {facts}
-                 WHERE status_category IN ('new', 'indeterminate') AND start_ms >= 0
-                   AND start_ms < ? AND end_ms > ? AND end_ms > start_ms
+                 WHERE {SPENT} AND status_visits > 1
                  GROUP BY installation_id, issue_id, status
              )
              WHERE ms > 0
              GROUP BY status
          )",
         median = nearest_rank_sql("per_issue", 50),
-        facts = live_facts(
-            "flow_segments",
-            "installation_id, issue_id, status, status_category, start_ms, end_ms",
-            ""
-        ),
     );
-    let query = client
-        .query(&sql)
-        .bind(window.as_of_ms)
-        .bind(window.from_ms)
-        .bind(&scope.installations);
-    let mut rows: Vec<StatusTime> = bind_issues(query, scope)
-        .bind(window.as_of_ms)
-        .bind(window.from_ms)
+    let mut query = client.query(&sql);
+    for _ in 0..2 {
+        query = query
+            .bind(window.as_of_ms)
+            .bind(window.from_ms)
+            .bind(&scope.installations);
+        query = bind_issues(query, scope)
+            .bind(window.as_of_ms)
+            .bind(window.from_ms);
+    }
+    let mut rows: Vec<StatusTime> = query
         .fetch_all::<StatusRow>()
         .await?
         .into_iter()
