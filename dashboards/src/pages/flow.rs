@@ -20,7 +20,9 @@ use crate::{
     error::DashboardError,
     forms::FormToken,
     view_request::PageView,
-    views::flow::{Completion, Flow, FlowDay, FlowWeek, StatusTime, WorkItem, hours_label},
+    views::flow::{
+        Completion, Flow, FlowDay, FlowWeek, Percentiles, StatusTime, WorkItem, hours_label,
+    },
 };
 
 #[derive(Template)]
@@ -49,19 +51,6 @@ impl FlowPage {
 
     fn hours(&self, hours: &Option<f64>) -> String {
         hours_label(*hours)
-    }
-
-    fn week_p(&self, week: &FlowWeek, which: &str) -> String {
-        let p = if which.starts_with("cycle") {
-            &week.cycle_time
-        } else {
-            &week.lead_time
-        };
-        hours_label(match &which[which.len() - 2..] {
-            "50" => p.p50_hours,
-            "85" => p.p85_hours,
-            _ => p.p95_hours,
-        })
     }
 
     fn done_at(&self, completion: &Completion) -> String {
@@ -101,26 +90,25 @@ pub(crate) async fn flow(
 ) -> Result<Response, DashboardError> {
     let flow = Flow::load(&state.warehouse, &view).await?;
     let organization = view.member.organization_id.to_string();
-    // The page's own range and filters, so a drill-down lists the same slice of time.
-    let kept: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-                .filter(|(key, _)| key != "issue_key" && key != "after"),
-        )
-        .finish();
-    let drill_down = format!("/orgs/{organization}/events?{kept}");
-    // This page over other days, with the same filters and zone: a week's completions, or what
-    // was in progress at a day's end.
-    let filters: Vec<(String, String)> =
+    // The page's own range and filters (never a feed's issue or paging), so a drill-down lists
+    // the same slice of time; `filters` alone carries them to this page over other days: a
+    // week's completions, or what was in progress at a day's end.
+    let kept: Vec<(String, String)> =
         url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .filter(|(key, _)| {
-                !matches!(
-                    key.as_ref(),
-                    "issue_key" | "after" | "weeks" | "from" | "to"
-                )
-            })
+            .filter(|(key, _)| key != "issue_key" && key != "after")
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
+    let encode = |pairs: &mut dyn Iterator<Item = &(String, String)>| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let drill_down = format!("/orgs/{organization}/events?{}", encode(&mut kept.iter()));
+    let filters: Vec<(String, String)> = kept
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "weeks" | "from" | "to"))
+        .cloned()
+        .collect();
     let range_link = |from: NaiveDate, to: NaiveDate, anchor: &str| {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&filters)
@@ -142,34 +130,35 @@ pub(crate) async fn flow(
         partial: &[],
         series,
     };
-    let weekly = |name: &str, value: fn(&FlowWeek) -> Option<f64>| Series {
-        name: name.to_owned(),
-        values: flow.weeks.iter().map(value).collect(),
+    let percentiles = |title: &'static str, of: fn(&FlowWeek) -> &Percentiles| {
+        let series = |name: &str, pick: fn(&Percentiles) -> Option<f64>| Series {
+            name: name.to_owned(),
+            values: flow.weeks.iter().map(|w| pick(of(w))).collect(),
+        };
+        chart(
+            title,
+            "hours",
+            vec![
+                series("p50", |p| p.p50_hours),
+                series("p85", |p| p.p85_hours),
+                series("p95", |p| p.p95_hours),
+            ],
+        )
+        .line()
     };
-    let cycle = chart(
-        "Cycle time per week (p50, p85, p95)",
-        "hours",
-        vec![
-            weekly("p50", |w| w.cycle_time.p50_hours),
-            weekly("p85", |w| w.cycle_time.p85_hours),
-            weekly("p95", |w| w.cycle_time.p95_hours),
-        ],
-    )
-    .line();
-    let lead = chart(
-        "Lead time per week (p50, p85, p95)",
-        "hours",
-        vec![
-            weekly("p50", |w| w.lead_time.p50_hours),
-            weekly("p85", |w| w.lead_time.p85_hours),
-            weekly("p95", |w| w.lead_time.p95_hours),
-        ],
-    )
-    .line();
+    let cycle = percentiles("Cycle time per week (p50, p85, p95)", |w| &w.cycle_time);
+    let lead = percentiles("Lead time per week (p50, p85, p95)", |w| &w.lead_time);
     let throughput = chart(
         "Issues completed per week",
         "issues",
-        vec![weekly("Throughput", |w| Some(w.throughput as f64))],
+        vec![Series {
+            name: "Throughput".to_owned(),
+            values: flow
+                .weeks
+                .iter()
+                .map(|w| Some(w.throughput as f64))
+                .collect(),
+        }],
     )
     .stacked_bars_linked(
         &flow

@@ -59,9 +59,9 @@ fn empty_week(start: NaiveDate) -> FlowWeek {
         start,
         completions: 0,
         throughput: 0,
-        cycle_time: Percentiles::of([]),
+        cycle_time: Percentiles::NONE,
         cycle_start_unseen: 0,
-        lead_time: Percentiles::of([]),
+        lead_time: Percentiles::NONE,
         lead_creation_unseen: 0,
     }
 }
@@ -245,7 +245,6 @@ pub(super) async fn latest(
             issue_type: row.issue_type,
             priority: row.priority,
             done_ms: row.done_ms,
-            in_cycle: row.cycle_ms != crate::flow::facts::NO_CYCLE,
             cycle_hours: hours(row.cycle_ms),
             lead_hours: hours(row.lead_ms),
             outlier: false,

@@ -87,8 +87,6 @@ pub struct Completion {
     /// The priority when it moved into done.
     pub priority: String,
     pub done_ms: i64,
-    /// Whether the move into done ended a cycle (false: straight to done, no time in progress).
-    pub in_cycle: bool,
     pub cycle_hours: Option<f64>,
     pub lead_hours: Option<f64>,
     /// Its cycle took longer than the range's p95.
@@ -323,38 +321,18 @@ fn nearest_rank_sql(sorted: &str, percent: u32) -> String {
 }
 
 impl Percentiles {
-    /// Nearest-rank percentiles of `values` (any order), in hours.
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
-        let mut values: Vec<f64> = values.into_iter().collect();
-        values.sort_by(f64::total_cmp);
-        let rank = |percent: usize| {
-            let rank = (percent * values.len()).div_ceil(100);
-            values.get(rank.max(1) - 1).copied()
-        };
-        Self {
-            count: values.len() as u64,
-            p50_hours: rank(50),
-            p85_hours: rank(85),
-            p95_hours: rank(95),
-        }
-    }
+    /// Of no values: a week or a range with nothing completed.
+    pub const NONE: Self = Self {
+        count: 0,
+        p50_hours: None,
+        p85_hours: None,
+        p95_hours: None,
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_rank_takes_the_smallest_value_with_p_percent_at_or_below() {
-        let p = Percentiles::of((1..=20).rev().map(f64::from));
-        assert_eq!(
-            (p.count, p.p50_hours, p.p85_hours, p.p95_hours),
-            (20, Some(10.0), Some(17.0), Some(19.0))
-        );
-        let one = Percentiles::of([7.0]);
-        assert_eq!(one.p95_hours, Some(7.0));
-        assert_eq!(Percentiles::of([]).p50_hours, None);
-    }
 
     #[test]
     fn weeks_and_days_are_the_zones_and_today_ends_now() {
