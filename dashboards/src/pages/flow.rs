@@ -21,9 +21,24 @@ use crate::{
     forms::FormToken,
     view_request::PageView,
     views::flow::{
-        Completion, Flow, FlowDay, FlowWeek, Percentiles, StatusTime, WorkItem, hours_label,
+        Completion, Flow, FlowDay, FlowWeek, GroupFlow, Percentiles, StatusTime, WorkItem,
+        hours_label,
     },
 };
+
+/// One row of the breakdown table: a group and the flow page narrowed to it.
+struct GroupLine {
+    /// What the group is by: `project`, `issue type`, `priority`, `assignee`, `label`,
+    /// `component`.
+    by: &'static str,
+    name: String,
+    /// `None` for the groups a filter cannot ask for (no assignee, label or component).
+    href: Option<String>,
+    completions: u64,
+    p50: String,
+    p85: String,
+    p95: String,
+}
 
 #[derive(Template)]
 #[template(path = "flow.html")]
@@ -39,6 +54,7 @@ struct FlowPage {
     flow: Flow,
     /// The events feed of the same range, to which `issue_key=` is added.
     drill_down: String,
+    groups: Vec<GroupLine>,
     at_risk: usize,
     completed: u64,
     range_p85: String,
@@ -109,6 +125,7 @@ pub(crate) async fn flow(
         .filter(|(key, _)| !matches!(key.as_str(), "weeks" | "from" | "to"))
         .cloned()
         .collect();
+    let groups = group_lines(&flow, &organization, &kept);
     let range_link = |from: NaiveDate, to: NaiveDate, anchor: &str| {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&filters)
@@ -236,8 +253,42 @@ pub(crate) async fn flow(
         completed: flow.weeks.iter().map(|w| w.completions).sum(),
         range_p85: hours_label(flow.cycle_time.p85_hours),
         drill_down,
+        groups,
         flow,
     }))
+}
+
+/// The breakdown table's rows, each linking to this page with its group added to the filters
+/// (the query's other pairs kept).
+fn group_lines(flow: &Flow, organization: &str, kept: &[(String, String)]) -> Vec<GroupLine> {
+    let lists: [(&'static str, &'static str, &[GroupFlow]); 6] = [
+        ("project", "project", &flow.projects),
+        ("issue type", "issue_type", &flow.issue_types),
+        ("priority", "priority", &flow.priorities),
+        ("assignee", "assignee", &flow.assignees),
+        ("label", "label", &flow.labels),
+        ("component", "component", &flow.components),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(by, parameter, groups)| {
+            groups.iter().map(move |group| GroupLine {
+                by,
+                name: group.name.clone(),
+                href: (!group.key.is_empty()).then(|| {
+                    let query = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(kept)
+                        .append_pair(parameter, &group.key)
+                        .finish();
+                    format!("/orgs/{organization}/flow?{query}")
+                }),
+                completions: group.completions,
+                p50: hours_label(group.cycle_time.p50_hours),
+                p85: hours_label(group.cycle_time.p85_hours),
+                p95: hours_label(group.cycle_time.p95_hours),
+            })
+        })
+        .collect()
 }
 
 /// From the first week's Monday to the end of the last week, in milliseconds: the control

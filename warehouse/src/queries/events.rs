@@ -41,7 +41,8 @@ pub struct EventDetail {
 
 const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type, occurred_at_ms,
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
-    status_category, priority, actor_account_id, occurred_at_note";
+    status_category, priority, assignee_account_id, assignee_name, labels, components,
+    actor_account_id, occurred_at_note";
 
 const DAY_MS: i64 = 86_400_000;
 /// The windows a page looks back, newest first, before it reads the whole range: a busy
@@ -196,7 +197,8 @@ async fn lookup(
         .query(
             "SELECT installation_id, delivery_id, item_index, occurred_at_ms, project_key,
                     issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
-                    from_string, to_string, status_category
+                    from_string, to_string, status_category, priority, assignee_account_id,
+                    labels, components
              FROM field_changes
              WHERE installation_id = ? AND occurred_at = toDateTime(intDiv(?, 1000))
                AND delivery_id = ?
