@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate};
 
 use super::{
+    drill_down::DrillDown,
     frame::{FilterForm, Frame},
     render,
     saved_views::SaveViewForm,
@@ -120,20 +121,10 @@ pub(crate) async fn flow(
             .finish()
     };
     let drill_down = format!("/orgs/{organization}/events?{}", encode(&mut kept.iter()));
-    let filters: Vec<(String, String)> = kept
-        .iter()
-        .filter(|(key, _)| !matches!(key.as_str(), "weeks" | "from" | "to"))
-        .cloned()
-        .collect();
     let groups = group_lines(&flow, &organization, &kept);
-    let range_link = |from: NaiveDate, to: NaiveDate, anchor: &str| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&filters)
-            .append_pair("from", &from.to_string())
-            .append_pair("to", &to.to_string())
-            .finish();
-        format!("/orgs/{organization}/flow?{query}#{anchor}")
-    };
+    let links = DrillDown::new(&view, raw.as_deref());
+    let range_link =
+        |from: NaiveDate, to: NaiveDate, anchor: &str| links.page("flow", from, to, anchor);
 
     let labels: Vec<String> = flow
         .weeks

@@ -44,6 +44,8 @@ pub(crate) struct FilterForm {
     pub component: String,
     pub issue_key: String,
     pub actor: String,
+    /// What a count counted the events as (a drill-down's `kind`).
+    pub kind: String,
     pub time_zone: String,
     pub show_event_type: bool,
     pub show_feed_filters: bool,
@@ -75,6 +77,7 @@ impl FilterForm {
             component: query.component.first().cloned().unwrap_or_default(),
             issue_key: String::new(),
             actor: String::new(),
+            kind: String::new(),
             time_zone: tz.name().to_owned(),
             show_event_type: false,
             show_feed_filters: false,
