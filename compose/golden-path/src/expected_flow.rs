@@ -10,6 +10,12 @@
 //! `indeterminate` statuses (time back in a `new` status is excluded) until a `done` segment with
 //! a known start, which is a completion; a reopen starts a new cycle. Percentiles are nearest
 //! rank; hours are milliseconds / 3 600 000.
+//!
+//! Filters (`assignee`, `priority`, `label`, `component`) judge a completion by the issue as the
+//! delivery that moved it into done states it, and a segment (work items, cumulative flow, time
+//! in status) by the issue as the delivery that started it states it (the first delivery seen,
+//! for the first segment of an issue first seen mid-flight). They choose which completions and
+//! segments count; a cycle's time is still the whole cycle's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -19,7 +25,7 @@ use jira_simulator::lifecycle::{
     DONE, IN_PROGRESS, IN_REVIEW, LifecycleEvent, LifecycleKind, TO_DO,
 };
 
-use crate::expected::{ViewRange, start_of_day_ms, week_of};
+use crate::expected::{Filter, ViewRange, start_of_day_ms, week_of};
 
 const HOUR_MS: f64 = 3_600_000.0;
 
@@ -55,6 +61,11 @@ pub struct Completion {
     pub issue_type: String,
     /// The priority the delivery that moved the issue into done left it with.
     pub priority: String,
+    /// The assignee's account id that delivery left it with (`""`: unassigned).
+    pub assignee: String,
+    /// The labels and component names that delivery left it with, sorted.
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
     pub done_ms: i64,
     /// `None` when the cycle's start was unseen or there was no cycle (straight to done).
     pub cycle_hours: Option<f64>,
@@ -64,10 +75,14 @@ pub struct Completion {
     pub outlier: bool,
 }
 
-/// Completions of one project (or one issue type) over the whole range.
+/// Completions of one project (issue type, priority, assignee, label, component) over the
+/// whole range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupFlow {
     pub key: String,
+    /// The assignee's display name (of the group's latest completion), `Unassigned`,
+    /// `No label`, `No component`; else the key.
+    pub name: String,
     pub completions: u64,
     pub cycle_time: Percentiles,
 }
@@ -79,6 +94,11 @@ pub struct WorkItem {
     pub project_key: String,
     pub issue_type: String,
     pub status: String,
+    /// The assignee's account id as the delivery that moved it into its status left it (`""`:
+    /// unassigned).
+    pub assignee: String,
+    /// That assignee's display name (`""`: unassigned).
+    pub assignee_name: String,
     /// The current cycle's start; `None` when unseen.
     pub in_progress_since_ms: Option<i64>,
     /// The current cycle's in-progress time so far (paused time excluded); `None` when unseen.
@@ -122,6 +142,13 @@ pub struct Flow {
     pub issue_types: Vec<GroupFlow>,
     /// Sorted by key: the priority at each completion; only those with a completion in range.
     pub priorities: Vec<GroupFlow>,
+    /// Sorted by key: the assignee at each completion (`""`: unassigned).
+    pub assignees: Vec<GroupFlow>,
+    /// Sorted by key: each label at each completion (`""`: none; two labels, counted under
+    /// each).
+    pub labels: Vec<GroupFlow>,
+    /// Sorted by key, as labels.
+    pub components: Vec<GroupFlow>,
     /// Sorted by issue_key.
     pub work_items: Vec<WorkItem>,
     pub days: Vec<FlowDay>,
@@ -210,6 +237,18 @@ impl<'a> Categories<'a> {
 /// The flow metrics of the deliveries `events` (each once, any order), for `range` in `tz`, as of
 /// `as_of_ms` (min(now, end of range)).
 pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64) -> Flow {
+    flow_filtered(events, range, tz, as_of_ms, &Filter::default())
+}
+
+/// [`flow`] with `filter` on completions (by the delivery that completed) and on segments (by
+/// the delivery that started them).
+pub fn flow_filtered(
+    events: &[LifecycleEvent],
+    range: &ViewRange,
+    tz: Tz,
+    as_of_ms: i64,
+    filter: &Filter,
+) -> Flow {
     let categories = Categories::learn(events);
     let histories = histories(events, &categories, as_of_ms);
     let mut dones = Vec::new();
@@ -218,17 +257,20 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
         let (issue_dones, current) = walk(id, history, &categories);
         dones.extend(issue_dones);
         if history.deleted_ms.is_none()
-            && history
-                .segments
-                .last()
-                .is_some_and(|segment| categories.of(segment.status) == Some("indeterminate"))
+            && history.segments.last().is_some_and(|segment| {
+                categories.of(segment.status) == Some("indeterminate")
+                    && filter.matches(&segment.event.issue)
+            })
         {
             current_cycles.insert(*id, current);
         }
     }
     let in_range: Vec<Done> = dones
         .into_iter()
-        .filter(|done| (range.from_ms..range.to_ms).contains(&done.done_ms))
+        .filter(|done| {
+            (range.from_ms..range.to_ms).contains(&done.done_ms)
+                && filter.matches(&done.event.issue)
+        })
         .collect();
 
     let weeks = range
@@ -269,6 +311,14 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
             project_key: done.event.issue.project_key.to_owned(),
             issue_type: done.event.issue.issue_type.to_owned(),
             priority: done.event.issue.priority.to_owned(),
+            assignee: done
+                .event
+                .issue
+                .assignee
+                .map(|person| person.account_id.to_owned())
+                .unwrap_or_default(),
+            labels: names(&done.event.issue.labels),
+            components: names(&done.event.issue.components),
             done_ms: done.done_ms,
             cycle_hours: done.cycle_ms().map(hours),
             lead_hours: done.lead_ms.map(hours),
@@ -277,9 +327,19 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
         .collect();
     completions.sort_by(|a, b| (a.done_ms, &a.issue_key).cmp(&(b.done_ms, &b.issue_key)));
 
-    let projects = groups(&in_range, |done| done.event.issue.project_key);
-    let issue_types = groups(&in_range, |done| done.event.issue.issue_type);
-    let priorities = groups(&in_range, |done| done.event.issue.priority);
+    let projects = groups(&in_range, |done| by_key(done.event.issue.project_key));
+    let issue_types = groups(&in_range, |done| by_key(done.event.issue.issue_type));
+    let priorities = groups(&in_range, |done| by_key(done.event.issue.priority));
+    let assignees = groups(&in_range, |done| match done.event.issue.assignee {
+        Some(person) => vec![(person.account_id, person.name)],
+        None => vec![("", "Unassigned")],
+    });
+    let labels = groups(&in_range, |done| {
+        each_or(&done.event.issue.labels, "No label")
+    });
+    let components = groups(&in_range, |done| {
+        each_or(&done.event.issue.components, "No component")
+    });
 
     let mut project_p85_ms: BTreeMap<&str, i64> = BTreeMap::new();
     for project in in_range.iter().map(|done| done.event.issue.project_key) {
@@ -298,7 +358,8 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
         .map(|(id, current)| {
             let history = &histories[id];
             let issue = &history.last.issue;
-            let status = history.segments.last().expect("a segment").status;
+            let segment = history.segments.last().expect("a segment");
+            let status = segment.status;
             let (since, age_ms) = match current {
                 Some((start, age)) => (Some(*start), Some(*age)),
                 None => (None, None),
@@ -309,6 +370,18 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
                 project_key: issue.project_key.to_owned(),
                 issue_type: issue.issue_type.to_owned(),
                 status: status.to_owned(),
+                assignee: segment
+                    .event
+                    .issue
+                    .assignee
+                    .map(|person| person.account_id.to_owned())
+                    .unwrap_or_default(),
+                assignee_name: segment
+                    .event
+                    .issue
+                    .assignee
+                    .map(|person| person.name.to_owned())
+                    .unwrap_or_default(),
                 in_progress_since_ms: since,
                 age_hours: age_ms.map(hours),
                 project_p85_hours: p85.map(hours),
@@ -324,9 +397,12 @@ pub fn flow(events: &[LifecycleEvent], range: &ViewRange, tz: Tz, as_of_ms: i64)
         projects,
         issue_types,
         priorities,
+        assignees,
+        labels,
+        components,
         work_items,
-        days: days(&histories, &categories, range, tz, as_of_ms),
-        statuses: time_in_status(&histories, &categories, range, as_of_ms),
+        days: days(&histories, &categories, range, tz, as_of_ms, filter),
+        statuses: time_in_status(&histories, &categories, range, as_of_ms, filter),
     }
 }
 
@@ -470,6 +546,7 @@ fn days(
     range: &ViewRange,
     tz: Tz,
     as_of_ms: i64,
+    filter: &Filter,
 ) -> Vec<FlowDay> {
     let date_of = |ms: i64| {
         DateTime::from_timestamp_millis(ms)
@@ -505,6 +582,9 @@ fn days(
             else {
                 continue;
             };
+            if !filter.matches(&segment.event.issue) {
+                continue;
+            }
             let category = categories.of(segment.status);
             match category {
                 Some("new") => flow_day.new += 1,
@@ -538,11 +618,16 @@ fn time_in_status(
     categories: &Categories<'_>,
     range: &ViewRange,
     as_of_ms: i64,
+    filter: &Filter,
 ) -> Vec<StatusTime> {
     // (category order, status) → issue → time.
     let mut spent: BTreeMap<(u8, &str, &str), BTreeMap<&str, i64>> = BTreeMap::new();
     for (id, history) in histories {
-        for segment in history.segments.iter().filter(|s| s.start_known) {
+        for segment in history
+            .segments
+            .iter()
+            .filter(|s| s.start_known && filter.matches(&s.event.issue))
+        {
             let (order, category) = match categories.of(segment.status) {
                 Some("new") => (0, "new"),
                 Some("indeterminate") => (1, "indeterminate"),
@@ -575,19 +660,50 @@ fn time_in_status(
         .collect()
 }
 
-fn groups<'a>(dones: &[Done<'a>], key: impl Fn(&Done<'a>) -> &'a str) -> Vec<GroupFlow> {
-    let mut by_key: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
+/// The completions under each (key, name) `keys` gives a completion (one completion may count
+/// under several keys); a group's name is its latest completion's.
+fn groups<'a>(
+    dones: &[Done<'a>],
+    keys: impl Fn(&Done<'a>) -> Vec<(&'a str, &'a str)>,
+) -> Vec<GroupFlow> {
+    let mut by_key: BTreeMap<&str, (Vec<&Done>, (i64, &str))> = BTreeMap::new();
     for done in dones {
-        by_key.entry(key(done)).or_default().push(done);
+        for (key, name) in keys(done) {
+            let (group, latest) = by_key.entry(key).or_insert((Vec::new(), (i64::MIN, name)));
+            group.push(done);
+            if done.done_ms >= latest.0 {
+                *latest = (done.done_ms, name);
+            }
+        }
     }
     by_key
         .into_iter()
-        .map(|(key, dones)| GroupFlow {
+        .map(|(key, (dones, (_, name)))| GroupFlow {
             key: key.to_owned(),
+            name: name.to_owned(),
             completions: dones.len() as u64,
             cycle_time: percentiles(dones.iter().filter_map(|done| done.cycle_ms()).collect()),
         })
         .collect()
+}
+
+/// A group keyed and named by the value itself.
+fn by_key(value: &str) -> Vec<(&str, &str)> {
+    vec![(value, value)]
+}
+
+/// One group per value, or the `""` group named `none` when there is none.
+fn each_or<'a>(values: &[&'a str], none: &'a str) -> Vec<(&'a str, &'a str)> {
+    if values.is_empty() {
+        return vec![("", none)];
+    }
+    values.iter().map(|value| (*value, *value)).collect()
+}
+
+fn names(values: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
+    names.sort();
+    names
 }
 
 /// p50, p85 and p95 of durations in milliseconds, in hours.
@@ -1240,6 +1356,229 @@ mod tests {
             assert!(status.issues <= wide.issues);
             assert!(status.median_hours > 0.0);
             assert!(status.median_hours <= status.total_hours);
+        }
+    }
+
+    /// Every value `of` gives, with the filter asking for it.
+    fn each_value(
+        events: &[LifecycleEvent],
+        of: impl Fn(&LifecycleEvent) -> Vec<String>,
+        filter: impl Fn(String) -> Filter,
+    ) -> Vec<Filter> {
+        let values: BTreeSet<String> = events.iter().flat_map(of).collect();
+        values.into_iter().map(filter).collect()
+    }
+
+    #[test]
+    fn an_empty_filter_filters_nothing() {
+        let events = stream(7);
+        let range = whole();
+        assert_eq!(
+            flow_filtered(&events, &range, chrono_tz::UTC, END_MS, &Filter::default()),
+            whole_flow(&events)
+        );
+    }
+
+    #[test]
+    fn the_priorities_and_the_assignees_partition_the_flow() {
+        let events = stream(11);
+        let all = whole_flow(&events);
+        let by_priority = each_value(
+            &events,
+            |e| vec![e.issue.priority.to_owned()],
+            |p| Filter {
+                priorities: vec![p],
+                ..Filter::default()
+            },
+        );
+        let by_assignee = each_value(
+            &events,
+            |e| {
+                e.issue
+                    .assignee
+                    .iter()
+                    .map(|p| p.account_id.to_owned())
+                    .collect()
+            },
+            |a| Filter {
+                assignees: vec![a],
+                ..Filter::default()
+            },
+        );
+        for (filters, unassigned_too) in [(by_priority, false), (by_assignee, true)] {
+            let parts: Vec<Flow> = filters
+                .iter()
+                .map(|filter| flow_filtered(&events, &whole(), chrono_tz::UTC, END_MS, filter))
+                .collect();
+            let mut completions: Vec<(i64, String)> = parts
+                .iter()
+                .flat_map(|part| {
+                    part.completions
+                        .iter()
+                        .map(|c| (c.done_ms, c.issue_key.clone()))
+                })
+                .collect();
+            completions.sort();
+            let want: Vec<(i64, String)> = all
+                .completions
+                .iter()
+                .filter(|c| !unassigned_too || !c.assignee.is_empty())
+                .map(|c| (c.done_ms, c.issue_key.clone()))
+                .collect();
+            assert_eq!(completions, want);
+            let mut items: Vec<String> = parts
+                .iter()
+                .flat_map(|part| part.work_items.iter().map(|i| i.issue_key.clone()))
+                .collect();
+            items.sort();
+            let want: Vec<String> = all.work_items.iter().map(|i| i.issue_key.clone()).collect();
+            assert_eq!(items, want, "work items are always assigned here");
+            // Each day's issues: the sum of the parts, plus (by assignee) the unassigned ones.
+            for (index, day) in all.days.iter().enumerate() {
+                let sum = |band: fn(&FlowDay) -> u64| -> u64 {
+                    parts.iter().map(|part| band(&part.days[index])).sum()
+                };
+                assert_eq!(sum(|d| d.indeterminate), day.indeterminate);
+                assert_eq!(sum(|d| d.done), day.done);
+                if unassigned_too {
+                    assert!(sum(|d| d.new) <= day.new);
+                } else {
+                    assert_eq!(sum(|d| d.new), day.new);
+                }
+            }
+            let total = |flow: &Flow, status: &str| {
+                flow.statuses
+                    .iter()
+                    .find(|s| s.status == status)
+                    .map_or(0.0, |s| s.total_hours)
+            };
+            for status in [IN_PROGRESS.name, IN_REVIEW.name] {
+                let parts_total: f64 = parts.iter().map(|part| total(part, status)).sum();
+                assert!((parts_total - total(&all, status)).abs() < 1e-6);
+            }
+        }
+        // New issues are unassigned until assigned: their first To Do time is nobody's.
+        let assigned: u64 = each_value(
+            &events,
+            |e| {
+                e.issue
+                    .assignee
+                    .iter()
+                    .map(|p| p.account_id.to_owned())
+                    .collect()
+            },
+            |a| Filter {
+                assignees: vec![a],
+                ..Filter::default()
+            },
+        )
+        .iter()
+        .map(|f| flow_filtered(&events, &whole(), chrono_tz::UTC, END_MS, f).days[10].new)
+        .sum();
+        assert!(assigned < all.days[10].new);
+    }
+
+    #[test]
+    fn a_completion_counts_by_what_its_move_into_done_stated() {
+        let events = stream(7);
+        let all = whole_flow(&events);
+        let label = "backend";
+        let filter = Filter {
+            labels: vec![label.to_owned()],
+            ..Filter::default()
+        };
+        let got = flow_filtered(&events, &whole(), chrono_tz::UTC, END_MS, &filter);
+        let want: Vec<&Completion> = all
+            .completions
+            .iter()
+            .filter(|c| c.labels.iter().any(|l| l == label))
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got.completions.len(), want.len());
+        // Some issue's labels changed after its completion (or before it): the latest labels
+        // would count another set.
+        let mut latest: BTreeMap<&str, &LifecycleEvent> = BTreeMap::new();
+        for event in &events {
+            latest.insert(event.issue.key.as_str(), event);
+        }
+        assert!(
+            all.completions.iter().any(|c| {
+                let now = &latest[c.issue_key.as_str()].issue.labels;
+                now.contains(&label) != c.labels.iter().any(|l| l == label)
+            }),
+            "a completion's labels differ from its issue's latest"
+        );
+        // A cycle's time is the whole cycle's, whatever the filter.
+        for completion in &got.completions {
+            let whole = all
+                .completions
+                .iter()
+                .find(|c| c.issue_key == completion.issue_key && c.done_ms == completion.done_ms)
+                .expect("the same completion unfiltered");
+            assert_eq!(completion.cycle_hours, whole.cycle_hours);
+            assert_eq!(completion.lead_hours, whole.lead_hours);
+        }
+        // Groups: every completion once per label (or under ""), named.
+        let counted: u64 = all.labels.iter().map(|g| g.completions).sum();
+        let want: usize = all.completions.iter().map(|c| c.labels.len().max(1)).sum();
+        assert_eq!(counted, want as u64);
+        assert!(
+            all.labels
+                .iter()
+                .any(|g| g.key.is_empty() && g.name == "No label")
+        );
+        assert!(
+            all.components
+                .iter()
+                .any(|g| g.key.is_empty() && g.name == "No component")
+        );
+        assert!(
+            all.assignees
+                .iter()
+                .all(|g| !g.key.is_empty() && g.name != g.key)
+        );
+        assert_eq!(
+            all.assignees.iter().map(|g| g.completions).sum::<u64>(),
+            all.completions.len() as u64
+        );
+    }
+
+    #[test]
+    fn a_segment_counts_by_what_the_delivery_that_started_it_stated() {
+        let events = stream(7);
+        // An issue relabelled while it stood in a status: its labels then are not the segment's.
+        let relabelled = events
+            .iter()
+            .find(|e| {
+                e.changes.iter().all(|c| c.field == "labels")
+                    && e.issue.status.category == "indeterminate"
+            })
+            .expect("labels changed alone while in progress");
+        let started = events
+            .iter()
+            .filter(|e| e.issue.id == relabelled.issue.id && e.at_ms < relabelled.at_ms)
+            .rfind(|e| e.changes.iter().any(|c| c.field == "status"))
+            .expect("the move into the status");
+        let as_of = relabelled.at_ms + 1;
+        let range = ViewRange::last_weeks(END_MS, 7, chrono_tz::UTC);
+        let item_with = |labels: &[&str]| {
+            let filter = Filter {
+                labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+                ..Filter::default()
+            };
+            flow_filtered(&events, &range, chrono_tz::UTC, as_of, &filter)
+                .work_items
+                .iter()
+                .any(|item| item.issue_key == relabelled.issue.key)
+        };
+        for label in jira_simulator::lifecycle::LABELS {
+            assert_eq!(
+                item_with(&[label]),
+                started.issue.labels.contains(&label),
+                "{label}: {:?} then, {:?} now",
+                started.issue.labels,
+                relabelled.issue.labels
+            );
         }
     }
 }

@@ -6,8 +6,10 @@
 //! Forge walk continues with Google instead), names the organization → a seeded lifecycle
 //! stream over several weeks, with Jira's retries and out-of-order deliveries → every number on
 //! the overview, weekly rates, trends, events, one event, the JSON API and the CSV export equals
-//! `golden_path::expected`, in two time zones → troubleshooting shows the last event → uninstall
-//! stops new events → deleting the organization leaves none of its rows in ClickHouse.
+//! `golden_path::expected`, in two time zones, unfiltered and filtered by the stream's busiest
+//! assignee, label, component, priority and label with assignee → troubleshooting shows the
+//! last event → uninstall stops new events → deleting the organization leaves none of its rows
+//! in ClickHouse.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -16,7 +18,7 @@ use contracts::InstallationId;
 use futures::StreamExt;
 use golden_path::{
     browser::Browser,
-    expected::{self, KINDS, TREND_FIELDS},
+    expected::{self, Filter, KINDS, TREND_FIELDS},
     expected_flow, html,
     stack::RunningStack,
 };
@@ -210,16 +212,27 @@ async fn walk(way: WayIn, seed: u64) {
     .await;
     assert_eq!(stored.len(), events.len(), "{way:?}: every delivery once");
     check_events(way, &events, &stored);
+    // Filtered views (issue 19): by the busiest value of each kind the stream has.
+    let unfiltered = ("unfiltered", Filter::default());
+    let filters = expected::busiest_filters(&events);
+    for filtered in &filters {
+        check_filtered_events(way, &api, &events, filtered).await;
+    }
 
     let now_ms = chrono::Utc::now().timestamp_millis();
     for tz in ZONES {
         let range = expected::ViewRange::last_weeks(now_ms, WEEKS_VIEWED, tz);
-        check_weekly(way, &api, &events, &range, tz).await;
-        check_trends(way, &api, &events, &range, tz).await;
+        for filtered in std::iter::once(&unfiltered).chain(&filters) {
+            check_weekly(way, &api, &events, &range, tz, filtered).await;
+            check_trends(way, &api, &events, &range, tz, filtered).await;
+            check_flow_numbers(way, &api, &events, &range, tz, filtered).await;
+        }
         check_flow(way, &api, &events, &range, tz).await;
     }
-    check_export(way, &api, &events).await;
+    check_export(way, &api, &events, &unfiltered).await;
+    check_export(way, &api, &events, &filters[filters.len() - 1]).await;
     check_pages(way, &api, &browser, &events, now_ms).await;
+    check_filtered_flow_page(way, &api, &events, &filters[0].1).await;
 
     // Uninstalling stops new events within seconds.
     if uninstall(&sim, &target, &workspace).await {
@@ -501,12 +514,18 @@ impl Api {
 
     /// Every event of the last `WEEKS_VIEWED` weeks, page by page.
     async fn all_events(&self) -> Vec<Value> {
+        self.all_events_of(&Filter::default()).await
+    }
+
+    /// Every event of the last `WEEKS_VIEWED` weeks `filter` passes, page by page.
+    async fn all_events_of(&self, filter: &Filter) -> Vec<Value> {
         let mut all = Vec::new();
         let mut after = None::<String>;
+        let filters = filter.query();
         loop {
             let query = match &after {
-                Some(cursor) => format!("?weeks={WEEKS_VIEWED}&after={cursor}"),
-                None => format!("?weeks={WEEKS_VIEWED}"),
+                Some(cursor) => format!("?weeks={WEEKS_VIEWED}{filters}&after={cursor}"),
+                None => format!("?weeks={WEEKS_VIEWED}{filters}"),
             };
             let page = self.json(&format!("/events{query}")).await;
             all.extend(page["events"].as_array().cloned().unwrap_or_default());
@@ -518,8 +537,56 @@ impl Api {
     }
 }
 
-/// The feed holds each event as it happened: its issue, kind and time.
+/// The feed holds each event as it happened: its issue, kind and time, and the assignee,
+/// labels and components the delivery stated.
 fn check_events(way: WayIn, events: &[LifecycleEvent], stored: &[Value]) {
+    let sent: BTreeMap<(i64, &str), &LifecycleEvent> = events
+        .iter()
+        .map(|event| ((event.at_ms, event.issue.key.as_str()), event))
+        .collect();
+    for item in stored {
+        let at = item["occurred_at_ms"].as_i64().expect("a time");
+        let key = item["issue_key"].as_str().unwrap_or_default();
+        let Some(event) = sent.get(&(at, key)) else {
+            continue;
+        };
+        let issue = &event.issue;
+        let want = serde_json::json!({
+            "assignee": issue.assignee.map_or("", |person| person.account_id),
+            "labels": issue.labels,
+            "components": issue.components,
+        });
+        let got = serde_json::json!({
+            "assignee": item["assignee"],
+            "labels": item["labels"],
+            "components": item["components"],
+        });
+        assert_eq!(
+            got, want,
+            "{way:?}: the feed's {key} at {at} as its delivery stated it"
+        );
+    }
+    check_feed(way, "unfiltered", events, stored);
+}
+
+/// The feed filtered: exactly the deliveries that state a value asked for.
+async fn check_filtered_events(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    (name, filter): &(&str, Filter),
+) {
+    let want = filter.apply(events);
+    assert!(
+        !want.is_empty() && want.len() < events.len(),
+        "{way:?}: the {name} filter keeps some deliveries, not all"
+    );
+    let stored = api.all_events_of(filter).await;
+    check_feed(way, name, &want, &stored);
+}
+
+/// The feed's (time, issue) pairs are the events'.
+fn check_feed(way: WayIn, name: &str, events: &[LifecycleEvent], stored: &[Value]) {
     let mut expected: Vec<(i64, String)> = events
         .iter()
         .map(|event| (event.at_ms, event.issue.key.clone()))
@@ -535,7 +602,7 @@ fn check_events(way: WayIn, events: &[LifecycleEvent], stored: &[Value]) {
         .collect();
     expected.sort();
     seen.sort();
-    assert_eq!(seen, expected, "{way:?}: the feed's events");
+    assert_eq!(seen, expected, "{way:?}: the feed's events ({name})");
 }
 
 async fn check_weekly(
@@ -544,9 +611,10 @@ async fn check_weekly(
     events: &[LifecycleEvent],
     range: &expected::ViewRange,
     tz: Tz,
+    (name, filter): &(&str, Filter),
 ) {
-    let want = expected::weekly_rates(events, range, tz);
-    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let want = expected::weekly_rates(&filter.apply(events), range, tz);
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}{}", tz.name(), filter.query());
     let got: BTreeMap<chrono::NaiveDate, BTreeMap<&str, u64>> =
         api.json(&format!("/weekly-rates{query}")).await["weeks"]
             .as_array()
@@ -565,7 +633,7 @@ async fn check_weekly(
                 (start, counts)
             })
             .collect();
-    assert_eq!(got, want, "{way:?}: weekly rates (API) in {tz}");
+    assert_eq!(got, want, "{way:?}: weekly rates (API) in {tz}, {name}");
 
     // The page's table: one row per week, the days of data, then the kinds in order.
     let page = api.page(&format!("/weekly{query}")).await;
@@ -586,7 +654,10 @@ async fn check_weekly(
         .iter()
         .map(|(week, counts)| (*week, KINDS.iter().map(|kind| counts[kind]).collect()))
         .collect();
-    assert_eq!(rows, want_rows, "{way:?}: weekly rates (page) in {tz}");
+    assert_eq!(
+        rows, want_rows,
+        "{way:?}: weekly rates (page) in {tz}, {name}"
+    );
 }
 
 async fn check_trends(
@@ -595,14 +666,19 @@ async fn check_trends(
     events: &[LifecycleEvent],
     range: &expected::ViewRange,
     tz: Tz,
+    (name, filter): &(&str, Filter),
 ) {
-    let want = expected::trends(events, range, tz);
-    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let want = expected::trends_filtered(events, range, tz, filter);
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}{}", tz.name(), filter.query());
     let got = api.json(&format!("/trends{query}")).await;
     let got = got["weeks"].as_array().expect("weeks");
-    assert_eq!(got.len(), want.len(), "{way:?}: trend weeks in {tz}");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{way:?}: trend weeks in {tz}, {name}"
+    );
     for (got, want) in got.iter().zip(&want) {
-        let context = format!("{way:?}: trends of {} in {tz}: {got}", want.start);
+        let context = format!("{way:?}: trends of {} in {tz}, {name}: {got}", want.start);
         assert_eq!(got["start"], want.start.to_string(), "{context}");
         assert_eq!(got["created"], want.created, "{context}");
         assert_eq!(got["resolved"], want.resolved, "{context}");
@@ -644,12 +720,12 @@ async fn check_trends(
             )
         })
         .collect();
-    assert_eq!(rows, want_rows, "{way:?}: trends (page) in {tz}");
+    assert_eq!(rows, want_rows, "{way:?}: trends (page) in {tz}, {name}");
 }
 
 /// Issues created before the workspace was connected, as the stream shows them: of every
-/// fifth issue, the first two to five events (its creation, its assignment, perhaps its start)
-/// happened before, so they were never sent.
+/// fifth issue, the first two to five events (its creation, its assignment, perhaps a change of
+/// labels or its start) happened before, so they were never sent.
 fn predating(events: Vec<LifecycleEvent>) -> Vec<LifecycleEvent> {
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     events
@@ -663,26 +739,35 @@ fn predating(events: Vec<LifecycleEvent>) -> Vec<LifecycleEvent> {
         .collect()
 }
 
-/// The flow view (API, CSV and page) against `expected_flow`, computed as of the view's own
-/// `as_of_ms`.
-async fn check_flow(
+/// Every number of the flow API (`filtered`) against `expected_flow`, computed as of the
+/// view's own `as_of_ms`.
+async fn check_flow_numbers(
     way: WayIn,
     api: &Api,
     events: &[LifecycleEvent],
     range: &expected::ViewRange,
     tz: Tz,
+    (name, filter): &(&str, Filter),
 ) {
-    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}{}", tz.name(), filter.query());
     let got = api.json(&format!("/flow{query}")).await;
     let as_of_ms = got["as_of_ms"].as_i64().expect("as_of_ms");
-    let want = expected_flow::flow(events, range, tz, as_of_ms);
-    let context = format!("{way:?}: flow in {tz}");
-    assert!(
-        want.completions.iter().any(|c| c.lead_hours.is_none())
-            && want.weeks.iter().any(|w| w.cycle_time.count > 0)
-            && !want.work_items.is_empty(),
-        "{context}: the stream has completions of predating issues, cycles and work in progress"
-    );
+    let want = expected_flow::flow_filtered(events, range, tz, as_of_ms, filter);
+    let context = format!("{way:?}: flow in {tz}, {name}");
+    if filter.is_empty() {
+        assert!(
+            want.completions.iter().any(|c| c.lead_hours.is_none())
+                && want.weeks.iter().any(|w| w.cycle_time.count > 0)
+                && !want.work_items.is_empty(),
+            "{context}: the stream has completions of predating issues, cycles and work in \
+             progress"
+        );
+    } else {
+        assert!(
+            !want.completions.is_empty() && want.days.iter().any(|d| d.indeterminate > 0),
+            "{context}: the filter keeps completions and work in progress"
+        );
+    }
     let percentiles = |p: &expected_flow::Percentiles| serde_json::json!({"count": p.count, "p50_hours": p.p50_hours, "p85_hours": p.p85_hours, "p95_hours": p.p95_hours});
     let weeks: Vec<Value> = want
         .weeks
@@ -706,7 +791,8 @@ async fn check_flow(
         .map(|c| {
             serde_json::json!({
                 "issue_key": c.issue_key, "project_key": c.project_key, "issue_type": c.issue_type,
-                "priority": c.priority, "done_ms": c.done_ms, "cycle_hours": c.cycle_hours,
+                "priority": c.priority, "assignee": c.assignee, "labels": c.labels,
+                "components": c.components, "done_ms": c.done_ms, "cycle_hours": c.cycle_hours,
                 "lead_hours": c.lead_hours,
                 "outlier": c.outlier,
             })
@@ -721,13 +807,21 @@ async fn check_flow(
         ("projects", &want.projects),
         ("issue_types", &want.issue_types),
         ("priorities", &want.priorities),
+        ("assignees", &want.assignees),
+        ("labels", &want.labels),
+        ("components", &want.components),
     ] {
         let groups: Vec<Value> = groups
             .iter()
-            .map(|g| serde_json::json!({"key": g.key, "completions": g.completions, "cycle_time": percentiles(&g.cycle_time)}))
+            .map(|g| serde_json::json!({"key": g.key, "name": g.name, "completions": g.completions, "cycle_time": percentiles(&g.cycle_time)}))
             .collect();
+        // The lists issue 19 added are compared in key order (the contract names no order).
+        let mut listed = got[field].as_array().cloned().unwrap_or_default();
+        if matches!(field, "assignees" | "labels" | "components") {
+            listed.sort_by_key(|g| g["key"].as_str().unwrap_or_default().to_owned());
+        }
         assert_matches(
-            &got[field],
+            &Value::from(listed),
             &Value::from(groups),
             &format!("{context}: {field}"),
         );
@@ -735,15 +829,22 @@ async fn check_flow(
     // Work items in any order (the API's puts the ones at risk first).
     let mut items: Vec<Value> = got["work_items"].as_array().expect("work items").clone();
     items.sort_by_key(|item| item["issue_key"].as_str().unwrap_or_default().to_owned());
+    // `assignee_name` is beyond the contract; when it is there, it is the assignee's name.
+    let with_name = items.iter().any(|item| item.get("assignee_name").is_some());
     let want_items: Vec<Value> = want
         .work_items
         .iter()
         .map(|i| {
-            serde_json::json!({
+            let mut item = serde_json::json!({
                 "issue_key": i.issue_key, "project_key": i.project_key, "issue_type": i.issue_type,
-                "status": i.status, "in_progress_since_ms": i.in_progress_since_ms,
+                "status": i.status, "assignee": i.assignee,
+                "in_progress_since_ms": i.in_progress_since_ms,
                 "age_hours": i.age_hours, "project_p85_hours": i.project_p85_hours, "at_risk": i.at_risk,
-            })
+            });
+            if with_name {
+                item["assignee_name"] = i.assignee_name.clone().into();
+            }
+            item
         })
         .collect();
     assert_matches(
@@ -781,6 +882,23 @@ async fn check_flow(
         &Value::from(statuses),
         &format!("{context}: statuses"),
     );
+}
+
+/// The flow view's CSV and page against `expected_flow` (unfiltered; `check_flow_numbers`
+/// checks the API's numbers).
+async fn check_flow(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    range: &expected::ViewRange,
+    tz: Tz,
+) {
+    let query = format!("?weeks={WEEKS_VIEWED}&tz={}", tz.name());
+    let as_of_ms = api.json(&format!("/flow{query}")).await["as_of_ms"]
+        .as_i64()
+        .expect("as_of_ms");
+    let want = expected_flow::flow(events, range, tz, as_of_ms);
+    let context = format!("{way:?}: flow in {tz}");
 
     // The CSV: a row per week with the same completions and throughput.
     let csv = api
@@ -918,10 +1036,19 @@ fn diff_view(value: &Value) -> String {
     }
 }
 
-/// The CSV export holds every event once, with its issue and time.
-async fn check_export(way: WayIn, api: &Api, events: &[LifecycleEvent]) {
+/// The CSV export holds every event (`filtered`) once, with its issue and time.
+async fn check_export(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    (name, filter): &(&str, Filter),
+) {
+    let query = filter.query().replacen('&', "?", 1);
     let body = api
-        .get(&format!("/orgs/{}/export/events.csv", api.organization))
+        .get(&format!(
+            "/orgs/{}/export/events.csv{query}",
+            api.organization
+        ))
         .await
         .text()
         .await
@@ -942,13 +1069,14 @@ async fn check_export(way: WayIn, api: &Api, events: &[LifecycleEvent]) {
             (record[at].parse().expect("a time"), record[key].to_owned())
         })
         .collect();
-    let mut want: Vec<(i64, String)> = events
+    let mut want: Vec<(i64, String)> = filter
+        .apply(events)
         .iter()
         .map(|event| (event.at_ms, event.issue.key.clone()))
         .collect();
     rows.sort();
     want.sort();
-    assert_eq!(rows, want, "{way:?}: the CSV export");
+    assert_eq!(rows, want, "{way:?}: the CSV export, {name}");
 }
 
 /// Every page as the admin sees it in the browser (screenshots kept), with the overview's
@@ -1204,6 +1332,57 @@ async fn check_flow_in_the_browser(
     browser.screenshot(&shot("flow-phone")).await?;
     browser.client.set_window_size(1280, 900).await?;
     Ok(())
+}
+
+/// The flow page filtered by an assignee (issue 19): its filter form has the four new inputs,
+/// the assignee's display name is shown (the filter's control or the breakdown's table), and
+/// the weeks table has the filtered completions and throughput.
+async fn check_filtered_flow_page(
+    way: WayIn,
+    api: &Api,
+    events: &[LifecycleEvent],
+    filter: &Filter,
+) {
+    let account = filter.assignees.first().expect("an assignee filter");
+    let person = events
+        .iter()
+        .find_map(|event| event.issue.assignee.filter(|p| p.account_id == account))
+        .expect("the assignee's deliveries");
+    let query = format!("?weeks={WEEKS_VIEWED}&tz=UTC{}", filter.query());
+    let page = api.page(&format!("/flow{query}")).await;
+    let context = format!("{way:?}: the flow page filtered by {}", person.name);
+    for input in ["assignee", "priority", "label", "component"] {
+        assert!(
+            page.contains(&format!("name=\"{input}\"")),
+            "{context}: a filter input named {input}"
+        );
+    }
+    assert!(
+        html::text(&page).contains(person.name),
+        "{context}: the page names the assignee"
+    );
+    let as_of_ms = api.json(&format!("/flow{query}")).await["as_of_ms"]
+        .as_i64()
+        .expect("as_of_ms");
+    let range = expected::ViewRange::last_weeks(as_of_ms, WEEKS_VIEWED, chrono_tz::UTC);
+    let want = expected_flow::flow_filtered(events, &range, chrono_tz::UTC, as_of_ms, filter);
+    let rows: Vec<(String, String, String)> = html::table_rows(&page)
+        .into_iter()
+        .take(want.weeks.len())
+        .map(|row| (row[0].clone(), row[1].clone(), row[2].clone()))
+        .collect();
+    let want_rows: Vec<(String, String, String)> = want
+        .weeks
+        .iter()
+        .map(|w| {
+            (
+                w.start.to_string(),
+                w.completions.to_string(),
+                w.throughput.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, want_rows, "{context}: the page's weeks");
 }
 
 /// Uninstalls the app as Jira does; false for a Data Center connection, which has no
