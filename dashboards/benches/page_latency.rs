@@ -28,7 +28,10 @@ const QUERY: &str = "weeks=12&tz=Europe/Berlin";
 /// the view reads raw rows for its whole range) and a drill-down's `kind`.
 const VARIANTS: &[(&str, &str)] = &[
     ("/orgs/{organization}/weekly", "label=backend"),
-    ("/api/v1/orgs/{organization}/trends", "assignee=712020:bench"),
+    (
+        "/api/v1/orgs/{organization}/trends",
+        "assignee=712020:bench",
+    ),
     ("/api/v1/orgs/{organization}/flow", "component=api"),
     ("/orgs/{organization}/events", "kind=issue_resolved"),
 ];
@@ -196,7 +199,10 @@ async fn measure(
                 println!(
                     "  {route:<58} refused as too large after {:.1} ms: {}",
                     ms(started.elapsed()),
-                    String::from_utf8_lossy(&body).chars().take(160).collect::<String>()
+                    String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(160)
+                        .collect::<String>()
                 );
                 missed.push(route);
                 continue 'routes;
