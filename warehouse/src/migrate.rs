@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_flow_facts.sql"),
         done_if_column: None,
     },
+    Migration {
+        version: 9,
+        name: "sprints_worklogs",
+        sql: include_str!("../migrations/0009_sprints_worklogs.sql"),
+        done_if_column: None,
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills: it runs once that migration's

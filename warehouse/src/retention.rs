@@ -16,6 +16,8 @@ pub const PARTITIONED_TABLES: &[&str] = &[
     "issue_creations",
     "first_events",
     "issue_timeline",
+    "sprints",
+    "worklogs",
 ];
 
 /// One monthly partition dropped.
