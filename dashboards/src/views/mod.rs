@@ -8,6 +8,8 @@ pub(crate) mod events;
 pub(crate) mod flow;
 pub(crate) mod organizations;
 pub(crate) mod saved_views;
+pub(crate) mod sprints;
+pub(crate) mod time_logged;
 pub(crate) mod trends;
 pub(crate) mod weekly_rates;
 
