@@ -329,6 +329,23 @@ mod tests {
     }
 
     #[test]
+    fn a_part_takes_only_the_sprint_and_worklog_rows_of_its_own_deliveries() {
+        let batch = batch_of(&[1, 2, 1]);
+        let keys: Vec<(InstallationId, String)> = batch
+            .events
+            .iter()
+            .map(|event| (event.installation_id, event.delivery_id.clone()))
+            .collect();
+        fn key(row: &(InstallationId, String)) -> (InstallationId, &str) {
+            (row.0, row.1.as_str())
+        }
+        let part = [&batch.events[1]];
+        assert_eq!(rows_of(&keys, &part, false, key), vec![&keys[1]]);
+        let all: Vec<&EventRow> = batch.events.iter().collect();
+        assert_eq!(rows_of(&keys, &all, true, key).len(), 3);
+    }
+
+    #[test]
     fn a_part_takes_only_its_own_field_changes() {
         let batch = batch_of(&[1, 2]);
         let change = |event: &EventRow| FieldChangeRow {

@@ -261,3 +261,55 @@ async fn time_logged_counts_each_worklog_as_its_newest_delivery_left_it() {
         [7_200, 600, 0, 0, 0]
     );
 }
+
+#[tokio::test]
+async fn erasing_an_installation_empties_its_sprints_and_worklogs() {
+    let client = Stack::from_env().fresh_clickhouse().await.client();
+    warehouse::migrate(&client).await.unwrap();
+    let (gone, kept) = (InstallationId::new_random(), InstallationId::new_random());
+    for installation in [gone, kept] {
+        insert!(
+            client,
+            "sprints",
+            SprintRow,
+            &[sprint(installation, "sprint_started", at(24))]
+        );
+        insert!(
+            client,
+            "worklogs",
+            WorklogRow,
+            &[worklog(
+                installation,
+                "a",
+                "worklog_created",
+                at(2),
+                at(1),
+                60
+            )]
+        );
+    }
+    warehouse::erase_installations(&client, &[gone])
+        .await
+        .unwrap();
+    for table in ["sprints", "worklogs"] {
+        test_kit::eventually(
+            std::time::Duration::from_secs(20),
+            &format!("{table} of the erased installation to go"),
+            || async {
+                let left: Vec<String> = client
+                    .query(&format!(
+                        "SELECT DISTINCT installation_id FROM {table} ORDER BY installation_id"
+                    ))
+                    .fetch_all()
+                    .await
+                    .map_err(|err| err.to_string())?;
+                if left == [kept.to_string()] {
+                    Ok(())
+                } else {
+                    Err(format!("{left:?}"))
+                }
+            },
+        )
+        .await;
+    }
+}
