@@ -118,6 +118,17 @@ async fn months_older_than_the_retention_leave_every_table_and_recent_ones_stay(
         .unwrap();
     for event in [&old, &recent] {
         insert.write(&resolution(event)).await.unwrap();
+        insert
+            .write(&FieldChangeRow {
+                item_index: 1,
+                field: "Sprint".into(),
+                field_id: "customfield_10020".into(),
+                to_value: "1".into(),
+                to_string: "Sprint 1".into(),
+                ..resolution(event)
+            })
+            .await
+            .unwrap();
     }
     insert.end().await.unwrap();
     let mut insert = client.insert::<SprintRow>("sprints").await.unwrap();

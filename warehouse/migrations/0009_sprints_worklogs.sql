@@ -1,8 +1,10 @@
 -- Sprints and worklogs, read out of their deliveries by the pipeline (the payload's `sprint` and
--- `worklog`), for the sprint and time-logged views. Sprint membership needs no table of its own:
--- Jira reports it as a changelog item with field `Sprint`, already in `field_changes`.
--- Both tables are partitioned by month like `events`, so retention drops them together.
--- Statements are separated by `;` at a line's end.
+-- `worklog`), for the sprint and time-logged views. Sprint membership is Jira's changelog items
+-- with field `Sprint` (comma-separated sprint ids), already in `field_changes`: copied into the
+-- narrow `sprint_moves` by a materialized view (and backfilled), so the sprint view reads a
+-- tenant's few sprint moves instead of every field change. Every table here is partitioned by
+-- month like `events`, so retention drops them together. Statements are separated by `;` at a
+-- line's end.
 
 -- One row per sprint delivery (created, updated, started, closed, deleted). A copy of a delivery
 -- has the same key and is folded at merge time; queries take one row per key until then.
@@ -44,3 +46,34 @@ CREATE TABLE IF NOT EXISTS worklogs (
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (installation_id, worklog_id, version, delivery_id);
+
+-- Each `Sprint` changelog item, keyed like `field_changes`: a copy of a delivery (or the backfill
+-- running again, or copying what the view already copied) is the same key, folded at merge time
+-- and taken once by the query (`LIMIT 1 BY`) until then.
+CREATE TABLE IF NOT EXISTS sprint_moves (
+    installation_id String,
+    occurred_at_ms Int64,
+    delivery_id String,
+    item_index UInt16,
+    issue_id String,
+    issue_key String,
+    project_key String,
+    issue_type String,
+    from_value String,
+    to_value String,
+    occurred_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (installation_id, occurred_at_ms, delivery_id, item_index);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sprint_moves_from_field_changes TO sprint_moves AS
+SELECT installation_id, occurred_at_ms, delivery_id, item_index, issue_id, issue_key, project_key,
+       issue_type, from_value, to_value, toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
+FROM field_changes
+WHERE field = 'Sprint' AND issue_id != '';
+
+INSERT INTO sprint_moves
+SELECT installation_id, occurred_at_ms, delivery_id, item_index, issue_id, issue_key, project_key,
+       issue_type, from_value, to_value, toDateTime(intDiv(occurred_at_ms, 1000)) AS occurred_at
+FROM field_changes
+WHERE field = 'Sprint' AND issue_id != '';

@@ -18,6 +18,7 @@ pub const PARTITIONED_TABLES: &[&str] = &[
     "issue_timeline",
     "sprints",
     "worklogs",
+    "sprint_moves",
 ];
 
 /// One monthly partition dropped.

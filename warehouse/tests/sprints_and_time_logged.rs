@@ -313,3 +313,32 @@ async fn erasing_an_installation_empties_its_sprints_and_worklogs() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
+    let client = Stack::from_env().fresh_clickhouse().await.client();
+    warehouse::migrate::migrate_to(&client, 7).await.unwrap();
+    let installation = InstallationId::new_random();
+    let planned = issue(installation, 1, at(1), "new");
+    insert!(client, "events", EventRow, &[planned.clone()]);
+    insert!(
+        client,
+        "field_changes",
+        FieldChangeRow,
+        &[moved(&planned, "", "7")]
+    );
+    warehouse::migrate(&client).await.unwrap();
+    insert!(
+        client,
+        "sprints",
+        SprintRow,
+        &[
+            sprint(installation, "sprint_created", at(0)),
+            sprint(installation, "sprint_started", at(24)),
+        ]
+    );
+    let found = sprints(&client, &scope(installation, "UTC")).await.unwrap();
+    let committed = found.sprints[0].committed.as_ref().unwrap();
+    assert_eq!(committed.count, 1, "{found:?}");
+    assert_eq!(committed.issues[0].issue_key, "SEC-1");
+}

@@ -1,5 +1,6 @@
 //! Sprints: per sprint, the issues committed, added, removed and completed, from the sprint
-//! deliveries (`sprints`) and Jira's `Sprint` changelog items (`field_changes`), any board type.
+//! deliveries (`sprints`) and Jira's `Sprint` changelog items (`sprint_moves`, copied from
+//! `field_changes`), any board type.
 //! Read as rows and put together here: a tenant has few sprints and few sprint moves next to its
 //! events, and each sprint needs its issues' whole membership history.
 //!
@@ -137,9 +138,8 @@ pub async fn sprints(client: &Client, scope: &Scope) -> Result<Sprints, QueryErr
         .query(
             "SELECT installation_id, issue_id, issue_key, project_key, issue_type, occurred_at_ms,
                     delivery_id, item_index, from_value, to_value
-             FROM field_changes
+             FROM sprint_moves
              WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-               AND field = 'Sprint' AND issue_id != ''
              ORDER BY installation_id, occurred_at_ms, delivery_id, item_index
              LIMIT 1 BY installation_id, delivery_id, item_index",
         )
