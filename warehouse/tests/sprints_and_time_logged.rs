@@ -320,7 +320,7 @@ async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
     warehouse::migrate::migrate_to(&client, 7).await.unwrap();
     let installation = InstallationId::new_random();
     let planned = issue(installation, 1, at(1), "new");
-    insert!(client, "events", EventRow, &[planned.clone()]);
+    insert!(client, "events", EventRow, std::slice::from_ref(&planned));
     insert!(
         client,
         "field_changes",
