@@ -431,3 +431,143 @@ fn category_at<'a>(history: Option<&Vec<(i64, &'a str)>>, at: i64) -> Option<&'a
         .find(|(since, _)| *since <= at)
         .map(|(_, category)| *category)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::queries::scope::Filters;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn installation() -> InstallationId {
+        InstallationId::from_uuid(uuid::Uuid::from_u128(7))
+    }
+
+    fn scope(projects: &[&str]) -> Scope {
+        Scope {
+            installations: vec![installation()],
+            from: Utc.timestamp_millis_opt(0).unwrap(),
+            to: Utc.timestamp_millis_opt(1_000 * HOUR).unwrap(),
+            time_zone: "UTC".into(),
+            filters: Filters {
+                projects: projects.iter().map(|p| (*p).to_owned()).collect(),
+                ..Filters::default()
+            },
+        }
+    }
+
+    fn delivery(event_type: &str, at: i64) -> SprintDelivery {
+        SprintDelivery {
+            installation_id: installation(),
+            sprint_id: "5".into(),
+            occurred_at_ms: at * HOUR,
+            delivery_id: format!("{event_type}-{at}"),
+            event_type: event_type.into(),
+            board_id: "1".into(),
+            name: "S5".into(),
+            state: if event_type == "sprint_closed" {
+                "closed"
+            } else {
+                "active"
+            }
+            .into(),
+            start_ms: 10 * HOUR,
+            end_ms: 100 * HOUR,
+            complete_ms: -1,
+        }
+    }
+
+    fn moved(issue: u32, project: &str, at: i64, from: &str, to: &str) -> SprintMove {
+        SprintMove {
+            installation_id: installation(),
+            issue_id: issue.to_string(),
+            issue_key: format!("{project}-{issue}"),
+            project_key: project.into(),
+            issue_type: "Task".into(),
+            occurred_at_ms: at * HOUR,
+            delivery_id: format!("move-{issue}-{at}"),
+            item_index: 0,
+            from_value: from.into(),
+            to_value: to.into(),
+        }
+    }
+
+    fn keys(issues: &SprintIssues) -> Vec<&str> {
+        issues.issues.iter().map(|i| i.issue_key.as_str()).collect()
+    }
+
+    #[test]
+    fn an_issue_first_seen_leaving_was_in_the_sprint_before() {
+        // Created and started seen; issue 1 was planned before any move we saw (its first move,
+        // after the start, takes it out): committed and removed.
+        let deliveries = [
+            delivery("sprint_created", 1),
+            delivery("sprint_started", 10),
+        ];
+        let moves = [moved(1, "A", 20, "4, 5", "4")];
+        let found = compute(&scope(&[]), &deliveries, &moves, &[]);
+        let sprint = &found.sprints[0];
+        assert_eq!(keys(sprint.committed.as_ref().unwrap()), ["A-1"]);
+        assert_eq!(keys(&sprint.removed), ["A-1"]);
+        assert!(sprint.added.issues.is_empty());
+        assert_eq!(sprint.completed, None, "not closed");
+        assert!(sprint.exact, "{:?}", sprint.notes);
+    }
+
+    #[test]
+    fn a_close_counts_done_issues_and_says_which_it_cannot_know() {
+        let deliveries = [
+            delivery("sprint_created", 1),
+            delivery("sprint_started", 10),
+            delivery("sprint_closed", 100),
+        ];
+        let moves = [
+            moved(1, "A", 2, "", "5"),
+            moved(2, "A", 3, "", "5"),
+            moved(3, "B", 4, "", "5"),
+            // Carried over a minute after the close: not a removal.
+            moved(2, "A", 101, "5", "5, 6"),
+        ];
+        let statuses = [
+            StatusAt {
+                installation_id: installation(),
+                issue_id: "1".into(),
+                occurred_at_ms: 50 * HOUR,
+                status_category: "done".into(),
+            },
+            StatusAt {
+                installation_id: installation(),
+                issue_id: "2".into(),
+                occurred_at_ms: 60 * HOUR,
+                status_category: "indeterminate".into(),
+            },
+        ];
+        let found = compute(&scope(&[]), &deliveries, &moves, &statuses);
+        let sprint = &found.sprints[0];
+        assert_eq!(
+            keys(sprint.committed.as_ref().unwrap()),
+            ["A-1", "A-2", "B-3"]
+        );
+        assert_eq!(keys(sprint.completed.as_ref().unwrap()), ["A-1"]);
+        assert_eq!(keys(&sprint.completed_unknown), ["B-3"]);
+        assert!(sprint.removed.issues.is_empty());
+        assert!(!sprint.exact, "an issue's status at the close is unknown");
+
+        let only_b = compute(&scope(&["B"]), &deliveries, &moves, &statuses);
+        let sprint = &only_b.sprints[0];
+        assert_eq!(keys(sprint.committed.as_ref().unwrap()), ["B-3"]);
+    }
+
+    #[test]
+    fn a_sprint_outside_the_range_is_left_out() {
+        let deliveries = [
+            delivery("sprint_started", 10),
+            delivery("sprint_closed", 100),
+        ];
+        let mut late = scope(&[]);
+        late.from = Utc.timestamp_millis_opt(200 * HOUR).unwrap();
+        assert!(compute(&late, &deliveries, &[], &[]).sprints.is_empty());
+    }
+}
