@@ -144,6 +144,12 @@ impl Chart<'_> {
 
     /// One line per series.
     pub(crate) fn line(&self) -> String {
+        self.line_linked(&[])
+    }
+
+    /// One line per series, each point linking to `links[series][x]` (when there is one): the
+    /// list behind that number.
+    pub(crate) fn line_linked(&self, links: &[Vec<String>]) -> String {
         let max = self
             .series
             .iter()
@@ -181,11 +187,18 @@ impl Chart<'_> {
             for (i, x, y, v) in points {
                 let partial = self.partial.get(i).copied().unwrap_or(false);
                 let fill = if partial { "#fff" } else { color };
+                let link = links.get(s).and_then(|links| links.get(i));
+                if let Some(link) = link {
+                    let _ = write!(out, r#"<a href="{}">"#, escape(link));
+                }
                 let _ = write!(
                     out,
                     r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{fill}" stroke="{color}" stroke-width="2"><title>{}</title></circle>"#,
                     self.hover(series, i, v)
                 );
+                if link.is_some() {
+                    out.push_str("</a>");
+                }
             }
         }
         out.push_str("</svg>");
@@ -194,15 +207,21 @@ impl Chart<'_> {
 
     /// Stacked bars, one stack per x label.
     pub(crate) fn stacked_bars(&self) -> String {
-        self.bars(&[])
+        self.bars(&[], &[])
     }
 
     /// Stacked bars whose stack at each x label links to `links[x]`: the list behind it.
     pub(crate) fn stacked_bars_linked(&self, links: &[String]) -> String {
-        self.bars(links)
+        self.bars(links, &[])
     }
 
-    fn bars(&self, links: &[String]) -> String {
+    /// Stacked bars whose every segment links to `links[series][x]`: the list behind that one
+    /// number.
+    pub(crate) fn stacked_bars_linked_each(&self, links: &[Vec<String>]) -> String {
+        self.bars(&[], links)
+    }
+
+    fn bars(&self, links: &[String], segment_links: &[Vec<String>]) -> String {
         let totals: Vec<f64> = (0..self.x_labels.len())
             .map(|i| {
                 self.series
@@ -235,12 +254,19 @@ impl Chart<'_> {
                 };
                 let h = value / top * plot_h;
                 base -= h;
+                let segment_link = segment_links.get(s).and_then(|links| links.get(i));
+                if let Some(link) = segment_link {
+                    let _ = write!(out, r#"<a href="{}">"#, escape(link));
+                }
                 let _ = write!(
                     out,
                     r#"<rect x="{x:.1}" y="{base:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{}" fill-opacity="{opacity}"><title>{}</title></rect>"#,
                     PALETTE[s % PALETTE.len()],
                     self.hover(series, i, value)
                 );
+                if segment_link.is_some() {
+                    out.push_str("</a>");
+                }
             }
             if link.is_some() {
                 out.push_str("</a>");
@@ -367,6 +393,29 @@ mod tests {
         assert_eq!(bars.matches("<a href=").count(), 2);
         assert_eq!(bars.matches("</a>").count(), 2);
         assert!(!chart(&labels, &[]).stacked_bars().contains("<a "));
+    }
+
+    #[test]
+    fn each_number_of_a_stack_or_a_line_leads_to_its_own_list() {
+        let labels = vec!["Nov 2".to_owned(), "Nov 9".to_owned()];
+        let links: Vec<Vec<String>> = ["created", "resolved"]
+            .iter()
+            .map(|series| vec![format!("/{series}/1"), format!("/{series}/2")])
+            .collect();
+        for drawn in [
+            chart(&labels, &[]).stacked_bars_linked_each(&links),
+            chart(&labels, &[]).line_linked(&links),
+        ] {
+            // Three values (resolved has none in the first week): three links, each its own.
+            assert_eq!(drawn.matches("<a href=").count(), 3, "{drawn}");
+            for link in ["/created/1", "/created/2", "/resolved/2"] {
+                assert!(drawn.contains(&format!(r#"<a href="{link}">"#)), "{link}");
+            }
+            assert!(
+                !drawn.contains("/resolved/1"),
+                "no link to a value not drawn"
+            );
+        }
     }
 
     #[test]

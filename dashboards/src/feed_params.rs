@@ -15,6 +15,12 @@ pub(crate) struct FeedQuery {
     pub issue_key: Option<String>,
     /// Only what this Atlassian account id did.
     pub actor: Option<String>,
+    /// Only the deliveries a weekly-rates or trends count counts under this kind: one of the
+    /// weekly rates' kinds (`issue_created`, `issue_updated`, `issue_deleted`,
+    /// `comment_created`, `issue_resolved`, `transition_new`, `transition_indeterminate`,
+    /// `transition_done`) or the trends' (`resolved`, `reopened`, `field:<name>`). What the
+    /// pages' cells link to.
+    pub kind: Option<String>,
     /// Where the previous page ended: that page's `next`.
     pub after: Option<String>,
 }
@@ -22,8 +28,17 @@ pub(crate) struct FeedQuery {
 impl FeedQuery {
     /// Keys of the view's query (range, filters) are left to `ViewQuery`.
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, DashboardError> {
-        serde_html_form::from_str(raw.unwrap_or(""))
-            .map_err(|err| DashboardError::BadRequest(format!("unreadable query: {err}")))
+        let query: Self = serde_html_form::from_str(raw.unwrap_or(""))
+            .map_err(|err| DashboardError::BadRequest(format!("unreadable query: {err}")))?;
+        match query.kind.as_deref().map(str::trim) {
+            Some(kind) if !kind.is_empty() && !warehouse::queries::is_feed_kind(kind) => {
+                Err(DashboardError::BadRequest(format!(
+                    "{kind:?} is not a kind the views count (issue_created, resolved, \
+                     transition_done, field:status, …)"
+                )))
+            }
+            _ => Ok(query),
+        }
     }
 
     /// The warehouse's feed filters; a blank field (a filter form left empty) filters nothing.
@@ -31,6 +46,7 @@ impl FeedQuery {
         FeedFilters {
             issue_key: self.issue_key.clone().filter(|v| !v.trim().is_empty()),
             actor_account_id: self.actor.clone().filter(|v| !v.trim().is_empty()),
+            kind: self.kind.clone().filter(|v| !v.trim().is_empty()),
         }
     }
 

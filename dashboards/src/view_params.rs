@@ -1,7 +1,8 @@
 //! What every view and API call is asked for, from the query string: the time range (`from`
 //! and `to` as dates, or the last `weeks`, default 12), the viewer's time zone (`tz`, else the
 //! `mf_tz` cookie the pages set from the browser, else UTC), and filters (`workspace`,
-//! `project`, `issue_type`, `event_type`; each may repeat). Turned into a warehouse `Scope`
+//! `project`, `issue_type`, `event_type`, `priority`, `assignee`, `label`, `component`; each
+//! may repeat). Turned into a warehouse `Scope`
 //! limited to the caller's organization. The feed's own parameters are `feed_params`.
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
@@ -55,6 +56,24 @@ pub(crate) struct ViewQuery {
     #[serde(default)]
     #[param(style = Form, explode)]
     pub event_type: Vec<String>,
+    /// Priority names (`High`); default all. Like the three below, a delivery is judged by the
+    /// issue as it states it (after the change); in the flow view a completion by the delivery
+    /// that completed the issue and a status segment by the one that began it.
+    #[serde(default)]
+    #[param(style = Form, explode)]
+    pub priority: Vec<String>,
+    /// Assignees' Jira account ids; default all (an unassigned issue matches none).
+    #[serde(default)]
+    #[param(style = Form, explode)]
+    pub assignee: Vec<String>,
+    /// Labels: an issue with any of them; default all.
+    #[serde(default)]
+    #[param(style = Form, explode)]
+    pub label: Vec<String>,
+    /// Component names: an issue with any of them; default all.
+    #[serde(default)]
+    #[param(style = Form, explode)]
+    pub component: Vec<String>,
 }
 
 impl ViewQuery {
@@ -68,6 +87,10 @@ impl ViewQuery {
             &mut query.project,
             &mut query.issue_type,
             &mut query.event_type,
+            &mut query.priority,
+            &mut query.assignee,
+            &mut query.label,
+            &mut query.component,
         ] {
             list.retain(|value| !value.trim().is_empty());
         }
@@ -151,6 +174,10 @@ impl ViewQuery {
                 projects: self.project.clone(),
                 issue_types: self.issue_type.clone(),
                 event_types: self.event_type.clone(),
+                priorities: self.priority.clone(),
+                assignees: self.assignee.clone(),
+                labels: self.label.clone(),
+                components: self.component.clone(),
             },
         })
     }

@@ -109,6 +109,10 @@ async fn store_one_event(setup: &Setup, workspace: support::InstallationId) {
             from_string: "Medium".into(),
             to_string: "High".into(),
             status_category: String::new(),
+            priority: String::new(),
+            assignee_account_id: String::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
         })
         .await
         .unwrap();

@@ -624,6 +624,18 @@ async fn sprints_and_time_logged_match_the_stream_in_two_time_zones() {
             .collect();
         assert_eq!(got, want, "{context}: sprints");
 
+        // Filters these views cannot apply are refused, not ignored.
+        for path in ["sprints", "time-logged"] {
+            let refused = setup
+                .get(
+                    &format!("/api/v1/orgs/{org}/{path}?{query}&label=backend"),
+                    &cookie,
+                )
+                .await;
+            assert_eq!(refused.status, 400, "{path}: {}", refused.body);
+            assert!(refused.body.contains("label"), "{path}: {}", refused.body);
+        }
+
         // The CSV: a row per sprint with the same counts.
         let csv = setup
             .get(

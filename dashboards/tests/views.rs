@@ -117,6 +117,10 @@ async fn store_summary_change(
             from_string: "Secret plan A".into(),
             to_string: "Secret plan B".into(),
             status_category: String::new(),
+            priority: String::new(),
+            assignee_account_id: String::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
         })
         .await
         .unwrap();

@@ -364,6 +364,10 @@ mod tests {
             from_string: String::new(),
             to_string: String::new(),
             status_category: String::new(),
+            priority: String::new(),
+            assignee_account_id: String::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
         };
         let changes: Vec<FieldChangeRow> = batch.events.iter().map(change).collect();
         let second = [&batch.events[1]];

@@ -27,8 +27,8 @@ fn issue_created(delivery: &str, at_ms: i64) -> EventRow {
         status_category: "new".into(),
         priority: "High".into(),
         actor_account_id: "u".into(),
-        occurred_at_note: String::new(),
         payload: "{}".into(),
+        ..EventRow::default()
     }
 }
 
@@ -49,6 +49,10 @@ fn resolution(event: &EventRow) -> FieldChangeRow {
         from_string: String::new(),
         to_string: "Done".into(),
         status_category: "done".into(),
+        priority: event.priority.clone(),
+        assignee_account_id: event.assignee_account_id.clone(),
+        labels: event.labels.clone(),
+        components: event.components.clone(),
     }
 }
 

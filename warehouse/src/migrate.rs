@@ -1,7 +1,9 @@
 //! Versioned ClickHouse migrations, embedded in the build, applied in order and recorded in
 //! `schema_migrations`. Each migration is written to be re-runnable (`IF NOT EXISTS`, backfills
 //! whose copies change no number), since ClickHouse has no transactions or locks: two instances
-//! starting at once both succeed. A database migrated by a newer build is refused.
+//! starting at once both succeed. 18.16 cannot write `ADD COLUMN IF NOT EXISTS`, so the runner
+//! skips an `ALTER TABLE t ADD COLUMN c …` statement (one column each) when `c` is there. A
+//! database migrated by a newer build is refused.
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
@@ -12,9 +14,6 @@ struct Migration {
     /// One or more statements, each ending with `;` at the end of a line (ClickHouse takes one
     /// statement per request).
     sql: &'static str,
-    /// `(table, column)`: the migration is already in place when that column exists. For an
-    /// `ADD COLUMN`, which 18.16 cannot write as `IF NOT EXISTS`.
-    done_if_column: Option<(&'static str, &'static str)>,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -22,55 +21,56 @@ const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "events",
         sql: include_str!("../migrations/0001_events.sql"),
-        done_if_column: None,
     },
     Migration {
         version: 2,
         name: "field_changes",
         sql: include_str!("../migrations/0002_field_changes.sql"),
-        done_if_column: None,
     },
     Migration {
         version: 3,
         name: "field_changes_status_category",
         sql: include_str!("../migrations/0003_field_changes_status_category.sql"),
-        done_if_column: Some(("field_changes", "status_category")),
     },
     Migration {
         version: 4,
         name: "rollups",
         sql: include_str!("../migrations/0004_rollups.sql"),
-        done_if_column: None,
     },
     Migration {
         version: 5,
         name: "events_occurred_at_note",
         sql: include_str!("../migrations/0005_events_occurred_at_note.sql"),
-        done_if_column: Some(("events", "occurred_at_note")),
     },
     Migration {
         version: 6,
         name: "issue_timeline",
         sql: include_str!("../migrations/0006_issue_timeline.sql"),
-        done_if_column: None,
     },
     Migration {
         version: 7,
         name: "flow_facts",
         sql: include_str!("../migrations/0007_flow_facts.sql"),
-        done_if_column: None,
+    },
+    Migration {
+        version: 8,
+        name: "issue_dimensions",
+        sql: include_str!("../migrations/0008_issue_dimensions.sql"),
     },
     Migration {
         version: 9,
         name: "sprints_worklogs",
         sql: include_str!("../migrations/0009_sprints_worklogs.sql"),
-        done_if_column: None,
     },
 ];
 
-/// The version whose tables the flow facts' backfill fills: it runs once that migration's
-/// statements have (Rust, not SQL: each issue's history is walked by `crate::flow`).
+/// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history
+/// is walked by `crate::flow`). It runs once, in the run that applies this version, after the
+/// run's last migration: it reads columns added up to [`FLOW_FACTS_READ`].
 const FLOW_FACTS: u32 = 7;
+/// The newest version whose columns the backfill reads; a run that stops short of it (an upgrade
+/// test's older target) leaves the facts empty.
+const FLOW_FACTS_READ: u32 = 8;
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {
@@ -134,18 +134,16 @@ pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, Migrat
             name: migration.name,
             source,
         };
-        let done = match migration.done_if_column {
-            Some((table, column)) => column_exists(client, table, column).await.map_err(failed)?,
-            None => false,
-        };
-        if !done {
-            for statement in statements(migration.sql) {
+        for statement in statements(migration.sql) {
+            let done = match added_column(&statement) {
+                Some((table, column)) => {
+                    column_exists(client, table, column).await.map_err(failed)?
+                }
+                None => false,
+            };
+            if !done {
                 client.query(&statement).execute().await.map_err(failed)?;
             }
-        }
-        if migration.version == FLOW_FACTS {
-            let refreshed = crate::flow::refresh_all(client).await.map_err(failed)?;
-            tracing::info!(issues = refreshed.issues, "flow facts backfilled");
         }
         client
             .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
@@ -155,6 +153,17 @@ pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, Migrat
             .await
             .map_err(failed)?;
         applied.push(migration.version);
+    }
+    if applied.contains(&FLOW_FACTS) && target >= FLOW_FACTS_READ {
+        let refreshed =
+            crate::flow::refresh_all(client)
+                .await
+                .map_err(|source| MigrateError::Failed {
+                    version: FLOW_FACTS,
+                    name: "flow_facts",
+                    source,
+                })?;
+        tracing::info!(issues = refreshed.issues, "flow facts backfilled");
     }
     Ok(applied)
 }
@@ -183,6 +192,22 @@ fn statements(sql: &str) -> Vec<String> {
     statements.push(current);
     statements.retain(|statement| !statement.trim().is_empty());
     statements
+}
+
+/// `(table, column)` of an `ALTER TABLE table ADD COLUMN column …` statement.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().take(6).collect();
+    match words.as_slice() {
+        [alter, table_word, table, add, column_word, column]
+            if alter.eq_ignore_ascii_case("ALTER")
+                && table_word.eq_ignore_ascii_case("TABLE")
+                && add.eq_ignore_ascii_case("ADD")
+                && column_word.eq_ignore_ascii_case("COLUMN") =>
+        {
+            Some((table, column))
+        }
+        _ => None,
+    }
 }
 
 async fn column_exists(
@@ -225,5 +250,29 @@ mod tests {
             }
         }
         assert_eq!(statements("SELECT 1;\n-- x;\nSELECT\n  2;\n\n").len(), 2);
+    }
+
+    #[test]
+    fn an_added_column_is_named_and_other_statements_are_not() {
+        assert_eq!(
+            added_column("ALTER TABLE events\nADD COLUMN labels Array(String) AFTER x"),
+            Some(("events", "labels"))
+        );
+        assert_eq!(added_column("ALTER TABLE events DELETE WHERE 1"), None);
+        assert_eq!(added_column("CREATE TABLE t (a String)"), None);
+    }
+
+    #[test]
+    fn every_added_column_is_one_statement_of_its_own() {
+        for migration in MIGRATIONS {
+            for statement in statements(migration.sql) {
+                let adds = statement.matches("ADD COLUMN").count();
+                assert!(
+                    adds == 0 || (adds == 1 && added_column(&statement).is_some()),
+                    "{}: {statement}",
+                    migration.name
+                );
+            }
+        }
     }
 }

@@ -33,6 +33,14 @@ pub struct EventRow {
     /// Jira's status category key: `new`, `indeterminate`, `done` (empty when unknown).
     pub status_category: String,
     pub priority: String,
+    /// The issue's assignee (Jira account id; empty when unassigned or not an issue's event).
+    pub assignee_account_id: String,
+    /// Their display name as this delivery states it (names change; the id does not).
+    pub assignee_name: String,
+    /// The issue's labels, sorted.
+    pub labels: Vec<String>,
+    /// The names of the issue's components, sorted.
+    pub components: Vec<String>,
     /// The account id of who did it, when the payload says.
     pub actor_account_id: String,
     /// Empty when `occurred_at_ms` is the payload's own `timestamp`; otherwise why the receipt
@@ -63,6 +71,10 @@ impl Default for EventRow {
             status: String::new(),
             status_category: String::new(),
             priority: String::new(),
+            assignee_account_id: String::new(),
+            assignee_name: String::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
             actor_account_id: String::new(),
             occurred_at_note: String::new(),
             payload: String::new(),
@@ -92,6 +104,12 @@ pub struct FieldChangeRow {
     /// The issue's status category after the update (the delivery's `status_category`), so a
     /// `status` item says which category the issue moved into.
     pub status_category: String,
+    /// The issue's priority, assignee, labels and components after the update (the delivery's),
+    /// for the views' filters.
+    pub priority: String,
+    pub assignee_account_id: String,
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
 }
 
 /// One sprint delivery: `sprints`, keyed by (installation_id, sprint_id, occurred_at_ms,

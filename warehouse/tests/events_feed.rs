@@ -7,7 +7,9 @@ mod support;
 use chrono::{TimeZone, Utc};
 use support::{generate, id, insert};
 use test_kit::Stack;
-use warehouse::queries::{FeedFilters, Filters, Scope, event, event_at, feed};
+use warehouse::queries::{
+    FeedFilters, Filters, Scope, event, event_at, export, feed, trends, weekly_rates,
+};
 
 fn scope(installations: &[&str]) -> Scope {
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
@@ -160,4 +162,61 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
             .unwrap(),
         None
     );
+}
+
+/// Every number the weekly rates and trends show leads to exactly the deliveries behind it: the
+/// feed asked for that week and kind lists as many deliveries as the view counted.
+#[tokio::test]
+async fn each_weekly_and_trend_count_drills_down_to_its_deliveries() {
+    let client = Stack::from_env().fresh_clickhouse().await.client();
+    warehouse::migrate(&client).await.unwrap();
+    let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
+    let generated = generate(start, &["inst-a", "inst-b"]);
+    insert(&client, &generated).await;
+    insert(&client, &generated).await;
+    let scope = scope(&["inst-a"]);
+
+    let rates = weekly_rates(&client, &scope).await.unwrap();
+    let trends = trends(&client, &scope, &["status".to_owned()])
+        .await
+        .unwrap();
+    let mut counted: Vec<(chrono::NaiveDate, String, u64)> = Vec::new();
+    for week in &rates.weeks {
+        for (kind, n) in &week.counts {
+            counted.push((week.start, kind.clone(), *n));
+        }
+    }
+    for week in &trends.weeks {
+        counted.push((week.start, "resolved".into(), week.resolved));
+        counted.push((week.start, "reopened".into(), week.reopened));
+        let status = week.field_changes.get("status").copied().unwrap_or(0);
+        counted.push((week.start, "field:status".into(), status));
+    }
+    assert!(
+        counted.iter().filter(|(_, _, n)| *n > 0).count() > 10,
+        "the stream fills the views: {counted:?}"
+    );
+    for (monday, kind, n) in counted {
+        let week_start = Utc.from_utc_datetime(&monday.and_hms_opt(0, 0, 0).unwrap());
+        let week = Scope {
+            from: week_start.max(scope.from),
+            to: (week_start + chrono::Duration::days(7)).min(scope.to),
+            ..scope.clone()
+        };
+        let filters = FeedFilters {
+            kind: Some(kind.clone()),
+            ..FeedFilters::default()
+        };
+        let mut rows = export(&client, &week, &filters).unwrap();
+        let mut listed = 0u64;
+        while let Some(row) = rows.next().await.unwrap() {
+            if kind.starts_with("issue_") && kind != "issue_resolved" {
+                assert_eq!(row.event_type, kind, "an event kind lists only its events");
+            }
+            listed += 1;
+        }
+        assert_eq!(listed, n, "the week of {monday}, {kind}");
+    }
+    assert!(warehouse::queries::is_feed_kind("field:assignee"));
+    assert!(!warehouse::queries::is_feed_kind("transition_sideways"));
 }

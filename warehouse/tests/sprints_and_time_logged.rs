@@ -82,6 +82,10 @@ fn moved(event: &EventRow, from: &str, to: &str) -> FieldChangeRow {
         from_string: String::new(),
         to_string: String::new(),
         status_category: event.status_category.clone(),
+        priority: event.priority.clone(),
+        assignee_account_id: event.assignee_account_id.clone(),
+        labels: event.labels.clone(),
+        components: event.components.clone(),
     }
 }
 

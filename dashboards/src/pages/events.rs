@@ -116,6 +116,7 @@ pub(crate) async fn feed(
     filters.show_feed_filters = true;
     filters.issue_key = feed.issue_key.clone().unwrap_or_default();
     filters.actor = feed.actor.clone().unwrap_or_default();
+    filters.kind = feed.kind.clone().unwrap_or_default();
     Ok(render(&FeedPage {
         frame: Frame::new(&member, state.onboarding_url.as_str(), tz, "events"),
         filters,
@@ -147,6 +148,10 @@ fn view_query_string(
         ("issue_type", &query.issue_type),
         ("event_type", &query.event_type),
         ("workspace", &query.workspace),
+        ("priority", &query.priority),
+        ("assignee", &query.assignee),
+        ("label", &query.label),
+        ("component", &query.component),
     ] {
         for value in values {
             pairs.append_pair(name, value);
@@ -155,6 +160,7 @@ fn view_query_string(
     for (name, value) in [
         ("issue_key", &feed.issue_key),
         ("actor", &feed.actor),
+        ("kind", &feed.kind),
         ("tz", &query.tz),
     ] {
         if let Some(value) = value {

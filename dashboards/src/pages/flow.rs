@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate};
 
 use super::{
+    drill_down::DrillDown,
     frame::{FilterForm, Frame},
     render,
     saved_views::SaveViewForm,
@@ -21,9 +22,24 @@ use crate::{
     forms::FormToken,
     view_request::PageView,
     views::flow::{
-        Completion, Flow, FlowDay, FlowWeek, Percentiles, StatusTime, WorkItem, hours_label,
+        Completion, Flow, FlowDay, FlowWeek, GroupFlow, Percentiles, StatusTime, WorkItem,
+        hours_label,
     },
 };
+
+/// One row of the breakdown table: a group and the flow page narrowed to it.
+struct GroupLine {
+    /// What the group is by: `project`, `issue type`, `priority`, `assignee`, `label`,
+    /// `component`.
+    by: &'static str,
+    name: String,
+    /// `None` for the groups a filter cannot ask for (no assignee, label or component).
+    href: Option<String>,
+    completions: u64,
+    p50: String,
+    p85: String,
+    p95: String,
+}
 
 #[derive(Template)]
 #[template(path = "flow.html")]
@@ -39,6 +55,7 @@ struct FlowPage {
     flow: Flow,
     /// The events feed of the same range, to which `issue_key=` is added.
     drill_down: String,
+    groups: Vec<GroupLine>,
     at_risk: usize,
     completed: u64,
     range_p85: String,
@@ -104,19 +121,10 @@ pub(crate) async fn flow(
             .finish()
     };
     let drill_down = format!("/orgs/{organization}/events?{}", encode(&mut kept.iter()));
-    let filters: Vec<(String, String)> = kept
-        .iter()
-        .filter(|(key, _)| !matches!(key.as_str(), "weeks" | "from" | "to"))
-        .cloned()
-        .collect();
-    let range_link = |from: NaiveDate, to: NaiveDate, anchor: &str| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&filters)
-            .append_pair("from", &from.to_string())
-            .append_pair("to", &to.to_string())
-            .finish();
-        format!("/orgs/{organization}/flow?{query}#{anchor}")
-    };
+    let groups = group_lines(&flow, &organization, &kept);
+    let links = DrillDown::new(&view, raw.as_deref());
+    let range_link =
+        |from: NaiveDate, to: NaiveDate, anchor: &str| links.page("flow", from, to, anchor);
 
     let labels: Vec<String> = flow
         .weeks
@@ -236,8 +244,42 @@ pub(crate) async fn flow(
         completed: flow.weeks.iter().map(|w| w.completions).sum(),
         range_p85: hours_label(flow.cycle_time.p85_hours),
         drill_down,
+        groups,
         flow,
     }))
+}
+
+/// The breakdown table's rows, each linking to this page with its group added to the filters
+/// (the query's other pairs kept).
+fn group_lines(flow: &Flow, organization: &str, kept: &[(String, String)]) -> Vec<GroupLine> {
+    let lists: [(&'static str, &'static str, &[GroupFlow]); 6] = [
+        ("project", "project", &flow.projects),
+        ("issue type", "issue_type", &flow.issue_types),
+        ("priority", "priority", &flow.priorities),
+        ("assignee", "assignee", &flow.assignees),
+        ("label", "label", &flow.labels),
+        ("component", "component", &flow.components),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(by, parameter, groups)| {
+            groups.iter().map(move |group| GroupLine {
+                by,
+                name: group.name.clone(),
+                href: (!group.key.is_empty()).then(|| {
+                    let query = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(kept)
+                        .append_pair(parameter, &group.key)
+                        .finish();
+                    format!("/orgs/{organization}/flow?{query}")
+                }),
+                completions: group.completions,
+                p50: hours_label(group.cycle_time.p50_hours),
+                p85: hours_label(group.cycle_time.p85_hours),
+                p95: hours_label(group.cycle_time.p95_hours),
+            })
+        })
+        .collect()
 }
 
 /// From the first week's Monday to the end of the last week, in milliseconds: the control

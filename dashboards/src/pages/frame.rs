@@ -38,14 +38,30 @@ pub(crate) struct FilterForm {
     pub project: String,
     pub issue_type: String,
     pub event_type: String,
+    pub priority: String,
+    pub assignee: String,
+    pub label: String,
+    pub component: String,
     pub issue_key: String,
     pub actor: String,
+    /// What a count counted the events as (a drill-down's `kind`).
+    pub kind: String,
     pub time_zone: String,
     pub show_event_type: bool,
     pub show_feed_filters: bool,
+    /// Priority, assignee, label and component: off on the views that cannot filter by them.
+    pub show_issue_dimensions: bool,
 }
 
 impl FilterForm {
+    /// The form of a view that filters by workspace, project and issue type only.
+    pub(crate) fn without_issue_dimensions(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
+        Self {
+            show_issue_dimensions: false,
+            ..Self::new(member, query, tz)
+        }
+    }
+
     pub(crate) fn new(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
         let weeks = query.weeks.unwrap_or(crate::view_params::DEFAULT_WEEKS);
         Self {
@@ -65,11 +81,17 @@ impl FilterForm {
             project: query.project.first().cloned().unwrap_or_default(),
             issue_type: query.issue_type.first().cloned().unwrap_or_default(),
             event_type: query.event_type.first().cloned().unwrap_or_default(),
+            priority: query.priority.first().cloned().unwrap_or_default(),
+            assignee: query.assignee.first().cloned().unwrap_or_default(),
+            label: query.label.first().cloned().unwrap_or_default(),
+            component: query.component.first().cloned().unwrap_or_default(),
             issue_key: String::new(),
             actor: String::new(),
+            kind: String::new(),
             time_zone: tz.name().to_owned(),
             show_event_type: false,
             show_feed_filters: false,
+            show_issue_dimensions: true,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The dashboards' pages, server-rendered from `templates/`.
 
+mod drill_down;
 pub(crate) mod events;
 pub(crate) mod flow;
 mod frame;

@@ -145,7 +145,7 @@ pub(crate) async fn sprints(
             view.tz,
             "sprints",
         ),
-        filters: FilterForm::new(&view.member, &view.query, view.tz),
+        filters: FilterForm::without_issue_dimensions(&view.member, &view.query, view.tz),
         chart,
         view: sprints,
         drill_down,

@@ -112,7 +112,7 @@ pub(crate) async fn time_logged(
             view.tz,
             "time-logged",
         ),
-        filters: FilterForm::new(&view.member, &view.query, view.tz),
+        filters: FilterForm::without_issue_dimensions(&view.member, &view.query, view.tz),
         chart,
         view: logged,
         drill_down,

@@ -10,6 +10,7 @@ use axum::{
 };
 
 use super::{
+    drill_down::DrillDown,
     frame::{FilterForm, Frame},
     render,
     saved_views::SaveViewForm,
@@ -39,6 +40,19 @@ struct TrendsPage {
     fields: Vec<&'static str>,
     /// Each week, and whether it is partial (as the weekly rates mark it).
     weeks: Vec<(TrendWeek, bool)>,
+    links: DrillDown,
+}
+
+impl TrendsPage {
+    /// The events counted under `kind` in `week`.
+    fn events(&self, week: &TrendWeek, kind: &str) -> String {
+        self.links.week_events(week.start, kind)
+    }
+
+    fn field_events(&self, week: &TrendWeek, field: &str) -> String {
+        self.links
+            .week_events(week.start, &format!("field:{field}"))
+    }
 }
 
 pub(crate) async fn trends(
@@ -77,6 +91,13 @@ pub(crate) async fn trends(
         partial: &partial,
         series,
     };
+    let links = DrillDown::new(&view, raw.as_deref());
+    let behind = |kind: &str| -> Vec<String> {
+        weeks
+            .iter()
+            .map(|(week, _)| links.week_events(week.start, kind))
+            .collect()
+    };
     let series = |name: &str, value: fn(&TrendWeek) -> Option<f64>| Series {
         name: name.to_owned(),
         values: weeks.iter().map(|(week, _)| value(week)).collect(),
@@ -89,7 +110,7 @@ pub(crate) async fn trends(
             series("Resolved", |w| Some(w.resolved as f64)),
         ],
     )
-    .line();
+    .line_linked(&[behind("issue_created"), behind("resolved")]);
     let backlog = chart(
         "Open backlog at each week's end",
         "issues",
@@ -101,7 +122,7 @@ pub(crate) async fn trends(
         "hours",
         vec![series("Median", |w| w.median_hours_to_resolution)],
     )
-    .line();
+    .line_linked(&[behind("resolved")]);
     let mut change_series = vec![series("Reopened", |w| Some(w.reopened as f64))];
     for field in TREND_FIELDS {
         change_series.push(Series {
@@ -112,12 +133,19 @@ pub(crate) async fn trends(
                 .collect(),
         });
     }
+    let change_links: Vec<Vec<String>> = std::iter::once(behind("reopened"))
+        .chain(
+            TREND_FIELDS
+                .iter()
+                .map(|field| behind(&format!("field:{field}"))),
+        )
+        .collect();
     let changes = chart(
         "Reopens and field changes per week",
         "changes",
         change_series,
     )
-    .line();
+    .line_linked(&change_links);
     Ok(render(&TrendsPage {
         frame: Frame::new(
             &view.member,
@@ -133,5 +161,6 @@ pub(crate) async fn trends(
         changes,
         fields: TREND_FIELDS.to_vec(),
         weeks,
+        links,
     }))
 }

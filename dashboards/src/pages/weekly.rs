@@ -9,6 +9,7 @@ use axum::{
 };
 
 use super::{
+    drill_down::DrillDown,
     frame::{FilterForm, Frame},
     render,
     saved_views::SaveViewForm,
@@ -32,7 +33,14 @@ struct WeeklyPage {
     chart: String,
     /// The table's columns: each kind, and the word the page uses for it.
     kinds: Vec<(&'static str, &'static str)>,
-    weeks: Vec<WeekRates>,
+    weeks: Vec<WeekLine>,
+}
+
+/// A row of the table: the week, and per kind (in `kinds`' order) its count and the events
+/// behind it.
+struct WeekLine {
+    rates: WeekRates,
+    cells: Vec<(u64, String)>,
 }
 
 pub(crate) async fn weekly(
@@ -53,6 +61,18 @@ pub(crate) async fn weekly(
         .map(|week| week.start.format("%b %-d").to_string())
         .collect();
     let partial: Vec<bool> = rates.weeks.iter().map(|week| week.partial).collect();
+    let links = DrillDown::new(&view, raw.as_deref());
+    // Per kind, per week: the events counted there.
+    let events_behind: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|(kind, _)| {
+            rates
+                .weeks
+                .iter()
+                .map(|week| links.week_events(week.start, kind))
+                .collect()
+        })
+        .collect();
     let chart = Chart {
         title: "Events per week by kind",
         unit: "events",
@@ -70,7 +90,20 @@ pub(crate) async fn weekly(
             })
             .collect(),
     }
-    .stacked_bars();
+    .stacked_bars_linked_each(&events_behind);
+    let weeks = rates
+        .weeks
+        .into_iter()
+        .enumerate()
+        .map(|(w, rates)| WeekLine {
+            cells: kinds
+                .iter()
+                .zip(&events_behind)
+                .map(|((kind, _), links)| (rates.count(kind), links[w].clone()))
+                .collect(),
+            rates,
+        })
+        .collect();
     let mut filters = FilterForm::new(&view.member, &view.query, view.tz);
     filters.show_event_type = false;
     Ok(render(&WeeklyPage {
@@ -84,6 +117,6 @@ pub(crate) async fn weekly(
         save: SaveViewForm::new(&view.member, SavedPage::Weekly, raw.as_deref(), &token),
         chart,
         kinds,
-        weeks: rates.weeks,
+        weeks,
     }))
 }

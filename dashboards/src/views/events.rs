@@ -34,6 +34,14 @@ pub(crate) struct Event {
     /// Jira's status category: `new`, `indeterminate` or `done`; empty when unknown.
     pub status_category: String,
     pub priority: String,
+    /// The issue's assignee (Atlassian account id) as this delivery states it; empty when
+    /// unassigned.
+    pub assignee: String,
+    /// The issue's labels as this delivery states them, sorted (in CSV: separated by spaces,
+    /// which Jira labels cannot contain).
+    pub labels: Vec<String>,
+    /// The issue's components' names, sorted (in CSV: separated by `; `).
+    pub components: Vec<String>,
     /// The Atlassian account id of who did it, when the payload says.
     pub actor_account_id: String,
     /// Empty when `occurred_at_ms` is Jira's own time. Otherwise it is the receipt time, and
@@ -58,6 +66,9 @@ impl From<&EventRow> for Event {
             status: event.status.clone(),
             status_category: event.status_category.clone(),
             priority: event.priority.clone(),
+            assignee: event.assignee_account_id.clone(),
+            labels: event.labels.clone(),
+            components: event.components.clone(),
             actor_account_id: event.actor_account_id.clone(),
             occurred_at_note: event.occurred_at_note.clone(),
         }
@@ -81,6 +92,9 @@ impl CsvRow for Event {
             "status",
             "status_category",
             "priority",
+            "assignee",
+            "labels",
+            "components",
             "actor_account_id",
             "occurred_at_note",
         ]
@@ -104,6 +118,9 @@ impl CsvRow for Event {
             self.status.clone(),
             self.status_category.clone(),
             self.priority.clone(),
+            self.assignee.clone(),
+            self.labels.join(" "),
+            self.components.join("; "),
             self.actor_account_id.clone(),
             self.occurred_at_note.clone(),
         ]
@@ -138,6 +155,8 @@ mod tests {
             delivery_id: "d-1".into(),
             event_type: "issue_created".into(),
             occurred_at_ms: 1_795_000_000_000,
+            labels: vec!["backend".into(), "customer".into()],
+            components: vec!["api".into(), "mobile web".into()],
             ..Default::default()
         });
         let json = serde_json::to_value(&event).unwrap();
@@ -146,9 +165,15 @@ mod tests {
         assert_eq!(header.len(), keys.len());
         for (column, cell) in header.iter().zip(event.record()) {
             let value = &json[column.as_str()];
-            let text = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned);
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                // Lists: labels cannot hold a space; component names can, so `; ` parts them.
+                serde_json::Value::Array(items) => {
+                    let items: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
+                    items.join(if column == "labels" { " " } else { "; " })
+                }
+                other => other.to_string(),
+            };
             assert_eq!(cell, text, "the {column} column holds the JSON's {column}");
         }
         keys.sort();

@@ -48,6 +48,13 @@ pub(crate) struct Flow {
     /// Completions and cycle time per priority (the issue's when it was completed), over the
     /// whole range.
     pub priorities: Vec<GroupFlow>,
+    /// Per assignee (the issue's when it was completed; key `""`: unassigned).
+    pub assignees: Vec<GroupFlow>,
+    /// Per label the issue had when it was completed: an issue with two labels counts under
+    /// both (key `""`: no label).
+    pub labels: Vec<GroupFlow>,
+    /// Per component, as labels (key `""`: no component).
+    pub components: Vec<GroupFlow>,
     /// Issues in progress as of `as_of_ms`: at risk first, then the oldest.
     pub work_items: Vec<WorkItem>,
     /// Where issues stood at each day's end (cumulative flow), up to today.
@@ -96,6 +103,12 @@ pub(crate) struct Completion {
     pub issue_type: String,
     /// The issue's priority when it moved into done.
     pub priority: String,
+    /// Its assignee's Jira account id then (`""`: unassigned).
+    pub assignee: String,
+    /// Its labels then, sorted.
+    pub labels: Vec<String>,
+    /// Its components' names then, sorted.
+    pub components: Vec<String>,
     /// When it moved into done (milliseconds since the epoch).
     pub done_ms: i64,
     /// `null` when the cycle started before the connection, or the issue went to done without
@@ -109,11 +122,16 @@ pub(crate) struct Completion {
     pub outlier: bool,
 }
 
-/// Completions and cycle time of one project, issue type or priority.
+/// Completions and cycle time of one project, issue type, priority, assignee, label or
+/// component.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct GroupFlow {
-    /// The project key, issue type or priority.
+    /// The project key, issue type, priority, assignee's account id, label or component name;
+    /// `""` for completions without an assignee, label or component.
     pub key: String,
+    /// What to call it: the assignee's display name at the group's latest completion,
+    /// `Unassigned`, `No label`, `No component`, or the key itself.
+    pub name: String,
     pub completions: u64,
     pub cycle_time: Percentiles,
 }
@@ -125,6 +143,9 @@ pub(crate) struct WorkItem {
     pub project_key: String,
     pub issue_type: String,
     pub status: String,
+    /// Its assignee's Jira account id as the move into this status left it (`""`: unassigned).
+    pub assignee: String,
+    pub assignee_name: String,
     /// When its current cycle started; `null` when before the connection.
     #[schema(required = true)]
     pub in_progress_since_ms: Option<i64>,
@@ -193,6 +214,9 @@ impl Flow {
             projects: Vec::new(),
             issue_types: Vec::new(),
             priorities: Vec::new(),
+            assignees: Vec::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
             work_items: Vec::new(),
             days: Vec::new(),
             statuses: Vec::new(),
@@ -211,6 +235,9 @@ impl Flow {
             projects: flow.projects.into_iter().map(GroupFlow::from).collect(),
             issue_types: flow.issue_types.into_iter().map(GroupFlow::from).collect(),
             priorities: flow.priorities.into_iter().map(GroupFlow::from).collect(),
+            assignees: flow.assignees.into_iter().map(GroupFlow::from).collect(),
+            labels: flow.labels.into_iter().map(GroupFlow::from).collect(),
+            components: flow.components.into_iter().map(GroupFlow::from).collect(),
             work_items: flow.work_items.into_iter().map(WorkItem::from).collect(),
             days: flow.days.into_iter().map(FlowDay::from).collect(),
             statuses: flow.statuses.into_iter().map(StatusTime::from).collect(),
@@ -250,6 +277,9 @@ impl From<computed::Completion> for Completion {
             project_key: c.project_key,
             issue_type: c.issue_type,
             priority: c.priority,
+            assignee: c.assignee,
+            labels: c.labels,
+            components: c.components,
             done_ms: c.done_ms,
             cycle_hours: c.cycle_hours,
             lead_hours: c.lead_hours,
@@ -262,6 +292,7 @@ impl From<computed::GroupFlow> for GroupFlow {
     fn from(group: computed::GroupFlow) -> Self {
         Self {
             key: group.key,
+            name: group.name,
             completions: group.completions,
             cycle_time: group.cycle_time.into(),
         }
@@ -275,6 +306,8 @@ impl From<computed::WorkItem> for WorkItem {
             project_key: item.project_key,
             issue_type: item.issue_type,
             status: item.status,
+            assignee: item.assignee,
+            assignee_name: item.assignee_name,
             in_progress_since_ms: item.in_progress_since_ms,
             age_hours: item.age_hours,
             project_p85_hours: item.project_p85_hours,

@@ -96,6 +96,7 @@ impl Sprints {
         warehouse: &clickhouse::Client,
         view: &View<A>,
     ) -> Result<Self, DashboardError> {
+        super::refuse_issue_dimensions(view, "sprints")?;
         let range = Range::of(view);
         if view.scope.installations.is_empty() {
             return Ok(Self {

@@ -69,6 +69,7 @@ impl TimeLogged {
         warehouse: &clickhouse::Client,
         view: &View<A>,
     ) -> Result<Self, DashboardError> {
+        super::refuse_issue_dimensions(view, "time logged")?;
         let range = Range::of(view);
         if view.scope.installations.is_empty() {
             return Ok(Self {

@@ -43,6 +43,25 @@ pub(super) fn first_text_at(object: &Object, paths: &[&[&str]]) -> String {
         .unwrap_or_default()
 }
 
+/// The texts of the array at `path`, each element read at `element` (empty: the element
+/// itself), sorted and without duplicates; elements without one are skipped. Labels are an
+/// array of strings, components an array of objects named by `name`.
+pub(super) fn texts_at(object: &Object, path: &[&str], element: &[&str]) -> Vec<String> {
+    let Some(items) = at(object, path).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut texts: Vec<String> = items
+        .iter()
+        .filter_map(|item| match element {
+            [] => text(Some(item)),
+            _ => text(at(item.as_object()?, element)),
+        })
+        .collect();
+    texts.sort_unstable();
+    texts.dedup();
+    texts
+}
+
 /// Milliseconds since the epoch from a number (Connect) or a numeric string (Forge).
 pub(super) fn epoch_ms(value: Option<&Value>) -> Option<i64> {
     match value? {

@@ -3,7 +3,7 @@
 
 use super::{
     ACTOR, Columns,
-    fields::{Object, at, change_value, first_text_at, object_at, text_at},
+    fields::{Object, at, change_value, first_text_at, object_at, text_at, texts_at},
 };
 
 pub(super) fn columns(body: &Object) -> Columns {
@@ -34,6 +34,10 @@ pub(super) fn issue_columns(body: &Object) -> Columns {
         status: text_at(issue, &["fields", "status", "name"]),
         status_category: text_at(issue, &["fields", "status", "statusCategory", "key"]),
         priority: text_at(issue, &["fields", "priority", "name"]),
+        assignee_account_id: text_at(issue, &["fields", "assignee", "accountId"]),
+        assignee_name: text_at(issue, &["fields", "assignee", "displayName"]),
+        labels: texts_at(issue, &["fields", "labels"], &[]),
+        components: texts_at(issue, &["fields", "components"], &["name"]),
         actor_account_id: String::new(),
     }
 }

@@ -136,6 +136,10 @@ pub fn normalize(
             from_string: change.from_string,
             to_string: change.to_string,
             status_category: columns.status_category.clone(),
+            priority: columns.priority.clone(),
+            assignee_account_id: columns.assignee_account_id.clone(),
+            labels: columns.labels.clone(),
+            components: columns.components.clone(),
         })
         .collect();
     let sprint = match family {
@@ -175,6 +179,10 @@ pub fn normalize(
         status: columns.status,
         status_category: columns.status_category,
         priority: columns.priority,
+        assignee_account_id: columns.assignee_account_id,
+        assignee_name: columns.assignee_name,
+        labels: columns.labels,
+        components: columns.components,
         actor_account_id: columns.actor_account_id,
         occurred_at_note: occurred_at_note.to_owned(),
         payload: text.to_owned(),
@@ -214,6 +222,10 @@ struct Columns {
     status: String,
     status_category: String,
     priority: String,
+    assignee_account_id: String,
+    assignee_name: String,
+    labels: Vec<String>,
+    components: Vec<String>,
     actor_account_id: String,
 }
 

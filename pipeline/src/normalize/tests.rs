@@ -173,6 +173,10 @@ struct Expected {
     status: &'static str,
     status_category: &'static str,
     priority: &'static str,
+    /// The assignee's account id; the display name is Bob's whenever there is one.
+    assignee_account_id: &'static str,
+    labels: &'static [&'static str],
+    components: &'static [&'static str],
     actor_account_id: &'static str,
     field_changes: usize,
 }
@@ -195,6 +199,18 @@ impl Expected {
             status: self.status.to_owned(),
             status_category: self.status_category.to_owned(),
             priority: self.priority.to_owned(),
+            assignee_account_id: self.assignee_account_id.to_owned(),
+            assignee_name: if self.assignee_account_id.is_empty() {
+                String::new()
+            } else {
+                "Bob Okafor".to_owned()
+            },
+            labels: self
+                .labels
+                .iter()
+                .map(|label| (*label).to_owned())
+                .collect(),
+            components: self.components.iter().map(|c| (*c).to_owned()).collect(),
             actor_account_id: self.actor_account_id.to_owned(),
             occurred_at_note: self.occurred_at_note.to_owned(),
             payload: String::from_utf8(payload.to_vec()).expect("fixtures are UTF-8"),
@@ -230,6 +246,8 @@ fn sec_142(fixture: &'static str, event_type: &'static str, occurred_at_ms: i64)
         issue_id: "10482",
         issue_key: "SEC-142",
         issue_type: "Bug",
+        labels: &["auth"],
+        components: &["identity"],
         ..Expected::default()
     }
 }
@@ -242,6 +260,9 @@ fn jira_expectations() -> Vec<Expected> {
             status_category: "indeterminate",
             priority: "Medium",
             actor_account_id: BOB,
+            // A comment's body carries a trimmed issue: no labels or components.
+            labels: &[],
+            components: &[],
             ..sec_142("comment_created", "comment_created", 1_763_370_073_456)
         },
         Expected {
@@ -264,6 +285,9 @@ fn jira_expectations() -> Vec<Expected> {
             status: "To Do",
             status_category: "new",
             priority: "Medium",
+            assignee_account_id: "",
+            labels: &["auth"],
+            components: &["identity"],
             actor_account_id: ALICE,
             occurred_at_note: "",
             field_changes: 0,
@@ -272,6 +296,7 @@ fn jira_expectations() -> Vec<Expected> {
             status: "Done",
             status_category: "done",
             priority: "Medium",
+            assignee_account_id: BOB,
             actor_account_id: BOB,
             field_changes: 2,
             ..sec_142("issue_resolved", "issue_updated", 1_763_480_402_311)
@@ -280,6 +305,7 @@ fn jira_expectations() -> Vec<Expected> {
             status: "In Progress",
             status_category: "indeterminate",
             priority: "Highest",
+            assignee_account_id: BOB,
             actor_account_id: ALICE,
             field_changes: 2,
             ..sec_142(
@@ -292,6 +318,7 @@ fn jira_expectations() -> Vec<Expected> {
             status: "In Progress",
             status_category: "indeterminate",
             priority: "Medium",
+            assignee_account_id: BOB,
             actor_account_id: BOB,
             field_changes: 1,
             ..sec_142("issue_updated_status", "issue_updated", 1_763_397_602_311)
@@ -417,6 +444,11 @@ fn change(
         from_string: from_string.to_owned(),
         to_string: to_string.to_owned(),
         status_category: status_category.to_owned(),
+        // SEC-142 as its updates state it (the priority change's own delivery says Highest).
+        priority: "Medium".to_owned(),
+        assignee_account_id: BOB.to_owned(),
+        labels: vec!["auth".to_owned()],
+        components: vec!["identity".to_owned()],
     }
 }
 
@@ -450,7 +482,11 @@ fn an_assignment_and_a_priority_change_give_two_field_changes() {
             ["3", "1", "Medium", "Highest"],
             "indeterminate",
         ),
-    ];
+    ]
+    .map(|change| FieldChangeRow {
+        priority: "Highest".to_owned(),
+        ..change
+    });
     for (source, payload) in [
         ("connect", jira("issue_updated_assignee_priority")),
         ("forge", forge("issue_updated_assignee_priority")),
@@ -1191,5 +1227,30 @@ fn only_sprint_and_worklog_events_have_sprint_and_worklog_rows() {
             normalized.event.family == "worklog",
             "{name}"
         );
+    }
+}
+
+#[test]
+fn labels_and_components_are_sorted_once_each_and_odd_elements_are_skipped() {
+    let body = edited(jira("issue_updated_status"), |body| {
+        let fields = body["issue"]["fields"].as_object_mut().expect("fields");
+        fields.insert(
+            "labels".into(),
+            json!(["zeta", "alpha", "zeta", 7, null, ""]),
+        );
+        fields.insert(
+            "components".into(),
+            json!([{"id": "2", "name": "web"}, {"id": "1"}, "api", {"name": "api"}]),
+        );
+        fields.insert("assignee".into(), Value::Null);
+    });
+    let normalized = rows(&body, "connect");
+    assert_eq!(normalized.event.labels, ["7", "alpha", "zeta"]);
+    assert_eq!(normalized.event.components, ["api", "web"]);
+    assert_eq!(normalized.event.assignee_account_id, "");
+    assert_eq!(normalized.event.assignee_name, "");
+    for change in &normalized.field_changes {
+        assert_eq!(change.labels, normalized.event.labels);
+        assert_eq!(change.components, normalized.event.components);
     }
 }

@@ -40,6 +40,10 @@ pub struct SegmentRow {
     pub cycle_spent_before_ms: i64,
     /// How many of the issue's segments are in this status.
     pub status_visits: u32,
+    pub assignee_account_id: String,
+    pub assignee_name: String,
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
 }
 
 /// One row of `flow_completions`.
@@ -56,6 +60,10 @@ pub struct CompletionRow {
     pub priority: String,
     pub cycle_ms: i64,
     pub lead_ms: i64,
+    pub assignee_account_id: String,
+    pub assignee_name: String,
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
 }
 
 /// Every fact of one issue's history, live, under `version`.
@@ -92,7 +100,7 @@ pub(crate) fn facts(
                         issue_key: history.issue_key.clone(),
                         project_key: history.project_key.clone(),
                         issue_type: history.issue_type.clone(),
-                        priority: segment.priority.clone(),
+                        priority: segment.dimensions.priority.clone(),
                         cycle_ms: match cycle {
                             None => NO_CYCLE,
                             Some((None, _)) => UNSEEN,
@@ -101,6 +109,10 @@ pub(crate) fn facts(
                         lead_ms: history
                             .created_ms
                             .map_or(UNSEEN, |created| done_ms - created),
+                        assignee_account_id: segment.dimensions.assignee_account_id.clone(),
+                        assignee_name: segment.dimensions.assignee_name.clone(),
+                        labels: segment.dimensions.labels.clone(),
+                        components: segment.dimensions.components.clone(),
                     });
                 }
                 cycle = None;
@@ -116,7 +128,7 @@ pub(crate) fn facts(
             issue_key: history.issue_key.clone(),
             project_key: history.project_key.clone(),
             issue_type: history.issue_type.clone(),
-            priority: segment.priority.clone(),
+            priority: segment.dimensions.priority.clone(),
             status: segment.status.clone(),
             status_category: segment.category.clone(),
             start_ms: segment.start_ms.unwrap_or(UNSEEN),
@@ -125,6 +137,10 @@ pub(crate) fn facts(
             cycle_start_ms,
             cycle_spent_before_ms,
             status_visits: 0,
+            assignee_account_id: segment.dimensions.assignee_account_id.clone(),
+            assignee_name: segment.dimensions.assignee_name.clone(),
+            labels: segment.dimensions.labels.clone(),
+            components: segment.dimensions.components.clone(),
         });
     }
     let mut visits: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
@@ -153,7 +169,10 @@ mod tests {
             end_ms: end,
             status: status.into(),
             category: category.into(),
-            priority: "High".into(),
+            dimensions: crate::flow::history::Dimensions {
+                priority: "High".into(),
+                ..Default::default()
+            },
         }
     }
 

@@ -28,6 +28,38 @@ pub(crate) struct TimelineRow {
     pub status_category: String,
     /// A status change's previous status (empty on a state row).
     pub from_status: String,
+    /// Empty on a status change's row, as the priority.
+    pub assignee_account_id: String,
+    pub assignee_name: String,
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
+}
+
+impl TimelineRow {
+    /// The values a state row gives the issue (a status change's row has none).
+    fn dimensions(&self) -> Dimensions {
+        Dimensions {
+            priority: self.priority.clone(),
+            assignee_account_id: self.assignee_account_id.clone(),
+            assignee_name: self.assignee_name.clone(),
+            labels: self.labels.clone(),
+            components: self.components.clone(),
+        }
+    }
+}
+
+/// What the views filter and break an issue's facts down by besides its project and type, as one
+/// delivery states them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Dimensions {
+    pub priority: String,
+    /// Empty when unassigned.
+    pub assignee_account_id: String,
+    pub assignee_name: String,
+    /// Sorted.
+    pub labels: Vec<String>,
+    /// Sorted.
+    pub components: Vec<String>,
 }
 
 pub(crate) const STATE: u8 = 0;
@@ -45,9 +77,10 @@ pub(crate) struct Segment {
     pub status: String,
     /// `new`, `indeterminate`, `done`, or empty when no delivery said.
     pub category: String,
-    /// The issue's priority as the delivery that started the segment left it (for the first
-    /// segment of an issue first seen mid-flight, the first delivery's).
-    pub priority: String,
+    /// The issue's priority, assignee, labels and components as the delivery that started the
+    /// segment left it (for the first segment of an issue first seen mid-flight, the first
+    /// delivery's).
+    pub dimensions: Dimensions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +143,7 @@ pub(crate) fn history(
             end_ms,
             status: first.status.clone(),
             category: first.status_category.clone(),
-            priority: first.priority.clone(),
+            dimensions: first.dimensions(),
         });
     } else {
         // Before the first delivery we saw: if it moved the issue, the issue stood in the status
@@ -125,7 +158,7 @@ pub(crate) fn history(
             end_ms,
             status: before.clone(),
             category: category_of(before),
-            priority: first.priority.clone(),
+            dimensions: first.dimensions(),
         });
     }
     for row in rows.iter().filter(|row| row.kind == STATE) {
@@ -144,7 +177,7 @@ pub(crate) fn history(
             } else {
                 row.status_category.clone()
             },
-            priority: row.priority.clone(),
+            dimensions: row.dimensions(),
         });
     }
     Some(IssueHistory {
@@ -183,6 +216,10 @@ mod tests {
             status: status.into(),
             status_category: category.into(),
             from_status: String::new(),
+            assignee_account_id: String::new(),
+            assignee_name: String::new(),
+            labels: Vec::new(),
+            components: Vec::new(),
         }
     }
 

@@ -84,7 +84,8 @@ pub async fn refresh_all(client: &Client) -> Result<Refreshed, clickhouse::error
                 .query(
                     "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind,
                             event_type, project_key, issue_key, issue_type, priority, status,
-                            status_category, from_status
+                            status_category, from_status, assignee_account_id, assignee_name,
+                            labels, components
                      FROM issue_timeline
                      WHERE installation_id = ? AND cityHash64(issue_id) % ? = ?",
                 )
@@ -228,7 +229,7 @@ async fn refresh_chunk(
             .query(&format!(
                 "SELECT installation_id, issue_id, occurred_at_ms, delivery_id, kind, event_type,
                         project_key, issue_key, issue_type, priority, status, status_category,
-                        from_status
+                        from_status, assignee_account_id, assignee_name, labels, components
                  FROM issue_timeline WHERE {ISSUES}"
             ))
             .bind(&installations)
@@ -345,6 +346,10 @@ async fn refresh_chunk(
                     priority: String::new(),
                     cycle_ms: super::facts::NO_CYCLE,
                     lead_ms: super::facts::UNSEEN,
+                    assignee_account_id: String::new(),
+                    assignee_name: String::new(),
+                    labels: Vec::new(),
+                    components: Vec::new(),
                 });
             }
         }

@@ -16,6 +16,87 @@ use crate::{EventRow, FieldChangeRow};
 pub struct FeedFilters {
     pub issue_key: Option<String>,
     pub actor_account_id: Option<String>,
+    /// Only the deliveries a weekly-rates or trends count counts under this kind: an event type
+    /// the rates count (`issue_created`, `issue_updated`, `issue_deleted`, `comment_created`),
+    /// `issue_resolved` or `resolved`, `reopened`, `transition_<category>`, `field:<name>`. What
+    /// a chart's bar or a table's cell drills down to.
+    pub kind: Option<String>,
+}
+
+/// The kinds that are the event's own type; the others are read from its field changes.
+const EVENT_KINDS: &[&str] = &[
+    "issue_created",
+    "issue_updated",
+    "issue_deleted",
+    "comment_created",
+];
+
+/// Whether `kind` names something a count counts (see [`FeedFilters::kind`]).
+pub fn is_feed_kind(kind: &str) -> bool {
+    const CHANGE_KINDS: &[&str] = &[
+        "issue_resolved",
+        "resolved",
+        "reopened",
+        "transition_new",
+        "transition_indeterminate",
+        "transition_done",
+    ];
+    EVENT_KINDS.contains(&kind)
+        || CHANGE_KINDS.contains(&kind)
+        || kind
+            .strip_prefix("field:")
+            .is_some_and(|field| !field.is_empty() && field.len() <= 100)
+}
+
+/// The feed's own conditions on `events`, after the scope's: event types, issue, actor and, when
+/// asked, the kind (only then: its field-change lookup costs a read). Bind with [`bind_feed`].
+fn feed_conditions(filters: &FeedFilters) -> String {
+    let mut sql =
+        "AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
+           AND (? = '' OR issue_key = ?)
+           AND (? = '' OR actor_account_id = ?)"
+            .to_owned();
+    match filters.kind.as_deref() {
+        None => {}
+        Some(kind) if EVENT_KINDS.contains(&kind) => sql.push_str(" AND event_type = ?"),
+        // The same conditions as the rollups' (migration 4) and the views' raw reads.
+        Some(_) => sql.push_str(&format!(
+            " AND (installation_id, delivery_id) IN (
+                 SELECT installation_id, delivery_id FROM field_changes
+                 WHERE {SCOPE_FILTER}
+                   AND multiIf(
+                       ? IN ('issue_resolved', 'resolved'),
+                       field = 'resolution' AND from_value = '' AND to_value != '',
+                       ? = 'reopened',
+                       field = 'resolution' AND from_value != '' AND to_value = '',
+                       startsWith(?, 'transition_'),
+                       field = 'status' AND concat('transition_', status_category) = ?,
+                       concat('field:', field) = ?))"
+        )),
+    }
+    sql
+}
+
+/// Binds [`feed_conditions`]' values, in order.
+fn bind_feed(
+    query: clickhouse::query::Query,
+    scope: &Scope,
+    filters: &FeedFilters,
+) -> clickhouse::query::Query {
+    let issue_key = filters.issue_key.clone().unwrap_or_default();
+    let actor = filters.actor_account_id.clone().unwrap_or_default();
+    let query = query
+        .bind(&scope.filters.event_types)
+        .bind(&scope.filters.event_types)
+        .bind(&issue_key)
+        .bind(&issue_key)
+        .bind(&actor)
+        .bind(&actor);
+    match filters.kind.as_deref() {
+        None => query,
+        Some(kind) if EVENT_KINDS.contains(&kind) => query.bind(kind),
+        Some(kind) => (0..5).fold(bind_scope(query, scope), |query, _| query.bind(kind)),
+    }
 }
 
 /// Where the previous page ended.
@@ -41,7 +122,8 @@ pub struct EventDetail {
 
 const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type, occurred_at_ms,
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
-    status_category, priority, actor_account_id, occurred_at_note";
+    status_category, priority, assignee_account_id, assignee_name, labels, components,
+    actor_account_id, occurred_at_note";
 
 const DAY_MS: i64 = 86_400_000;
 /// The windows a page looks back, newest first, before it reads the whole range: a busy
@@ -61,16 +143,13 @@ pub async fn feed(
         "SELECT {COLUMNS}, '' AS payload
          FROM events
          WHERE {SCOPE_FILTER}
-           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
-           AND (? = '' OR issue_key = ?)
-           AND (? = '' OR actor_account_id = ?)
+           {conditions}
            AND (? = 0 OR occurred_at_ms < ? OR (occurred_at_ms = ? AND delivery_id < ?))
          ORDER BY occurred_at_ms DESC, delivery_id DESC
          LIMIT 1 BY installation_id, delivery_id
-         LIMIT ?"
+         LIMIT ?",
+        conditions = feed_conditions(filters),
     );
-    let issue_key = filters.issue_key.clone().unwrap_or_default();
-    let actor = filters.actor_account_id.clone().unwrap_or_default();
     let (has_cursor, cursor_ms, cursor_id) = match after {
         Some(cursor) => (1u8, cursor.occurred_at_ms, cursor.delivery_id.clone()),
         None => (0u8, 0, String::new()),
@@ -104,13 +183,8 @@ pub async fn feed(
             to,
             ..scope.clone()
         };
-        events = bind_scope(client.query(&sql), &window_scope)
-            .bind(&scope.filters.event_types)
-            .bind(&scope.filters.event_types)
-            .bind(&issue_key)
-            .bind(&issue_key)
-            .bind(&actor)
-            .bind(&actor)
+        let query = bind_scope(client.query(&sql), &window_scope);
+        events = bind_feed(query, &window_scope, filters)
             .bind(has_cursor)
             .bind(cursor_ms)
             .bind(cursor_ms)
@@ -196,7 +270,8 @@ async fn lookup(
         .query(
             "SELECT installation_id, delivery_id, item_index, occurred_at_ms, project_key,
                     issue_id, issue_key, issue_type, field, field_id, from_value, to_value,
-                    from_string, to_string, status_category
+                    from_string, to_string, status_category, priority, assignee_account_id,
+                    labels, components
              FROM field_changes
              WHERE installation_id = ? AND occurred_at = toDateTime(intDiv(?, 1000))
                AND delivery_id = ?
@@ -227,20 +302,11 @@ pub fn export(
         "SELECT {COLUMNS}, '' AS payload
          FROM events
          WHERE {SCOPE_FILTER}
-           AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), event_type))
-           AND (? = '' OR issue_key = ?)
-           AND (? = '' OR actor_account_id = ?)
+           {conditions}
          ORDER BY occurred_at_ms DESC, delivery_id DESC
-         LIMIT 1 BY installation_id, delivery_id"
+         LIMIT 1 BY installation_id, delivery_id",
+        conditions = feed_conditions(filters),
     );
-    let issue_key = filters.issue_key.clone().unwrap_or_default();
-    let actor = filters.actor_account_id.clone().unwrap_or_default();
-    Ok(bind_scope(client.query(&sql), scope)
-        .bind(&scope.filters.event_types)
-        .bind(&scope.filters.event_types)
-        .bind(&issue_key)
-        .bind(&issue_key)
-        .bind(&actor)
-        .bind(&actor)
-        .fetch::<EventRow>()?)
+    let query = bind_scope(client.query(&sql), scope);
+    Ok(bind_feed(query, scope, filters).fetch::<EventRow>()?)
 }

@@ -57,7 +57,9 @@ impl HourSplit {
         let (from_ms, to_ms) = (scope.from.timestamp_millis(), scope.to.timestamp_millis());
         let first_hour = from_ms.div_euclid(HOUR_MS) + i64::from(from_ms % HOUR_MS != 0);
         let end_hour = to_ms.div_euclid(HOUR_MS);
-        if first_hour >= end_hour {
+        // The rollup is grouped by project and issue type only: a view filtered by anything
+        // else reads every delivery from the raw tables.
+        if first_hour >= end_hour || scope.filters.beyond_rollup() {
             return Ok(Self::raw_only(from_ms, to_ms));
         }
         let cut = client

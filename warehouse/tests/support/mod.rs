@@ -65,6 +65,10 @@ pub fn event(
         status: String::new(),
         status_category: category.into(),
         priority: "High".into(),
+        assignee_account_id: String::new(),
+        assignee_name: String::new(),
+        labels: Vec::new(),
+        components: Vec::new(),
         actor_account_id: "u".into(),
         occurred_at_note: String::new(),
         payload: "{}".into(),
@@ -88,6 +92,10 @@ pub fn change(event: &EventRow, index: u16, field: &str, from: &str, to: &str) -
         from_string: from.into(),
         to_string: to.into(),
         status_category: event.status_category.clone(),
+        priority: event.priority.clone(),
+        assignee_account_id: event.assignee_account_id.clone(),
+        labels: event.labels.clone(),
+        components: event.components.clone(),
     }
 }
 

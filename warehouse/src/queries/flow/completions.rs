@@ -1,4 +1,5 @@
-//! Completions: per week, per project, issue type and priority, and over the range (counts,
+//! Completions: per week, per project, issue type, priority, assignee, label and component, and
+//! over the range (counts,
 //! throughput, cycle and lead time percentiles), and the latest ones for the control chart.
 
 use chrono::NaiveDate;
@@ -18,9 +19,11 @@ const IN_RANGE: &str = "AND done_ms >= ? AND done_ms < ?";
 /// The aggregates of one group of completions, as ClickHouse returns them.
 #[derive(Row, Deserialize)]
 struct GroupRow {
-    /// `week`, `project`, `issue_type`, `priority` or `all`.
+    /// `week`, `project`, `issue_type`, `priority`, `assignee`, `label`, `component` or `all`.
     dimension: String,
     key: String,
+    /// The assignee's display name at the group's latest completion (assignees only).
+    assignee_name: String,
     completions: u64,
     throughput: u64,
     cycle_count: u64,
@@ -42,6 +45,9 @@ pub(super) struct Summary {
     pub(super) projects: Vec<GroupFlow>,
     pub(super) issue_types: Vec<GroupFlow>,
     pub(super) priorities: Vec<GroupFlow>,
+    pub(super) assignees: Vec<GroupFlow>,
+    pub(super) labels: Vec<GroupFlow>,
+    pub(super) components: Vec<GroupFlow>,
 }
 
 impl Summary {
@@ -67,8 +73,9 @@ fn empty_week(start: NaiveDate) -> FlowWeek {
 }
 
 /// The range's completions grouped by week (with throughput and lead time) and, in a second
-/// query run beside it, by project, issue type, priority and over the whole range (`ARRAY JOIN`
-/// of the groupings each row belongs to, so each query reads the facts once). Distinct issues
+/// query run beside it, by project, issue type, priority, assignee, each label, each component
+/// and over the whole range (`ARRAY JOIN` of the groupings each row belongs to, so each query
+/// reads the facts once). Distinct issues
 /// and lead times are counted only where they are shown: they cost more than the rest together.
 pub(super) async fn summary(
     client: &Client,
@@ -87,7 +94,12 @@ pub(super) async fn summary(
         client,
         scope,
         window,
-        "[('project', project_key), ('issue_type', issue_type), ('priority', priority), ('all', '')]",
+        "arrayConcat(
+             [('project', project_key), ('issue_type', issue_type), ('priority', priority),
+              ('assignee', assignee_account_id), ('all', '')],
+             arrayMap(label -> ('label', label), if(empty(labels), [''], labels)),
+             arrayMap(component -> ('component', component),
+                      if(empty(components), [''], components)))",
         "0",
         "dimension = 'all'",
     );
@@ -99,6 +111,9 @@ pub(super) async fn summary(
         projects: Vec::new(),
         issue_types: Vec::new(),
         priorities: Vec::new(),
+        assignees: Vec::new(),
+        labels: Vec::new(),
+        components: Vec::new(),
     };
     for row in rows {
         let week = FlowWeek {
@@ -120,8 +135,16 @@ pub(super) async fn summary(
             },
             lead_creation_unseen: row.lead_creation_unseen,
         };
+        let name = match (row.dimension.as_str(), row.key.as_str()) {
+            ("assignee", "") => "Unassigned".to_owned(),
+            ("assignee", _) if !row.assignee_name.is_empty() => row.assignee_name.clone(),
+            ("label", "") => "No label".to_owned(),
+            ("component", "") => "No component".to_owned(),
+            _ => row.key.clone(),
+        };
         let group = GroupFlow {
             key: row.key.clone(),
+            name,
             completions: week.completions,
             cycle_time: week.cycle_time.clone(),
         };
@@ -134,6 +157,9 @@ pub(super) async fn summary(
             "project" => summary.projects.push(group),
             "issue_type" => summary.issue_types.push(group),
             "priority" => summary.priorities.push(group),
+            "assignee" => summary.assignees.push(group),
+            "label" => summary.labels.push(group),
+            "component" => summary.components.push(group),
             _ => summary.all = week,
         }
     }
@@ -141,6 +167,9 @@ pub(super) async fn summary(
         &mut summary.projects,
         &mut summary.issue_types,
         &mut summary.priorities,
+        &mut summary.assignees,
+        &mut summary.labels,
+        &mut summary.components,
     ] {
         groups.sort_by(|a, b| a.key.cmp(&b.key));
     }
@@ -164,13 +193,14 @@ async fn grouped(
             .join(", ")
     };
     let sql = format!(
-        "SELECT dimension, key, completions, throughput,
+        "SELECT dimension, key, assignee_name, completions, throughput,
                 toUInt64(length(cycles)) AS cycle_count, {cycle},
                 cycle_start_unseen,
                 toUInt64(length(leads)) AS lead_count, {lead},
                 lead_creation_unseen
          FROM (
              SELECT tupleElement(grouped, 1) AS dimension, tupleElement(grouped, 2) AS key,
+                    if(dimension = 'assignee', argMax(assignee_name, done_ms), '') AS assignee_name,
                     toUInt64(count()) AS completions,
                     toUInt64({throughput}) AS throughput,
                     arraySort(groupArrayIf(cycle_ms, cycle_ms >= 0)) AS cycles,
@@ -185,7 +215,7 @@ async fn grouped(
         lead = percentiles("leads", "lead"),
         facts = live_facts(
             "flow_completions",
-            "issue_id, done_ms, cycle_ms, lead_ms, priority",
+            "issue_id, done_ms, cycle_ms, lead_ms, assignee_name",
             IN_RANGE
         ),
     );
@@ -207,6 +237,9 @@ struct CompletionFact {
     project_key: String,
     issue_type: String,
     priority: String,
+    assignee_account_id: String,
+    labels: Vec<String>,
+    components: Vec<String>,
     done_ms: i64,
     cycle_ms: i64,
     lead_ms: i64,
@@ -220,13 +253,14 @@ pub(super) async fn latest(
     window: &Window,
 ) -> Result<Vec<Completion>, QueryError> {
     let sql = format!(
-        "SELECT issue_key, project_key, issue_type, priority, done_ms, cycle_ms, lead_ms
+        "SELECT issue_key, project_key, issue_type, priority, assignee_account_id, labels,
+                components, done_ms, cycle_ms, lead_ms
          FROM {facts}
          ORDER BY done_ms DESC, issue_key DESC
          LIMIT {MAX_COMPLETIONS}",
         facts = live_facts(
             "flow_completions",
-            "issue_key, priority, done_ms, cycle_ms, lead_ms",
+            "issue_key, done_ms, cycle_ms, lead_ms",
             IN_RANGE
         ),
     );
@@ -244,6 +278,9 @@ pub(super) async fn latest(
             project_key: row.project_key,
             issue_type: row.issue_type,
             priority: row.priority,
+            assignee: row.assignee_account_id,
+            labels: row.labels,
+            components: row.components,
             done_ms: row.done_ms,
             cycle_hours: hours(row.cycle_ms),
             lead_hours: hours(row.lead_ms),

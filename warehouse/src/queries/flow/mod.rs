@@ -26,7 +26,7 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::Serialize;
 
-use super::scope::{QueryError, Scope};
+use super::scope::{DIMENSION_FILTER, QueryError, Scope, bind_dimensions};
 
 /// How many completions a flow lists (the latest): every number is computed over all of them,
 /// but a page or an API answer does not carry a tenant's whole history of points.
@@ -50,6 +50,13 @@ pub struct Flow {
     pub issue_types: Vec<GroupFlow>,
     /// By the priority each issue had when it was completed.
     pub priorities: Vec<GroupFlow>,
+    /// By the assignee each issue had when it was completed (key `""`: unassigned).
+    pub assignees: Vec<GroupFlow>,
+    /// By each label the issue had when it was completed (one with two counts under both; key
+    /// `""`: no label).
+    pub labels: Vec<GroupFlow>,
+    /// By each component, as labels (key `""`: no component).
+    pub components: Vec<GroupFlow>,
     /// Issues in progress as of `as_of_ms`: at risk first, then oldest first.
     pub work_items: Vec<WorkItem>,
     /// Where issues stood at each day's end, up to the day holding `as_of_ms`.
@@ -86,6 +93,10 @@ pub struct Completion {
     pub issue_type: String,
     /// The issue's priority when it moved into done.
     pub priority: String,
+    /// Its assignee's account id then (`""`: unassigned), labels and components.
+    pub assignee: String,
+    pub labels: Vec<String>,
+    pub components: Vec<String>,
     pub done_ms: i64,
     pub cycle_hours: Option<f64>,
     pub lead_hours: Option<f64>,
@@ -96,6 +107,9 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupFlow {
     pub key: String,
+    /// What to call it: an assignee's display name (from the group's latest completion),
+    /// `Unassigned`, `No label`, `No component`, or the key.
+    pub name: String,
     pub completions: u64,
     pub cycle_time: Percentiles,
 }
@@ -106,6 +120,9 @@ pub struct WorkItem {
     pub project_key: String,
     pub issue_type: String,
     pub status: String,
+    /// The assignee's account id as the move into this status left it (`""`: unassigned).
+    pub assignee: String,
+    pub assignee_name: String,
     pub in_progress_since_ms: Option<i64>,
     pub age_hours: Option<f64>,
     pub project_p85_hours: Option<f64>,
@@ -204,6 +221,9 @@ pub async fn flow_as_of(client: &Client, scope: &Scope, now_ms: i64) -> Result<F
         projects: summary.projects,
         issue_types: summary.issue_types,
         priorities: summary.priorities,
+        assignees: summary.assignees,
+        labels: summary.labels,
+        components: summary.components,
         work_items,
         days: day_counts,
         statuses,
@@ -284,32 +304,43 @@ fn hours(ms: i64) -> Option<f64> {
     (ms >= 0).then(|| ms as f64 / 3_600_000.0)
 }
 
-/// The scope's issue filters on a facts table's rows (each carries its issue's latest project
-/// and type): bind with [`bind_issues`], after the installations.
-const ISSUE_FILTER: &str =
-    "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-     AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+/// The scope's issue filters on a facts table's rows: project and type by each issue's latest,
+/// priority, assignee, labels and components as the fact's own delivery states them (the one
+/// that started a segment or completed the issue). Bind with [`bind_issues`], after the
+/// installations.
+fn issue_filter() -> String {
+    format!(
+        "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+         AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+         AND {DIMENSION_FILTER}"
+    )
+}
 
 fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
-    query
+    let query = query
         .bind(&scope.filters.projects)
         .bind(&scope.filters.projects)
         .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types);
+    bind_dimensions(query, &scope.filters)
 }
 
 /// The newest version of each of the scope's facts in `table`, live ones only, with `columns`
-/// (and the issue filter's): FINAL picks the newest row of a key, and the `live` test stays
-/// outside it, so a row written as gone hides the older live one instead of being filtered out
-/// before it could. `key_filter` may narrow the read inside FINAL, on key columns only (every
-/// version of a key shares them). Bind the installations, `key_filter`'s values, then
-/// [`bind_issues`].
+/// and the ones the issue filter reads (`project_key`, `issue_type`, `priority`,
+/// `assignee_account_id`, `labels`, `components`; never list them in `columns`): FINAL picks
+/// the newest row of a key, and the `live` test stays outside it, so a row written as gone hides
+/// the older live one instead of being filtered out before it could. `key_filter` may narrow
+/// the read inside FINAL, on key columns only (every version of a key shares them). Bind the
+/// installations, `key_filter`'s values, then [`bind_issues`].
 fn live_facts(table: &str, columns: &str, key_filter: &str) -> String {
     format!(
         "(SELECT * FROM (
-             SELECT {columns}, live, project_key, issue_type FROM {table} FINAL
+             SELECT {columns}, live, project_key, issue_type, priority, assignee_account_id,
+                    labels, components
+             FROM {table} FINAL
              WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String)))) {key_filter}
-         ) WHERE live = 1 AND {ISSUE_FILTER})"
+         ) WHERE live = 1 AND {filter})",
+        filter = issue_filter()
     )
 }
 

@@ -123,6 +123,8 @@ struct InProgress {
     project_key: String,
     issue_type: String,
     status: String,
+    assignee_account_id: String,
+    assignee_name: String,
     start_ms: i64,
     cycle_start_ms: i64,
     cycle_spent_before_ms: i64,
@@ -136,14 +138,14 @@ pub(super) async fn work_items(
     window: &Window,
 ) -> Result<Vec<WorkItem>, QueryError> {
     let sql = format!(
-        "SELECT issue_key, project_key, issue_type, status, start_ms, cycle_start_ms,
-                cycle_spent_before_ms
+        "SELECT issue_key, project_key, issue_type, status, assignee_account_id, assignee_name,
+                start_ms, cycle_start_ms, cycle_spent_before_ms
          FROM {facts}
          WHERE status_category = 'indeterminate' AND seen_from_ms < ? AND end_ms >= ?",
         facts = live_facts(
             "flow_segments",
             "issue_key, status, status_category, start_ms, seen_from_ms, end_ms, \
-             cycle_start_ms, cycle_spent_before_ms",
+             cycle_start_ms, cycle_spent_before_ms, assignee_name",
             ""
         ),
     );
@@ -162,6 +164,8 @@ pub(super) async fn work_items(
                 project_key: row.project_key,
                 issue_type: row.issue_type,
                 status: row.status,
+                assignee: row.assignee_account_id,
+                assignee_name: row.assignee_name,
                 in_progress_since_ms: seen.then_some(row.cycle_start_ms),
                 age_hours: if seen {
                     hours(row.cycle_spent_before_ms + (window.as_of_ms - row.start_ms))
