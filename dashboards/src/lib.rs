@@ -74,6 +74,10 @@ pub const ORGANIZATION_ROUTES: &[&str] = &[
     "/api/v1/orgs/{organization}/events",
     "/api/v1/orgs/{organization}/events/{id}",
     "/api/v1/orgs/{organization}/views",
+    "/orgs/{organization}/sprints",
+    "/orgs/{organization}/time-logged",
+    "/api/v1/orgs/{organization}/sprints",
+    "/api/v1/orgs/{organization}/time-logged",
 ];
 
 /// Where a saved view's delete button posts (saving posts to the list's own path).
@@ -126,9 +130,13 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         api_events,
         api_event,
         api_saved_views,
+        sprints,
+        time_logged,
+        api_sprints,
+        api_time_logged,
     ] = ORGANIZATION_ROUTES
     else {
-        unreachable!("the route table has sixteen entries");
+        unreachable!("the route table has twenty entries");
     };
     let routes = Router::new()
         .route("/", get(home::home))
@@ -136,6 +144,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(weekly, get(pages::weekly::weekly))
         .route(trends, get(pages::trends::trends))
         .route(flow, get(pages::flow::flow))
+        .route(sprints, get(pages::sprints::sprints))
+        .route(time_logged, get(pages::time_logged::time_logged))
         .route(events, get(pages::events::feed))
         .route(event, get(pages::events::event))
         .route(
@@ -153,6 +163,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .route(api_weekly, get(api::weekly_rates))
         .route(api_trends, get(api::trends))
         .route(api_flow, get(api::flow))
+        .route(api_sprints, get(api::sprints))
+        .route(api_time_logged, get(api::time_logged))
         .route(api_events, get(api::events))
         .route(api_event, get(api::event))
         .route(api_saved_views, get(api::saved_views::saved_views))

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use contracts::InstallationId;
-use warehouse::{EventRow, FieldChangeRow};
+use warehouse::{EventRow, FieldChangeRow, SprintRow, WorklogRow};
 
 use crate::dead_letters::Original;
 
@@ -17,6 +17,9 @@ pub(crate) struct Batch {
     /// refuses can go to the dead-letter topic as it arrived.
     pub(crate) originals: Vec<Original>,
     pub(crate) field_changes: Vec<FieldChangeRow>,
+    /// The sprint and worklog rows of the batch's sprint and worklog events.
+    pub(crate) sprints: Vec<SprintRow>,
+    pub(crate) worklogs: Vec<WorklogRow>,
     /// Milliseconds of each event's receipt by ingress, for the end-to-end delay.
     pub(crate) received_at_ms: Vec<i64>,
     /// Per (topic, partition), the highest offset read: rows, dead letters and duplicates alike.
@@ -54,6 +57,12 @@ impl Batch {
         self.originals.push(original);
         self.field_changes.extend(field_changes);
         true
+    }
+
+    /// Adds the sprint and worklog rows of a delivery that [`Batch::push`] took.
+    pub(crate) fn push_details(&mut self, sprint: Option<SprintRow>, worklog: Option<WorklogRow>) {
+        self.sprints.extend(sprint);
+        self.worklogs.extend(worklog);
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -14,7 +14,7 @@ use std::{
 use contracts::InstallationId;
 use service_runtime::retry::RetryPolicy;
 use tokio_util::sync::CancellationToken;
-use warehouse::{EventRow, FieldChangeRow};
+use warehouse::{EventRow, FieldChangeRow, SprintRow, WorklogRow};
 
 use crate::{
     Abandoned,
@@ -115,17 +115,26 @@ impl WarehouseSink {
     ) -> Result<Option<String>, Abandoned> {
         let events: Vec<&EventRow> = part.iter().map(|&index| &batch.events[index]).collect();
         // The whole batch (every insert but a split one's) needs no lookup.
-        let field_changes = if part.len() == batch.events.len() {
+        let whole = part.len() == batch.events.len();
+        let field_changes = if whole {
             batch.field_changes.iter().collect()
         } else {
             field_changes_of(&batch.field_changes, &events)
+        };
+        let details = Details {
+            sprints: rows_of(&batch.sprints, &events, whole, |row| {
+                (row.installation_id, row.delivery_id.as_str())
+            }),
+            worklogs: rows_of(&batch.worklogs, &events, whole, |row| {
+                (row.installation_id, row.delivery_id.as_str())
+            }),
         };
         INSERT_RETRY
             .until_ok(
                 "ClickHouse insert failed; consuming paused",
                 stop,
                 || async {
-                    match self.try_insert(&events, &field_changes).await {
+                    match self.try_insert(&events, &field_changes, &details).await {
                         Ok(()) => Ok(None),
                         Err(err) => {
                             self.metrics.insert_failures.inc();
@@ -169,6 +178,14 @@ impl WarehouseSink {
             .inserted_rows
             .with_label_values(&["field_changes"])
             .inc_by(batch.field_changes.len() as u64);
+        self.metrics
+            .inserted_rows
+            .with_label_values(&["sprints"])
+            .inc_by(batch.sprints.len() as u64);
+        self.metrics
+            .inserted_rows
+            .with_label_values(&["worklogs"])
+            .inc_by(batch.worklogs.len() as u64);
         let now_ms = chrono::Utc::now().timestamp_millis();
         for received in &batch.received_at_ms {
             self.metrics
@@ -183,7 +200,23 @@ impl WarehouseSink {
         &self,
         events: &[&EventRow],
         field_changes: &[&FieldChangeRow],
+        details: &Details<'_>,
     ) -> Result<(), clickhouse::error::Error> {
+        // Like field changes, before the events: a crash in between redelivers the batch.
+        if !details.sprints.is_empty() {
+            let mut insert = self.client.insert::<SprintRow>("sprints").await?;
+            for row in &details.sprints {
+                insert.write(*row).await?;
+            }
+            insert.end().await?;
+        }
+        if !details.worklogs.is_empty() {
+            let mut insert = self.client.insert::<WorklogRow>("worklogs").await?;
+            for row in &details.worklogs {
+                insert.write(*row).await?;
+            }
+            insert.end().await?;
+        }
         if !field_changes.is_empty() {
             let mut insert = self
                 .client
@@ -200,6 +233,30 @@ impl WarehouseSink {
         }
         insert.end().await
     }
+}
+
+/// The sprint and worklog rows of a part's events.
+struct Details<'a> {
+    sprints: Vec<&'a SprintRow>,
+    worklogs: Vec<&'a WorklogRow>,
+}
+
+/// The rows of `all` that belong to `events` (all of them when `whole`), by (installation,
+/// delivery).
+fn rows_of<'a, T>(
+    all: &'a [T],
+    events: &[&EventRow],
+    whole: bool,
+    key: impl Fn(&T) -> (InstallationId, &str),
+) -> Vec<&'a T> {
+    if whole || all.is_empty() {
+        return all.iter().collect();
+    }
+    let keys: HashSet<(InstallationId, &str)> = events
+        .iter()
+        .map(|event| (event.installation_id, event.delivery_id.as_str()))
+        .collect();
+    all.iter().filter(|row| keys.contains(&key(row))).collect()
 }
 
 /// The field changes of `events`: those of the same (installation, delivery).
@@ -269,6 +326,23 @@ mod tests {
         assert_eq!(parts, vec![vec![0, 2], vec![1, 3, 4]]);
         assert_eq!(split(&batch, vec![1, 3, 4]), vec![vec![1], vec![3, 4]]);
         assert_eq!(split(&batch, vec![3, 4]), vec![vec![3], vec![4]]);
+    }
+
+    #[test]
+    fn a_part_takes_only_the_sprint_and_worklog_rows_of_its_own_deliveries() {
+        let batch = batch_of(&[1, 2, 1]);
+        let keys: Vec<(InstallationId, String)> = batch
+            .events
+            .iter()
+            .map(|event| (event.installation_id, event.delivery_id.clone()))
+            .collect();
+        fn key(row: &(InstallationId, String)) -> (InstallationId, &str) {
+            (row.0, row.1.as_str())
+        }
+        let part = [&batch.events[1]];
+        assert_eq!(rows_of(&keys, &part, false, key), vec![&keys[1]]);
+        let all: Vec<&EventRow> = batch.events.iter().collect();
+        assert_eq!(rows_of(&keys, &all, true, key).len(), 3);
     }
 
     #[test]

@@ -266,7 +266,9 @@ impl Worker {
                     offset = message.offset(),
                     "delivery normalized"
                 );
-                batch.push(normalized.event, normalized.field_changes, original);
+                if batch.push(normalized.event, normalized.field_changes, original) {
+                    batch.push_details(normalized.sprint, normalized.worklog);
+                }
             }
             Err((reason, detail)) => {
                 let letter = DeadLetter {

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use clickhouse::Client;
 use pipeline::{RetentionConfig, retention::Retention};
 use test_kit::Stack;
-use warehouse::{EventRow, FieldChangeRow, retention::PARTITIONED_TABLES};
+use warehouse::{EventRow, FieldChangeRow, SprintRow, WorklogRow, retention::PARTITIONED_TABLES};
 
 fn issue_created(delivery: &str, at_ms: i64) -> EventRow {
     EventRow {
@@ -56,6 +56,38 @@ fn resolution(event: &EventRow) -> FieldChangeRow {
     }
 }
 
+fn sprint(event: &EventRow) -> SprintRow {
+    SprintRow {
+        installation_id: event.installation_id,
+        sprint_id: "1".into(),
+        occurred_at_ms: event.occurred_at_ms,
+        delivery_id: event.delivery_id.clone(),
+        event_type: "sprint_started".into(),
+        board_id: "1".into(),
+        name: "Sprint 1".into(),
+        state: "active".into(),
+        start_ms: event.occurred_at_ms,
+        end_ms: -1,
+        complete_ms: -1,
+    }
+}
+
+fn worklog(event: &EventRow) -> WorklogRow {
+    WorklogRow {
+        installation_id: event.installation_id,
+        worklog_id: "1".into(),
+        version: WorklogRow::version_of(event.occurred_at_ms, "worklog_created"),
+        delivery_id: event.delivery_id.clone(),
+        occurred_at_ms: event.occurred_at_ms,
+        event_type: "worklog_created".into(),
+        issue_id: event.issue_id.clone(),
+        author_account_id: "u".into(),
+        started_ms: event.occurred_at_ms,
+        time_spent_seconds: 60,
+        deleted: 0,
+    }
+}
+
 async fn months_of(client: &Client, table: &str) -> Vec<String> {
     client
         .query(
@@ -90,6 +122,27 @@ async fn months_older_than_the_retention_leave_every_table_and_recent_ones_stay(
         .unwrap();
     for event in [&old, &recent] {
         insert.write(&resolution(event)).await.unwrap();
+        insert
+            .write(&FieldChangeRow {
+                item_index: 1,
+                field: "Sprint".into(),
+                field_id: "customfield_10020".into(),
+                to_value: "1".into(),
+                to_string: "Sprint 1".into(),
+                ..resolution(event)
+            })
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
+    let mut insert = client.insert::<SprintRow>("sprints").await.unwrap();
+    for event in [&old, &recent] {
+        insert.write(&sprint(event)).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let mut insert = client.insert::<WorklogRow>("worklogs").await.unwrap();
+    for event in [&old, &recent] {
+        insert.write(&worklog(event)).await.unwrap();
     }
     insert.end().await.unwrap();
     let mut insert = client.insert::<EventRow>("events").await.unwrap();

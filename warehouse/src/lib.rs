@@ -11,4 +11,4 @@ pub mod rows;
 
 pub use erase::erase_installations;
 pub use migrate::{MigrateError, migrate};
-pub use rows::{EventRow, FieldChangeRow};
+pub use rows::{EventRow, FieldChangeRow, SprintRow, WorklogRow};

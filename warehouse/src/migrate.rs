@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "issue_dimensions",
         sql: include_str!("../migrations/0008_issue_dimensions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sprints_worklogs",
+        sql: include_str!("../migrations/0009_sprints_worklogs.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

@@ -16,6 +16,9 @@ pub const PARTITIONED_TABLES: &[&str] = &[
     "issue_creations",
     "first_events",
     "issue_timeline",
+    "sprints",
+    "worklogs",
+    "sprint_moves",
 ];
 
 /// One monthly partition dropped.

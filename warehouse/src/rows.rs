@@ -111,3 +111,59 @@ pub struct FieldChangeRow {
     pub labels: Vec<String>,
     pub components: Vec<String>,
 }
+
+/// One sprint delivery: `sprints`, keyed by (installation_id, sprint_id, occurred_at_ms,
+/// delivery_id). Dates the payload lacks are -1.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct SprintRow {
+    pub installation_id: InstallationId,
+    /// Jira's sprint id, as text.
+    pub sprint_id: String,
+    pub occurred_at_ms: i64,
+    pub delivery_id: String,
+    /// `sprint_created`, `sprint_updated`, `sprint_started`, `sprint_closed`, `sprint_deleted`.
+    pub event_type: String,
+    /// The sprint's `originBoardId`.
+    pub board_id: String,
+    pub name: String,
+    /// Jira's `state`: `future`, `active` or `closed`.
+    pub state: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub complete_ms: i64,
+}
+
+/// One worklog delivery: `worklogs`; the newest `version` of a worklog is its state.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct WorklogRow {
+    pub installation_id: InstallationId,
+    pub worklog_id: String,
+    /// See [`WorklogRow::version_of`].
+    pub version: u64,
+    pub delivery_id: String,
+    pub occurred_at_ms: i64,
+    /// `worklog_created`, `worklog_updated` or `worklog_deleted`.
+    pub event_type: String,
+    pub issue_id: String,
+    /// Whose time it is (`worklog.author`), not who last edited it.
+    pub author_account_id: String,
+    /// When the logged work started (`worklog.started`); -1 when the payload has none.
+    pub started_ms: i64,
+    pub time_spent_seconds: i64,
+    /// 1 for a deletion: the worklog no longer counts.
+    pub deleted: u8,
+}
+
+impl WorklogRow {
+    /// Orders a worklog's deliveries by event time, then by kind (created < updated < deleted),
+    /// so the newest state wins whatever order the deliveries arrive in. Times before the epoch
+    /// (never sent by Jira) order first.
+    pub fn version_of(occurred_at_ms: i64, event_type: &str) -> u64 {
+        let kind = match event_type {
+            "worklog_created" => 0,
+            "worklog_deleted" => 2,
+            _ => 1,
+        };
+        u64::try_from(occurred_at_ms.max(0)).unwrap_or(0) * 4 + kind
+    }
+}

@@ -15,6 +15,8 @@
 //! The events carry what happened in plain fields (kind, changes, the issue after the change), so
 //! a test can compute every number a view should show from them without reading a payload.
 
+pub mod agile;
+
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::{Value, json};
 

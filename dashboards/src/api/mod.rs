@@ -25,7 +25,7 @@ use crate::{
     view_request::{ApiCaller, ApiView, OrganizationPath},
     views::{
         event_detail::EventDetail, events::EventsPage, flow::Flow, organizations::Organizations,
-        trends::Trends, weekly_rates::WeeklyRates,
+        sprints::Sprints, time_logged::TimeLogged, trends::Trends, weekly_rates::WeeklyRates,
     },
 };
 use format::{FormatQuery, wants_csv};
@@ -155,6 +155,70 @@ pub(crate) async fn flow(
         return Ok(csv_response("flow.csv", &flow.weeks)?);
     }
     Ok(Json(flow).into_response())
+}
+
+#[utoipa::path(
+    get,
+    tag = "analytics",
+    path = "/api/v1/orgs/{organization}/sprints",
+    summary = "Sprints: committed, added, removed and completed issues per sprint, any board type",
+    params(OrganizationPath, ViewQuery, FormatQuery),
+    responses(
+        (status = 200, description = "The sprints overlapping the range, each count with its issues; as CSV a row per sprint (an unknown count is an empty cell)", content(
+            (Sprints = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A parameter that cannot be read (a date, a time zone, weeks out of range)", body = ErrorBody),
+        (status = 401, description = "No session cookie or API token", body = ErrorBody),
+        (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
+        (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
+        (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
+    )
+)]
+pub(crate) async fn sprints(
+    State(state): State<AppState>,
+    view: ApiView,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(raw.as_deref(), &view.member)?;
+    let sprints = Sprints::load(&state.warehouse, &view).await?;
+    if csv {
+        return Ok(csv_response("sprints.csv", &sprints.sprints)?);
+    }
+    Ok(Json(sprints).into_response())
+}
+
+#[utoipa::path(
+    get,
+    tag = "analytics",
+    path = "/api/v1/orgs/{organization}/time-logged",
+    summary = "Time logged per week, per project and per person, from worklogs",
+    params(OrganizationPath, ViewQuery, FormatQuery),
+    responses(
+        (status = 200, description = "Seconds logged per week, in all and per project and person, with the issues behind each; as CSV a row per week and project or person (`dimension` is `total`, `project` or `person`)", content(
+            (TimeLogged = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A parameter that cannot be read (a date, a time zone, weeks out of range)", body = ErrorBody),
+        (status = 401, description = "No session cookie or API token", body = ErrorBody),
+        (status = 403, description = "`format=csv` for a viewer, or the organization's sign-in policy refuses the caller", body = ErrorBody),
+        (status = 404, description = "Not a member of this organization, or no such organization", body = ErrorBody),
+        (status = 422, description = "`too_large`: the view reads more than one request may (DASHBOARDS_QUERY_MAX_*); narrow the range, workspaces or filters", body = ErrorBody),
+        (status = 503, description = "The warehouse or Postgres is briefly unavailable; retry", body = ErrorBody),
+    )
+)]
+pub(crate) async fn time_logged(
+    State(state): State<AppState>,
+    view: ApiView,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let csv = wants_csv(raw.as_deref(), &view.member)?;
+    let logged = TimeLogged::load(&state.warehouse, &view).await?;
+    if csv {
+        return Ok(csv_response("time-logged.csv", &logged.cells())?);
+    }
+    Ok(Json(logged).into_response())
 }
 
 #[utoipa::path(

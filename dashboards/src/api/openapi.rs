@@ -15,11 +15,11 @@ use utoipa::{
     info(
         title = "MetaFrazo analytics API",
         version = "1.0.0",
-        description = "Weekly rates, trends, flow metrics and single events of the Jira workspaces connected to an organization, and its members' saved views. Authenticate with the session cookie of a signed-in member or a per-user API token (`Authorization: Bearer mfp_…`). Every call answers only for the caller's organizations; another organization's ids answer 404. Errors are `{\"error\": code, \"message\": what to do}`. Every count is of distinct deliveries (a delivery Jira retried counts once), and of what happened since a workspace was connected: MetaFrazo never copies history."
+        description = "Weekly rates, trends, flow metrics, sprints, time logged and single events of the Jira workspaces connected to an organization, and its members' saved views. Authenticate with the session cookie of a signed-in member or a per-user API token (`Authorization: Bearer mfp_…`). Every call answers only for the caller's organizations; another organization's ids answer 404. Errors are `{\"error\": code, \"message\": what to do}`. Every count is of distinct deliveries (a delivery Jira retried counts once), and of what happened since a workspace was connected: MetaFrazo never copies history."
     ),
     servers((url = "/")),
     tags((name = "analytics", description = "An organization's Jira activity: the same views as the pages")),
-    paths(super::organizations, super::weekly_rates, super::trends, super::flow, super::events, super::event, super::saved_views::saved_views),
+    paths(super::organizations, super::weekly_rates, super::trends, super::flow, super::sprints, super::time_logged, super::events, super::event, super::saved_views::saved_views),
     modifiers(&Credentials),
     security(("apiToken" = []), ("session" = [])),
 )]

@@ -49,9 +49,19 @@ pub(crate) struct FilterForm {
     pub time_zone: String,
     pub show_event_type: bool,
     pub show_feed_filters: bool,
+    /// Priority, assignee, label and component: off on the views that cannot filter by them.
+    pub show_issue_dimensions: bool,
 }
 
 impl FilterForm {
+    /// The form of a view that filters by workspace, project and issue type only.
+    pub(crate) fn without_issue_dimensions(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
+        Self {
+            show_issue_dimensions: false,
+            ..Self::new(member, query, tz)
+        }
+    }
+
     pub(crate) fn new(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
         let weeks = query.weeks.unwrap_or(crate::view_params::DEFAULT_WEEKS);
         Self {
@@ -81,6 +91,7 @@ impl FilterForm {
             time_zone: tz.name().to_owned(),
             show_event_type: false,
             show_feed_filters: false,
+            show_issue_dimensions: true,
         }
     }
 }

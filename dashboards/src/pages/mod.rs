@@ -6,6 +6,8 @@ pub(crate) mod flow;
 mod frame;
 pub(crate) mod overview;
 pub(crate) mod saved_views;
+pub(crate) mod sprints;
+pub(crate) mod time_logged;
 pub(crate) mod trends;
 pub(crate) mod troubleshooting;
 pub(crate) mod weekly;

@@ -76,6 +76,19 @@ pub(super) fn epoch_ms(value: Option<&Value>) -> Option<i64> {
     }
 }
 
+/// Milliseconds since the epoch from one of Jira's date-times: RFC 3339 (`…000Z`, sprints) or
+/// Jira's own offset without a colon (`…000+0100`, worklogs).
+pub(super) fn iso_ms(value: Option<&Value>) -> Option<i64> {
+    let Value::String(text) = value? else {
+        return None;
+    };
+    let text = text.trim();
+    chrono::DateTime::parse_from_rfc3339(text)
+        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|time| time.timestamp_millis())
+}
+
 /// A float that is a plausible millisecond count, truncated; `NaN`, infinities and values out of
 /// `i64`'s range are not.
 fn float_ms(ms: f64) -> Option<i64> {

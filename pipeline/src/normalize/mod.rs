@@ -1,5 +1,5 @@
-//! Turns one delivery's Jira payload into warehouse rows: one `EventRow` per delivery and one
-//! `FieldChangeRow` per changelog item. Pure: no I/O, no clock, and no panic on any input.
+//! Turns one delivery's Jira payload into warehouse rows: one `EventRow` per delivery, one
+//! `FieldChangeRow` per changelog item, and a `SprintRow` or `WorklogRow` for those events. Pure: no I/O, no clock, and no panic on any input.
 //!
 //! A Connect (or admin webhook) body and its Forge twin give the same rows. Only a payload that
 //! cannot be a row at all (not UTF-8, not JSON, not a JSON object) is an error, for the dead-letter
@@ -28,7 +28,7 @@ pub use event_time::EventTimeBounds;
 
 use contracts::InstallationId;
 use serde_json::Value;
-use warehouse::{EventRow, FieldChangeRow};
+use warehouse::{EventRow, FieldChangeRow, SprintRow, WorklogRow};
 
 use event_name::EventType;
 use fields::Object;
@@ -52,6 +52,10 @@ pub struct Normalized {
     pub event: EventRow,
     /// One per changelog item; empty for everything but issue updates.
     pub field_changes: Vec<FieldChangeRow>,
+    /// The sprint a sprint event is about.
+    pub sprint: Option<SprintRow>,
+    /// The worklog a worklog event is about.
+    pub worklog: Option<WorklogRow>,
 }
 
 /// Why a payload cannot become a row at all.
@@ -138,6 +142,27 @@ pub fn normalize(
             components: columns.components.clone(),
         })
         .collect();
+    let sprint = match family {
+        Family::Sprint => sprint::row(
+            delivery.installation_id,
+            delivery.delivery_id,
+            event_type,
+            occurred_at_ms,
+            body,
+        ),
+        _ => None,
+    };
+    let worklog = match family {
+        Family::Worklog => worklog::row(
+            delivery.installation_id,
+            delivery.delivery_id,
+            event_type,
+            occurred_at_ms,
+            &columns.issue_id,
+            body,
+        ),
+        _ => None,
+    };
     let event = EventRow {
         installation_id: delivery.installation_id,
         delivery_id: delivery.delivery_id.to_owned(),
@@ -165,6 +190,8 @@ pub fn normalize(
     Ok(Normalized {
         event,
         field_changes,
+        sprint,
+        worklog,
     })
 }
 

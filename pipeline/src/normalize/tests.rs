@@ -1125,6 +1125,111 @@ fn every_value_of_every_fixture_can_be_anything_without_breaking_the_row() {
     }
 }
 
+/// 2026-11-17T08:00:00Z and 2026-12-01T08:00:00Z, the sprint fixtures' dates (a year after their
+/// `timestamp`: the fixtures say so, and the row keeps what they say).
+const SPRINT_START_MS: i64 = 1_794_902_400_000;
+const SPRINT_END_MS: i64 = 1_796_112_000_000;
+/// 2026-11-17T09:00:00.000+0100, the worklog fixtures' `started`.
+const WORKLOG_STARTED_MS: i64 = 1_794_902_400_000;
+
+#[test]
+fn a_sprint_event_gives_its_sprint_row_on_both_paths() {
+    for (source, payload) in [
+        ("connect", jira("sprint_started")),
+        ("forge", forge("sprint_started")),
+    ] {
+        let normalized = rows(payload, source);
+        let sprint = normalized.sprint.expect("a sprint row");
+        assert_eq!(
+            sprint,
+            warehouse::SprintRow {
+                installation_id: INSTALLATION,
+                sprint_id: "57".into(),
+                occurred_at_ms: 1_763_366_400_000,
+                delivery_id: DELIVERY.into(),
+                event_type: "sprint_started".into(),
+                board_id: "12".into(),
+                name: "SEC Sprint 23".into(),
+                state: "active".into(),
+                start_ms: SPRINT_START_MS,
+                end_ms: SPRINT_END_MS,
+                complete_ms: -1,
+            },
+            "{source}"
+        );
+        assert_eq!(normalized.worklog, None, "{source}");
+    }
+}
+
+#[test]
+fn a_worklog_event_gives_its_worklog_row_on_both_paths() {
+    for (source, payload) in [
+        ("connect", jira("worklog_created")),
+        ("forge", forge("worklog_created")),
+    ] {
+        let normalized = rows(payload, source);
+        let worklog = normalized.worklog.expect("a worklog row");
+        assert_eq!(
+            worklog,
+            warehouse::WorklogRow {
+                installation_id: INSTALLATION,
+                worklog_id: "30011".into(),
+                version: warehouse::WorklogRow::version_of(1_763_372_000_000, "worklog_created"),
+                delivery_id: DELIVERY.into(),
+                occurred_at_ms: 1_763_372_000_000,
+                event_type: "worklog_created".into(),
+                issue_id: "10482".into(),
+                author_account_id: BOB.into(),
+                started_ms: WORKLOG_STARTED_MS,
+                time_spent_seconds: 5400,
+                deleted: 0,
+            },
+            "{source}"
+        );
+        assert_eq!(normalized.sprint, None, "{source}");
+    }
+}
+
+#[test]
+fn a_deleted_worklog_is_a_newer_version_that_counts_nothing() {
+    let deleted = edited(jira("worklog_created"), |body| {
+        body.insert("webhookEvent".into(), json!("worklog_deleted"));
+        body.insert("timestamp".into(), json!(1_763_372_000_000_i64));
+    });
+    let updated = edited(jira("worklog_created"), |body| {
+        body.insert("webhookEvent".into(), json!("worklog_updated"));
+    });
+    let created = rows(jira("worklog_created"), "connect")
+        .worklog
+        .expect("row");
+    let updated = rows(&updated, "connect").worklog.expect("row");
+    let deleted = rows(&deleted, "connect").worklog.expect("row");
+    assert_eq!(deleted.deleted, 1);
+    assert_eq!(created.deleted, 0);
+    // Same instant: the kind orders them, so arrival order cannot.
+    assert!(created.version < updated.version, "update after creation");
+    assert!(updated.version < deleted.version, "deletion after update");
+}
+
+#[test]
+fn only_sprint_and_worklog_events_have_sprint_and_worklog_rows() {
+    for (name, payload) in JIRA.iter().chain(FORGE) {
+        let Ok(normalized) = normalize(&delivery(payload, "connect"), BOUNDS) else {
+            continue;
+        };
+        assert_eq!(
+            normalized.sprint.is_some(),
+            normalized.event.family == "sprint",
+            "{name}"
+        );
+        assert_eq!(
+            normalized.worklog.is_some(),
+            normalized.event.family == "worklog",
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn labels_and_components_are_sorted_once_each_and_odd_elements_are_skipped() {
     let body = edited(jira("issue_updated_status"), |body| {

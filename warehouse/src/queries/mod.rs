@@ -6,6 +6,8 @@ pub mod events;
 pub mod flow;
 mod hour_split;
 mod scope;
+pub mod sprints;
+pub mod time_logged;
 pub mod trends;
 pub mod weekly_rates;
 
@@ -15,5 +17,7 @@ pub use events::{
 };
 pub use flow::{Flow, flow, flow_as_of};
 pub use scope::{Filters, QueryError, Scope};
+pub use sprints::{Sprint, SprintIssue, SprintIssues, Sprints, sprints};
+pub use time_logged::{GroupSeconds, IssueSeconds, TimeLogged, WeekSeconds, time_logged};
 pub use trends::{TrendWeek, Trends, trends};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};
