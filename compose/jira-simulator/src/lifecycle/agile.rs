@@ -309,6 +309,8 @@ pub fn generate(spec: &AgileSpec, lifecycle: &[LifecycleEvent], end_ms: i64) -> 
             issue: state.issue.clone(),
             changes: vec![FieldChange {
                 field: "Sprint",
+                // Jira Cloud's sprint field (a custom field on every site).
+                field_id: "customfield_10020",
                 from: join(&before, &id),
                 from_string: join(&before, &named),
                 to: join(&after, &id),
