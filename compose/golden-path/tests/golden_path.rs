@@ -1163,9 +1163,86 @@ async fn check_pages(
             .await
             .expect("a screenshot");
     }
+    // The sprint and time-logged pages open (this stream has neither sprints nor worklogs: their
+    // numbers are checked by `dashboards/tests/sprints_and_time_logged.rs`).
+    for (name, path) in [("sprints", "/sprints"), ("time-logged", "/time-logged")] {
+        browser
+            .client
+            .goto(&format!("{}/orgs/{organization}{path}", api.base))
+            .await
+            .expect("the page opens");
+        let source = browser.client.source().await.expect("the page's source");
+        assert!(
+            source.contains("<h1") && !source.contains("Page not found"),
+            "{way:?}: the {name} page"
+        );
+        browser
+            .screenshot(&format!(
+                "golden-{}-{name}",
+                format!("{way:?}").to_lowercase()
+            ))
+            .await
+            .expect("a screenshot");
+    }
     check_flow_in_the_browser(way, api, browser, events)
         .await
         .unwrap_or_else(|err| panic!("{way:?}: the flow page in the browser: {err}"));
+    check_weekly_drill_down_in_the_browser(way, api, browser)
+        .await
+        .unwrap_or_else(|err| panic!("{way:?}: the weekly drill-down in the browser: {err}"));
+}
+
+/// A weekly-rates number as a person follows it (issue 19): the busiest week's count of
+/// resolutions leads to the events page, which lists that many deliveries, each an update.
+async fn check_weekly_drill_down_in_the_browser(
+    way: WayIn,
+    api: &Api,
+    browser: &Browser,
+) -> Result<(), fantoccini::error::CmdError> {
+    use fantoccini::Locator;
+    let organization = &api.organization;
+    let weekly = format!(
+        "{}/orgs/{organization}/weekly?weeks={WEEKS_VIEWED}&tz=UTC",
+        api.base
+    );
+    browser.client.goto(&weekly).await?;
+    let cells = browser
+        .client
+        .find_all(Locator::Css("td.num a[href*='kind=issue_resolved']"))
+        .await?;
+    let mut busiest = None;
+    for cell in cells {
+        let count: usize = cell.text().await?.trim().parse().unwrap_or(0);
+        if busiest.as_ref().is_none_or(|(most, _)| count > *most) {
+            busiest = Some((count, cell));
+        }
+    }
+    let (count, cell) = busiest.expect("a resolutions cell per week");
+    assert!(count > 0, "{way:?}: some week has resolutions");
+    cell.click().await?;
+    let rows = browser
+        .client
+        .find_all(Locator::Css("table tbody tr"))
+        .await?;
+    assert_eq!(
+        rows.len(),
+        count,
+        "{way:?}: the busiest week's resolutions list as many events"
+    );
+    for row in rows {
+        let text = row.text().await?;
+        assert!(text.contains("issue_updated"), "{way:?}: {text}");
+    }
+    let url = browser.client.current_url().await?;
+    assert!(url.as_str().contains("kind=issue_resolved"), "{url}");
+    browser
+        .screenshot(&format!(
+            "golden-{}-weekly-drill-down",
+            format!("{way:?}").to_lowercase()
+        ))
+        .await
+        .expect("a screenshot");
+    Ok(())
 }
 
 /// The flow page as a person uses it (issue 19): the pointer on a control-chart point shows
