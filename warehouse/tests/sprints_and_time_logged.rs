@@ -321,7 +321,7 @@ async fn erasing_an_installation_empties_its_sprints_and_worklogs() {
 #[tokio::test]
 async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
     let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate::migrate_to(&client, 7).await.unwrap();
+    warehouse::migrate::migrate_to(&client, 8).await.unwrap();
     let installation = InstallationId::new_random();
     let planned = issue(installation, 1, at(1), "new");
     insert!(client, "events", EventRow, std::slice::from_ref(&planned));
