@@ -6,6 +6,33 @@ use chrono::{Days, NaiveDate};
 
 use crate::view_request::PageView;
 
+/// The page's own query as pairs: its range and filters, never a feed's issue, kind or paging.
+pub(crate) fn page_query(raw_query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
+        .filter(|(key, _)| !matches!(key.as_ref(), "issue_key" | "kind" | "after"))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// The events feed over the page's own range and filters, to which [`IssueEvents::of`] adds an
+/// issue: where every issue a page lists leads.
+pub(crate) struct IssueEvents(String);
+
+impl IssueEvents {
+    pub(crate) fn new(organization: &str, page_query: &[(String, String)]) -> Self {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(page_query)
+            .finish();
+        Self(format!("/orgs/{organization}/events?{query}"))
+    }
+
+    /// `issue_key`'s events.
+    pub(crate) fn of(&self, issue_key: &str) -> String {
+        let key: String = url::form_urlencoded::byte_serialize(issue_key.as_bytes()).collect();
+        format!("{}&issue_key={key}", self.0)
+    }
+}
+
 pub(crate) struct DrillDown {
     organization: String,
     /// The page's query without its range (a link names its own days) and without a feed's
@@ -19,14 +46,9 @@ pub(crate) struct DrillDown {
 
 impl DrillDown {
     pub(crate) fn new(view: &PageView, raw_query: Option<&str>) -> Self {
-        let filters = url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
-            .filter(|(key, _)| {
-                !matches!(
-                    key.as_ref(),
-                    "weeks" | "from" | "to" | "issue_key" | "kind" | "after"
-                )
-            })
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        let filters = page_query(raw_query)
+            .into_iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "weeks" | "from" | "to"))
             .collect();
         let day = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&view.tz).date_naive();
         Self {

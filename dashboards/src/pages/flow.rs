@@ -10,7 +10,7 @@ use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate};
 
 use super::{
-    drill_down::DrillDown,
+    drill_down::{DrillDown, IssueEvents, page_query},
     frame::{FilterForm, Frame},
     render,
     saved_views::SaveViewForm,
@@ -53,8 +53,8 @@ struct FlowPage {
     control: String,
     cumulative: String,
     flow: Flow,
-    /// The events feed of the same range, to which `issue_key=` is added.
-    drill_down: String,
+    /// The events feed of the same range, to which an issue is added.
+    drill_down: IssueEvents,
     groups: Vec<GroupLine>,
     at_risk: usize,
     completed: u64,
@@ -63,7 +63,7 @@ struct FlowPage {
 
 impl FlowPage {
     fn events_of(&self, issue_key: &str) -> String {
-        issue_link(&self.drill_down, issue_key)
+        self.drill_down.of(issue_key)
     }
 
     fn hours(&self, hours: &Option<f64>) -> String {
@@ -94,11 +94,6 @@ impl FlowPage {
     }
 }
 
-fn issue_link(drill_down: &str, issue_key: &str) -> String {
-    let key: String = url::form_urlencoded::byte_serialize(issue_key.as_bytes()).collect();
-    format!("{drill_down}&issue_key={key}")
-}
-
 pub(crate) async fn flow(
     State(state): State<AppState>,
     view: PageView,
@@ -107,20 +102,11 @@ pub(crate) async fn flow(
 ) -> Result<Response, DashboardError> {
     let flow = Flow::load(&state.warehouse, &view).await?;
     let organization = view.member.organization_id.to_string();
-    // The page's own range and filters (never a feed's issue or paging), so a drill-down lists
-    // the same slice of time; `filters` alone carries them to this page over other days: a
-    // week's completions, or what was in progress at a day's end.
-    let kept: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .filter(|(key, _)| key != "issue_key" && key != "after")
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-    let encode = |pairs: &mut dyn Iterator<Item = &(String, String)>| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    };
-    let drill_down = format!("/orgs/{organization}/events?{}", encode(&mut kept.iter()));
+    // The page's own range and filters, so an issue's events are the same slice of time; `links`
+    // carries the filters to this page over other days: a week's completions, or what was in
+    // progress at a day's end.
+    let kept = page_query(raw.as_deref());
+    let drill_down = IssueEvents::new(&organization, &kept);
     let groups = group_lines(&flow, &organization, &kept);
     let links = DrillDown::new(&view, raw.as_deref());
     let range_link =
@@ -184,7 +170,7 @@ pub(crate) async fn flow(
                 x_ms: c.done_ms,
                 y: hours,
                 label: format!("{} ({}), done", c.issue_key, c.issue_type),
-                href: issue_link(&drill_down, &c.issue_key),
+                href: drill_down.of(&c.issue_key),
                 marked: c.outlier,
             })
         })

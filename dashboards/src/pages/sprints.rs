@@ -8,6 +8,7 @@ use axum::response::Response;
 use chrono::DateTime;
 
 use super::{
+    drill_down::{IssueEvents, page_query},
     frame::{FilterForm, Frame},
     render,
 };
@@ -26,8 +27,8 @@ struct SprintsPage {
     filters: FilterForm,
     chart: String,
     view: Sprints,
-    /// The events feed of the same range and filters, to which `issue_key=` is added.
-    drill_down: String,
+    /// The events feed of the page's range and filters, to which an issue is added.
+    drill_down: IssueEvents,
 }
 
 /// One count of a sprint as the page shows it: its text, and the anchor of its issue list.
@@ -38,8 +39,7 @@ struct Cell {
 
 impl SprintsPage {
     fn events_of(&self, issue_key: &str) -> String {
-        let key: String = url::form_urlencoded::byte_serialize(issue_key.as_bytes()).collect();
-        format!("{}&issue_key={key}", self.drill_down)
+        self.drill_down.of(issue_key)
     }
 
     fn local(&self, ms: &Option<i64>) -> String {
@@ -107,15 +107,7 @@ pub(crate) async fn sprints(
 ) -> Result<Response, DashboardError> {
     let sprints = Sprints::load(&state.warehouse, &view).await?;
     let organization = view.member.organization_id.to_string();
-    let kept: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .filter(|(key, _)| key != "issue_key" && key != "after")
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&kept)
-        .finish();
-    let drill_down = format!("/orgs/{organization}/events?{query}");
+    let drill_down = IssueEvents::new(&organization, &page_query(raw.as_deref()));
     let labels: Vec<String> = sprints.sprints.iter().map(|s| s.name.clone()).collect();
     let series = |name: &str, value: fn(&Sprint) -> Option<u64>| Series {
         name: name.to_owned(),

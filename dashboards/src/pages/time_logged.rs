@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::{
+    drill_down::{IssueEvents, page_query},
     frame::{FilterForm, Frame},
     render,
 };
@@ -28,13 +29,14 @@ struct TimeLoggedPage {
     filters: FilterForm,
     chart: String,
     view: TimeLogged,
-    drill_down: String,
+
+    /// The events feed of the page's range and filters, to which an issue is added.
+    drill_down: IssueEvents,
 }
 
 impl TimeLoggedPage {
     fn events_of(&self, issue_key: &str) -> String {
-        let key: String = url::form_urlencoded::byte_serialize(issue_key.as_bytes()).collect();
-        format!("{}&issue_key={key}", self.drill_down)
+        self.drill_down.of(issue_key)
     }
 
     fn hours(&self, seconds: &i64) -> String {
@@ -54,15 +56,7 @@ pub(crate) async fn time_logged(
 ) -> Result<Response, DashboardError> {
     let logged = TimeLogged::load(&state.warehouse, &view).await?;
     let organization = view.member.organization_id.to_string();
-    let kept: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .filter(|(key, _)| key != "issue_key" && key != "after")
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&kept)
-        .finish();
-    let drill_down = format!("/orgs/{organization}/events?{query}");
+    let drill_down = IssueEvents::new(&organization, &page_query(raw.as_deref()));
     let labels: Vec<String> = logged
         .weeks
         .iter()
