@@ -31,18 +31,11 @@ const EVENT_KINDS: &[&str] = &[
     "comment_created",
 ];
 
-/// Whether `kind` names something a count counts (see [`FeedFilters::kind`]).
+/// Whether `kind` names something a count counts (see [`FeedFilters::kind`]): a weekly-rates
+/// kind or a trends kind (`resolved`, `reopened`, `field:<name>`).
 pub fn is_feed_kind(kind: &str) -> bool {
-    const CHANGE_KINDS: &[&str] = &[
-        "issue_resolved",
-        "resolved",
-        "reopened",
-        "transition_new",
-        "transition_indeterminate",
-        "transition_done",
-    ];
-    EVENT_KINDS.contains(&kind)
-        || CHANGE_KINDS.contains(&kind)
+    super::weekly_rates::KINDS.contains(&kind)
+        || ["resolved", "reopened"].contains(&kind)
         || kind
             .strip_prefix("field:")
             .is_some_and(|field| !field.is_empty() && field.len() <= 100)
