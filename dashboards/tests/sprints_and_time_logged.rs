@@ -89,7 +89,7 @@ impl RealPath {
             stack.kafka.brokers.clone(),
             topics,
             built.worker,
-            built.retention,
+            built.maintenance,
             stop.clone(),
         ));
         let target = Target::new(

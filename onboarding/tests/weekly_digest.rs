@@ -77,7 +77,7 @@ impl Path {
             stack.kafka.brokers.clone(),
             topics,
             built.worker,
-            built.retention,
+            built.maintenance,
             stop.clone(),
         ));
         Self {

@@ -38,6 +38,15 @@ pub struct Config {
     pub batch: BatchConfig,
     #[command(flatten)]
     pub retention: RetentionConfig,
+    /// How often the sealing job counts the rollup's quiet hours (`warehouse::sealing`): until
+    /// an hour is sealed, views merge its sets of delivery ids, which is exact but slower.
+    #[arg(
+        long = "seal-interval-secs",
+        env = "SEAL_INTERVAL_SECS",
+        default_value = "15",
+        value_parser = parse::secs
+    )]
+    pub seal_interval: Duration,
 }
 
 #[derive(clap::Args)]
@@ -137,7 +146,8 @@ impl Config {
         self.topics.validate()?;
         check::at_least_one("KAFKA_SESSION_TIMEOUT_MS", self.consumer.session_timeout_ms)?;
         self.batch.validate()?;
-        check::not_zero("RETENTION_INTERVAL_SECS", self.retention.interval)
+        check::not_zero("RETENTION_INTERVAL_SECS", self.retention.interval)?;
+        check::not_zero("SEAL_INTERVAL_SECS", self.seal_interval)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod lag;
 pub mod metrics;
 pub mod normalize;
 pub mod retention;
+pub mod sealing;
 mod warehouse_sink;
 mod worker;
 pub mod worker_health;
@@ -38,7 +39,7 @@ pub(crate) struct Abandoned;
 pub struct Pipeline {
     pub app: Application,
     pub worker: Worker,
-    pub retention: retention::Retention,
+    pub maintenance: Maintenance,
     /// Red in readiness once the worker has died.
     health: worker_health::WorkerHealth,
     clickhouse: clickhouse::Client,
@@ -63,6 +64,8 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     let worker = Worker::new(&config, metrics, lag::LagReporter::register(&registry)?)?;
     let retention =
         retention::Retention::new(config.clickhouse.client(), config.retention, &registry)?;
+    let sealing =
+        sealing::Sealing::new(config.clickhouse.client(), config.seal_interval, &registry)?;
     let routes = ServiceRouter {
         registry,
         readiness,
@@ -71,7 +74,7 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     Ok(Pipeline {
         app: Application::bind(&config.server, routes).await?,
         worker,
-        retention,
+        maintenance: Maintenance { retention, sealing },
         health,
         clickhouse: config.clickhouse.client(),
         brokers: config.kafka.brokers.clone(),
@@ -79,15 +82,27 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     })
 }
 
+/// The jobs every pipeline instance runs beside consuming, once the warehouse is migrated.
+pub struct Maintenance {
+    pub retention: retention::Retention,
+    pub sealing: sealing::Sealing,
+}
+
+impl Maintenance {
+    async fn run(self, stop: CancellationToken) {
+        tokio::join!(self.retention.run(stop.clone()), self.sealing.run(stop));
+    }
+}
+
 impl Pipeline {
     /// Migrates the warehouse and creates the topics (retrying while ClickHouse or the broker is
-    /// away), then consumes until `stop`, with the retention job beside it.
+    /// away), then consumes until `stop`, with the maintenance jobs beside it.
     pub async fn consume(
         clickhouse: clickhouse::Client,
         brokers: String,
         topics: TopicsConfig,
         worker: Worker,
-        retention: retention::Retention,
+        maintenance: Maintenance,
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
         const PREPARE: RetryPolicy =
@@ -107,12 +122,12 @@ impl Pipeline {
         if prepared.is_none() {
             return Ok(());
         }
-        // The job drops partitions of the tables the migration made, so it starts after it.
-        let retention_stop = stop.child_token();
-        let retention = tokio::spawn(retention.run(retention_stop.clone()));
+        // The jobs work on the tables the migration made, so they start after it.
+        let maintenance_stop = stop.child_token();
+        let maintenance = tokio::spawn(maintenance.run(maintenance_stop.clone()));
         let consumed = worker.run(stop).await;
-        retention_stop.cancel();
-        retention.await?;
+        maintenance_stop.cancel();
+        maintenance.await?;
         consumed
     }
 
@@ -135,7 +150,7 @@ impl Pipeline {
                     self.brokers,
                     self.topics,
                     self.worker,
-                    self.retention,
+                    self.maintenance,
                     stop.clone(),
                 ),
             );

@@ -1,6 +1,6 @@
 //! The pipeline's metrics: what was consumed, inserted and dead-lettered, how big and slow the
 //! inserts are, how long an event took from ingress to ClickHouse, the flow facts' refreshes,
-//! the consumer's lag and the retention job's drops. Every name the pipeline exports is here.
+//! the consumer's lag, the retention job's drops and the sealing job's hours. Every name the pipeline exports is here.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
@@ -17,6 +17,9 @@ pub const END_TO_END_DELAY_SECONDS: &str = "pipeline_end_to_end_delay_seconds";
 pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
 /// Registered by the retention job (`retention.rs`).
 pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_dropped_total";
+/// Registered by the sealing job (`sealing.rs`).
+pub const SEALED_HOURS_TOTAL: &str = "pipeline_sealed_hours_total";
+pub const SEAL_FAILURES_TOTAL: &str = "pipeline_seal_failures_total";
 
 /// Batches range from a handful of rows (quiet hours) to BATCH_MAX_ROWS.
 const BATCH_ROW_BUCKETS: &[f64] = &[

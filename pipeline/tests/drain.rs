@@ -90,7 +90,7 @@ impl Setup {
             self.stack.kafka.brokers.clone(),
             topics,
             built.worker,
-            built.retention,
+            built.maintenance,
             stop.clone(),
         ));
         (stop, task, TestApp::spawn(built.app))

@@ -77,7 +77,7 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
         stack.kafka.brokers.clone(),
         topics,
         built.worker,
-        built.retention,
+        built.maintenance,
         stop.clone(),
     ));
     let _pipeline = TestApp::spawn(built.app);

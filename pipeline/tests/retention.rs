@@ -150,6 +150,13 @@ async fn months_older_than_the_retention_leave_every_table_and_recent_ones_stay(
         insert.write(event).await.unwrap();
     }
     insert.end().await.unwrap();
+    // Both months' hours sealed, as the sealing job does once they are quiet (a second here).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let mut cursor = warehouse::sealing::SealCursor::default();
+    let pass = warehouse::sealing::seal_quiet_hours(&client, &mut cursor, 10, 1)
+        .await
+        .unwrap();
+    assert_eq!(pass.sealed, 2, "an hour of each month");
     for table in PARTITIONED_TABLES {
         assert_eq!(
             months_of(&client, table).await,

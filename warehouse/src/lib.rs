@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod queries;
 pub mod retention;
 pub mod rows;
+pub mod sealing;
 
 pub use erase::erase_installations;
 pub use migrate::{MigrateError, migrate};

@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sprints_worklogs",
         sql: include_str!("../migrations/0009_sprints_worklogs.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sealed_hours",
+        sql: include_str!("../migrations/0010_sealed_hours.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    hour_split::{HourSplit, ROLLUP_COUNTS},
+    hour_split::{HourSplit, rollup_counts},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -132,7 +132,7 @@ async fn counts(
     let sql = format!(
         "SELECT week, kind, toUInt64(sum(n)) AS n
          FROM (
-             {ROLLUP_COUNTS}
+             {rollup}
              UNION ALL
              SELECT toUInt16(toMonday(toDateTime(intDiv(occurred_at_ms, 1000)), ?)) AS week, kind,
                     toUInt64(uniqExact(installation_id, delivery_id, item)) AS n
@@ -150,7 +150,8 @@ async fn counts(
              WHERE kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
              GROUP BY week, kind
          )
-         GROUP BY week, kind"
+         GROUP BY week, kind",
+        rollup = rollup_counts(),
     );
     let query = split.bind_rollup(client.query(&sql), scope, &kinds);
     let mut query = query.bind(&scope.time_zone);
