@@ -1,5 +1,5 @@
 //! CSV answers: a header row and records, quoted by the `csv` crate, sent as a download, either
-//! whole (a page of the API) or streamed from a ClickHouse cursor (an export of any size). The
+//! whole (a page of the API) or streamed from the warehouse (an export of any size). The
 //! rows are the view-models' own (`views/`), so a CSV says what the JSON says. Jira's text
 //! (status, issue type, priority and event names) is anyone's to choose, so a cell a spreadsheet
 //! would run as a formula is written as text (OWASP's CSV injection advice).
@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use clickhouse::{RowOwned, RowRead, query::RowCursor};
 use futures::{StreamExt, stream};
 
 use crate::error::DashboardError;
@@ -39,25 +38,41 @@ pub(crate) fn csv_response<R: CsvRow>(
     Ok(as_download(filename, body.into_response()))
 }
 
-/// Streams every row of `cursor` as CSV. The first chunk is read before answering, so a
+/// Where a streamed download's rows come from, one at a time (a warehouse export).
+pub(crate) trait RowSource: Send + 'static {
+    type Row;
+    fn next_row(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Self::Row>, DashboardError>> + Send;
+}
+
+impl RowSource for warehouse::queries::EventExport {
+    type Row = warehouse::EventRow;
+
+    async fn next_row(&mut self) -> Result<Option<Self::Row>, DashboardError> {
+        Ok(self.next().await?)
+    }
+}
+
+/// Streams every row of `source` as CSV. The first chunk is read before answering, so a
 /// warehouse that cannot run the query gets the usual error page; a failure after that breaks the
 /// connection off (logged), so the client sees an incomplete download, never a short file that
 /// looks whole.
-pub(crate) async fn csv_stream_response<T, R>(
+pub(crate) async fn csv_stream_response<S, R>(
     filename: &'static str,
-    mut cursor: RowCursor<T>,
-    to_row: fn(&T) -> R,
+    mut source: S,
+    to_row: fn(&S::Row) -> R,
 ) -> Result<Response, DashboardError>
 where
-    T: RowOwned + RowRead + Send + 'static,
+    S: RowSource,
     R: CsvRow + 'static,
 {
-    let first = next_chunk(&mut cursor, true, to_row)
+    let first = next_chunk(&mut source, true, to_row)
         .await?
         .unwrap_or_default();
-    let rest = stream::try_unfold(cursor, move |mut cursor| async move {
-        match next_chunk(&mut cursor, false, to_row).await {
-            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, cursor))),
+    let rest = stream::try_unfold(source, move |mut source| async move {
+        match next_chunk(&mut source, false, to_row).await {
+            Ok(chunk) => Ok(chunk.map(|chunk| (chunk, source))),
             Err(err) => {
                 tracing::error!(filename, error = %err, "a CSV download broke off");
                 Err(std::io::Error::other(err.to_string()))
@@ -70,13 +85,13 @@ where
 
 /// Up to [`ROWS_PER_CHUNK`] rows as CSV (after the header, for the first chunk); `None` once the
 /// cursor is done and there is nothing to send.
-async fn next_chunk<T, R>(
-    cursor: &mut RowCursor<T>,
+async fn next_chunk<S, R>(
+    source: &mut S,
     with_header: bool,
-    to_row: fn(&T) -> R,
+    to_row: fn(&S::Row) -> R,
 ) -> Result<Option<Vec<u8>>, DashboardError>
 where
-    T: RowOwned + RowRead,
+    S: RowSource,
     R: CsvRow,
 {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -85,7 +100,7 @@ where
         writer.write_record(R::header())?;
     }
     for _ in 0..ROWS_PER_CHUNK {
-        let Some(row) = cursor.next().await? else {
+        let Some(row) = source.next_row().await? else {
             break;
         };
         writer.write_record(to_row(&row).record().into_iter().map(inert))?;

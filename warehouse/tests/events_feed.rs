@@ -209,10 +209,20 @@ async fn each_weekly_and_trend_count_drills_down_to_its_deliveries() {
         };
         let mut rows = export(&client, &week, &filters).unwrap();
         let mut listed = 0u64;
+        // Read a day at a time: still newest first across the days, each delivery once.
+        let mut previous: Option<(i64, String)> = None;
         while let Some(row) = rows.next().await.unwrap() {
             if kind.starts_with("issue_") && kind != "issue_resolved" {
                 assert_eq!(row.event_type, kind, "an event kind lists only its events");
             }
+            let this = (row.occurred_at_ms, row.delivery_id.clone());
+            if let Some(previous) = &previous {
+                assert!(
+                    *previous > this,
+                    "newest first, once: {previous:?} then {this:?}"
+                );
+            }
+            previous = Some(this);
             listed += 1;
         }
         assert_eq!(listed, n, "the week of {monday}, {kind}");

@@ -13,7 +13,8 @@ pub mod weekly_rates;
 
 pub use activity::last_event_received;
 pub use events::{
-    Cursor, EventDetail, FeedFilters, FeedPage, event, event_at, export, feed, is_feed_kind,
+    Cursor, EventDetail, EventExport, FeedFilters, FeedPage, event, event_at, export, feed,
+    is_feed_kind,
 };
 pub use flow::{Flow, flow, flow_as_of};
 pub use scope::{Filters, QueryError, Scope};
