@@ -15,6 +15,7 @@ pub const PARTITIONED_TABLES: &[&str] = &[
     "activity_hours_touched",
     "activity_hourly_sealed",
     "activity_hour_seals",
+    "resolution_times_sealed",
     "resolutions",
     "issue_creations",
     "first_events",

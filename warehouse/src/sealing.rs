@@ -112,7 +112,8 @@ pub async fn seal_quiet_hours(
     })
 }
 
-/// Counts `hours` of one installation as of `sealed_at`, then records the seal.
+/// Counts `hours` of one installation as of `sealed_at` (the rollup's sets and the resolutions'
+/// times), then records the seal: a seal that is visible has all of its rows visible.
 async fn seal(
     client: &Client,
     installation: &str,
@@ -138,6 +139,50 @@ async fn seal(
         .bind(first)
         .bind(last)
         .bind(hours)
+        .execute()
+        .await?;
+    // Each resolution once (a copy shares its key), with its issue's earliest creation when
+    // one is stored; grouped by hour, project and type as the views filter them.
+    client
+        .query(
+            "INSERT INTO resolution_times_sealed
+             SELECT installation_id, hour, project_key, issue_type,
+                    groupArrayIf(resolved_ms - created_ms, seen = 1 AND resolved_ms >= created_ms),
+                    groupArrayIf(issue_id, seen = 0),
+                    groupArrayIf(resolved_ms, seen = 0),
+                    toDateTime(?)
+             FROM (
+                 SELECT installation_id, toStartOfHour(occurred_at) AS hour, project_key,
+                        issue_type, issue_id, any(occurred_at_ms) AS resolved_ms
+                 FROM resolutions
+                 WHERE installation_id = ?
+                   AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(? + 3600)
+                   AND has(CAST(? AS Array(UInt32)), toUInt32(toStartOfHour(occurred_at)))
+                 GROUP BY installation_id, hour, delivery_id, item_index, project_key,
+                          issue_type, issue_id
+             )
+             ANY LEFT JOIN (
+                 SELECT installation_id, issue_id, min(created_ms) AS created_ms,
+                        toUInt8(1) AS seen
+                 FROM issue_creations
+                 WHERE installation_id = ?
+                   AND issue_id IN (
+                       SELECT issue_id FROM resolutions
+                       WHERE installation_id = ?
+                         AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(? + 3600))
+                 GROUP BY installation_id, issue_id
+             ) USING (installation_id, issue_id)
+             GROUP BY installation_id, hour, project_key, issue_type",
+        )
+        .bind(sealed_at)
+        .bind(installation)
+        .bind(first)
+        .bind(last)
+        .bind(hours)
+        .bind(installation)
+        .bind(installation)
+        .bind(first)
+        .bind(last)
         .execute()
         .await?;
     client

@@ -1,7 +1,8 @@
 //! Sealed hours against the real ClickHouse: the weekly-rates and trends views give the same
 //! numbers whether an hour is read from its sets of delivery ids or from its seal, a delivery
 //! that arrives after its hour was sealed (and its copy) counts at once, and the views really
-//! read the seals. The sets' numbers are checked against an independent count in
+//! read the seals, including a resolution whose issue's creation arrives after its hour was
+//! sealed. The sets' numbers are checked against an independent count in
 //! `weekly_rates.rs` and `trends.rs`; here each sealed number is compared with them.
 
 mod support;
@@ -63,6 +64,37 @@ async fn seal_all(client: &clickhouse::Client) -> u64 {
     }
 }
 
+/// The generated stream with one creation per issue, as Jira sends it: each event belongs to
+/// the issue its installation created last before it (the generator gives every event one
+/// issue), or to an issue created before the connection. A sealed resolution keeps its issue's
+/// creation time, which only a second, earlier creation of the same issue could change.
+fn one_creation_per_issue(generated: &Generated) -> Generated {
+    let mut events = generated.events.clone();
+    events.sort_by_key(|e| e.occurred_at_ms);
+    let mut latest: std::collections::HashMap<contracts::InstallationId, String> =
+        std::collections::HashMap::new();
+    let mut issue_of = std::collections::HashMap::new();
+    for event in &mut events {
+        if event.event_type == "issue_created" {
+            latest.insert(event.installation_id, event.delivery_id.clone());
+        }
+        event.issue_id = latest
+            .get(&event.installation_id)
+            .cloned()
+            .unwrap_or_else(|| "before-the-connection".to_owned());
+        issue_of.insert(event.delivery_id.clone(), event.issue_id.clone());
+    }
+    let changes = generated
+        .changes
+        .iter()
+        .map(|change| warehouse::FieldChangeRow {
+            issue_id: issue_of[&change.delivery_id].clone(),
+            ..change.clone()
+        })
+        .collect();
+    Generated { events, changes }
+}
+
 /// Every fifth delivery (with its field changes) held back, to arrive late.
 fn split(generated: &Generated) -> (Generated, Generated) {
     let late: Vec<&str> = generated
@@ -95,7 +127,8 @@ async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour()
     let client = stack.fresh_clickhouse().await.client();
     warehouse::migrate(&client).await.unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
-    let generated = generate(start, &["inst-a", "inst-b", "inst-other-org"]);
+    let generated =
+        one_creation_per_issue(&generate(start, &["inst-a", "inst-b", "inst-other-org"]));
     let (early, late) = split(&generated);
     let scopes = scopes(start);
 

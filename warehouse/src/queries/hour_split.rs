@@ -14,17 +14,34 @@ use super::scope::{QueryError, Scope};
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// The rollup's rows of a view: the scope's installations, the given kinds, whole hours inside
-/// one viewer's week, the project and issue-type filters.
-const ROLLUP_ROWS: &str = "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-      AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
-      AND hour >= toDateTime(?) AND hour < toDateTime(?)
-      AND toMonday(hour, ?) = toMonday(hour + 3599, ?)
-      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
+/// `hour` (an expression for a whole UTC hour) is one the sealed and rollup tables answer for:
+/// inside the range's whole hours and inside one viewer's week. Bind with
+/// [`HourSplit::bind_whole_hours`].
+pub(crate) fn whole_hours(hour: &str) -> String {
+    format!(
+        "({hour} >= toDateTime(?) AND {hour} < toDateTime(?)
+          AND toMonday({hour}, ?) = toMonday({hour} + 3599, ?))"
+    )
+}
+
+/// The project and issue-type filters, on a table grouped by them.
+pub(crate) const PROJECT_AND_TYPE: &str =
+    "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
       AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
 
+/// The rollup's rows of a view: the scope's installations, the given kinds, whole hours inside
+/// one viewer's week, the project and issue-type filters.
+fn rollup_rows() -> String {
+    format!(
+        "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+         AND kind IN (SELECT arrayJoin(CAST(? AS Array(String))))
+         AND {whole} AND {PROJECT_AND_TYPE}",
+        whole = whole_hours("hour")
+    )
+}
+
 /// The hours of the range whose seal is newer than their last touch (`crate::sealing`), as
-/// `(installation_id, hour)`.
+/// `(installation_id, hour)`. Bind with [`HourSplit::bind_sealed_hours`].
 const SEALED_HOURS: &str = "(
     SELECT installation_id, hour
     FROM (
@@ -43,7 +60,7 @@ const SEALED_HOURS: &str = "(
     ) USING (installation_id, hour)
     WHERE sealed > touched)";
 
-/// Distinct deliveries per viewer's week and kind from the rollup (see [`ROLLUP_ROWS`]):
+/// Distinct deliveries per viewer's week and kind from the rollup (see [`rollup_rows`]):
 /// columns `week` (days since the epoch), `kind`, `n`. Sealed hours add their counts (the
 /// newest version of each, which for a sealed hour is its count); the others merge their sets
 /// of delivery ids, read (PREWHERE) only for them: ClickHouse 18.16 does not move the `NOT IN`
@@ -51,15 +68,16 @@ const SEALED_HOURS: &str = "(
 /// Two SELECTs joined by UNION ALL, to place in a caller's UNION ALL. Bind with
 /// [`HourSplit::bind_rollup`].
 pub(crate) fn rollup_counts() -> String {
+    let rollup_rows = rollup_rows();
     format!(
         "SELECT toUInt16(toMonday(hour, ?)) AS week, kind, argMax(deliveries, sealed_at) AS n
          FROM activity_hourly_sealed
-         WHERE {ROLLUP_ROWS} AND (installation_id, hour) IN {SEALED_HOURS}
+         WHERE {rollup_rows} AND (installation_id, hour) IN {SEALED_HOURS}
          GROUP BY installation_id, kind, hour, project_key, issue_type
          UNION ALL
          SELECT toUInt16(toMonday(hour, ?)) AS week, kind, toUInt64(uniqExactMerge(deliveries)) AS n
          FROM activity_hourly
-         PREWHERE {ROLLUP_ROWS} AND (installation_id, hour) NOT IN {SEALED_HOURS}
+         PREWHERE {rollup_rows} AND (installation_id, hour) NOT IN {SEALED_HOURS}
          GROUP BY week, kind"
     )
 }
@@ -111,6 +129,77 @@ impl HourSplit {
         Ok(Self::from_parts(
             from_ms, to_ms, first_hour, end_hour, &cut.hours,
         ))
+    }
+
+    /// The whole hours of the scope's range (inside one viewer's week, as the rollup is read)
+    /// that every installation of the scope which reached them has sealed since (see
+    /// `crate::sealing`), sorted, in seconds; and a split that reads everything else raw. For a
+    /// view whose sealed numbers have no sets beside them to fall back on: it adds the listed
+    /// hours from its sealed table and reads the rest, the few hours sealing has not reached,
+    /// from the raw rows. Any filter beyond project and type lists no hour.
+    pub(crate) async fn sealed(
+        client: &Client,
+        scope: &Scope,
+    ) -> Result<(Vec<u32>, Self), QueryError> {
+        let split = Self::of(client, scope).await?;
+        if split.first_hour >= split.end_hour {
+            return Ok((Vec::new(), split));
+        }
+        let sql = format!(
+            "SELECT toUInt32(hour) AS sealed_hour
+             FROM (
+                 SELECT installation_id, hour, max(touched_at) AS touched
+                 FROM activity_hours_touched
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                   AND {whole}
+                 GROUP BY installation_id, hour
+             )
+             ANY LEFT JOIN (
+                 SELECT installation_id, hour, max(sealed_at) AS sealed
+                 FROM activity_hour_seals
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                   AND hour >= toDateTime(?) AND hour < toDateTime(?)
+                 GROUP BY installation_id, hour
+             ) USING (installation_id, hour)
+             GROUP BY hour
+             HAVING min(sealed > touched) = 1
+             ORDER BY hour",
+            whole = whole_hours("hour"),
+        );
+        let query = split.bind_whole_hours(client.query(&sql).bind(&scope.installations), scope);
+        let hours: Vec<u32> = query
+            .bind(&scope.installations)
+            .bind(split.first_hour)
+            .bind(split.end_hour)
+            .fetch_all()
+            .await?;
+        let raw = Self::all_but(
+            scope.from.timestamp_millis(),
+            scope.to.timestamp_millis(),
+            &hours,
+        );
+        Ok((hours, raw))
+    }
+
+    /// Reads `[from_ms, to_ms)` raw except `hours` (sorted, seconds, inside the range).
+    fn all_but(from_ms: i64, to_ms: i64, hours: &[u32]) -> Self {
+        let mut raw_spans = Vec::new();
+        let mut unread = from_ms;
+        for hour in hours {
+            let start = i64::from(*hour) * 1000;
+            if start > unread {
+                raw_spans.push((unread, start));
+            }
+            unread = unread.max(start + HOUR_MS);
+        }
+        if unread < to_ms {
+            raw_spans.push((unread, to_ms));
+        }
+        Self {
+            first_hour: 0,
+            end_hour: 0,
+            raw_spans,
+        }
     }
 
     fn raw_only(from_ms: i64, to_ms: i64) -> Self {
@@ -169,19 +258,20 @@ impl HourSplit {
     }
 
     fn bind_rollup_rows(&self, query: Query, scope: &Scope, kinds: &[String]) -> Query {
+        let query = query.bind(&scope.installations).bind(kinds);
+        bind_project_and_type(self.bind_whole_hours(query, scope), scope)
+    }
+
+    /// Binds one [`whole_hours`].
+    pub(crate) fn bind_whole_hours(&self, query: Query, scope: &Scope) -> Query {
         query
-            .bind(&scope.installations)
-            .bind(kinds)
             .bind(self.first_hour)
             .bind(self.end_hour)
             .bind(&scope.time_zone)
             .bind(&scope.time_zone)
-            .bind(&scope.filters.projects)
-            .bind(&scope.filters.projects)
-            .bind(&scope.filters.issue_types)
-            .bind(&scope.filters.issue_types)
     }
 
+    /// Binds one [`SEALED_HOURS`].
     fn bind_sealed_hours(&self, mut query: Query, scope: &Scope) -> Query {
         for _ in 0..2 {
             query = query
@@ -191,6 +281,15 @@ impl HourSplit {
         }
         query
     }
+}
+
+/// Binds one [`PROJECT_AND_TYPE`].
+pub(crate) fn bind_project_and_type(query: Query, scope: &Scope) -> Query {
+    query
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.projects)
+        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types)
 }
 
 #[cfg(test)]
@@ -232,6 +331,21 @@ mod tests {
                 (first * 3600, end * 3600)
             );
         }
+        let sealed = HourSplit::all_but(
+            10 * HOUR_MS - 5,
+            20 * HOUR_MS,
+            &[10 * 3600, 11 * 3600, 15 * 3600],
+        );
+        assert_eq!(
+            sealed.raw_spans,
+            vec![
+                (10 * HOUR_MS - 5, 10 * HOUR_MS),
+                (12 * HOUR_MS, 15 * HOUR_MS),
+                (16 * HOUR_MS, 20 * HOUR_MS)
+            ],
+            "everything but the sealed hours, adjacent ones together"
+        );
+        assert!(sealed.first_hour >= sealed.end_hour, "no rollup hours");
         let short = HourSplit::raw_only(5, 9);
         assert_eq!(short.raw_spans, vec![(5, 9)]);
         assert!(

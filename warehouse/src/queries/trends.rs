@@ -2,8 +2,9 @@
 //! backlog at each week's end, the median time from creation to resolution of the issues
 //! resolved that week, and how often chosen fields changed. All counts are of distinct
 //! deliveries (or changelog items), so duplicates change nothing. Counts come from the
-//! `activity_hourly` rollup for whole hours and from the raw tables for the rest (`hour_split`);
-//! the median from the narrow `resolutions` and `issue_creations` tables.
+//! `activity_hourly` rollup (sealed or not) for whole hours and from the raw tables for the rest
+//! (`hour_split`); the median from sealed hours' resolution times and, for the rest, the narrow
+//! `resolutions` and `issue_creations` tables.
 //!
 //! We never backfill: the backlog counts issues created since the workspace was connected
 //! (created − resolved + reopened, cumulative from the first event), and the time to
@@ -12,12 +13,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use clickhouse::{Client, Row};
+use clickhouse::{Client, Row, query::Query};
 use serde::Deserialize;
 
 use super::{
     calendar::{epoch_day, week_starts},
-    hour_split::{HourSplit, rollup_counts},
+    hour_split::{HourSplit, PROJECT_AND_TYPE, bind_project_and_type, rollup_counts},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
 
@@ -164,40 +165,92 @@ async fn counts(
     Ok(query.bind(&kinds).fetch_all::<WeekCount>().await?)
 }
 
-/// Resolution time: each resolution in range joined with its issue's earliest creation, both
-/// from their narrow tables. The resolutions (the fewer rows) are the join's table and the
-/// tenant's creations stream past it; copies of a resolution are grouped away by its key. Both
-/// keys are joined and grouped as 128-bit hashes of their strings (as `uniqExact` counts
-/// strings): a tenant of 10 million events joins a million creations, and hashing the strings
-/// once halves the time that joining and grouping by them took.
+/// Resolution time: the time from each resolution's issue's earliest creation to the
+/// resolution. Sealed hours give theirs ready (`resolution_times_sealed`, see
+/// `crate::sealing`), looking up again only the creations that were not stored when the hour
+/// was sealed; the rest of the range (the hours sealing has not reached, the range's partial
+/// ends) joins its resolutions with their issues' creations, both from their narrow tables.
+/// There the resolutions are the join's table and only their issues' creations are read;
+/// copies of a resolution are grouped away by its key, and both keys are joined and grouped as
+/// 128-bit hashes of their strings (as `uniqExact` counts strings).
 async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, QueryError> {
+    let (sealed_hours, split) = HourSplit::sealed(client, scope).await?;
+    let sealed = format!(
+        "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+         AND has(CAST(? AS Array(UInt32)), toUInt32(hour)) AND {PROJECT_AND_TYPE}"
+    );
+    let live = format!("{SCOPE_FILTER} AND {raw}", raw = split.raw_filter());
     let sql = format!(
-        "SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
-                toUInt64(count()) AS resolved_with_creation,
-                toFloat64(quantileExact(0.5)(resolved_ms - created_ms)) AS median_ms
+        "SELECT week, toUInt64(count()) AS resolved_with_creation,
+                toFloat64(quantileExact(0.5)(duration_ms)) AS median_ms
          FROM (
-             SELECT any(resolved_ms) AS resolved_ms, min(created_ms) AS created_ms
+             SELECT toUInt16(toMonday(hour, ?)) AS week, arrayJoin(durations) AS duration_ms
              FROM (
-                 SELECT {ISSUE_KEY} AS issue, created_ms
-                 FROM issue_creations
-                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                 SELECT hour, argMax(durations_ms, sealed_at) AS durations
+                 FROM resolution_times_sealed
+                 WHERE {sealed}
+                 GROUP BY installation_id, hour, project_key, issue_type
+             )
+             UNION ALL
+             SELECT toUInt16(toMonday(hour, ?)) AS week, resolved_ms - created_ms AS duration_ms
+             FROM (
+                 SELECT installation_id, hour, issue_id, resolved_ms
+                 FROM (
+                     SELECT installation_id, hour, argMax(unseen_issue_ids, sealed_at) AS ids,
+                            argMax(unseen_resolved_ms, sealed_at) AS times
+                     FROM resolution_times_sealed
+                     WHERE {sealed}
+                     GROUP BY installation_id, hour, project_key, issue_type
+                 )
+                 ARRAY JOIN ids AS issue_id, times AS resolved_ms
              )
              ALL INNER JOIN (
-                 SELECT {ISSUE_KEY} AS issue,
-                        sipHash128(concat(installation_id, '\\0', delivery_id, '\\0',
-                                          toString(item_index))) AS resolution,
-                        occurred_at_ms AS resolved_ms
-                 FROM resolutions
-                 WHERE {SCOPE_FILTER}
-             ) USING (issue)
-             GROUP BY resolution
+                 SELECT installation_id, issue_id, min(created_ms) AS created_ms
+                 FROM issue_creations
+                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                   AND issue_id IN (
+                       SELECT arrayJoin(ids) FROM (
+                           SELECT argMax(unseen_issue_ids, sealed_at) AS ids
+                           FROM resolution_times_sealed
+                           WHERE {sealed}
+                           GROUP BY installation_id, hour, project_key, issue_type))
+                 GROUP BY installation_id, issue_id
+             ) USING (installation_id, issue_id)
+             WHERE resolved_ms >= created_ms
+             UNION ALL
+             SELECT toUInt16(toMonday(toDateTime(intDiv(resolved_ms, 1000)), ?)) AS week,
+                    resolved_ms - created_ms AS duration_ms
+             FROM (
+                 SELECT any(resolved_ms) AS resolved_ms, min(created_ms) AS created_ms
+                 FROM (
+                     SELECT {ISSUE_KEY} AS issue, created_ms
+                     FROM issue_creations
+                     WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+                       AND issue_id IN (SELECT issue_id FROM resolutions WHERE {live})
+                 )
+                 ALL INNER JOIN (
+                     SELECT {ISSUE_KEY} AS issue,
+                            sipHash128(concat(installation_id, '\\0', delivery_id, '\\0',
+                                              toString(item_index))) AS resolution,
+                            occurred_at_ms AS resolved_ms
+                     FROM resolutions
+                     WHERE {live}
+                 ) USING (issue)
+                 GROUP BY resolution
+             )
+             WHERE resolved_ms >= created_ms
          )
-         WHERE resolved_ms >= created_ms
          GROUP BY week"
     );
-    let query = client
-        .query(&sql)
-        .bind(&scope.time_zone)
-        .bind(&scope.installations);
-    Ok(bind_scope(query, scope).fetch_all::<WeekMedian>().await?)
+    let bind_sealed = |query: Query| {
+        let query = query.bind(&scope.installations).bind(&sealed_hours);
+        bind_project_and_type(query, scope)
+    };
+    let bind_live = |query: Query| split.bind_raw(bind_scope(query, scope));
+    let query = bind_sealed(client.query(&sql).bind(&scope.time_zone));
+    let query = bind_sealed(query.bind(&scope.time_zone));
+    let query = bind_sealed(query.bind(&scope.installations));
+    let query = query.bind(&scope.time_zone).bind(&scope.installations);
+    let query = bind_live(bind_live(query));
+    Ok(query.fetch_all::<WeekMedian>().await?)
 }
