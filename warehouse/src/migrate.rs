@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sealed_hours",
         sql: include_str!("../migrations/0010_sealed_hours.sql"),
     },
+    Migration {
+        version: 11,
+        name: "last_received",
+        sql: include_str!("../migrations/0011_last_received.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history
