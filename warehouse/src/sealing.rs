@@ -22,6 +22,14 @@ pub const QUIET_SECS: u32 = 60;
 /// bounded (a 10-million-event tenant's hours hold about 2,300 ids each).
 const HOURS_PER_STATEMENT: usize = 500;
 
+/// `hour` (an expression for a whole UTC hour) is one of a bound list of hours
+/// (`Array(UInt32)`, seconds). A set, not `has()` of the array: `has` compares each row with
+/// every hour of the list (70 ms for 17,000 rows and 2,000 hours), a set looks it up, and the
+/// primary key can prune by it where `hour` is a key column.
+pub(crate) fn one_of_hours(hour: &str) -> String {
+    format!("{hour} IN (SELECT toDateTime(arrayJoin(CAST(? AS Array(UInt32)))))")
+}
+
 /// Where the next pass looks: touches at or after `since` (seconds since the epoch, ClickHouse's
 /// clock). Zero, the start, looks at every hour ever touched.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,15 +133,16 @@ async fn seal(
         hours.iter().max().copied().unwrap_or(0),
     );
     client
-        .query(
+        .query(&format!(
             "INSERT INTO activity_hourly_sealed
              SELECT installation_id, kind, hour, project_key, issue_type,
                     toUInt64(uniqExactMerge(deliveries)), toDateTime(?)
              FROM activity_hourly
              WHERE installation_id = ? AND hour >= toDateTime(?) AND hour <= toDateTime(?)
-               AND has(CAST(? AS Array(UInt32)), toUInt32(hour))
+               AND {hours}
              GROUP BY installation_id, kind, hour, project_key, issue_type",
-        )
+            hours = one_of_hours("hour")
+        ))
         .bind(sealed_at)
         .bind(installation)
         .bind(first)
@@ -144,7 +153,7 @@ async fn seal(
     // Each resolution once (a copy shares its key), with its issue's earliest creation when
     // one is stored; grouped by hour, project and type as the views filter them.
     client
-        .query(
+        .query(&format!(
             "INSERT INTO resolution_times_sealed
              SELECT installation_id, hour, project_key, issue_type,
                     groupArrayIf(resolved_ms - created_ms, seen = 1 AND resolved_ms >= created_ms),
@@ -157,7 +166,7 @@ async fn seal(
                  FROM resolutions
                  WHERE installation_id = ?
                    AND occurred_at >= toDateTime(?) AND occurred_at < toDateTime(? + 3600)
-                   AND has(CAST(? AS Array(UInt32)), toUInt32(toStartOfHour(occurred_at)))
+                   AND {hours}
                  GROUP BY installation_id, hour, delivery_id, item_index, project_key,
                           issue_type, issue_id
              )
@@ -173,7 +182,8 @@ async fn seal(
                  GROUP BY installation_id, issue_id
              ) USING (installation_id, issue_id)
              GROUP BY installation_id, hour, project_key, issue_type",
-        )
+            hours = one_of_hours("toStartOfHour(occurred_at)")
+        ))
         .bind(sealed_at)
         .bind(installation)
         .bind(first)

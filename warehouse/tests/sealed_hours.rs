@@ -126,6 +126,15 @@ async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour()
     let stack = Stack::from_env();
     let client = stack.fresh_clickhouse().await.client();
     warehouse::migrate(&client).await.unwrap();
+    // Background merges would fold an hour's older seals away before a view reads them; the
+    // views must pick the newest themselves.
+    for table in ["activity_hourly_sealed", "resolution_times_sealed"] {
+        client
+            .query(&format!("SYSTEM STOP MERGES {table}"))
+            .execute()
+            .await
+            .unwrap();
+    }
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated =
         one_creation_per_issue(&generate(start, &["inst-a", "inst-b", "inst-other-org"]));
@@ -183,6 +192,20 @@ async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour()
     assert!(
         seal_all(&client).await > 0,
         "the touched hours are sealed again"
+    );
+    let resealed: u64 = client
+        .query(
+            "SELECT count() FROM (
+                 SELECT count() AS seals FROM resolution_times_sealed
+                 GROUP BY installation_id, hour, project_key, issue_type
+                 HAVING seals > 1)",
+        )
+        .fetch_one()
+        .await
+        .unwrap();
+    assert!(
+        resealed > 0,
+        "some hours' resolution times are sealed twice"
     );
     assert_eq!(views(&client, &scopes).await, with_late);
 

@@ -21,6 +21,7 @@ use super::{
     hour_split::{HourSplit, PROJECT_AND_TYPE, bind_project_and_type, rollup_counts},
     scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
 };
+use crate::sealing::one_of_hours;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trends {
@@ -165,6 +166,10 @@ async fn counts(
     Ok(query.bind(&kinds).fetch_all::<WeekCount>().await?)
 }
 
+/// Of a sealed table's rows, the newest seal of each hour, project and issue type.
+const NEWEST_SEAL: &str =
+    "ORDER BY sealed_at DESC LIMIT 1 BY installation_id, hour, project_key, issue_type";
+
 /// Resolution time: the time from each resolution's issue's earliest creation to the
 /// resolution. Sealed hours give theirs ready (`resolution_times_sealed`, see
 /// `crate::sealing`), looking up again only the creations that were not stored when the hour
@@ -173,11 +178,17 @@ async fn counts(
 /// There the resolutions are the join's table and only their issues' creations are read;
 /// copies of a resolution are grouped away by its key, and both keys are joined and grouped as
 /// 128-bit hashes of their strings (as `uniqExact` counts strings).
+///
+/// A sealed hour's newest row is picked whole (`LIMIT 1 BY`): `argMax` of its arrays cost
+/// 70 ms for a 10-million-event tenant's 17,000 rows, as 18.16 copies each array through a
+/// generic value. The creations looked up again are those of every seal's unseen issues, a
+/// superset the join narrows to the newest seals' own.
 async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, QueryError> {
     let (sealed_hours, split) = HourSplit::sealed(client, scope).await?;
     let sealed = format!(
         "installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-         AND has(CAST(? AS Array(UInt32)), toUInt32(hour)) AND {PROJECT_AND_TYPE}"
+         AND {hours} AND {PROJECT_AND_TYPE}",
+        hours = one_of_hours("hour")
     );
     let live = format!("{SCOPE_FILTER} AND {raw}", raw = split.raw_filter());
     let sql = format!(
@@ -186,21 +197,21 @@ async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, Quer
          FROM (
              SELECT toUInt16(toMonday(hour, ?)) AS week, arrayJoin(durations) AS duration_ms
              FROM (
-                 SELECT hour, argMax(durations_ms, sealed_at) AS durations
+                 SELECT hour, durations_ms AS durations
                  FROM resolution_times_sealed
                  WHERE {sealed}
-                 GROUP BY installation_id, hour, project_key, issue_type
+                 {NEWEST_SEAL}
              )
              UNION ALL
              SELECT toUInt16(toMonday(hour, ?)) AS week, resolved_ms - created_ms AS duration_ms
              FROM (
                  SELECT installation_id, hour, issue_id, resolved_ms
                  FROM (
-                     SELECT installation_id, hour, argMax(unseen_issue_ids, sealed_at) AS ids,
-                            argMax(unseen_resolved_ms, sealed_at) AS times
+                     SELECT installation_id, hour, unseen_issue_ids AS ids,
+                            unseen_resolved_ms AS times
                      FROM resolution_times_sealed
                      WHERE {sealed}
-                     GROUP BY installation_id, hour, project_key, issue_type
+                     {NEWEST_SEAL}
                  )
                  ARRAY JOIN ids AS issue_id, times AS resolved_ms
              )
@@ -209,11 +220,8 @@ async fn medians(client: &Client, scope: &Scope) -> Result<Vec<WeekMedian>, Quer
                  FROM issue_creations
                  WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
                    AND issue_id IN (
-                       SELECT arrayJoin(ids) FROM (
-                           SELECT argMax(unseen_issue_ids, sealed_at) AS ids
-                           FROM resolution_times_sealed
-                           WHERE {sealed}
-                           GROUP BY installation_id, hour, project_key, issue_type))
+                       SELECT arrayJoin(unseen_issue_ids) FROM resolution_times_sealed
+                       WHERE {sealed})
                  GROUP BY installation_id, issue_id
              ) USING (installation_id, issue_id)
              WHERE resolved_ms >= created_ms
