@@ -18,7 +18,8 @@ pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
 /// Registered by the retention job (`retention.rs`).
 pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_dropped_total";
 /// Registered by the sealing job (`sealing.rs`).
-pub const SEALED_HOURS_TOTAL: &str = "pipeline_sealed_hours_total";
+/// Named for seals, not "hours": Prometheus reads a unit into "hours" (`promtool check metrics`).
+pub const ROLLUP_SEALS_TOTAL: &str = "pipeline_rollup_seals_total";
 pub const SEAL_FAILURES_TOTAL: &str = "pipeline_seal_failures_total";
 
 /// Batches range from a handful of rows (quiet hours) to BATCH_MAX_ROWS.

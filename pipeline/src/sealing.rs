@@ -9,7 +9,7 @@ use prometheus::{IntCounter, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use warehouse::sealing::{self, SealCursor, SealPass};
 
-use crate::metrics::{SEAL_FAILURES_TOTAL, SEALED_HOURS_TOTAL};
+use crate::metrics::{ROLLUP_SEALS_TOTAL, SEAL_FAILURES_TOTAL};
 
 /// Installations whose hours one pass seals at most; with more waiting (the first passes after
 /// an upgrade, which seal every stored hour) the next pass starts at once.
@@ -29,7 +29,7 @@ impl Sealing {
         registry: &Registry,
     ) -> prometheus::Result<Self> {
         let sealed = IntCounter::with_opts(Opts::new(
-            SEALED_HOURS_TOTAL,
+            ROLLUP_SEALS_TOTAL,
             "Hours of the hourly rollup counted once, so views add numbers for them.",
         ))?;
         let failures = IntCounter::with_opts(Opts::new(
