@@ -40,25 +40,39 @@ fn rollup_rows() -> String {
     )
 }
 
+/// The newest `column` of each hour of the scope's installations in `table`, for the hours
+/// `hours` lets through, as `(installation_id, hour, alias)`. Bind the installations, then
+/// `hours`' own.
+fn newest_per_hour(table: &str, column: &str, alias: &str, hours: &str) -> String {
+    format!(
+        "SELECT installation_id, hour, max({column}) AS {alias}
+         FROM {table}
+         WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
+           AND {hours}
+         GROUP BY installation_id, hour"
+    )
+}
+
+/// The hours of the split's whole hours, for [`newest_per_hour`]; bind `first_hour`, `end_hour`.
+const SPLIT_HOURS: &str = "hour >= toDateTime(?) AND hour < toDateTime(?)";
+
 /// The hours of the range whose seal is newer than their last touch (`crate::sealing`), as
 /// `(installation_id, hour)`. Bind with [`HourSplit::bind_sealed_hours`].
-const SEALED_HOURS: &str = "(
-    SELECT installation_id, hour
-    FROM (
-        SELECT installation_id, hour, max(sealed_at) AS sealed
-        FROM activity_hour_seals
-        WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-          AND hour >= toDateTime(?) AND hour < toDateTime(?)
-        GROUP BY installation_id, hour
+fn sealed_hours() -> String {
+    format!(
+        "(SELECT installation_id, hour
+          FROM ({seals})
+          ANY INNER JOIN ({touches}) USING (installation_id, hour)
+          WHERE sealed > touched)",
+        seals = newest_per_hour("activity_hour_seals", "sealed_at", "sealed", SPLIT_HOURS),
+        touches = newest_per_hour(
+            "activity_hours_touched",
+            "touched_at",
+            "touched",
+            SPLIT_HOURS
+        ),
     )
-    ANY INNER JOIN (
-        SELECT installation_id, hour, max(touched_at) AS touched
-        FROM activity_hours_touched
-        WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-          AND hour >= toDateTime(?) AND hour < toDateTime(?)
-        GROUP BY installation_id, hour
-    ) USING (installation_id, hour)
-    WHERE sealed > touched)";
+}
 
 /// Distinct deliveries per viewer's week and kind from the rollup (see [`rollup_rows`]):
 /// columns `week` (days since the epoch), `kind`, `n`. Sealed hours add their counts (the
@@ -68,16 +82,16 @@ const SEALED_HOURS: &str = "(
 /// Two SELECTs joined by UNION ALL, to place in a caller's UNION ALL. Bind with
 /// [`HourSplit::bind_rollup`].
 pub(crate) fn rollup_counts() -> String {
-    let rollup_rows = rollup_rows();
+    let (rollup_rows, sealed_hours) = (rollup_rows(), sealed_hours());
     format!(
         "SELECT toUInt16(toMonday(hour, ?)) AS week, kind, argMax(deliveries, sealed_at) AS n
          FROM activity_hourly_sealed
-         WHERE {rollup_rows} AND (installation_id, hour) IN {SEALED_HOURS}
+         WHERE {rollup_rows} AND (installation_id, hour) IN {sealed_hours}
          GROUP BY installation_id, kind, hour, project_key, issue_type
          UNION ALL
          SELECT toUInt16(toMonday(hour, ?)) AS week, kind, toUInt64(uniqExactMerge(deliveries)) AS n
          FROM activity_hourly
-         PREWHERE {rollup_rows} AND (installation_id, hour) NOT IN {SEALED_HOURS}
+         PREWHERE {rollup_rows} AND (installation_id, hour) NOT IN {sealed_hours}
          GROUP BY week, kind"
     )
 }
@@ -147,24 +161,18 @@ impl HourSplit {
         }
         let sql = format!(
             "SELECT toUInt32(hour) AS sealed_hour
-             FROM (
-                 SELECT installation_id, hour, max(touched_at) AS touched
-                 FROM activity_hours_touched
-                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-                   AND {whole}
-                 GROUP BY installation_id, hour
-             )
-             ANY LEFT JOIN (
-                 SELECT installation_id, hour, max(sealed_at) AS sealed
-                 FROM activity_hour_seals
-                 WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String))))
-                   AND hour >= toDateTime(?) AND hour < toDateTime(?)
-                 GROUP BY installation_id, hour
-             ) USING (installation_id, hour)
+             FROM ({touches})
+             ANY LEFT JOIN ({seals}) USING (installation_id, hour)
              GROUP BY hour
              HAVING min(sealed > touched) = 1
              ORDER BY hour",
-            whole = whole_hours("hour"),
+            touches = newest_per_hour(
+                "activity_hours_touched",
+                "touched_at",
+                "touched",
+                &whole_hours("hour")
+            ),
+            seals = newest_per_hour("activity_hour_seals", "sealed_at", "sealed", SPLIT_HOURS),
         );
         let query = split.bind_whole_hours(client.query(&sql).bind(&scope.installations), scope);
         let hours: Vec<u32> = query
@@ -271,7 +279,7 @@ impl HourSplit {
             .bind(&scope.time_zone)
     }
 
-    /// Binds one [`SEALED_HOURS`].
+    /// Binds one [`sealed_hours`].
     fn bind_sealed_hours(&self, mut query: Query, scope: &Scope) -> Query {
         for _ in 0..2 {
             query = query
