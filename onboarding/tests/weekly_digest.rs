@@ -389,6 +389,36 @@ async fn stream(
         }
     })
     .await;
+    // The pipeline refreshes the flow facts of a batch's issues after storing its rows, so the
+    // rows can be there before the facts the digest's cycle time reads. A fact's version is the
+    // number of distinct timeline rows it was computed from.
+    eventually(
+        STORED_WITHIN,
+        "every issue's flow facts current",
+        || async {
+            let stale: u64 = warehouse
+                .query(
+                    "SELECT toUInt64(count()) FROM (
+                     SELECT installation_id, issue_id, uniqExact(delivery_id, kind) AS seen
+                     FROM issue_timeline GROUP BY installation_id, issue_id
+                 ) AS timeline
+                 LEFT JOIN (
+                     SELECT installation_id, issue_id, max(version) AS version
+                     FROM flow_segments GROUP BY installation_id, issue_id
+                 ) AS facts USING (installation_id, issue_id)
+                 WHERE facts.version != timeline.seen",
+                )
+                .fetch_one()
+                .await
+                .map_err(|err| err.to_string())?;
+            if stale == 0 {
+                Ok(())
+            } else {
+                Err(format!("{stale} issues' facts behind their history"))
+            }
+        },
+    )
+    .await;
 }
 
 async fn subscription_active(harness: &Harness, organization: &str, user: &str) -> Option<bool> {
