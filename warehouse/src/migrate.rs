@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "last_received",
         sql: include_str!("../migrations/0011_last_received.sql"),
     },
+    Migration {
+        version: 12,
+        name: "flow_compaction",
+        sql: include_str!("../migrations/0012_flow_compaction.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

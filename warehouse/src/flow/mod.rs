@@ -3,6 +3,7 @@
 //! pipeline as deliveries arrive ([`refresh`]), so a flow view aggregates them in ClickHouse
 //! (`queries::flow`). One computation of a cycle, here; the queries only count and rank.
 
+pub mod compaction;
 pub mod facts;
 pub(crate) mod history;
 pub mod refresh;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use clickhouse::{Client, Row};
 use contracts::InstallationId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     facts::{CompletionRow, SegmentRow, facts},
@@ -114,6 +114,11 @@ pub async fn refresh_all(client: &Client) -> Result<Refreshed, clickhouse::error
                 total.issues += 1;
             }
             write(client, &segment_rows, &completion_rows).await?;
+            let stamps: Vec<RefreshStamp> = timelines
+                .keys()
+                .map(|issue_id| RefreshStamp::of(&installation, issue_id))
+                .collect();
+            stamp_refreshed(client, &stamps).await?;
         }
     }
     Ok(total)
@@ -166,6 +171,39 @@ async fn write(
         insert.end().await?;
     }
     Ok(())
+}
+
+#[derive(Row, Serialize)]
+struct RefreshStamp {
+    installation_id: String,
+    issue_id: String,
+}
+
+impl RefreshStamp {
+    fn of(installation_id: &str, issue_id: &str) -> Self {
+        Self {
+            installation_id: installation_id.to_owned(),
+            issue_id: issue_id.to_owned(),
+        }
+    }
+}
+
+/// Records that `issues`' facts are current, after they were written: ClickHouse stamps each
+/// with its own clock (the column's default), the clock a compaction's start is read from, so
+/// facts that landed after a compaction began are stamped at or after its start and read with
+/// FINAL (`super::compaction`).
+async fn stamp_refreshed(
+    client: &Client,
+    issues: &[RefreshStamp],
+) -> Result<(), clickhouse::error::Error> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let mut insert = client.insert::<RefreshStamp>("flow_refreshes").await?;
+    for stamp in issues {
+        insert.write(stamp).await?;
+    }
+    insert.end().await
 }
 
 #[derive(Row, Deserialize)]
@@ -358,5 +396,12 @@ async fn refresh_chunk(
         done.issues += 1;
     }
     write(client, &segment_rows, &completion_rows).await?;
+    // Every issue of the chunk, written or found current: a crash between the facts and this
+    // stamp redelivers the batch, whose refresh finds the facts current and stamps them then.
+    let stamps: Vec<RefreshStamp> = wanted
+        .iter()
+        .map(|(installation, issue)| RefreshStamp::of(installation, issue))
+        .collect();
+    stamp_refreshed(client, &stamps).await?;
     Ok(done)
 }

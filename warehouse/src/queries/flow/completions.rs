@@ -7,14 +7,19 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{
-    Completion, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, Window, bind_issues, hours,
-    live_facts, nearest_rank_sql,
+    Completion, FactsScope, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, Window, bind_issues,
+    hours, live_facts, nearest_rank_sql,
 };
 use crate::queries::scope::{QueryError, Scope};
 
 /// Completions in the range, inside FINAL: `done_ms` is in the key, so every version of a
-/// completion shares it. Bound after the installations: from, to.
-const IN_RANGE: &str = "AND done_ms >= ? AND done_ms < ?";
+/// completion shares it.
+fn in_range(window: &Window) -> String {
+    format!(
+        "AND done_ms >= {} AND done_ms < {}",
+        window.from_ms, window.to_ms
+    )
+}
 
 /// The aggregates of one group of completions, as ClickHouse returns them.
 #[derive(Row, Deserialize)]
@@ -80,11 +85,13 @@ fn empty_week(start: NaiveDate) -> FlowWeek {
 pub(super) async fn summary(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
 ) -> Result<Summary, QueryError> {
     let weeks = grouped(
         client,
         scope,
+        facts,
         window,
         "[('week', toString(toMonday(toDateTime(intDiv(done_ms, 1000)), ?)))]",
         "uniqExact(issue_id)",
@@ -93,6 +100,7 @@ pub(super) async fn summary(
     let groups = grouped(
         client,
         scope,
+        facts,
         window,
         "arrayConcat(
              [('project', project_key), ('issue_type', issue_type), ('priority', priority),
@@ -182,6 +190,7 @@ pub(super) async fn summary(
 async fn grouped(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
     groupings: &str,
     throughput: &str,
@@ -216,15 +225,12 @@ async fn grouped(
         facts = live_facts(
             "flow_completions",
             "issue_id, done_ms, cycle_ms, lead_ms, assignee_name",
-            IN_RANGE
+            facts,
+            &in_range(window),
+            "1",
         ),
     );
-    let query = client
-        .query(&sql)
-        .bind(&scope.installations)
-        .bind(window.from_ms)
-        .bind(window.to_ms);
-    let mut query = bind_issues(query, scope);
+    let mut query = bind_issues(client.query(&sql), scope);
     if groupings.contains('?') {
         query = query.bind(&scope.time_zone);
     }
@@ -250,6 +256,7 @@ struct CompletionFact {
 pub(super) async fn latest(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
 ) -> Result<Vec<Completion>, QueryError> {
     let sql = format!(
@@ -261,15 +268,12 @@ pub(super) async fn latest(
         facts = live_facts(
             "flow_completions",
             "issue_key, done_ms, cycle_ms, lead_ms",
-            IN_RANGE
+            facts,
+            &in_range(window),
+            "1",
         ),
     );
-    let query = client
-        .query(&sql)
-        .bind(&scope.installations)
-        .bind(window.from_ms)
-        .bind(window.to_ms);
-    let mut rows: Vec<Completion> = bind_issues(query, scope)
+    let mut rows: Vec<Completion> = bind_issues(client.query(&sql), scope)
         .fetch_all::<CompletionFact>()
         .await?
         .into_iter()

@@ -168,12 +168,13 @@ pub async fn flow_as_of(client: &Client, scope: &Scope, now_ms: i64) -> Result<F
     };
     let weeks = window.week_starts();
     let days = window.days();
+    let facts = FactsScope::read(client, scope).await?;
     let (summary, latest, day_counts, items, statuses) = tokio::try_join!(
-        completions::summary(client, scope, &window),
-        completions::latest(client, scope, &window),
-        segments::days(client, scope, &window, &days),
-        segments::work_items(client, scope, &window),
-        segments::time_in_status(client, scope, &window),
+        completions::summary(client, scope, &facts, &window),
+        completions::latest(client, scope, &facts, &window),
+        segments::days(client, scope, &facts, &window, &days),
+        segments::work_items(client, scope, &facts, &window),
+        segments::time_in_status(client, scope, &facts, &window),
     )?;
     let range_p95 = summary.all.cycle_time.p95_hours;
     let completions_total = summary.all.completions;
@@ -306,8 +307,7 @@ fn hours(ms: i64) -> Option<f64> {
 
 /// The scope's issue filters on a facts table's rows: project and type by each issue's latest,
 /// priority, assignee, labels and components as the fact's own delivery states them (the one
-/// that started a segment or completed the issue). Bind with [`bind_issues`], after the
-/// installations.
+/// that started a segment or completed the issue). Bind with [`bind_issues`].
 fn issue_filter() -> String {
     format!(
         "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
@@ -325,21 +325,81 @@ fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::qu
     bind_dimensions(query, &scope.filters)
 }
 
-/// The newest version of each of the scope's facts in `table`, live ones only, with `columns`
-/// and the ones the issue filter reads (`project_key`, `issue_type`, `priority`,
-/// `assignee_account_id`, `labels`, `components`; never list them in `columns`): FINAL picks
-/// the newest row of a key, and the `live` test stays outside it, so a row written as gone hides
-/// the older live one instead of being filtered out before it could. `key_filter` may narrow
-/// the read inside FINAL, on key columns only (every version of a key shares them). Bind the
-/// installations, `key_filter`'s values, then [`bind_issues`].
-fn live_facts(table: &str, columns: &str, key_filter: &str) -> String {
+/// Where a view reads the facts tables: the scope's installations, written into the SQL (typed
+/// ids, never text from a request), and the newest compaction's start, read once per view so
+/// its queries split the issues alike (`crate::flow::compaction`).
+struct FactsScope {
+    installations: String,
+    compacted_at: Option<u32>,
+}
+
+impl FactsScope {
+    async fn read(client: &Client, scope: &Scope) -> Result<Self, QueryError> {
+        Ok(Self {
+            installations: scope
+                .installations
+                .iter()
+                .map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            compacted_at: crate::flow::compaction::compacted_at(client).await?,
+        })
+    }
+}
+
+/// The newest version of each of the scope's live facts in `table` that `row_filter` holds for,
+/// with `columns` and the ones the issue filter reads (`project_key`, `issue_type`, `priority`,
+/// `assignee_account_id`, `labels`, `components`; never list them in `columns`).
+/// - `key_filter` narrows the read on key columns only (every version of a key shares them);
+///   `row_filter` may test any column in `columns`. Neither has a `?`: both are written twice.
+/// - Issues whose facts were refreshed since the newest compaction (all of them, before the
+///   first) are read with FINAL, which picks the newest row of a key; the filters stay outside
+///   it, so a row written as gone hides the older live one instead of being filtered out before
+///   it could. Every other issue has one row per key, read without FINAL and filtered first.
+///
+/// Bind the values of [`bind_issues`].
+fn live_facts(
+    table: &str,
+    columns: &str,
+    facts: &FactsScope,
+    key_filter: &str,
+    row_filter: &str,
+) -> String {
+    let columns = format!(
+        "{columns}, live, project_key, issue_type, priority, assignee_account_id, labels, components"
+    );
+    let in_scope = format!("installation_id IN ({}) {key_filter}", facts.installations);
+    let source = match facts.compacted_at {
+        None => format!(
+            "SELECT * FROM (SELECT {columns} FROM {table} FINAL WHERE {in_scope})
+             WHERE {row_filter}"
+        ),
+        Some(started_at) => {
+            let refreshed = |is: &str| {
+                format!(
+                    "(installation_id, issue_id) {is} (
+                         SELECT installation_id, issue_id FROM flow_refreshes
+                         WHERE installation_id IN ({}) AND refreshed_at >= toDateTime({started_at}))",
+                    facts.installations
+                )
+            };
+            // PREWHERE on key columns narrows FINAL to the refreshed issues' rows before it
+            // merges them.
+            format!(
+                "SELECT * FROM (
+                     SELECT {columns} FROM {table} FINAL
+                     PREWHERE {in_scope} AND {refreshed_in}
+                 ) WHERE {row_filter}
+                 UNION ALL
+                 SELECT {columns} FROM {table}
+                 WHERE {in_scope} AND {row_filter} AND {refreshed_not_in}",
+                refreshed_in = refreshed("IN"),
+                refreshed_not_in = refreshed("NOT IN"),
+            )
+        }
+    };
     format!(
-        "(SELECT * FROM (
-             SELECT {columns}, live, project_key, issue_type, priority, assignee_account_id,
-                    labels, components
-             FROM {table} FINAL
-             WHERE installation_id IN (SELECT arrayJoin(CAST(? AS Array(String)))) {key_filter}
-         ) WHERE live = 1 AND {filter})",
+        "(SELECT * FROM ({source}) WHERE live = 1 AND {filter})",
         filter = issue_filter()
     )
 }

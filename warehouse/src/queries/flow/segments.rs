@@ -8,7 +8,8 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{
-    DayFlow, StatusTime, Window, WorkItem, bind_issues, hours, live_facts, nearest_rank_sql,
+    DayFlow, FactsScope, StatusTime, Window, WorkItem, bind_issues, hours, live_facts,
+    nearest_rank_sql,
 };
 use crate::queries::{
     calendar::epoch_day,
@@ -34,12 +35,14 @@ struct SegmentSpan {
 pub(super) async fn days(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
     days: &[(NaiveDate, i64)],
 ) -> Result<Vec<DayFlow>, QueryError> {
     let Some((first, _)) = days.first() else {
         return Ok(Vec::new());
     };
+    let (from, as_of) = (window.from_ms, window.as_of_ms);
     let sql = format!(
         "SELECT status_category, status,
                 toInt64(toDate(toDateTime(intDiv(greatest(seen_from_ms, ?), 1000)), ?)) AS first_day,
@@ -47,14 +50,17 @@ pub(super) async fn days(
                    toInt64(toDate(toDateTime(intDiv(end_ms, 1000)), ?))) AS last_day,
                 toUInt64(count()) AS n
          FROM {facts}
-         WHERE status_category IN ('new', 'indeterminate', 'done')
-           AND seen_from_ms < ? AND end_ms >= ?
-           AND (status_category != 'done' OR start_ms >= ?)
          GROUP BY status_category, status, first_day, last_day",
         facts = live_facts(
             "flow_segments",
             "status_category, status, start_ms, seen_from_ms, end_ms",
-            ""
+            facts,
+            "",
+            &format!(
+                "status_category IN ('new', 'indeterminate', 'done')
+                 AND seen_from_ms < {as_of} AND end_ms >= {from}
+                 AND (status_category != 'done' OR start_ms >= {from})"
+            ),
         ),
     );
     let query = client
@@ -62,14 +68,8 @@ pub(super) async fn days(
         .bind(window.from_ms)
         .bind(&scope.time_zone)
         .bind(window.as_of_ms)
-        .bind(&scope.time_zone)
-        .bind(&scope.installations);
-    let spans = bind_issues(query, scope)
-        .bind(window.as_of_ms)
-        .bind(window.from_ms)
-        .bind(window.from_ms)
-        .fetch_all::<SegmentSpan>()
-        .await?;
+        .bind(&scope.time_zone);
+    let spans = bind_issues(query, scope).fetch_all::<SegmentSpan>().await?;
     let epoch = epoch_day(0);
     let index = |day: i64| -> Option<usize> {
         let date = epoch.checked_add_days(Days::new(u64::try_from(day).ok()?))?;
@@ -135,24 +135,26 @@ struct InProgress {
 pub(super) async fn work_items(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
 ) -> Result<Vec<WorkItem>, QueryError> {
+    let as_of = window.as_of_ms;
     let sql = format!(
         "SELECT issue_key, project_key, issue_type, status, assignee_account_id, assignee_name,
                 start_ms, cycle_start_ms, cycle_spent_before_ms
-         FROM {facts}
-         WHERE status_category = 'indeterminate' AND seen_from_ms < ? AND end_ms >= ?",
+         FROM {facts}",
         facts = live_facts(
             "flow_segments",
             "issue_key, status, status_category, start_ms, seen_from_ms, end_ms, \
              cycle_start_ms, cycle_spent_before_ms, assignee_name",
-            ""
+            facts,
+            "",
+            &format!(
+                "status_category = 'indeterminate' AND seen_from_ms < {as_of} AND end_ms >= {as_of}"
+            ),
         ),
     );
-    let query = bind_issues(client.query(&sql).bind(&scope.installations), scope);
-    let rows = query
-        .bind(window.as_of_ms)
-        .bind(window.as_of_ms)
+    let rows = bind_issues(client.query(&sql), scope)
         .fetch_all::<InProgress>()
         .await?;
     Ok(rows
@@ -193,17 +195,25 @@ struct StatusRow {
 pub(super) async fn time_in_status(
     client: &Client,
     scope: &Scope,
+    facts: &FactsScope,
     window: &Window,
 ) -> Result<Vec<StatusTime>, QueryError> {
+    let (from, as_of) = (window.from_ms, window.as_of_ms);
     // An issue in a status once (most) has that segment's time there; only the others are
     // summed per issue first.
-    let facts = live_facts(
-        "flow_segments",
-        "installation_id, issue_id, status, status_category, start_ms, end_ms, status_visits",
-        "",
-    );
-    const SPENT: &str = "status_category IN ('new', 'indeterminate') AND start_ms >= 0
-                         AND start_ms < ? AND end_ms > ? AND end_ms > start_ms";
+    let spent = |visits: &str| {
+        live_facts(
+            "flow_segments",
+            "installation_id, issue_id, status, status_category, start_ms, end_ms, status_visits",
+            facts,
+            "",
+            &format!(
+                "status_category IN ('new', 'indeterminate') AND start_ms >= 0
+                 AND start_ms < {as_of} AND end_ms > {from} AND end_ms > start_ms
+                 AND status_visits {visits}"
+            ),
+        )
+    };
     let sql = format!(
         "SELECT status, category, issues, total_ms, {median} AS median_ms
          FROM (
@@ -211,30 +221,24 @@ pub(super) async fn time_in_status(
                     toInt64(sum(ms)) AS total_ms, arraySort(groupArray(ms)) AS per_issue
              FROM (
                  SELECT status, status_category AS issue_category,
-                        toInt64(least(end_ms, ?) - greatest(start_ms, ?)) AS ms
-                 FROM {facts}
-                 WHERE {SPENT} AND status_visits = 1
+                        toInt64(least(end_ms, {as_of}) - greatest(start_ms, {from})) AS ms
+                 FROM {once}
                  UNION ALL
                  SELECT status, any(status_category) AS issue_category,
-                        toInt64(sum(least(end_ms, ?) - greatest(start_ms, ?))) AS ms
-                 FROM {facts}
-                 WHERE {SPENT} AND status_visits > 1
+                        toInt64(sum(least(end_ms, {as_of}) - greatest(start_ms, {from}))) AS ms
+                 FROM {more}
                  GROUP BY installation_id, issue_id, status
              )
              WHERE ms > 0
              GROUP BY status
          )",
         median = nearest_rank_sql("per_issue", 50),
+        once = spent("= 1"),
+        more = spent("> 1"),
     );
     let mut query = client.query(&sql);
     for _ in 0..2 {
-        query = query
-            .bind(window.as_of_ms)
-            .bind(window.from_ms)
-            .bind(&scope.installations);
-        query = bind_issues(query, scope)
-            .bind(window.as_of_ms)
-            .bind(window.from_ms);
+        query = bind_issues(query, scope);
     }
     let mut rows: Vec<StatusTime> = query
         .fetch_all::<StatusRow>()
