@@ -45,6 +45,9 @@ export KAFKA_GROUP_INSTANCE_ID=${KAFKA_GROUP_INSTANCE_ID:-pipeline-local}
 # 90 days, not the hour a deployment keeps: the golden path's Data Center walk sends seeded
 # issue lifecycles made weeks ago, which a real Jira never would.
 export INGRESS_REPLAY_WINDOW_SECS=${INGRESS_REPLAY_WINDOW_SECS:-7776000}
+# Flow compactions every 30 s, not every 10 minutes: the stack's tables are small, and the
+# golden path waits for one to check the flow view reads compacted facts as it reads FINAL.
+export FLOW_COMPACT_INTERVAL_SECS=${FLOW_COMPACT_INTERVAL_SECS:-30}
 # The front door (nginx) appends the client's address to X-Forwarded-For: onboarding's sign-in
 # limit per client reads that entry, and no other.
 export FORWARDED_FOR_HOPS=${FORWARDED_FOR_HOPS:-1}

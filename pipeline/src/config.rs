@@ -47,6 +47,16 @@ pub struct Config {
         value_parser = parse::secs
     )]
     pub seal_interval: Duration,
+    /// How often the flow compaction job merges the flow facts tables whole
+    /// (`warehouse::flow::compaction`): the flow view reads issues refreshed since the last
+    /// one with FINAL, which is exact but slower. Each run rewrites both tables.
+    #[arg(
+        long = "flow-compact-interval-secs",
+        env = "FLOW_COMPACT_INTERVAL_SECS",
+        default_value = "600",
+        value_parser = parse::secs
+    )]
+    pub flow_compact_interval: Duration,
 }
 
 #[derive(clap::Args)]
@@ -147,7 +157,8 @@ impl Config {
         check::at_least_one("KAFKA_SESSION_TIMEOUT_MS", self.consumer.session_timeout_ms)?;
         self.batch.validate()?;
         check::not_zero("RETENTION_INTERVAL_SECS", self.retention.interval)?;
-        check::not_zero("SEAL_INTERVAL_SECS", self.seal_interval)
+        check::not_zero("SEAL_INTERVAL_SECS", self.seal_interval)?;
+        check::not_zero("FLOW_COMPACT_INTERVAL_SECS", self.flow_compact_interval)
     }
 }
 

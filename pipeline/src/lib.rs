@@ -5,6 +5,7 @@
 mod batch;
 mod config;
 mod dead_letters;
+pub mod flow_compaction;
 mod insert_error;
 pub mod lag;
 pub mod metrics;
@@ -66,6 +67,11 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
         retention::Retention::new(config.clickhouse.client(), config.retention, &registry)?;
     let sealing =
         sealing::Sealing::new(config.clickhouse.client(), config.seal_interval, &registry)?;
+    let flow_compaction = flow_compaction::FlowCompaction::new(
+        config.clickhouse.client(),
+        config.flow_compact_interval,
+        &registry,
+    )?;
     let routes = ServiceRouter {
         registry,
         readiness,
@@ -74,7 +80,11 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
     Ok(Pipeline {
         app: Application::bind(&config.server, routes).await?,
         worker,
-        maintenance: Maintenance { retention, sealing },
+        maintenance: Maintenance {
+            retention,
+            sealing,
+            flow_compaction,
+        },
         health,
         clickhouse: config.clickhouse.client(),
         brokers: config.kafka.brokers.clone(),
@@ -86,11 +96,16 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
 pub struct Maintenance {
     pub retention: retention::Retention,
     pub sealing: sealing::Sealing,
+    pub flow_compaction: flow_compaction::FlowCompaction,
 }
 
 impl Maintenance {
     async fn run(self, stop: CancellationToken) {
-        tokio::join!(self.retention.run(stop.clone()), self.sealing.run(stop));
+        tokio::join!(
+            self.retention.run(stop.clone()),
+            self.sealing.run(stop.clone()),
+            self.flow_compaction.run(stop)
+        );
     }
 }
 

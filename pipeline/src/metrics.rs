@@ -1,6 +1,7 @@
 //! The pipeline's metrics: what was consumed, inserted and dead-lettered, how big and slow the
 //! inserts are, how long an event took from ingress to ClickHouse, the flow facts' refreshes,
-//! the consumer's lag, the retention job's drops and the sealing job's hours. Every name the pipeline exports is here.
+//! the consumer's lag, the retention job's drops, the sealing job's hours and the flow
+//! compactions. Every name the pipeline exports is here.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
@@ -21,6 +22,9 @@ pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_droppe
 /// Named for seals, not "hours": Prometheus reads a unit into "hours" (`promtool check metrics`).
 pub const ROLLUP_SEALS_TOTAL: &str = "pipeline_rollup_seals_total";
 pub const SEAL_FAILURES_TOTAL: &str = "pipeline_seal_failures_total";
+/// Registered by the flow compaction job (`flow_compaction.rs`).
+pub const FLOW_COMPACTIONS_TOTAL: &str = "pipeline_flow_compactions_total";
+pub const FLOW_COMPACTION_FAILURES_TOTAL: &str = "pipeline_flow_compaction_failures_total";
 
 /// Batches range from a handful of rows (quiet hours) to BATCH_MAX_ROWS.
 const BATCH_ROW_BUCKETS: &[f64] = &[

@@ -236,12 +236,16 @@ async fn walk(way: WayIn, seed: u64) {
     // Once the stream is quiet, the pipeline seals its hours and the views add the seals'
     // numbers instead of merging sets: the same numbers. One way is enough for the seam (the
     // wait is the pipeline's quiet margin, a minute).
+    // Likewise the flow facts: once a compaction has merged them, the flow view reads the
+    // stream's issues without FINAL, and must give the same numbers.
     if way == WayIn::Connect {
         wait_until_sealed(way, installation_id(workspace.client_key()).await).await;
+        wait_until_compacted(way).await;
         for tz in ZONES {
             let range = expected::ViewRange::last_weeks(now_ms, WEEKS_VIEWED, tz);
             check_weekly(way, &api, &events, &range, tz, &unfiltered).await;
             check_trends(way, &api, &events, &range, tz, &unfiltered).await;
+            check_flow_numbers(way, &api, &events, &range, tz, &unfiltered).await;
         }
     }
 
@@ -1540,6 +1544,34 @@ async fn wait_until_sealed(way: WayIn, installation: InstallationId) {
             match warehouse::sealing::sealed_and_unsealed_hours(&warehouse, &[installation]).await {
                 Ok((sealed, 0)) if sealed > 0 => Ok(()),
                 Ok((sealed, unsealed)) => Err(format!("{sealed} sealed, {unsealed} not")),
+                Err(err) => Err(err.to_string()),
+            }
+        },
+    )
+    .await;
+}
+
+/// Waits until the pipeline's flow compaction job has merged the facts tables after now (the
+/// stream is stored and quiet, so its issues' facts are all older): `FLOW_COMPACT_INTERVAL_SECS`
+/// is 30 on the local stack.
+async fn wait_until_compacted(way: WayIn) {
+    let warehouse = service_runtime::connections::ClickHouseConfig::from_env()
+        .expect("the stack's ClickHouse")
+        .client();
+    let now: u32 = warehouse
+        .query("SELECT toUInt32(now())")
+        .fetch_one()
+        .await
+        .expect("ClickHouse's clock");
+    eventually(
+        Duration::from_secs(120),
+        &format!("{way:?}: the flow facts compacted"),
+        || async {
+            match warehouse::flow::compaction::compacted_at(&warehouse).await {
+                Ok(Some(at)) if at > now => Ok(()),
+                Ok(at) => Err(format!(
+                    "the newest compaction started at {at:?}, not after {now}"
+                )),
                 Err(err) => Err(err.to_string()),
             }
         },
