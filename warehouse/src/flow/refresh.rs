@@ -113,12 +113,11 @@ pub async fn refresh_all(client: &Client) -> Result<Refreshed, clickhouse::error
                 completion_rows.extend(completions);
                 total.issues += 1;
             }
-            write(client, &segment_rows, &completion_rows).await?;
             let stamps: Vec<RefreshStamp> = timelines
                 .keys()
                 .map(|issue_id| RefreshStamp::of(&installation, issue_id))
                 .collect();
-            stamp_refreshed(client, &stamps).await?;
+            write(client, &segment_rows, &completion_rows, &stamps).await?;
         }
     }
     Ok(total)
@@ -151,11 +150,17 @@ fn issue_facts(
     Some(facts(installation_id, issue_id, &history, version(rows)))
 }
 
+/// Writes facts of `issues`, stamping the issues before and after them (see
+/// [`stamp_refreshed`]); with no facts to write, only after.
 async fn write(
     client: &Client,
     segments: &[SegmentRow],
     completions: &[CompletionRow],
+    issues: &[RefreshStamp],
 ) -> Result<(), clickhouse::error::Error> {
+    if !segments.is_empty() || !completions.is_empty() {
+        stamp_refreshed(client, issues).await?;
+    }
     if !segments.is_empty() {
         let mut insert = client.insert::<SegmentRow>("flow_segments").await?;
         for row in segments {
@@ -170,7 +175,7 @@ async fn write(
         }
         insert.end().await?;
     }
-    Ok(())
+    stamp_refreshed(client, issues).await
 }
 
 #[derive(Row, Serialize)]
@@ -188,10 +193,10 @@ impl RefreshStamp {
     }
 }
 
-/// Records that `issues`' facts are current, after they were written: ClickHouse stamps each
-/// with its own clock (the column's default), the clock a compaction's start is read from, so
-/// facts that landed after a compaction began are stamped at or after its start and read with
-/// FINAL (`super::compaction`).
+/// Records that `issues`' facts were refreshed, stamped by ClickHouse's own clock (the column's
+/// default), the clock a compaction's start is read from (`super::compaction`). Before the
+/// facts: a view that sees the new facts also sees the stamp, and reads the issue with FINAL.
+/// After them: facts that landed after a compaction began are stamped at or after its start.
 async fn stamp_refreshed(
     client: &Client,
     issues: &[RefreshStamp],
@@ -395,13 +400,13 @@ async fn refresh_chunk(
         completion_rows.extend(completions);
         done.issues += 1;
     }
-    write(client, &segment_rows, &completion_rows).await?;
-    // Every issue of the chunk, written or found current: a crash between the facts and this
-    // stamp redelivers the batch, whose refresh finds the facts current and stamps them then.
+    // Every issue of the chunk, written or found current: a crash between the facts and the
+    // stamp after them redelivers the batch, whose refresh finds the facts current and stamps
+    // them then.
     let stamps: Vec<RefreshStamp> = wanted
         .iter()
         .map(|(installation, issue)| RefreshStamp::of(installation, issue))
         .collect();
-    stamp_refreshed(client, &stamps).await?;
+    write(client, &segment_rows, &completion_rows, &stamps).await?;
     Ok(done)
 }

@@ -101,10 +101,8 @@ pub(crate) const SCOPE_FILTER: &str = concat!(
 );
 
 /// The filters beyond project and issue type, for any table with the columns `priority`,
-/// `assignee_account_id`, `labels` and `components`. Bind with [`bind_dimensions`].
-pub(crate) const DIMENSION_FILTER: &str = dimension_filter!();
-
-/// [`DIMENSION_FILTER`]'s text, a macro so [`SCOPE_FILTER`] can `concat!` it.
+/// `assignee_account_id`, `labels` and `components`; a macro so [`SCOPE_FILTER`] can `concat!`
+/// it. Bind with [`bind_dimensions`].
 macro_rules! dimension_filter {
     () => {
         "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), priority))
@@ -133,7 +131,7 @@ pub(crate) fn bind_scope(
     bind_dimensions(query, &scope.filters)
 }
 
-/// Binds the values of one [`DIMENSION_FILTER`], in its order.
+/// Binds the values of one `dimension_filter!()`, in its order.
 pub(crate) fn bind_dimensions(
     query: clickhouse::query::Query,
     filters: &Filters,

@@ -26,7 +26,7 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::Serialize;
 
-use super::scope::{DIMENSION_FILTER, QueryError, Scope, bind_dimensions};
+use super::scope::{Filters, QueryError, Scope};
 
 /// How many completions a flow lists (the latest): every number is computed over all of them,
 /// but a page or an API answer does not carry a tenant's whole history of points.
@@ -305,24 +305,50 @@ fn hours(ms: i64) -> Option<f64> {
     (ms >= 0).then(|| ms as f64 / 3_600_000.0)
 }
 
-/// The scope's issue filters on a facts table's rows: project and type by each issue's latest,
-/// priority, assignee, labels and components as the fact's own delivery states them (the one
-/// that started a segment or completed the issue). Bind with [`bind_issues`].
-fn issue_filter() -> String {
-    format!(
-        "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-         AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
-         AND {DIMENSION_FILTER}"
-    )
+/// The scope's issue filters on a facts table's rows, each with its test: project and type by
+/// each issue's latest, priority, assignee, labels and components as the fact's own delivery
+/// states them (the one that started a segment or completed the issue). Only the filters given
+/// are tested: an empty one would still be evaluated on every row the view reads.
+fn issue_tests(filters: &Filters) -> [(&Vec<String>, &'static str); 6] {
+    [
+        (
+            &filters.projects,
+            "has(CAST(? AS Array(String)), project_key)",
+        ),
+        (
+            &filters.issue_types,
+            "has(CAST(? AS Array(String)), issue_type)",
+        ),
+        (
+            &filters.priorities,
+            "has(CAST(? AS Array(String)), priority)",
+        ),
+        (
+            &filters.assignees,
+            "has(CAST(? AS Array(String)), assignee_account_id)",
+        ),
+        (&filters.labels, "hasAny(labels, CAST(? AS Array(String)))"),
+        (
+            &filters.components,
+            "hasAny(components, CAST(? AS Array(String)))",
+        ),
+    ]
+}
+
+/// [`issue_tests`]' given filters as one condition; bind with [`bind_issues`].
+fn issue_filter(filters: &Filters) -> String {
+    issue_tests(filters)
+        .into_iter()
+        .filter(|(values, _)| !values.is_empty())
+        .map(|(_, test)| test)
+        .fold("1".to_owned(), |all, test| format!("{all} AND {test}"))
 }
 
 fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
-    let query = query
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.projects)
-        .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types);
-    bind_dimensions(query, &scope.filters)
+    issue_tests(&scope.filters)
+        .into_iter()
+        .filter(|(values, _)| !values.is_empty())
+        .fold(query, |query, (values, _)| query.bind(values))
 }
 
 /// Where a view reads the facts tables: the scope's installations, written into the SQL (typed
@@ -331,6 +357,8 @@ fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::qu
 struct FactsScope {
     installations: String,
     compacted_at: Option<u32>,
+    /// [`issue_filter`] of the scope's filters.
+    issue_filter: String,
 }
 
 impl FactsScope {
@@ -343,6 +371,7 @@ impl FactsScope {
                 .collect::<Vec<_>>()
                 .join(", "),
             compacted_at: crate::flow::compaction::compacted_at(client).await?,
+            issue_filter: issue_filter(&scope.filters),
         })
     }
 }
@@ -368,7 +397,8 @@ fn live_facts(
     let columns = format!(
         "{columns}, live, project_key, issue_type, priority, assignee_account_id, labels, components"
     );
-    let in_scope = format!("installation_id IN ({}) {key_filter}", facts.installations);
+    let installations = format!("installation_id IN ({})", facts.installations);
+    let in_scope = format!("{installations} {key_filter}");
     let source = match facts.compacted_at {
         None => format!(
             "SELECT * FROM (SELECT {columns} FROM {table} FINAL WHERE {in_scope})
@@ -384,7 +414,8 @@ fn live_facts(
                 )
             };
             // PREWHERE on key columns narrows FINAL to the refreshed issues' rows before it
-            // merges them.
+            // merges them; the rest reads the filters' columns first, and tests the set only on
+            // the rows they keep.
             format!(
                 "SELECT * FROM (
                      SELECT {columns} FROM {table} FINAL
@@ -392,7 +423,8 @@ fn live_facts(
                  ) WHERE {row_filter}
                  UNION ALL
                  SELECT {columns} FROM {table}
-                 WHERE {in_scope} AND {row_filter} AND {refreshed_not_in}",
+                 PREWHERE {row_filter} {key_filter}
+                 WHERE {installations} AND {refreshed_not_in}",
                 refreshed_in = refreshed("IN"),
                 refreshed_not_in = refreshed("NOT IN"),
             )
@@ -400,7 +432,7 @@ fn live_facts(
     };
     format!(
         "(SELECT * FROM ({source}) WHERE live = 1 AND {filter})",
-        filter = issue_filter()
+        filter = facts.issue_filter
     )
 }
 
