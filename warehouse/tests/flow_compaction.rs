@@ -117,13 +117,12 @@ async fn reopen(client: &clickhouse::Client, issues: u64) {
 }
 
 async fn merges(client: &clickhouse::Client, action: &str) {
-    for table in ["flow_segments", "flow_completions"] {
-        client
-            .query(&format!("SYSTEM {action} MERGES {table}"))
-            .execute()
-            .await
-            .unwrap();
-    }
+    support::on_each_table(
+        client,
+        &format!("SYSTEM {action} MERGES {{table}}"),
+        &["flow_segments", "flow_completions"],
+    )
+    .await;
 }
 
 #[tokio::test]

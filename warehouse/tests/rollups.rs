@@ -49,13 +49,12 @@ async fn insert_events(client: &Client, rows: &[EventRow]) {
 
 /// Leaves only the rollups: what the views answer then, they answer from the rollups.
 async fn truncate_raw_rows(client: &Client) {
-    for table in ["events", "field_changes"] {
-        client
-            .query(&format!("TRUNCATE TABLE {table}"))
-            .execute()
-            .await
-            .unwrap();
-    }
+    support::on_each_table(
+        client,
+        "TRUNCATE TABLE {table}",
+        &["events", "field_changes"],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -128,13 +128,12 @@ async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour()
     warehouse::migrate(&client).await.unwrap();
     // Background merges would fold an hour's older seals away before a view reads them; the
     // views must pick the newest themselves.
-    for table in ["activity_hourly_sealed", "resolution_times_sealed"] {
-        client
-            .query(&format!("SYSTEM STOP MERGES {table}"))
-            .execute()
-            .await
-            .unwrap();
-    }
+    support::on_each_table(
+        &client,
+        "SYSTEM STOP MERGES {table}",
+        &["activity_hourly_sealed", "resolution_times_sealed"],
+    )
+    .await;
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated =
         one_creation_per_issue(&generate(start, &["inst-a", "inst-b", "inst-other-org"]));

@@ -5,8 +5,8 @@
 //! tenant's whole history at every view. A compaction merges both tables whole and, when no
 //! part older than its start is left, records that start: from then on, every issue whose facts
 //! were not refreshed since has exactly one row per key, which a view may filter on any column
-//! before reading. The issues refreshed since (stamped in `flow_refreshes` after their facts were
-//! inserted, by the clock read here) are the only ones a view reads with FINAL.
+//! before reading. The issues refreshed since (stamped in `flow_refreshes` before and after
+//! their facts were inserted, by the clock read here) are the only ones a view reads with FINAL.
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;

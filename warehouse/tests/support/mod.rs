@@ -150,3 +150,14 @@ pub async fn insert(client: &clickhouse::Client, generated: &Generated) {
     }
     insert.end().await.unwrap();
 }
+
+/// Runs `statement` once for each of `tables`, its `{table}` replaced by the table's name.
+pub async fn on_each_table(client: &clickhouse::Client, statement: &str, tables: &[&str]) {
+    for table in tables {
+        client
+            .query(&statement.replace("{table}", table))
+            .execute()
+            .await
+            .unwrap();
+    }
+}
