@@ -382,6 +382,7 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
     let mut changes_out = std::io::BufWriter::new(std::fs::File::create(&changes_file)?);
     let mut rows = (0, 0);
     let mut line = String::new();
+    let (mut event_columns, mut change_columns) = (String::new(), String::new());
     for n in 0..EVENTS {
         let envelope = events.envelope(n);
         let normalized = normalize::normalize(
@@ -396,12 +397,12 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
         )
         .context("normalize a benchmark event")?;
         line.clear();
-        event_tsv(&mut line, &normalized.event);
+        event_columns = tsv_line(&mut line, event_fields(&normalized.event));
         events_out.write_all(line.as_bytes())?;
         rows.0 += 1;
         for change in &normalized.field_changes {
             line.clear();
-            field_change_tsv(&mut line, change);
+            change_columns = tsv_line(&mut line, field_change_fields(change));
             changes_out.write_all(line.as_bytes())?;
             rows.1 += 1;
         }
@@ -413,8 +414,14 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
         std::fs::metadata(&events_file)?.len() + std::fs::metadata(&changes_file)?.len();
 
     let started = Instant::now();
-    client_insert(&database.database, "field_changes", &changes_file).await?;
-    client_insert(&database.database, "events", &events_file).await?;
+    client_insert(
+        &database.database,
+        "field_changes",
+        &change_columns,
+        &changes_file,
+    )
+    .await?;
+    client_insert(&database.database, "events", &event_columns, &events_file).await?;
     let insert = started.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -433,7 +440,12 @@ async fn ceiling(events: &Events, database: &ClickHouseConfig) -> anyhow::Result
     })
 }
 
-async fn client_insert(database: &str, table: &str, file: &Path) -> anyhow::Result<()> {
+async fn client_insert(
+    database: &str,
+    table: &str,
+    columns: &str,
+    file: &Path,
+) -> anyhow::Result<()> {
     let output = Command::new("clickhouse-client")
         .args([
             "--host",
@@ -445,7 +457,7 @@ async fn client_insert(database: &str, table: &str, file: &Path) -> anyhow::Resu
         ])
         .args([
             "--query",
-            &format!("INSERT INTO {table} FORMAT TabSeparated"),
+            &format!("INSERT INTO {table} ({columns}) FORMAT TabSeparated"),
         ])
         .stdin(std::fs::File::open(file)?)
         .output()
@@ -460,89 +472,135 @@ async fn client_insert(database: &str, table: &str, file: &Path) -> anyhow::Resu
     Ok(())
 }
 
-/// One TabSeparated line, fields in column order.
-fn tsv_line<'a>(out: &mut String, fields: impl IntoIterator<Item = TsvField<'a>>) {
-    for (i, field) in fields.into_iter().enumerate() {
+/// One TabSeparated line of `fields`; returns their columns, comma-separated, for the insert.
+fn tsv_line<'a>(
+    out: &mut String,
+    fields: impl IntoIterator<Item = (&'static str, TsvField<'a>)>,
+) -> String {
+    let mut columns = Vec::new();
+    for (i, (column, field)) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push('\t');
         }
+        columns.push(column);
         match field {
-            TsvField::Text(text) => {
-                for c in text.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\t' => out.push_str("\\t"),
-                        '\n' => out.push_str("\\n"),
-                        '\r' => out.push_str("\\r"),
-                        '\0' => out.push_str("\\0"),
-                        c => out.push(c),
-                    }
-                }
-            }
+            TsvField::Text(text) => escape_tsv(out, &text),
             TsvField::Number(number) => {
                 let _ = write!(out, "{number}");
+            }
+            TsvField::Strings(strings) => {
+                // ClickHouse's text form of an array: its elements quoted, with the same
+                // escapes, and no second escaping of the whole.
+                out.push('[');
+                for (j, string) in strings.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push('\'');
+                    escape_tsv(out, string);
+                    out.push('\'');
+                }
+                out.push(']');
             }
         }
     }
     out.push('\n');
+    columns.join(", ")
+}
+
+/// Backslash escapes, as TabSeparated fields and quoted strings both read them.
+fn escape_tsv(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
 }
 
 enum TsvField<'a> {
-    Text(&'a str),
+    Text(std::borrow::Cow<'a, str>),
     Number(i64),
+    Strings(&'a [String]),
 }
 
-fn event_tsv(out: &mut String, row: &EventRow) {
-    use TsvField::{Number, Text};
-    let installation = row.installation_id.to_string();
-    tsv_line(
-        out,
-        [
-            Text(&installation),
-            Text(&row.delivery_id),
-            Text(&row.source),
-            Text(&row.family),
-            Text(&row.event_type),
-            Number(row.occurred_at_ms),
-            Number(row.received_at_ms),
-            Text(&row.project_id),
-            Text(&row.project_key),
-            Text(&row.issue_id),
-            Text(&row.issue_key),
-            Text(&row.issue_type),
-            Text(&row.status),
-            Text(&row.status_category),
-            Text(&row.priority),
-            Text(&row.actor_account_id),
-            Text(&row.payload),
-            Text(&row.occurred_at_note),
-        ],
-    );
+/// An event's TabSeparated fields, each with its column: the file is inserted with the
+/// columns named, so a column the warehouse gains later is not silently shifted.
+fn event_fields(row: &EventRow) -> Vec<(&'static str, TsvField<'_>)> {
+    use TsvField::{Number, Strings, Text};
+    vec![
+        (
+            "installation_id",
+            Text(row.installation_id.to_string().into()),
+        ),
+        ("delivery_id", Text(row.delivery_id.as_str().into())),
+        ("source", Text(row.source.as_str().into())),
+        ("family", Text(row.family.as_str().into())),
+        ("event_type", Text(row.event_type.as_str().into())),
+        ("occurred_at_ms", Number(row.occurred_at_ms)),
+        ("received_at_ms", Number(row.received_at_ms)),
+        ("project_id", Text(row.project_id.as_str().into())),
+        ("project_key", Text(row.project_key.as_str().into())),
+        ("issue_id", Text(row.issue_id.as_str().into())),
+        ("issue_key", Text(row.issue_key.as_str().into())),
+        ("issue_type", Text(row.issue_type.as_str().into())),
+        ("status", Text(row.status.as_str().into())),
+        ("status_category", Text(row.status_category.as_str().into())),
+        ("priority", Text(row.priority.as_str().into())),
+        (
+            "assignee_account_id",
+            Text(row.assignee_account_id.as_str().into()),
+        ),
+        ("assignee_name", Text(row.assignee_name.as_str().into())),
+        ("labels", Strings(&row.labels)),
+        ("components", Strings(&row.components)),
+        (
+            "actor_account_id",
+            Text(row.actor_account_id.as_str().into()),
+        ),
+        ("payload", Text(row.payload.as_str().into())),
+        (
+            "occurred_at_note",
+            Text(row.occurred_at_note.as_str().into()),
+        ),
+    ]
 }
 
-fn field_change_tsv(out: &mut String, row: &FieldChangeRow) {
-    use TsvField::{Number, Text};
-    let installation = row.installation_id.to_string();
-    tsv_line(
-        out,
-        [
-            Text(&installation),
-            Text(&row.delivery_id),
-            Number(i64::from(row.item_index)),
-            Number(row.occurred_at_ms),
-            Text(&row.project_key),
-            Text(&row.issue_id),
-            Text(&row.issue_key),
-            Text(&row.issue_type),
-            Text(&row.field),
-            Text(&row.field_id),
-            Text(&row.from_value),
-            Text(&row.to_value),
-            Text(&row.from_string),
-            Text(&row.to_string),
-            Text(&row.status_category),
-        ],
-    );
+/// A field change's TabSeparated fields, each with its column (see [`event_fields`]).
+fn field_change_fields(row: &FieldChangeRow) -> Vec<(&'static str, TsvField<'_>)> {
+    use TsvField::{Number, Strings, Text};
+    vec![
+        (
+            "installation_id",
+            Text(row.installation_id.to_string().into()),
+        ),
+        ("delivery_id", Text(row.delivery_id.as_str().into())),
+        ("item_index", Number(i64::from(row.item_index))),
+        ("occurred_at_ms", Number(row.occurred_at_ms)),
+        ("project_key", Text(row.project_key.as_str().into())),
+        ("issue_id", Text(row.issue_id.as_str().into())),
+        ("issue_key", Text(row.issue_key.as_str().into())),
+        ("issue_type", Text(row.issue_type.as_str().into())),
+        ("field", Text(row.field.as_str().into())),
+        ("field_id", Text(row.field_id.as_str().into())),
+        ("from_value", Text(row.from_value.as_str().into())),
+        ("to_value", Text(row.to_value.as_str().into())),
+        ("from_string", Text(row.from_string.as_str().into())),
+        ("to_string", Text(row.to_string.as_str().into())),
+        ("status_category", Text(row.status_category.as_str().into())),
+        ("priority", Text(row.priority.as_str().into())),
+        (
+            "assignee_account_id",
+            Text(row.assignee_account_id.as_str().into()),
+        ),
+        ("labels", Strings(&row.labels)),
+        ("components", Strings(&row.components)),
+    ]
 }
 
 fn print_report(drains: &[(Settings, Drained)], ceiling: &Ceiling) {
