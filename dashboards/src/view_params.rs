@@ -198,6 +198,13 @@ mod tests {
         assert_eq!(query.time_zone(None).unwrap(), chrono_tz::Europe::Berlin);
     }
 
+    #[test]
+    fn a_filter_form_left_blank_asks_for_nothing() {
+        let query = ViewQuery::parse(Some("weeks=&from=&to=&project=&tz=")).unwrap();
+        assert_eq!((query.weeks, query.from, query.to), (None, None, None));
+        assert!(query.project.is_empty() && query.tz.is_none());
+    }
+
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
     }

@@ -217,6 +217,33 @@ async fn pages_and_api_show_exactly_what_the_warehouse_holds_to_the_right_people
         "hover value of this week"
     );
     assert!(page.body.contains("partial"));
+    assert!(page.body.contains(r#"<option value="4" selected>"#));
+
+    // A drill-down's days stay in the filter form, so changing a filter keeps them, and no
+    // number of weeks is shown as chosen (`from` sets the range).
+    let last_monday = monday(Utc::now().date_naive()) - Duration::days(7);
+    let sunday = last_monday + Duration::days(6);
+    let page = setup
+        .get(
+            &format!("/orgs/{org}/weekly?from={last_monday}&to={sunday}&tz=UTC"),
+            &owner_cookie,
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!(r#"name="from" value="{last_monday}""#)),
+        "the form keeps from"
+    );
+    assert!(
+        page.body
+            .contains(&format!(r#"name="to" value="{sunday}""#))
+    );
+    assert!(
+        page.body
+            .contains(r#"<option value="" selected>from the date</option>"#)
+    );
+    assert!(!page.body.contains(r#"<option value="12" selected>"#));
 
     // Trends: created per week equals the count.
     let trends = setup

@@ -31,8 +31,12 @@ impl Frame {
 }
 
 pub(crate) struct FilterForm {
-    /// Offered ranges in weeks, and whether selected.
+    /// Offered ranges in weeks, and whether selected: none when `from` sets the range.
     pub weeks: Vec<(i64, bool)>,
+    /// The range's first and last day as asked for (`YYYY-MM-DD`, empty when not): kept by
+    /// the form, so a drill-down's days stay when a filter changes.
+    pub from: String,
+    pub to: String,
     /// Id, name, selected.
     pub workspaces: Vec<(String, String, bool)>,
     pub project: String,
@@ -63,12 +67,19 @@ impl FilterForm {
     }
 
     pub(crate) fn new(member: &Member, query: &ViewQuery, tz: Tz) -> Self {
-        let weeks = query.weeks.unwrap_or(crate::view_params::DEFAULT_WEEKS);
+        // With `from`, weeks count for nothing (the view says so), so none is shown as chosen.
+        let weeks = match query.from {
+            Some(_) => None,
+            None => Some(query.weeks.unwrap_or(crate::view_params::DEFAULT_WEEKS)),
+        };
+        let day = |date: Option<chrono::NaiveDate>| date.map(|d| d.to_string()).unwrap_or_default();
         Self {
             weeks: [4, 8, 12, 26, 52]
                 .into_iter()
-                .map(|value| (value, value == weeks))
+                .map(|value| (value, Some(value) == weeks))
                 .collect(),
+            from: day(query.from),
+            to: day(query.to),
             workspaces: member
                 .installations
                 .iter()
