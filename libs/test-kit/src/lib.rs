@@ -128,13 +128,28 @@ impl Stack {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago: bound to port 0, noted, released. For a
-/// process the test starts, which binds it itself.
+/// A port on 127.0.0.1 that was free a moment ago, for a server the test starts, which binds it
+/// itself. Handed out below Linux's ephemeral range (32768 and up), from a start that differs
+/// per process and never twice in one process: a port the kernel picked (a listener on port 0,
+/// any outgoing connection) cannot take it between this call and the server's bind, which is
+/// how a test beside another once found its port in use.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let seed = std::process::id().wrapping_mul(7_919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+    let _ = NEXT.compare_exchange(u32::MAX, seed % SPAN, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 fn workspace_root() -> PathBuf {
