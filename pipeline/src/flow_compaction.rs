@@ -1,12 +1,13 @@
-//! The flow compaction job: every `FLOW_COMPACT_INTERVAL_SECS` it merges the flow facts tables
-//! whole (`warehouse::flow::compaction`), so the flow view reads the issues not refreshed since
-//! without FINAL. Every pipeline instance runs it; two at once merge twice, which is only work.
+//! The flow compaction job: every `FLOW_COMPACT_INTERVAL_SECS` it copies the flow facts into a
+//! new snapshot and counts its status changes per hour (`warehouse::flow::compaction`), so the
+//! flow view reads the issues not refreshed since from the snapshot, without FINAL. Every
+//! pipeline instance runs it; two at once make two snapshots, which is only work.
 
 use std::time::Duration;
 
 use prometheus::{IntCounter, Opts, Registry};
 use tokio_util::sync::CancellationToken;
-use warehouse::flow::compaction::{self, Compaction};
+use warehouse::flow::compaction::{self, Snapshot};
 
 use crate::metrics::{FLOW_COMPACTION_FAILURES_TOTAL, FLOW_COMPACTIONS_TOTAL};
 
@@ -25,11 +26,11 @@ impl FlowCompaction {
     ) -> prometheus::Result<Self> {
         let recorded = IntCounter::with_opts(Opts::new(
             FLOW_COMPACTIONS_TOTAL,
-            "Compactions of the flow facts that left no older part: views read the issues not refreshed since without FINAL.",
+            "Snapshots of the flow facts recorded: views read the issues not refreshed since from the newest, without FINAL.",
         ))?;
         let failures = IntCounter::with_opts(Opts::new(
             FLOW_COMPACTION_FAILURES_TOTAL,
-            "Compactions of the flow facts that failed or left an older part (tried at the next interval; views stay exact, only slower).",
+            "Compactions of the flow facts that failed (tried at the next interval; views stay exact, reading the facts changed since the newest snapshot with FINAL).",
         ))?;
         registry.register(Box::new(recorded.clone()))?;
         registry.register(Box::new(failures.clone()))?;
@@ -42,22 +43,16 @@ impl FlowCompaction {
     }
 
     /// One compaction, counted.
-    pub async fn run_once(&self) -> Result<Compaction, clickhouse::error::Error> {
-        let done = compaction::compact(&self.client)
+    pub async fn run_once(&self) -> Result<Snapshot, clickhouse::error::Error> {
+        let snapshot = compaction::compact(&self.client)
             .await
             .inspect_err(|_| self.failures.inc())?;
-        match done {
-            Compaction::Recorded { .. } => self.recorded.inc(),
-            Compaction::PartsLeft { parts } => {
-                self.failures.inc();
-                tracing::warn!(parts, "flow compaction left older parts; not recorded");
-            }
-        }
-        Ok(done)
+        self.recorded.inc();
+        Ok(snapshot)
     }
 
     /// Compactions until `stop`, one an interval after the start and then every interval (a
-    /// pipeline that restarts often does not merge the tables at each start). A failed one is
+    /// pipeline that restarts often does not copy the tables at each start). A failed one is
     /// logged and tried at the next interval.
     pub async fn run(self, stop: CancellationToken) {
         loop {

@@ -77,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "flow_compaction",
         sql: include_str!("../migrations/0012_flow_compaction.sql"),
     },
+    Migration {
+        version: 13,
+        name: "flow_snapshots",
+        sql: include_str!("../migrations/0013_flow_snapshots.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

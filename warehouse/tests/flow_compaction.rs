@@ -1,10 +1,12 @@
-//! Compacted flow facts against the real ClickHouse: the flow view gives the same numbers
-//! whether it reads the facts with FINAL (before any compaction) or reads the compacted issues
-//! without it; an issue refreshed after a compaction (a reopen that arrives later) counts at
-//! once and once; a compaction that cannot merge records nothing. The numbers
-//! themselves are checked against an independent computation in the golden path
-//! (`compose/golden-path/src/expected_flow.rs`); here each compacted number is compared with
-//! FINAL's.
+//! Snapshots of the flow facts against the real ClickHouse: the flow view gives the same
+//! numbers whether it reads the facts with FINAL (before any snapshot) or reads the issues not
+//! refreshed since from a snapshot, and its cumulative flow from the snapshot's status changes
+//! per hour (in whole-hour zones: UTC, Europe/Berlin; Asia/Kolkata reads every segment); an
+//! issue refreshed after a snapshot (a reopen that arrives later) counts at once and once, also
+//! within the hour a view ends in; a snapshot taken while merges are stopped is as true; old
+//! snapshots and stamps are dropped. The numbers themselves are checked against an independent
+//! computation in the golden path (`compose/golden-path/src/expected_flow.rs`); here each
+//! number from a snapshot is compared with FINAL's.
 
 mod support;
 
@@ -12,7 +14,7 @@ use chrono::{Duration, TimeZone, Utc};
 use support::{change, event};
 use test_kit::synthetic::{self, LARGE_TENANT, SMALL_TENANT};
 use warehouse::{
-    flow::compaction::{Compaction, compact, compacted_at},
+    flow::compaction::{compact, compacted_at},
     queries::{Filters, Flow, Scope, flow_as_of},
 };
 
@@ -30,7 +32,7 @@ fn end() -> chrono::DateTime<Utc> {
 
 fn scopes() -> Vec<Scope> {
     let mut scopes = Vec::new();
-    for time_zone in ["UTC", "Asia/Kolkata"] {
+    for time_zone in ["UTC", "Europe/Berlin", "Asia/Kolkata"] {
         for projects in [vec![], vec!["P1".to_owned()]] {
             scopes.push(Scope {
                 installations: vec![LARGE_TENANT, SMALL_TENANT],
@@ -47,14 +49,44 @@ fn scopes() -> Vec<Scope> {
     scopes
 }
 
-/// The views as of a week after the generated span (the reopens below fall in it).
+/// The views as of a week after the generated span (the reopens below fall in it), and as of
+/// a moment in the hour the reopens begin (half of them before it, half after).
 async fn views(client: &clickhouse::Client) -> Vec<Flow> {
-    let as_of = (end() + Duration::days(6)).timestamp_millis();
     let mut all = Vec::new();
-    for scope in scopes() {
-        all.push(flow_as_of(client, &scope, as_of).await.unwrap());
+    for as_of in [
+        end() + Duration::days(6),
+        end() + Duration::days(1) + Duration::minutes(20) + Duration::seconds(30),
+    ] {
+        for scope in scopes() {
+            all.push(
+                flow_as_of(client, &scope, as_of.timestamp_millis())
+                    .await
+                    .unwrap(),
+            );
+        }
     }
     all
+}
+
+/// How many snapshots the snapshot tables hold, each table's count.
+async fn snapshots_kept(client: &clickhouse::Client) -> Vec<u64> {
+    let mut kept = Vec::new();
+    for table in [
+        "flow_segments_snapshot",
+        "flow_completions_snapshot",
+        "flow_status_changes",
+    ] {
+        kept.push(
+            client
+                .query(&format!(
+                    "SELECT toUInt64(uniqExact(snapshot)) FROM {table}"
+                ))
+                .fetch_one::<u64>()
+                .await
+                .unwrap(),
+        );
+    }
+    kept
 }
 
 /// A warehouse holding the generated workload, its facts backfilled and merged.
@@ -73,14 +105,18 @@ async fn generated(stack: &test_kit::Stack) -> clickhouse::Client {
     client
 }
 
-/// Reopens of the large tenant's first `issues` issues (done within the span), in the days
-/// after it, as deliveries the pipeline stores: a move from Done back to In Progress. Their
-/// facts are refreshed, as the pipeline does after storing a batch.
+/// The first issue reopened: the large tenant's issues are spread over the span in order, so
+/// this one was done in the middle of it, inside the views' range.
+const FIRST_REOPENED: u64 = 1_000;
+
+/// Reopens of `issues` of the large tenant's issues (done within the views' range), in the
+/// days after the span, as deliveries the pipeline stores: a move from Done back to In
+/// Progress. Their facts are refreshed, as the pipeline does after storing a batch.
 async fn reopen(client: &clickhouse::Client, issues: u64) {
     let mut events = Vec::new();
     let mut changes = Vec::new();
-    for issue in 0..issues {
-        let at = end() + Duration::days(1) + Duration::minutes(issue as i64);
+    for issue in FIRST_REOPENED..FIRST_REOPENED + issues {
+        let at = end() + Duration::days(1) + Duration::minutes((issue - FIRST_REOPENED) as i64);
         let mut row = event(
             "",
             format!("reopen-{issue}"),
@@ -126,7 +162,7 @@ async fn merges(client: &clickhouse::Client, action: &str) {
 }
 
 #[tokio::test]
-async fn compacted_facts_give_finals_numbers_and_a_later_refresh_counts_once() {
+async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
     let stack = test_kit::Stack::from_env();
     let client = generated(&stack).await;
     assert_eq!(compacted_at(&client).await.unwrap(), None);
@@ -136,14 +172,19 @@ async fn compacted_facts_give_finals_numbers_and_a_later_refresh_counts_once() {
         "the generated span completes issues in the range"
     );
 
-    let Compaction::Recorded { started_at } = compact(&client).await.unwrap() else {
-        panic!("nothing else writes: the compaction leaves no older part");
-    };
-    assert_eq!(compacted_at(&client).await.unwrap(), Some(started_at));
+    let first = compact(&client).await.unwrap();
+    assert_eq!(compacted_at(&client).await.unwrap(), Some(first));
+    let changes: u64 = client
+        .query("SELECT toUInt64(count()) FROM flow_status_changes WHERE snapshot = ?")
+        .bind(first.id)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert!(changes > 0, "the snapshot's status changes are counted");
     assert_eq!(
         views(&client).await,
         with_final,
-        "compacted facts read without FINAL give FINAL's numbers"
+        "a snapshot and its status changes give FINAL's numbers"
     );
 
     // Background merges would fold a refreshed issue's old version away before a view reads
@@ -157,19 +198,20 @@ async fn compacted_facts_give_finals_numbers_and_a_later_refresh_counts_once() {
     assert_eq!(
         reopened,
         views(&never_compacted).await,
-        "an issue refreshed after the compaction is read with FINAL, once"
+        "an issue refreshed after the snapshot is read from its current facts, once"
     );
 
-    // With merges stopped, the refreshes' parts stay beside the compacted one: ClickHouse
-    // refuses the merge, and nothing is recorded.
-    assert!(compact(&client).await.is_err(), "merges are stopped");
+    // A snapshot copies the newest version of each fact, merged or not.
+    let second = compact(&client).await.unwrap();
+    assert!(second.id > first.id);
     assert_eq!(
-        compacted_at(&client).await.unwrap(),
-        Some(started_at),
-        "a compaction that did not merge is not recorded"
+        views(&client).await,
+        reopened,
+        "the reopens, in a snapshot taken with merges stopped"
     );
     merges(&client, "START").await;
-    // Stamps from before yesterday are of no use to any reader once a compaction is recorded.
+
+    // Stamps from before yesterday are of no use to any reader once a snapshot is recorded.
     client
         .query(
             "INSERT INTO flow_refreshes (installation_id, issue_id, refreshed_at)
@@ -179,10 +221,8 @@ async fn compacted_facts_give_finals_numbers_and_a_later_refresh_counts_once() {
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-    let Compaction::Recorded { started_at: later } = compact(&client).await.unwrap() else {
-        panic!("merges run again: the compaction leaves no older part");
-    };
-    assert!(later > started_at);
+    let third = compact(&client).await.unwrap();
+    assert!(third.started_at > first.started_at);
     let old_stamps: Vec<String> = client
         .query(
             "SELECT issue_id FROM flow_refreshes WHERE installation_id = 'old' ORDER BY issue_id",
@@ -191,5 +231,10 @@ async fn compacted_facts_give_finals_numbers_and_a_later_refresh_counts_once() {
         .await
         .unwrap();
     assert_eq!(old_stamps, ["0"], "the days before yesterday are dropped");
-    assert_eq!(views(&client).await, reopened, "the reopens, compacted");
+    assert_eq!(
+        snapshots_kept(&client).await,
+        [2, 2, 2],
+        "the newest snapshot and the one before it are kept"
+    );
+    assert_eq!(views(&client).await, reopened, "the reopens, in the newest");
 }

@@ -1568,9 +1568,9 @@ async fn wait_until_compacted(way: WayIn) {
         &format!("{way:?}: the flow facts compacted"),
         || async {
             match warehouse::flow::compaction::compacted_at(&warehouse).await {
-                Ok(Some(at)) if at > now => Ok(()),
-                Ok(at) => Err(format!(
-                    "the newest compaction started at {at:?}, not after {now}"
+                Ok(Some(snapshot)) if snapshot.started_at > now => Ok(()),
+                Ok(snapshot) => Err(format!(
+                    "the newest snapshot is {snapshot:?}, not begun after {now}"
                 )),
                 Err(err) => Err(err.to_string()),
             }

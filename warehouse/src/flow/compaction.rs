@@ -1,103 +1,209 @@
-//! Compacting the flow facts, so a view reads them without FINAL (migration 12).
+//! Compacting the flow facts into snapshots, so a view reads them without FINAL and adds up
+//! counts made once instead of every segment (migration 13).
 //!
 //! A refresh writes an issue's facts again under a higher version, and the facts tables keep
-//! every version until background merges fold them; FINAL folded them at read time, merging a
-//! tenant's whole history at every view. A compaction merges both tables whole and, when no
-//! part older than its start is left, records that start: from then on, every issue whose facts
-//! were not refreshed since has exactly one row per key, which a view may filter on any column
-//! before reading. The issues refreshed since (stamped in `flow_refreshes` before and after
-//! their facts were inserted, by the clock read here) are the only ones a view reads with FINAL.
+//! every version until background merges fold them; FINAL folds them at read time, merging a
+//! tenant's whole history at every view. A compaction copies the newest live version of every
+//! fact (FINAL, once) into the snapshot tables under a new snapshot id, counts the copy's status
+//! changes per hour (`flow_status_changes`), and then records the snapshot with the second it
+//! started. A copy never changes afterwards, so a view can exchange an issue's share for its
+//! current facts: the issues refreshed since the start (stamped in `flow_refreshes` before and
+//! after their facts were inserted, by the clock read here) are read from the facts tables with
+//! FINAL, every other issue from the snapshot.
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-/// The facts tables a compaction merges.
-const FACTS_TABLES: [&str; 2] = ["flow_segments", "flow_completions"];
+/// Each snapshot table and the facts table it copies.
+const SNAPSHOT_TABLES: [(&str, &str); 2] = [
+    ("flow_segments_snapshot", "flow_segments"),
+    ("flow_completions_snapshot", "flow_completions"),
+];
 
-/// What one compaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compaction {
-    /// Both tables merged; views read the issues not refreshed since `started_at` (seconds
-    /// since the epoch, ClickHouse's clock) without FINAL.
-    Recorded { started_at: u32 },
-    /// A part written before the start was still there (a merge already running took it, or
-    /// ClickHouse declined); nothing recorded, views read as before.
-    PartsLeft { parts: u64 },
+/// The columns a snapshot copies, per facts table.
+const SEGMENT_COLUMNS: &str = "installation_id, issue_id, ordinal, version, live, issue_key, \
+    project_key, issue_type, priority, status, status_category, start_ms, seen_from_ms, end_ms, \
+    cycle_start_ms, cycle_spent_before_ms, status_visits, assignee_account_id, assignee_name, \
+    labels, components";
+const COMPLETION_COLUMNS: &str = "installation_id, issue_id, done_ms, version, live, issue_key, \
+    project_key, issue_type, priority, cycle_ms, lead_ms, assignee_account_id, assignee_name, \
+    labels, components";
+
+/// A recorded snapshot: what a view reads the compacted facts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+pub struct Snapshot {
+    /// The snapshot tables' partition: the start in its high 32 bits, so a newer snapshot has a
+    /// larger id, and a random low half, so two compactions in one second do not share one.
+    pub id: u64,
+    /// When the copy began (seconds since the epoch, ClickHouse's clock): issues stamped at or
+    /// after it are read from their current facts.
+    pub started_at: u32,
 }
 
-/// Merges the facts tables and records the compaction when it left no older part. Every
-/// pipeline runs it; two at once merge twice and may both record, which is as true.
-pub async fn compact(client: &Client) -> Result<Compaction, clickhouse::error::Error> {
-    let started_at: u32 = client.query("SELECT toUInt32(now())").fetch_one().await?;
-    for table in FACTS_TABLES {
+/// Copies the facts into a new snapshot, counts its status changes and records it; then drops
+/// the snapshots before the previous one and the stamps no reader needs. Every pipeline runs
+/// it; two at once make two snapshots, and views read the newer.
+pub async fn compact(client: &Client) -> Result<Snapshot, clickhouse::error::Error> {
+    let (started_at, salt): (u32, u32) = client
+        .query("SELECT toUInt32(now()), rand()")
+        .fetch_one()
+        .await?;
+    let snapshot = Snapshot {
+        id: (u64::from(started_at) << 32) | u64::from(salt),
+        started_at,
+    };
+    for (copy, table) in SNAPSHOT_TABLES {
+        let columns = if table == "flow_segments" {
+            SEGMENT_COLUMNS
+        } else {
+            COMPLETION_COLUMNS
+        };
+        // The filter stays outside FINAL: a row written as gone must hide the older live one
+        // before anything is filtered out.
         client
-            .query(&format!("OPTIMIZE TABLE {table} FINAL"))
+            .query(&format!(
+                "INSERT INTO {copy} (snapshot, {columns})
+                 SELECT {id}, {columns} FROM (SELECT {columns} FROM {table} FINAL)
+                 WHERE live = 1",
+                id = snapshot.id,
+            ))
             .execute()
             .await?;
     }
-    // A part is as old as its newest row: one written before the start that is still active
-    // was not merged. Parts written in the start's second are stamped at or after it, so the
-    // comparison is strict.
-    let parts: u64 = client
-        .query(
-            "SELECT toUInt64(count()) FROM system.parts
-             WHERE database = currentDatabase() AND active
-               AND table IN (SELECT arrayJoin(CAST(? AS Array(String))))
-               AND modification_time < toDateTime(?)",
-        )
-        .bind(FACTS_TABLES.as_slice())
-        .bind(started_at)
-        .fetch_one()
-        .await?;
-    if parts > 0 {
-        return Ok(Compaction::PartsLeft { parts });
-    }
     client
-        .query("INSERT INTO flow_compactions (started_at, finished_at) SELECT toDateTime(?), now()")
-        .bind(started_at)
+        .query(&format!(
+            "INSERT INTO flow_status_changes
+             SELECT {id} AS snapshot, installation_id, hour, project_key, issue_type,
+                    status_category, status, began, change
+             FROM ({changes})",
+            id = snapshot.id,
+            changes = status_changes(&format!(
+                "(SELECT * FROM flow_segments_snapshot WHERE snapshot = {})",
+                snapshot.id
+            )),
+        ))
         .execute()
         .await?;
-    drop_stamps_before(client, started_at).await?;
-    Ok(Compaction::Recorded { started_at })
-}
-
-/// The start of the newest recorded compaction, if any: what a view passes to the facts'
-/// readers, read once per view so all its queries split the issues alike.
-pub async fn compacted_at(client: &Client) -> Result<Option<u32>, clickhouse::error::Error> {
-    #[derive(Row, Deserialize)]
-    struct Newest {
-        compactions: u64,
-        started_at: u32,
-    }
-    let newest: Newest = client
+    client
         .query(
-            "SELECT toUInt64(count()) AS compactions, toUInt32(max(started_at)) AS started_at
-             FROM flow_compactions",
+            "INSERT INTO flow_snapshots (snapshot, started_at, finished_at)
+             SELECT ?, toDateTime(?), now()",
         )
-        .fetch_one()
+        .bind(snapshot.id)
+        .bind(snapshot.started_at)
+        .execute()
         .await?;
-    Ok((newest.compactions > 0).then_some(newest.started_at))
+    drop_snapshots_before_previous(client).await?;
+    for table in ["flow_refreshes", "flow_snapshots"] {
+        drop_days_before(client, table, started_at).await?;
+    }
+    Ok(snapshot)
 }
 
-/// Drops the days of stamps wholly before the day ahead of `started_at`'s: no reader asks for
-/// stamps older than the newest compaction, and one that read an older compaction a moment ago
-/// still finds the day before.
-async fn drop_stamps_before(
+/// The status changes per UTC hour of `segments` (a table or subquery with the segment
+/// columns), summed per (installation, hour, project, type, category, status, began): +1 in the
+/// hour a segment is first known, -1 in the hour it ended. A segment that ended before it was
+/// first known never counts, and gives no change. Shared with the views, which take the same
+/// changes of a refreshed issue's snapshot rows away and add those of its current facts.
+pub(crate) fn status_changes(segments: &str) -> String {
+    format!(
+        "SELECT installation_id, project_key, issue_type, status_category, status, began,
+                toStartOfHour(toDateTime(intDiv(tupleElement(moment, 1), 1000))) AS hour,
+                toInt64(sum(tupleElement(moment, 2))) AS change
+         FROM (
+             SELECT installation_id, project_key, issue_type, status_category, status,
+                    if(status_category = 'done' AND start_ms >= 0,
+                       toStartOfHour(toDateTime(intDiv(start_ms, 1000))), toDateTime(0)) AS began,
+                    arrayJoin(if(end_ms = {open},
+                                 [(seen_from_ms, toInt64(1))],
+                                 [(seen_from_ms, toInt64(1)), (end_ms, toInt64(-1))])) AS moment
+             FROM {segments}
+             WHERE status_category IN ('new', 'indeterminate', 'done') AND seen_from_ms >= 0
+               AND end_ms >= seen_from_ms
+         )
+         GROUP BY installation_id, project_key, issue_type, status_category, status, began, hour",
+        open = super::facts::OPEN,
+    )
+}
+
+/// The newest recorded snapshot, if any: what a view passes to the facts' readers, read once
+/// per view so all its queries split the issues alike.
+pub async fn compacted_at(client: &Client) -> Result<Option<Snapshot>, clickhouse::error::Error> {
+    let newest: Vec<Snapshot> = client
+        .query(
+            "SELECT snapshot AS id, toUInt32(started_at) AS started_at FROM flow_snapshots
+             ORDER BY snapshot DESC LIMIT 1",
+        )
+        .fetch_all()
+        .await?;
+    Ok(newest.into_iter().next())
+}
+
+/// Drops every snapshot older than the previous recorded one: a view that read the previous
+/// one a moment ago still finds it. A compaction that failed halfway left an unrecorded
+/// snapshot, which goes with them once older than that.
+async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhouse::error::Error> {
+    let recorded: Vec<u64> = client
+        .query("SELECT snapshot FROM flow_snapshots ORDER BY snapshot DESC LIMIT 2")
+        .fetch_all()
+        .await?;
+    let Some(&previous) = recorded.get(1) else {
+        return Ok(());
+    };
+    let mut tables: Vec<&str> = SNAPSHOT_TABLES.iter().map(|(copy, _)| *copy).collect();
+    tables.push("flow_status_changes");
+    #[derive(Row, Deserialize)]
+    struct Partition {
+        table: String,
+        partition: String,
+    }
+    // `has`, not `IN (subquery)`: ClickHouse 18.16 finds no parts with a subquery on `table`.
+    let old: Vec<Partition> = client
+        .query(
+            "SELECT DISTINCT table, partition FROM system.parts
+             WHERE database = currentDatabase() AND active
+               AND has(CAST(? AS Array(String)), table) AND toUInt64(partition) < ?",
+        )
+        .bind(&tables)
+        .bind(previous)
+        .fetch_all()
+        .await?;
+    for partition in old {
+        let Some(table) = tables.iter().find(|table| **table == partition.table) else {
+            continue;
+        };
+        let Ok(id) = partition.partition.parse::<u64>() else {
+            continue;
+        };
+        client
+            .query(&format!("ALTER TABLE {table} DROP PARTITION {id}"))
+            .execute()
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops the days of `table` (stamps or records of snapshots, partitioned by day) wholly before
+/// the day ahead of `started_at`'s: no reader asks for stamps older than the newest snapshot,
+/// and one that read the previous snapshot a moment ago still finds the day before.
+async fn drop_days_before(
     client: &Client,
+    table: &str,
     started_at: u32,
 ) -> Result<(), clickhouse::error::Error> {
     let days: Vec<String> = client
         .query(
             "SELECT DISTINCT partition FROM system.parts
-             WHERE database = currentDatabase() AND table = 'flow_refreshes' AND active
+             WHERE database = currentDatabase() AND table = ? AND active
                AND toDate(partition) < toDate(toDateTime(?)) - 1",
         )
+        .bind(table)
         .bind(started_at)
         .fetch_all()
         .await?;
     for day in days {
         client
-            .query("ALTER TABLE flow_refreshes DROP PARTITION ?")
+            .query(&format!("ALTER TABLE {table} DROP PARTITION ?"))
             .bind(&day)
             .execute()
             .await?;

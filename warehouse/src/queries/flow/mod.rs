@@ -27,6 +27,7 @@ use clickhouse::Client;
 use serde::Serialize;
 
 use super::scope::{Filters, QueryError, Scope};
+use crate::flow::compaction::Snapshot;
 
 /// How many completions a flow lists (the latest): every number is computed over all of them,
 /// but a page or an API answer does not carry a tenant's whole history of points.
@@ -351,12 +352,12 @@ fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::qu
         .fold(query, |query, (values, _)| query.bind(values))
 }
 
-/// Where a view reads the facts tables: the scope's installations, written into the SQL (typed
-/// ids, never text from a request), and the newest compaction's start, read once per view so
-/// its queries split the issues alike (`crate::flow::compaction`).
+/// Where a view reads the facts: the scope's installations, written into the SQL (typed ids,
+/// never text from a request), and the newest snapshot, read once per view so its queries
+/// split the issues alike (`crate::flow::compaction`).
 struct FactsScope {
     installations: String,
-    compacted_at: Option<u32>,
+    snapshot: Option<Snapshot>,
     /// [`issue_filter`] of the scope's filters.
     issue_filter: String,
 }
@@ -370,21 +371,45 @@ impl FactsScope {
                 .map(|id| format!("'{id}'"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            compacted_at: crate::flow::compaction::compacted_at(client).await?,
+            snapshot: crate::flow::compaction::compacted_at(client).await?,
             issue_filter: issue_filter(&scope.filters),
         })
     }
+
+    /// The scope's issues stamped since `snapshot` began: their snapshot rows are stale.
+    fn refreshed_since(&self, snapshot: &Snapshot) -> String {
+        format!(
+            "(SELECT installation_id, issue_id FROM flow_refreshes
+              WHERE installation_id IN ({}) AND refreshed_at >= toDateTime({}))",
+            self.installations, snapshot.started_at
+        )
+    }
+
+    /// The current facts in `table` of the issues refreshed since `snapshot`, newest version
+    /// of each key, live or not, with `columns`: FINAL, narrowed to those issues by PREWHERE
+    /// on key columns before it merges.
+    fn refreshed_facts(&self, table: &str, columns: &str, snapshot: &Snapshot) -> String {
+        format!(
+            "SELECT {columns} FROM {table} FINAL
+             PREWHERE installation_id IN ({installations})
+                      AND (installation_id, issue_id) IN {refreshed}",
+            installations = self.installations,
+            refreshed = self.refreshed_since(snapshot),
+        )
+    }
 }
 
-/// The newest version of each of the scope's live facts in `table` that `row_filter` holds for,
-/// with `columns` and the ones the issue filter reads (`project_key`, `issue_type`, `priority`,
-/// `assignee_account_id`, `labels`, `components`; never list them in `columns`).
+/// The newest version of each of the scope's live facts in `table` (`flow_segments` or
+/// `flow_completions`) that `row_filter` holds for, with `columns` and the ones the issue
+/// filter reads (`project_key`, `issue_type`, `priority`, `assignee_account_id`, `labels`,
+/// `components`; never list them in `columns`).
 /// - `key_filter` narrows the read on key columns only (every version of a key shares them);
 ///   `row_filter` may test any column in `columns`. Neither has a `?`: both are written twice.
-/// - Issues whose facts were refreshed since the newest compaction (all of them, before the
+/// - Issues whose facts were refreshed since the newest snapshot began (all of them, before the
 ///   first) are read with FINAL, which picks the newest row of a key; the filters stay outside
 ///   it, so a row written as gone hides the older live one instead of being filtered out before
-///   it could. Every other issue has one row per key, read without FINAL and filtered first.
+///   it could. Every other issue is read from the snapshot, one live row per key, filtered
+///   first.
 ///
 /// Bind the values of [`bind_issues`].
 fn live_facts(
@@ -398,37 +423,25 @@ fn live_facts(
         "{columns}, live, project_key, issue_type, priority, assignee_account_id, labels, components"
     );
     let installations = format!("installation_id IN ({})", facts.installations);
-    let in_scope = format!("{installations} {key_filter}");
-    let source = match facts.compacted_at {
+    let source = match &facts.snapshot {
         None => format!(
-            "SELECT * FROM (SELECT {columns} FROM {table} FINAL WHERE {in_scope})
+            "SELECT * FROM (SELECT {columns} FROM {table} FINAL
+                            WHERE {installations} {key_filter})
              WHERE {row_filter}"
         ),
-        Some(started_at) => {
-            let refreshed = |is: &str| {
-                format!(
-                    "(installation_id, issue_id) {is} (
-                         SELECT installation_id, issue_id FROM flow_refreshes
-                         WHERE installation_id IN ({}) AND refreshed_at >= toDateTime({started_at}))",
-                    facts.installations
-                )
-            };
-            // PREWHERE on key columns narrows FINAL to the refreshed issues' rows before it
-            // merges them; the rest reads the filters' columns first, and tests the set only on
-            // the rows they keep.
-            format!(
-                "SELECT * FROM (
-                     SELECT {columns} FROM {table} FINAL
-                     PREWHERE {in_scope} AND {refreshed_in}
-                 ) WHERE {row_filter}
-                 UNION ALL
-                 SELECT {columns} FROM {table}
-                 PREWHERE {row_filter} {key_filter}
-                 WHERE {installations} AND {refreshed_not_in}",
-                refreshed_in = refreshed("IN"),
-                refreshed_not_in = refreshed("NOT IN"),
-            )
-        }
+        // The snapshot's rows are read filters first, and the set of refreshed issues is
+        // tested only on the rows they keep.
+        Some(snapshot) => format!(
+            "SELECT * FROM ({refreshed} {key_filter}) WHERE {row_filter}
+             UNION ALL
+             SELECT {columns} FROM {table}_snapshot
+             PREWHERE {row_filter} {key_filter}
+             WHERE snapshot = {id} AND {installations}
+               AND (installation_id, issue_id) NOT IN {refreshed_since}",
+            refreshed = facts.refreshed_facts(table, &columns, snapshot),
+            id = snapshot.id,
+            refreshed_since = facts.refreshed_since(snapshot),
+        ),
     };
     format!(
         "(SELECT * FROM ({source}) WHERE live = 1 AND {filter})",

@@ -8,7 +8,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{
-    DayFlow, FactsScope, StatusTime, Window, WorkItem, bind_issues, hours, live_facts,
+    DayFlow, FactsScope, Snapshot, StatusTime, Window, WorkItem, bind_issues, hours, live_facts,
     nearest_rank_sql,
 };
 use crate::queries::{
@@ -28,10 +28,24 @@ struct SegmentSpan {
     n: u64,
 }
 
+#[derive(Row, Deserialize)]
+struct DayChange {
+    status_category: String,
+    status: String,
+    /// The local day (days since the epoch) from whose end the change counts.
+    day: i64,
+    n: i64,
+}
+
+/// Per (category, status): how the count changes at each day's end, one slot per day and one
+/// past the last.
+type Changes = BTreeMap<(String, String), Vec<i64>>;
+
 /// At each day's end `t`, a segment counts when `seen_from < t <= end` (so an issue deleted at
 /// `t` still counts that day, and one seen first at `t` does not yet); done counts only what
-/// moved into done within the range. Each group of segments adds its count from its first day
-/// on and takes it away from its last, so a day's number is a running sum.
+/// moved into done within the range. Each day's number is a running sum of changes: counted
+/// from a snapshot's status changes per hour where every day ends on a whole hour and the
+/// filters are the ones those are kept by (project and issue type), else from every segment.
 pub(super) async fn days(
     client: &Client,
     scope: &Scope,
@@ -39,9 +53,159 @@ pub(super) async fn days(
     window: &Window,
     days: &[(NaiveDate, i64)],
 ) -> Result<Vec<DayFlow>, QueryError> {
-    let Some((first, _)) = days.first() else {
+    if days.is_empty() {
         return Ok(Vec::new());
+    }
+    let whole_hours = std::iter::once(window.from_ms)
+        .chain(days[..days.len() - 1].iter().map(|(_, end)| *end))
+        .all(|ms| ms % HOUR_MS == 0);
+    let changes = match &facts.snapshot {
+        Some(snapshot) if whole_hours && !scope.filters.beyond_rollup() => {
+            changes_by_hour(client, scope, facts, snapshot, window, days).await?
+        }
+        _ => changes_by_segment(client, scope, facts, window, days).await?,
     };
+    let mut flow: Vec<DayFlow> = days
+        .iter()
+        .map(|(date, _)| DayFlow {
+            date: *date,
+            new: 0,
+            indeterminate: 0,
+            done: 0,
+            statuses: BTreeMap::new(),
+        })
+        .collect();
+    for ((category, status), diff) in changes {
+        let mut running = 0i64;
+        for (day, change) in flow.iter_mut().zip(diff) {
+            running += change;
+            if running <= 0 {
+                continue;
+            }
+            let count = running as u64;
+            match category.as_str() {
+                "new" => day.new += count,
+                "indeterminate" => day.indeterminate += count,
+                _ => day.done += count,
+            }
+            *day.statuses.entry(status.clone()).or_default() += count;
+        }
+    }
+    Ok(flow)
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The slot of a local day (days since the epoch) among `days`: the first for any day before
+/// it, one past the last for any after.
+fn slot(days: &[(NaiveDate, i64)], day: i64) -> usize {
+    let first = days[0].0;
+    let date = u64::try_from(day)
+        .ok()
+        .and_then(|day| epoch_day(0).checked_add_days(Days::new(day)));
+    date.and_then(|date| usize::try_from((date - first).num_days()).ok())
+        .unwrap_or(0)
+        .min(days.len())
+}
+
+/// The changes from the snapshot's status changes per hour, with the issues refreshed since it
+/// exchanged: their snapshot rows' changes taken away, their current facts' added. Whole hours
+/// up to the one holding `as_of_ms`; within that hour, the segments first known or ended
+/// before `as_of_ms` are read one by one.
+async fn changes_by_hour(
+    client: &Client,
+    scope: &Scope,
+    facts: &FactsScope,
+    snapshot: &Snapshot,
+    window: &Window,
+    days: &[(NaiveDate, i64)],
+) -> Result<Changes, QueryError> {
+    let (from, as_of) = (window.from_ms, window.as_of_ms);
+    let last_hour = as_of - as_of.rem_euclid(HOUR_MS);
+    let counted = format!(
+        "hour < toDateTime({}) AND (status_category != 'done' OR began >= toDateTime({}))
+         AND {}",
+        last_hour / 1000,
+        from / 1000,
+        facts.issue_filter
+    );
+    let refreshed_in_snapshot = format!(
+        "(SELECT * FROM flow_segments_snapshot
+          PREWHERE installation_id IN ({installations})
+                   AND (installation_id, issue_id) IN {refreshed}
+          WHERE snapshot = {id})",
+        installations = facts.installations,
+        refreshed = facts.refreshed_since(snapshot),
+        id = snapshot.id,
+    );
+    let refreshed_now = format!(
+        "(SELECT * FROM ({}) WHERE live = 1)",
+        facts.refreshed_facts(
+            "flow_segments",
+            "installation_id, project_key, issue_type, status_category, status, start_ms, \
+             seen_from_ms, end_ms, live",
+            snapshot
+        )
+    );
+    let sql = format!(
+        "SELECT status_category, status, toInt64(toDate(hour, ?)) AS day,
+                toInt64(sum(change)) AS n
+         FROM (
+             SELECT hour, status_category, status, change FROM flow_status_changes
+             WHERE snapshot = {id} AND installation_id IN ({installations}) AND {counted}
+             UNION ALL
+             SELECT hour, status_category, status, -change FROM ({stale}) WHERE {counted}
+             UNION ALL
+             SELECT hour, status_category, status, change FROM ({current}) WHERE {counted}
+             UNION ALL
+             SELECT toDateTime({last_hour_s}) AS hour, status_category, status,
+                    toInt64((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
+                            - (end_ms >= {last_hour} AND end_ms < {as_of})) AS change
+             FROM {partial}
+         )
+         GROUP BY status_category, status, day",
+        id = snapshot.id,
+        installations = facts.installations,
+        stale = crate::flow::compaction::status_changes(&refreshed_in_snapshot),
+        current = crate::flow::compaction::status_changes(&refreshed_now),
+        last_hour_s = last_hour / 1000,
+        partial = live_facts(
+            "flow_segments",
+            "status_category, status, start_ms, seen_from_ms, end_ms",
+            facts,
+            "",
+            &format!(
+                "status_category IN ('new', 'indeterminate', 'done')
+                 AND seen_from_ms >= 0 AND end_ms >= seen_from_ms
+                 AND ((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
+                      OR (end_ms >= {last_hour} AND end_ms < {as_of}))
+                 AND (status_category != 'done' OR start_ms >= {from})"
+            ),
+        ),
+    );
+    let mut query = client.query(&sql).bind(&scope.time_zone);
+    for _ in 0..4 {
+        query = bind_issues(query, scope);
+    }
+    let mut changes = Changes::new();
+    for change in query.fetch_all::<DayChange>().await? {
+        let diff = changes
+            .entry((change.status_category, change.status))
+            .or_insert_with(|| vec![0; days.len() + 1]);
+        diff[slot(days, change.day)] += change.n;
+    }
+    Ok(changes)
+}
+
+/// The changes from every segment of the range: each group of segments adds its count from
+/// its first day on and takes it away from its last.
+async fn changes_by_segment(
+    client: &Client,
+    scope: &Scope,
+    facts: &FactsScope,
+    window: &Window,
+    days: &[(NaiveDate, i64)],
+) -> Result<Changes, QueryError> {
     let (from, as_of) = (window.from_ms, window.as_of_ms);
     let sql = format!(
         "SELECT status_category, status,
@@ -70,51 +234,17 @@ pub(super) async fn days(
         .bind(window.as_of_ms)
         .bind(&scope.time_zone);
     let spans = bind_issues(query, scope).fetch_all::<SegmentSpan>().await?;
-    let epoch = epoch_day(0);
-    let index = |day: i64| -> Option<usize> {
-        let date = epoch.checked_add_days(Days::new(u64::try_from(day).ok()?))?;
-        usize::try_from((date - *first).num_days()).ok()
-    };
-    // Per (category, status): the change of the count at each day.
-    let mut changes: BTreeMap<(&str, &str), Vec<i64>> = BTreeMap::new();
-    for span in &spans {
+    let mut changes = Changes::new();
+    for span in spans {
         let diff = changes
-            .entry((span.status_category.as_str(), span.status.as_str()))
+            .entry((span.status_category, span.status))
             .or_insert_with(|| vec![0; days.len() + 1]);
-        let from = index(span.first_day).unwrap_or(0).min(days.len());
-        diff[from] += span.n as i64;
+        diff[slot(days, span.first_day)] += span.n as i64;
         if span.last_day >= 0 {
-            let to = index(span.last_day).unwrap_or(0).min(days.len());
-            diff[to] -= span.n as i64;
+            diff[slot(days, span.last_day)] -= span.n as i64;
         }
     }
-    let mut flow: Vec<DayFlow> = days
-        .iter()
-        .map(|(date, _)| DayFlow {
-            date: *date,
-            new: 0,
-            indeterminate: 0,
-            done: 0,
-            statuses: BTreeMap::new(),
-        })
-        .collect();
-    for ((category, status), diff) in changes {
-        let mut running = 0i64;
-        for (day, change) in flow.iter_mut().zip(diff) {
-            running += change;
-            if running <= 0 {
-                continue;
-            }
-            let count = running as u64;
-            match category {
-                "new" => day.new += count,
-                "indeterminate" => day.indeterminate += count,
-                _ => day.done += count,
-            }
-            *day.statuses.entry(status.to_owned()).or_default() += count;
-        }
-    }
-    Ok(flow)
+    Ok(changes)
 }
 
 #[derive(Row, Deserialize)]
