@@ -77,6 +77,17 @@ CREATE TABLE IF NOT EXISTS flow_status_changes (
 PARTITION BY snapshot
 ORDER BY (installation_id, hour, project_key, issue_type, status_category, status);
 
+-- The newest change (in milliseconds) among each installation's segments in a snapshot: a
+-- view that ends after it adds the changes of the hour it ends in whole; one that ends before
+-- it (a change dated ahead of the clock) reads that hour's segments one by one.
+CREATE TABLE IF NOT EXISTS flow_snapshot_latest (
+    snapshot UInt64,
+    installation_id String,
+    latest_ms Int64
+) ENGINE = MergeTree()
+PARTITION BY snapshot
+ORDER BY installation_id;
+
 -- Each snapshot whose copies and counts are complete, with the second its copy began.
 -- Partitioned by day, so a compaction drops the days before yesterday's as it does the stamps'.
 CREATE TABLE IF NOT EXISTS flow_snapshots (

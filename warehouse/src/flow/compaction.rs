@@ -77,10 +77,27 @@ pub async fn compact(client: &Client) -> Result<Snapshot, clickhouse::error::Err
                     status_category, status, began, change
              FROM ({changes})",
             id = snapshot.id,
-            changes = status_changes(&format!(
-                "(SELECT * FROM flow_segments_snapshot WHERE snapshot = {})",
-                snapshot.id
-            )),
+            changes = status_changes(
+                &format!(
+                    "(SELECT * FROM flow_segments_snapshot WHERE snapshot = {})",
+                    snapshot.id
+                ),
+                None
+            ),
+        ))
+        .execute()
+        .await?;
+    // The newest change per installation: a view ending after it counts the whole hour it
+    // ends in from the changes, without reading its segments.
+    client
+        .query(&format!(
+            "INSERT INTO flow_snapshot_latest
+             SELECT {id} AS snapshot, installation_id,
+                    max(greatest(seen_from_ms, if(end_ms = {open}, toInt64(-1), end_ms)))
+             FROM flow_segments_snapshot WHERE snapshot = {id}
+             GROUP BY installation_id",
+            id = snapshot.id,
+            open = super::facts::OPEN,
         ))
         .execute()
         .await?;
@@ -102,10 +119,18 @@ pub async fn compact(client: &Client) -> Result<Snapshot, clickhouse::error::Err
 
 /// The status changes per UTC hour of `segments` (a table or subquery with the segment
 /// columns), summed per (installation, hour, project, type, category, status, began): +1 in the
-/// hour a segment is first known, -1 in the hour it ended. A segment that ended before it was
-/// first known never counts, and gives no change. Shared with the views, which take the same
-/// changes of a refreshed issue's snapshot rows away and add those of its current facts.
-pub(crate) fn status_changes(segments: &str) -> String {
+/// hour a segment is first known, -1 in the hour it ended; with `before` (milliseconds), only
+/// the changes before it. A segment that ended before it was first known never counts, and
+/// gives no change. Shared with the views, which take the same changes of a refreshed issue's
+/// snapshot rows away and add those of its current facts.
+pub(crate) fn status_changes(segments: &str, before: Option<i64>) -> String {
+    let moments = "if(end_ms = {open}, [(seen_from_ms, toInt64(1))], \
+                   [(seen_from_ms, toInt64(1)), (end_ms, toInt64(-1))])"
+        .replace("{open}", &super::facts::OPEN.to_string());
+    let moments = match before {
+        Some(before) => format!("arrayFilter(m -> tupleElement(m, 1) < {before}, {moments})"),
+        None => moments,
+    };
     format!(
         "SELECT installation_id, project_key, issue_type, status_category, status, began,
                 toStartOfHour(toDateTime(intDiv(tupleElement(moment, 1), 1000))) AS hour,
@@ -114,15 +139,12 @@ pub(crate) fn status_changes(segments: &str) -> String {
              SELECT installation_id, project_key, issue_type, status_category, status,
                     if(status_category = 'done' AND start_ms >= 0,
                        toStartOfHour(toDateTime(intDiv(start_ms, 1000))), toDateTime(0)) AS began,
-                    arrayJoin(if(end_ms = {open},
-                                 [(seen_from_ms, toInt64(1))],
-                                 [(seen_from_ms, toInt64(1)), (end_ms, toInt64(-1))])) AS moment
+                    arrayJoin({moments}) AS moment
              FROM {segments}
              WHERE status_category IN ('new', 'indeterminate', 'done') AND seen_from_ms >= 0
                AND end_ms >= seen_from_ms
          )
-         GROUP BY installation_id, project_key, issue_type, status_category, status, began, hour",
-        open = super::facts::OPEN,
+         GROUP BY installation_id, project_key, issue_type, status_category, status, began, hour"
     )
 }
 
@@ -151,7 +173,7 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
         return Ok(());
     };
     let mut tables: Vec<&str> = SNAPSHOT_TABLES.iter().map(|(copy, _)| *copy).collect();
-    tables.push("flow_status_changes");
+    tables.extend(["flow_status_changes", "flow_snapshot_latest"]);
     #[derive(Row, Deserialize)]
     struct Partition {
         table: String,

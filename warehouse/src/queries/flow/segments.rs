@@ -109,9 +109,10 @@ fn slot(days: &[(NaiveDate, i64)], day: i64) -> usize {
 }
 
 /// The changes from the snapshot's status changes per hour, with the issues refreshed since it
-/// exchanged: their snapshot rows' changes taken away, their current facts' added. Whole hours
-/// up to the one holding `as_of_ms`; within that hour, the segments first known or ended
-/// before `as_of_ms` are read one by one.
+/// exchanged: their snapshot rows' changes before `as_of_ms` taken away, their current facts'
+/// added. The snapshot's changes count whole up to the hour holding `as_of_ms`, and within it
+/// too when its newest change is before `as_of_ms` (a view ends now, after the snapshot); else
+/// that hour's segments are read one by one.
 async fn changes_by_hour(
     client: &Client,
     scope: &Scope,
@@ -122,13 +123,54 @@ async fn changes_by_hour(
 ) -> Result<Changes, QueryError> {
     let (from, as_of) = (window.from_ms, window.as_of_ms);
     let last_hour = as_of - as_of.rem_euclid(HOUR_MS);
+    let whole_last_hour = last_hour < as_of && {
+        let latest: i64 = client
+            .query(&format!(
+                "SELECT toInt64(max(latest_ms)) FROM flow_snapshot_latest
+                 WHERE snapshot = {} AND installation_id IN ({})",
+                snapshot.id, facts.installations
+            ))
+            .fetch_one()
+            .await?;
+        latest < as_of
+    };
     let counted = format!(
-        "hour < toDateTime({}) AND (status_category != 'done' OR began >= toDateTime({}))
-         AND {}",
-        last_hour / 1000,
+        "(status_category != 'done' OR began >= toDateTime({})) AND {}",
         from / 1000,
         facts.issue_filter
     );
+    let snapshot_hours = if whole_last_hour {
+        String::new()
+    } else {
+        format!("AND hour < toDateTime({})", last_hour / 1000)
+    };
+    // The snapshot's segments first known or ended in the hour holding `as_of_ms`, before it,
+    // every issue's (the refreshed ones' are exchanged with the rest of their changes).
+    let partial_hour = if whole_last_hour || last_hour == as_of {
+        String::new()
+    } else {
+        format!(
+            "UNION ALL
+             SELECT hour, status_category, status, change FROM (
+                 SELECT toDateTime({last_hour_s}) AS hour, status_category, status,
+                        project_key, issue_type,
+                        if(status_category = 'done' AND start_ms >= 0,
+                           toStartOfHour(toDateTime(intDiv(start_ms, 1000))),
+                           toDateTime(0)) AS began,
+                        toInt64((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
+                                - (end_ms >= {last_hour} AND end_ms < {as_of})) AS change
+                 FROM flow_segments_snapshot
+                 PREWHERE (seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
+                          OR (end_ms >= {last_hour} AND end_ms < {as_of})
+                 WHERE snapshot = {id} AND installation_id IN ({installations})
+                   AND status_category IN ('new', 'indeterminate', 'done')
+                   AND seen_from_ms >= 0 AND end_ms >= seen_from_ms
+             ) WHERE {counted}",
+            last_hour_s = last_hour / 1000,
+            id = snapshot.id,
+            installations = facts.installations,
+        )
+    };
     let refreshed_in_snapshot = format!(
         "(SELECT * FROM flow_segments_snapshot
           PREWHERE installation_id IN ({installations})
@@ -152,39 +194,23 @@ async fn changes_by_hour(
                 toInt64(sum(change)) AS n
          FROM (
              SELECT hour, status_category, status, change FROM flow_status_changes
-             WHERE snapshot = {id} AND installation_id IN ({installations}) AND {counted}
+             WHERE snapshot = {id} AND installation_id IN ({installations}) {snapshot_hours}
+               AND {counted}
              UNION ALL
              SELECT hour, status_category, status, -change FROM ({stale}) WHERE {counted}
              UNION ALL
              SELECT hour, status_category, status, change FROM ({current}) WHERE {counted}
-             UNION ALL
-             SELECT toDateTime({last_hour_s}) AS hour, status_category, status,
-                    toInt64((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
-                            - (end_ms >= {last_hour} AND end_ms < {as_of})) AS change
-             FROM {partial}
+             {partial_hour}
          )
          GROUP BY status_category, status, day",
         id = snapshot.id,
         installations = facts.installations,
-        stale = crate::flow::compaction::status_changes(&refreshed_in_snapshot),
-        current = crate::flow::compaction::status_changes(&refreshed_now),
-        last_hour_s = last_hour / 1000,
-        partial = live_facts(
-            "flow_segments",
-            "status_category, status, start_ms, seen_from_ms, end_ms",
-            facts,
-            "",
-            &format!(
-                "status_category IN ('new', 'indeterminate', 'done')
-                 AND seen_from_ms >= 0 AND end_ms >= seen_from_ms
-                 AND ((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
-                      OR (end_ms >= {last_hour} AND end_ms < {as_of}))
-                 AND (status_category != 'done' OR start_ms >= {from})"
-            ),
-        ),
+        stale = crate::flow::compaction::status_changes(&refreshed_in_snapshot, Some(as_of)),
+        current = crate::flow::compaction::status_changes(&refreshed_now, Some(as_of)),
     );
     let mut query = client.query(&sql).bind(&scope.time_zone);
-    for _ in 0..4 {
+    let filters = if partial_hour.is_empty() { 3 } else { 4 };
+    for _ in 0..filters {
         query = bind_issues(query, scope);
     }
     let mut changes = Changes::new();
