@@ -7,9 +7,25 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{
-    Completion, FactsScope, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, Window, bind_issues,
-    hours, live_facts, nearest_rank_sql,
+    Completion, FactsScope, FlowWeek, GroupFlow, MAX_COMPLETIONS, Percentiles, RANKS, Window,
+    bind_issues, hours, live_facts, nearest_ranks_sql,
 };
+
+/// `{name}_p50`, `_p85` and `_p95` from the array `ranks` of [`nearest_ranks_sql`], -1 where
+/// `count` is 0.
+fn rank_columns(ranks: &str, count: &str, name: &str) -> String {
+    RANKS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "if({count} = 0, toInt64(-1), toInt64({ranks}[{}])) AS {name}_p{p}",
+                i + 1
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 use crate::queries::scope::{QueryError, Scope};
 
 /// Completions in the range, inside FINAL: `done_ms` is in the key, so every version of a
@@ -196,32 +212,31 @@ async fn grouped(
     throughput: &str,
     leads_where: &str,
 ) -> Result<Vec<GroupRow>, QueryError> {
-    let percentiles = |array: &str, name: &str| {
-        [50, 85, 95]
-            .map(|p| format!("{} AS {name}_p{p}", nearest_rank_sql(array, p)))
-            .join(", ")
-    };
+    let cycles = "cycle_ms >= 0";
+    let leads = format!("lead_ms >= 0 AND {leads_where}");
     let sql = format!(
         "SELECT dimension, key, assignee_name, completions, throughput,
-                toUInt64(length(cycles)) AS cycle_count, {cycle},
-                cycle_start_unseen,
-                toUInt64(length(leads)) AS lead_count, {lead},
-                lead_creation_unseen
+                cycle_count, {cycle}, cycle_start_unseen,
+                lead_count, {lead}, lead_creation_unseen
          FROM (
              SELECT tupleElement(grouped, 1) AS dimension, tupleElement(grouped, 2) AS key,
                     if(dimension = 'assignee', argMax(assignee_name, done_ms), '') AS assignee_name,
                     toUInt64(count()) AS completions,
                     toUInt64({throughput}) AS throughput,
-                    arraySort(groupArrayIf(cycle_ms, cycle_ms >= 0)) AS cycles,
+                    toUInt64(countIf({cycles})) AS cycle_count,
+                    {cycle_ranks} AS cycle_ranks,
                     toUInt64(countIf(cycle_ms = -1)) AS cycle_start_unseen,
-                    arraySort(groupArrayIf(lead_ms, lead_ms >= 0 AND {leads_where})) AS leads,
+                    toUInt64(countIf({leads})) AS lead_count,
+                    {lead_ranks} AS lead_ranks,
                     toUInt64(countIf(lead_ms = -1)) AS lead_creation_unseen
              FROM {facts}
              ARRAY JOIN {groupings} AS grouped
              GROUP BY dimension, key
          )",
-        cycle = percentiles("cycles", "cycle"),
-        lead = percentiles("leads", "lead"),
+        cycle_ranks = nearest_ranks_sql("cycle_ms", cycles, &RANKS),
+        lead_ranks = nearest_ranks_sql("lead_ms", &leads, &RANKS),
+        cycle = rank_columns("cycle_ranks", "cycle_count", "cycle"),
+        lead = rank_columns("lead_ranks", "lead_count", "lead"),
         facts = live_facts(
             "flow_completions",
             "issue_id, done_ms, cycle_ms, lead_ms, assignee_name",

@@ -449,11 +449,23 @@ fn live_facts(
     )
 }
 
-/// Nearest-rank percentile `percent` of the sorted array `sorted` in SQL, -1 when it is empty.
-fn nearest_rank_sql(sorted: &str, percent: u32) -> String {
-    format!(
-        "if(length({sorted}) = 0, toInt64(-1), toInt64({sorted}[intDiv({percent} * length({sorted}) + 99, 100)]))"
-    )
+/// The percentiles every flow view shows, in this order.
+const RANKS: [u32; 3] = [50, 85, 95];
+
+/// The nearest-rank percentiles `percents` of `values` where `condition` holds, as an array
+/// in SQL (zeros when none hold: test the count). `quantilesExact` picks the element at
+/// `level * count` (from 0, rounded down) by partial sorting, where nearest rank is the
+/// `ceil(p * count / 100)`th (from 1): one trillionth below `p / 100` makes the two agree for
+/// counts up to ten billion, where a full sort of each group cost the views more than anything
+/// else. The golden path compares the views' percentiles with its own nearest rank; a full
+/// sort in ClickHouse agreed on 960 groups of 2 to 2,000 values.
+fn nearest_ranks_sql(values: &str, condition: &str, percents: &[u32]) -> String {
+    let levels = percents
+        .iter()
+        .map(|p| format!("{:.12}", f64::from(*p) / 100.0 - 1e-12))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("quantilesExactIf({levels})({values}, {condition})")
 }
 
 impl Percentiles {

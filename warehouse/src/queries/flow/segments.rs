@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     DayFlow, FactsScope, Snapshot, StatusTime, Window, WorkItem, bind_issues, hours, live_facts,
-    nearest_rank_sql,
+    nearest_ranks_sql,
 };
 use crate::queries::{
     calendar::epoch_day,
@@ -371,10 +371,10 @@ pub(super) async fn time_in_status(
         )
     };
     let sql = format!(
-        "SELECT status, category, issues, total_ms, {median} AS median_ms
+        "SELECT status, category, issues, total_ms, toInt64(median[1]) AS median_ms
          FROM (
              SELECT status, any(issue_category) AS category, toUInt64(count()) AS issues,
-                    toInt64(sum(ms)) AS total_ms, arraySort(groupArray(ms)) AS per_issue
+                    toInt64(sum(ms)) AS total_ms, {median} AS median
              FROM (
                  SELECT status, status_category AS issue_category,
                         toInt64(least(end_ms, {as_of}) - greatest(start_ms, {from})) AS ms
@@ -388,7 +388,7 @@ pub(super) async fn time_in_status(
              WHERE ms > 0
              GROUP BY status
          )",
-        median = nearest_rank_sql("per_issue", 50),
+        median = nearest_ranks_sql("ms", "1", &[50]),
         once = spent("= 1"),
         more = spent("> 1"),
     );
