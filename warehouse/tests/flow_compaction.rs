@@ -14,7 +14,7 @@ use chrono::{Duration, TimeZone, Utc};
 use support::{change, event};
 use test_kit::synthetic::{self, LARGE_TENANT, SMALL_TENANT};
 use warehouse::{
-    flow::compaction::{compact, compacted_at},
+    flow::compaction::{compact, newest_snapshot},
     queries::{Filters, Flow, Scope, flow_as_of},
 };
 
@@ -165,7 +165,7 @@ async fn merges(client: &clickhouse::Client, action: &str) {
 async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
     let stack = test_kit::Stack::from_env();
     let client = generated(&stack).await;
-    assert_eq!(compacted_at(&client).await.unwrap(), None);
+    assert_eq!(newest_snapshot(&client).await.unwrap(), None);
     let with_final = views(&client).await;
     assert!(
         with_final[0].completions_total > 0 && !with_final[0].days.is_empty(),
@@ -173,7 +173,7 @@ async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
     );
 
     let first = compact(&client).await.unwrap();
-    assert_eq!(compacted_at(&client).await.unwrap(), Some(first));
+    assert_eq!(newest_snapshot(&client).await.unwrap(), Some(first));
     let changes: u64 = client
         .query("SELECT toUInt64(count()) FROM flow_status_changes WHERE snapshot = ?")
         .bind(first.id)

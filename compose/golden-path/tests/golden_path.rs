@@ -1567,7 +1567,7 @@ async fn wait_until_compacted(way: WayIn) {
         Duration::from_secs(120),
         &format!("{way:?}: the flow facts compacted"),
         || async {
-            match warehouse::flow::compaction::compacted_at(&warehouse).await {
+            match warehouse::flow::compaction::newest_snapshot(&warehouse).await {
                 Ok(Some(snapshot)) if snapshot.started_at > now => Ok(()),
                 Ok(snapshot) => Err(format!(
                     "the newest snapshot is {snapshot:?}, not begun after {now}"

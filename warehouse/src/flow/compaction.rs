@@ -150,7 +150,9 @@ pub(crate) fn status_changes(segments: &str, before: Option<i64>) -> String {
 
 /// The newest recorded snapshot, if any: what a view passes to the facts' readers, read once
 /// per view so all its queries split the issues alike.
-pub async fn compacted_at(client: &Client) -> Result<Option<Snapshot>, clickhouse::error::Error> {
+pub async fn newest_snapshot(
+    client: &Client,
+) -> Result<Option<Snapshot>, clickhouse::error::Error> {
     let newest: Vec<Snapshot> = client
         .query(
             "SELECT snapshot AS id, toUInt32(started_at) AS started_at FROM flow_snapshots

@@ -371,7 +371,7 @@ impl FactsScope {
                 .map(|id| format!("'{id}'"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            snapshot: crate::flow::compaction::compacted_at(client).await?,
+            snapshot: crate::flow::compaction::newest_snapshot(client).await?,
             issue_filter: issue_filter(&scope.filters),
         })
     }
