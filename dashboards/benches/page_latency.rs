@@ -284,6 +284,25 @@ async fn seal_large_tenant(warehouse: &clickhouse::Client) -> anyhow::Result<()>
 async fn compact_flow_facts(warehouse: &clickhouse::Client) -> anyhow::Result<()> {
     let started = Instant::now();
     warehouse::flow::compaction::compact(warehouse).await?;
+    // The copy leaves ClickHouse merging its parts for a while; the pages are measured on a
+    // server at rest, as the other figures are.
+    eventually(
+        Duration::from_secs(300),
+        "ClickHouse's merges after the snapshot finished",
+        || async {
+            let merging: u64 = warehouse
+                .query("SELECT toUInt64(count()) FROM system.merges WHERE database = currentDatabase()")
+                .fetch_one()
+                .await
+                .map_err(|err| err.to_string())?;
+            if merging == 0 {
+                Ok(())
+            } else {
+                Err(format!("{merging} merges running"))
+            }
+        },
+    )
+    .await;
     println!(
         "  compacted the flow facts in {:.1} s",
         started.elapsed().as_secs_f64()
