@@ -14,13 +14,16 @@
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-/// Each snapshot table and the facts table it copies.
-const SNAPSHOT_TABLES: [(&str, &str); 2] = [
-    ("flow_segments_snapshot", "flow_segments"),
-    ("flow_completions_snapshot", "flow_completions"),
+/// Each snapshot table, the facts table it copies and the columns it copies.
+const SNAPSHOT_TABLES: [(&str, &str, &str); 2] = [
+    ("flow_segments_snapshot", "flow_segments", SEGMENT_COLUMNS),
+    (
+        "flow_completions_snapshot",
+        "flow_completions",
+        COMPLETION_COLUMNS,
+    ),
 ];
 
-/// The columns a snapshot copies, per facts table.
 const SEGMENT_COLUMNS: &str = "installation_id, issue_id, ordinal, version, live, issue_key, \
     project_key, issue_type, priority, status, status_category, start_ms, seen_from_ms, end_ms, \
     cycle_start_ms, cycle_spent_before_ms, status_visits, assignee_account_id, assignee_name, \
@@ -52,12 +55,7 @@ pub async fn compact(client: &Client) -> Result<Snapshot, clickhouse::error::Err
         id: (u64::from(started_at) << 32) | u64::from(salt),
         started_at,
     };
-    for (copy, table) in SNAPSHOT_TABLES {
-        let columns = if table == "flow_segments" {
-            SEGMENT_COLUMNS
-        } else {
-            COMPLETION_COLUMNS
-        };
+    for (copy, table, columns) in SNAPSHOT_TABLES {
         // The filter stays outside FINAL: a row written as gone must hide the older live one
         // before anything is filtered out.
         client
@@ -174,7 +172,7 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
     let Some(&previous) = recorded.get(1) else {
         return Ok(());
     };
-    let mut tables: Vec<&str> = SNAPSHOT_TABLES.iter().map(|(copy, _)| *copy).collect();
+    let mut tables: Vec<&str> = SNAPSHOT_TABLES.iter().map(|(copy, ..)| *copy).collect();
     tables.extend(["flow_status_changes", "flow_snapshot_latest"]);
     #[derive(Row, Deserialize)]
     struct Partition {

@@ -144,31 +144,26 @@ async fn changes_by_hour(
     } else {
         format!("AND hour < toDateTime({})", last_hour / 1000)
     };
-    // The snapshot's segments first known or ended in the hour holding `as_of_ms`, before it,
-    // every issue's (the refreshed ones' are exchanged with the rest of their changes).
+    // The snapshot's changes in the hour holding `as_of_ms` and before it, every issue's (the
+    // refreshed ones' are exchanged with the rest of their changes), from the segments first
+    // known or ended then.
     let partial_hour = if whole_last_hour || last_hour == as_of {
         String::new()
     } else {
-        format!(
-            "UNION ALL
-             SELECT hour, status_category, status, change FROM (
-                 SELECT toDateTime({last_hour_s}) AS hour, status_category, status,
-                        project_key, issue_type,
-                        if(status_category = 'done' AND start_ms >= 0,
-                           toStartOfHour(toDateTime(intDiv(start_ms, 1000))),
-                           toDateTime(0)) AS began,
-                        toInt64((seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
-                                - (end_ms >= {last_hour} AND end_ms < {as_of})) AS change
-                 FROM flow_segments_snapshot
-                 PREWHERE (seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
-                          OR (end_ms >= {last_hour} AND end_ms < {as_of})
-                 WHERE snapshot = {id} AND installation_id IN ({installations})
-                   AND status_category IN ('new', 'indeterminate', 'done')
-                   AND seen_from_ms >= 0 AND end_ms >= seen_from_ms
-             ) WHERE {counted}",
-            last_hour_s = last_hour / 1000,
+        let in_hour = format!(
+            "(SELECT * FROM flow_segments_snapshot
+              PREWHERE (seen_from_ms >= {last_hour} AND seen_from_ms < {as_of})
+                       OR (end_ms >= {last_hour} AND end_ms < {as_of})
+              WHERE snapshot = {id} AND installation_id IN ({installations}))",
             id = snapshot.id,
             installations = facts.installations,
+        );
+        format!(
+            "UNION ALL
+             SELECT hour, status_category, status, change FROM ({changes})
+             WHERE hour >= toDateTime({last_hour_s}) AND {counted}",
+            changes = crate::flow::compaction::status_changes(&in_hour, Some(as_of)),
+            last_hour_s = last_hour / 1000,
         )
     };
     let refreshed_in_snapshot = format!(
