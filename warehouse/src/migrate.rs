@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "flow_snapshots",
         sql: include_str!("../migrations/0013_flow_snapshots.sql"),
     },
+    Migration {
+        version: 14,
+        name: "flow_snapshots_by_week",
+        sql: include_str!("../migrations/0014_flow_snapshots_by_week.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

@@ -30,12 +30,18 @@ fn end() -> chrono::DateTime<Utc> {
     start() + Duration::weeks(WEEKS)
 }
 
+/// Both tenants with and without a project filter, and the large tenant alone (whose issues a
+/// view tells apart by id alone), in each zone.
 fn scopes() -> Vec<Scope> {
     let mut scopes = Vec::new();
     for time_zone in ["UTC", "Europe/Berlin", "Asia/Kolkata"] {
-        for projects in [vec![], vec!["P1".to_owned()]] {
+        for (installations, projects) in [
+            (vec![LARGE_TENANT, SMALL_TENANT], vec![]),
+            (vec![LARGE_TENANT, SMALL_TENANT], vec!["P1".to_owned()]),
+            (vec![LARGE_TENANT], vec![]),
+        ] {
             scopes.push(Scope {
-                installations: vec![LARGE_TENANT, SMALL_TENANT],
+                installations,
                 from: start() + Duration::weeks(2),
                 to: end() + Duration::weeks(1),
                 time_zone: time_zone.into(),

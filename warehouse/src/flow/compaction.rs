@@ -1,5 +1,5 @@
 //! Compacting the flow facts into snapshots, so a view reads them without FINAL and adds up
-//! counts made once instead of every segment (migration 13).
+//! counts made once instead of every segment (migrations 13 and 14).
 //!
 //! A refresh writes an issue's facts again under a higher version, and the facts tables keep
 //! every version until background merges fold them; FINAL folds them at read time, merging a
@@ -177,14 +177,17 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
     #[derive(Row, Deserialize)]
     struct Partition {
         table: String,
-        partition: String,
+        partition_id: String,
     }
-    // `has`, not `IN (subquery)`: ClickHouse 18.16 finds no parts with a subquery on `table`.
+    // A partition's id starts with its snapshot: the whole id of the counts' tables, the first
+    // of `snapshot-week` in the copies' (migration 14). `has`, not `IN (subquery)`: ClickHouse
+    // 18.16 finds no parts with a subquery on `table`.
     let old: Vec<Partition> = client
         .query(
-            "SELECT DISTINCT table, partition FROM system.parts
+            "SELECT DISTINCT table, partition_id FROM system.parts
              WHERE database = currentDatabase() AND active
-               AND has(CAST(? AS Array(String)), table) AND toUInt64(partition) < ?",
+               AND has(CAST(? AS Array(String)), table)
+               AND toUInt64(splitByChar('-', partition_id)[1]) < ?",
         )
         .bind(&tables)
         .bind(previous)
@@ -194,11 +197,9 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
         let Some(table) = tables.iter().find(|table| **table == partition.table) else {
             continue;
         };
-        let Ok(id) = partition.partition.parse::<u64>() else {
-            continue;
-        };
         client
-            .query(&format!("ALTER TABLE {table} DROP PARTITION {id}"))
+            .query(&format!("ALTER TABLE {table} DROP PARTITION ID ?"))
+            .bind(&partition.partition_id)
             .execute()
             .await?;
     }

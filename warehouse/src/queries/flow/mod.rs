@@ -357,6 +357,8 @@ fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::qu
 /// split the issues alike (`crate::flow::compaction`).
 struct FactsScope {
     installations: String,
+    /// Whether the scope has one installation, whose issues an issue id tells apart alone.
+    one_installation: bool,
     snapshot: Option<Snapshot>,
     /// [`issue_filter`] of the scope's filters.
     issue_filter: String,
@@ -371,17 +373,28 @@ impl FactsScope {
                 .map(|id| format!("'{id}'"))
                 .collect::<Vec<_>>()
                 .join(", "),
+            one_installation: scope.installations.len() == 1,
             snapshot: crate::flow::compaction::newest_snapshot(client).await?,
             issue_filter: issue_filter(&scope.filters),
         })
     }
 
-    /// The scope's issues stamped since `snapshot` began: their snapshot rows are stale.
-    fn refreshed_since(&self, snapshot: &Snapshot) -> String {
+    /// Whether a row's issue was stamped since `snapshot` began (`membership` `IN`), so its
+    /// snapshot rows are stale, or not (`NOT IN`). By the issue id alone when the scope has one
+    /// installation: testing every row of a snapshot against a set of (installation, issue)
+    /// pairs cost the views' reads about a sixth more.
+    fn refreshed(&self, snapshot: &Snapshot, membership: Membership) -> String {
+        let key = if self.one_installation {
+            "issue_id"
+        } else {
+            "installation_id, issue_id"
+        };
         format!(
-            "(SELECT installation_id, issue_id FROM flow_refreshes
+            "({key}) {membership} (SELECT {key} FROM flow_refreshes
               WHERE installation_id IN ({}) AND refreshed_at >= toDateTime({}))",
-            self.installations, snapshot.started_at
+            self.installations,
+            snapshot.started_at,
+            membership = membership.sql(),
         )
     }
 
@@ -391,11 +404,26 @@ impl FactsScope {
     fn refreshed_facts(&self, table: &str, columns: &str, snapshot: &Snapshot) -> String {
         format!(
             "SELECT {columns} FROM {table} FINAL
-             PREWHERE installation_id IN ({installations})
-                      AND (installation_id, issue_id) IN {refreshed}",
+             PREWHERE installation_id IN ({installations}) AND {refreshed}",
             installations = self.installations,
-            refreshed = self.refreshed_since(snapshot),
+            refreshed = self.refreshed(snapshot, Membership::In),
         )
+    }
+}
+
+/// A set membership test in SQL.
+#[derive(Clone, Copy)]
+enum Membership {
+    In,
+    NotIn,
+}
+
+impl Membership {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::In => "IN",
+            Self::NotIn => "NOT IN",
+        }
     }
 }
 
@@ -436,11 +464,10 @@ fn live_facts(
              UNION ALL
              SELECT {columns} FROM {table}_snapshot
              PREWHERE {row_filter} {key_filter}
-             WHERE snapshot = {id} AND {installations}
-               AND (installation_id, issue_id) NOT IN {refreshed_since}",
+             WHERE snapshot = {id} AND {installations} AND {not_refreshed}",
             refreshed = facts.refreshed_facts(table, &columns, snapshot),
             id = snapshot.id,
-            refreshed_since = facts.refreshed_since(snapshot),
+            not_refreshed = facts.refreshed(snapshot, Membership::NotIn),
         ),
     };
     format!(

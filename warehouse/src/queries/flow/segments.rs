@@ -8,8 +8,8 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::{
-    DayFlow, FactsScope, Snapshot, StatusTime, Window, WorkItem, bind_issues, hours, live_facts,
-    nearest_ranks_sql,
+    DayFlow, FactsScope, Membership, Snapshot, StatusTime, Window, WorkItem, bind_issues, hours,
+    live_facts, nearest_ranks_sql,
 };
 use crate::queries::{
     calendar::epoch_day,
@@ -168,11 +168,10 @@ async fn changes_by_hour(
     };
     let refreshed_in_snapshot = format!(
         "(SELECT * FROM flow_segments_snapshot
-          PREWHERE installation_id IN ({installations})
-                   AND (installation_id, issue_id) IN {refreshed}
+          PREWHERE installation_id IN ({installations}) AND {refreshed}
           WHERE snapshot = {id})",
         installations = facts.installations,
-        refreshed = facts.refreshed_since(snapshot),
+        refreshed = facts.refreshed(snapshot, Membership::In),
         id = snapshot.id,
     );
     let refreshed_now = format!(
