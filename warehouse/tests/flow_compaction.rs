@@ -15,7 +15,7 @@ use support::{change, event};
 use test_kit::synthetic::{self, LARGE_TENANT, SMALL_TENANT};
 use warehouse::{
     flow::compaction::{compact, newest_snapshot},
-    queries::{Filters, Flow, Scope, flow_as_of},
+    queries::{Filters, Flow, Scope, flow::MAX_COMPLETIONS, flow_as_of},
 };
 
 /// Events in the generated warehouse: one in two the large tenant's, ten per issue.
@@ -72,6 +72,48 @@ async fn views(client: &clickhouse::Client) -> Vec<Flow> {
         }
     }
     all
+}
+
+/// The view of both tenants' whole span lists the latest [`MAX_COMPLETIONS`] of more
+/// completions: the same, by time and key, as the live completions read straight from the
+/// facts with FINAL and sorted here.
+async fn assert_latest_are_the_latest(client: &clickhouse::Client) {
+    let as_of = end() + Duration::days(6);
+    let scope = Scope {
+        installations: vec![LARGE_TENANT, SMALL_TENANT],
+        from: start(),
+        to: as_of,
+        time_zone: "UTC".into(),
+        filters: Filters::default(),
+    };
+    let flow = flow_as_of(client, &scope, as_of.timestamp_millis())
+        .await
+        .unwrap();
+    let mut all: Vec<(i64, String)> = client
+        .query(
+            "SELECT done_ms, issue_key FROM (
+                 SELECT done_ms, issue_key, live FROM flow_completions FINAL
+                 WHERE installation_id IN (?, ?)
+             )
+             WHERE live = 1 AND done_ms >= ? AND done_ms < ?",
+        )
+        .bind(LARGE_TENANT.to_string())
+        .bind(SMALL_TENANT.to_string())
+        .bind(scope.from.timestamp_millis())
+        .bind(scope.to.timestamp_millis())
+        .fetch_all()
+        .await
+        .unwrap();
+    assert!(all.len() > MAX_COMPLETIONS, "more completions than listed");
+    all.sort();
+    let expected = &all[all.len() - MAX_COMPLETIONS..];
+    let listed: Vec<(i64, String)> = flow
+        .completions
+        .iter()
+        .map(|completion| (completion.done_ms, completion.issue_key.clone()))
+        .collect();
+    assert_eq!(listed, expected, "the latest completions, oldest first");
+    assert_eq!(flow.completions_total, all.len() as u64);
 }
 
 /// How many snapshots the snapshot tables hold, each table's count.
@@ -173,6 +215,7 @@ async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
     let client = generated(&stack).await;
     assert_eq!(newest_snapshot(&client).await.unwrap(), None);
     let with_final = views(&client).await;
+    assert_latest_are_the_latest(&client).await;
     assert!(
         with_final[0].completions_total > 0 && !with_final[0].days.is_empty(),
         "the generated span completes issues in the range"
@@ -192,6 +235,7 @@ async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
         with_final,
         "a snapshot and its status changes give FINAL's numbers"
     );
+    assert_latest_are_the_latest(&client).await;
 
     // Background merges would fold a refreshed issue's old version away before a view reads
     // it; the view must pick the newest itself.
@@ -199,6 +243,7 @@ async fn snapshots_give_finals_numbers_and_a_later_refresh_counts_once() {
     reopen(&client, 40).await;
     let reopened = views(&client).await;
     assert_ne!(reopened, with_final, "the reopens count");
+    assert_latest_are_the_latest(&client).await;
     let never_compacted = generated(&stack).await;
     reopen(&never_compacted, 40).await;
     assert_eq!(

@@ -274,6 +274,20 @@ pub(super) async fn latest(
     facts: &FactsScope,
     window: &Window,
 ) -> Result<Vec<Completion>, QueryError> {
+    // First the moment the latest ones begin, reading only their times; then the rows from it,
+    // which a snapshot reads from its last weeks alone: sorting every row of the range by time
+    // read all its columns.
+    let since: i64 = bind_issues(
+        client.query(&format!(
+            "SELECT toInt64(min(done_ms)) FROM (
+                 SELECT done_ms FROM {facts} ORDER BY done_ms DESC LIMIT {MAX_COMPLETIONS}
+             )",
+            facts = live_facts("flow_completions", "done_ms", facts, &in_range(window), "1"),
+        )),
+        scope,
+    )
+    .fetch_one()
+    .await?;
     let sql = format!(
         "SELECT issue_key, project_key, issue_type, priority, assignee_account_id, labels,
                 components, done_ms, cycle_ms, lead_ms
@@ -284,7 +298,7 @@ pub(super) async fn latest(
             "flow_completions",
             "issue_key, done_ms, cycle_ms, lead_ms",
             facts,
-            &in_range(window),
+            &format!("{} AND done_ms >= {since}", in_range(window)),
             "1",
         ),
     );
