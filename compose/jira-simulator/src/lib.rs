@@ -21,6 +21,7 @@ pub mod in_process;
 mod installations_file;
 mod keys;
 pub mod lifecycle;
+mod oauth;
 pub mod qsh;
 mod registry;
 mod server;

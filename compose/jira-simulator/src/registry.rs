@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     announce::Announcement, connect::ConnectInstallation, forge::ForgeInstall,
-    installations_file::InstallationsFile,
+    installations_file::InstallationsFile, oauth::Site,
 };
 
 #[derive(Debug, Default)]
@@ -65,6 +65,8 @@ pub(crate) struct ForgeUser {
     pub(crate) installation_id: String,
     pub(crate) account_id: String,
     pub(crate) email: String,
+    /// The site the app is installed on: the OAuth consent page offers it.
+    pub(crate) site: Site,
 }
 
 impl ForgeUser {
@@ -73,7 +75,22 @@ impl ForgeUser {
             installation_id: install.installation.installation_id.clone(),
             account_id: install.installer_account_id.clone(),
             email: install.installer_email.clone(),
+            site: forge_site(install),
         }
+    }
+}
+
+fn forge_site(install: &ForgeInstall) -> Site {
+    Site {
+        cloud_id: install.installation.cloud_id.clone(),
+        url: install.installation.site_url.clone(),
+    }
+}
+
+fn connect_site(installation: &ConnectInstallation) -> Site {
+    Site {
+        cloud_id: installation.cloud_id.clone(),
+        url: installation.site_base_url.clone(),
     }
 }
 
@@ -270,6 +287,35 @@ impl Registry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(account_id.to_owned());
+    }
+
+    /// The sites the app is installed on now, Connect or Forge, here or in the file (read
+    /// afresh, so call it off the async workers): the sites a member linking their Atlassian
+    /// account can grant. Ordered by URL, so the consent page lists them the same way each time.
+    pub(crate) fn sites(&self) -> Vec<Site> {
+        let mut sites: Vec<Site> = self
+            .by_client_key
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(connect_site)
+            .collect();
+        sites.extend(
+            self.forge_by_token
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .map(|user| user.site.clone()),
+        );
+        if let Some(file) = self.read_file() {
+            sites.extend(file.installations.iter().map(connect_site));
+            sites.extend(file.forge_installations.iter().map(forge_site));
+        }
+        sites.sort_by(|a, b| (&a.url, &a.cloud_id).cmp(&(&b.url, &b.cloud_id)));
+        // An installation both here and in the file is one site.
+        let mut seen = std::collections::HashSet::new();
+        sites.retain(|site| seen.insert(site.cloud_id.clone()));
+        sites
     }
 
     /// Memory first, then the file, read afresh: `install` runs in another process and may have

@@ -10,6 +10,7 @@ use crate::{
     config::{ForgeAppConfig, SimulatorConfig},
     error::{Result, SimulatorError},
     keys::{Jwk, SigningKey},
+    oauth::OAuthGrants,
     registry::Registry,
     server::{RunningServer, ServerState},
 };
@@ -22,6 +23,8 @@ pub struct Simulator {
     pub(crate) key: Arc<SigningKey>,
     pub(crate) http: reqwest::Client,
     pub(crate) registry: Arc<Registry>,
+    /// What the Atlassian authorization server handed out to members linking their account.
+    pub(crate) oauth: Arc<OAuthGrants>,
     pub(crate) forge: ForgeAppConfig,
     pub(crate) announce_to: Option<Url>,
     server: Option<RunningServer>,
@@ -34,6 +37,7 @@ impl Simulator {
         let state = ServerState {
             key: simulator.key.clone(),
             registry: simulator.registry.clone(),
+            oauth: simulator.oauth.clone(),
         };
         simulator.server = Some(RunningServer::bind(config.addr, state).await?);
         Ok(simulator)
@@ -61,6 +65,7 @@ impl Simulator {
             key: Arc::new(key),
             http,
             registry: Arc::new(Registry::new(config.installations_file)),
+            oauth: Arc::default(),
             forge: config.forge,
             announce_to: config.announce_to,
             server: None,
@@ -116,6 +121,19 @@ impl Simulator {
     /// How many "am I installed?" calls this simulator's Jira answered, failed ones included.
     pub fn installation_checks_answered(&self) -> u32 {
         self.registry.installation_checks()
+    }
+
+    /// While `failing`, Atlassian's token endpoint and the platform API a 3LO token opens
+    /// (`accessible-resources`, `/me`) answer 503, as in an incident. The consent page still
+    /// works: it is another Atlassian service.
+    pub fn fail_atlassian_oauth(&self, failing: bool) {
+        self.oauth.set_failing(failing);
+    }
+
+    /// Every authorization code and access token the authorization server handed out, in
+    /// order, expired and used ones included: a test asserts none of them was stored.
+    pub fn atlassian_tokens_issued(&self) -> Vec<String> {
+        self.oauth.issued()
     }
 
     /// Stops the key server (if any), letting in-flight requests finish.

@@ -18,6 +18,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("install key  {url}install-keys/{}", simulator.kid());
     println!("forge jwks   {url}forge/jwks.json");
     println!("jira api     {url}rest/api/3/user/email?accountId=…");
+    println!("oauth        {url}authorize (client metafrazo-local)");
     shutdown_signal().await?;
     tracing::info!("shutting down");
     simulator.shutdown().await;

@@ -1,11 +1,13 @@
 //! The HTTP side of the simulator: what Atlassian serves to apps. The install keys and Forge JWKS
 //! that verify our signatures, and the Jira REST endpoints onboarding calls (a user's email, a
-//! user's permissions, whether the app is still installed).
+//! user's permissions, whether the app is still installed), and the OAuth 2.0 (3LO) authorization
+//! server with the platform API its tokens open, for members linking their Atlassian account.
 
 mod announce;
 mod app_installation;
 mod keys;
 mod my_permissions;
+mod oauth;
 mod user_email;
 
 use std::{io, net::SocketAddr, sync::Arc};
@@ -19,6 +21,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use crate::{
     error::{Result, SimulatorError},
     keys::SigningKey,
+    oauth::OAuthGrants,
     registry::Registry,
 };
 
@@ -26,6 +29,7 @@ use crate::{
 pub(crate) struct ServerState {
     pub(crate) key: Arc<SigningKey>,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) oauth: Arc<OAuthGrants>,
 }
 
 fn router(state: ServerState) -> Router {
@@ -43,6 +47,16 @@ fn router(state: ServerState) -> Router {
             get(app_installation::connect_addon),
         )
         .route("/rest/api/3/myself", get(app_installation::myself))
+        .route(
+            "/authorize",
+            get(oauth::authorize::show_consent).post(oauth::authorize::decide),
+        )
+        .route("/oauth/token", post(oauth::token::exchange_code))
+        .route(
+            "/oauth/token/accessible-resources",
+            get(oauth::platform_api::accessible_resources),
+        )
+        .route("/me", get(oauth::platform_api::me))
         .route(crate::announce::INSTALLED_PATH, post(announce::installed))
         .route(crate::announce::FORGET_PATH, post(announce::forget))
         .with_state(state)
