@@ -18,6 +18,9 @@ export ATLASSIAN_API_BASE_URL=${ATLASSIAN_API_BASE_URL:-http://$SIMULATOR_ADDR}
 # Where our services fetch Atlassian's keys: this simulator, on whatever port it runs.
 export ATLASSIAN_INSTALL_KEYS_URL=${ATLASSIAN_INSTALL_KEYS_URL:-http://$SIMULATOR_ADDR/install-keys}
 export FORGE_JWKS_URL=${FORGE_JWKS_URL:-http://$SIMULATOR_ADDR/forge/jwks.json}
+# Members link their Atlassian accounts through the simulator's authorization server.
+export ATLASSIAN_OAUTH_AUTH_URL=${ATLASSIAN_OAUTH_AUTH_URL:-http://$SIMULATOR_ADDR}
+export ATLASSIAN_OAUTH_API_URL=${ATLASSIAN_OAUTH_API_URL:-http://$SIMULATOR_ADDR}
 # The base URL Atlassian sees (the descriptor's baseUrl, install tokens' aud, setup links, the
 # base of every qsh): the front door.
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$FRONT_DOOR_ADDR}

@@ -4,11 +4,13 @@
 
 mod accounts;
 mod atlassian;
+mod atlassian_oauth;
 mod digest;
 mod oidc;
 
 pub use accounts::{AccountsConfig, MailConfig};
 pub use atlassian::AtlassianConfig;
+pub use atlassian_oauth::AtlassianOAuthSettings;
 pub use digest::DigestConfig;
 pub use oidc::OidcConfig;
 use service_runtime::{
@@ -59,6 +61,9 @@ pub struct Config {
     pub cipher: SecretCipher,
     #[command(flatten)]
     pub oidc: OidcConfig,
+    /// Members linking their own Atlassian accounts.
+    #[command(flatten)]
+    pub atlassian_oauth: AtlassianOAuthSettings,
     /// The weekly digest email's job.
     #[command(flatten)]
     pub digest: DigestConfig,
@@ -93,6 +98,7 @@ impl Config {
         self.accounts.validate()?;
         self.mail.validate()?;
         self.digest.validate()?;
+        self.atlassian_oauth.validate(self.server.deployment)?;
         self.oidc.validate()
     }
 }

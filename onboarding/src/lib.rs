@@ -11,7 +11,10 @@ pub mod metrics;
 pub mod web;
 pub mod webhook_connections;
 
-pub use config::{AccountsConfig, AtlassianConfig, Config, DigestConfig, MailConfig, OidcConfig};
+pub use config::{
+    AccountsConfig, AtlassianConfig, AtlassianOAuthSettings, Config, DigestConfig, MailConfig,
+    OidcConfig,
+};
 
 use anyhow::Context;
 use std::sync::Arc;
@@ -55,8 +58,10 @@ pub struct AppState {
     pub warehouse: clickhouse::Client,
     /// Sign-in with Google and Microsoft; empty when none is configured.
     pub oidc: accounts::oidc::Providers,
-    /// `OIDC_FLOW_TTL_SECS`.
+    /// `OIDC_FLOW_TTL_SECS`, also the time a member may take to consent at Atlassian.
     pub oidc_flow_ttl: std::time::Duration,
+    /// Members linking their own Atlassian accounts; `None` when switched off.
+    pub atlassian_oauth: Option<Arc<accounts::atlassian_oauth::AtlassianOAuth>>,
     pub sign_ins: SignInMetrics,
     /// Every password hash a request needs, bounded (`PASSWORD_HASHES_IN_FLIGHT`).
     pub hashing: accounts::passwords::Hashing,
@@ -117,7 +122,19 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         config.oidc.providers.clone(),
         &config.atlassian.public_base_url,
     )?;
+    let atlassian_oauth = config
+        .atlassian_oauth
+        .resolved()
+        .map(|settings| {
+            accounts::atlassian_oauth::AtlassianOAuth::new(
+                settings,
+                &config.atlassian.public_base_url,
+            )
+            .map(Arc::new)
+        })
+        .transpose()?;
     let state = AppState {
+        atlassian_oauth,
         sign_ins: SignInMetrics::register(&registry)?,
         hashing: accounts::passwords::Hashing::new(config.accounts.password_hashes_in_flight),
         oidc,

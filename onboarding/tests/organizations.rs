@@ -25,45 +25,6 @@ async fn organization(
     (id, browser, installation)
 }
 
-/// Invites `invitee` with `role` and has them accept in a fresh browser.
-async fn invite_and_accept(
-    harness: &Harness,
-    owner: &mut Browser,
-    org: &str,
-    invitee: &str,
-    role: &str,
-) -> Browser {
-    owner
-        .get(&format!("/orgs/{org}/members"))
-        .await
-        .assert_status(200);
-    owner
-        .submit(
-            &format!("/orgs/{org}/invites"),
-            &[("email", invitee), ("role", role)],
-        )
-        .await
-        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
-    let mail = harness
-        .mailbox
-        .wait_for(invitee, "Join Acme on MetaFrazo", 0)
-        .await;
-    assert!(mail.text.contains(&format!("as {role}")), "{}", mail.text);
-    let path = mail.link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
-    let mut browser = harness.signed_up(invitee).await;
-    browser
-        .get(&path)
-        .await
-        .assert_status(200)
-        .assert_contains("Accept and join");
-    browser
-        .submit(&path, &[])
-        .await
-        .assert_redirect_to("http://dashboards.test/orgs/");
-    browser.get(&path).await.assert_status(410);
-    browser
-}
-
 async fn user_id(harness: &Harness, email: &str) -> String {
     let client = harness.pool.get().await.unwrap();
     let id: uuid::Uuid = client
@@ -251,9 +212,13 @@ async fn invites_roles_and_removal_are_enforced_on_the_server_at_once() {
     let owner_email = email("owner");
     let (org, mut owner, _) = organization(&harness, &owner_email).await;
     let viewer_email = email("viewer");
-    let mut viewer = invite_and_accept(&harness, &mut owner, &org, &viewer_email, "viewer").await;
+    let mut viewer = harness
+        .invite_and_accept(&mut owner, &org, &viewer_email, "viewer")
+        .await;
     let admin_email = email("admin");
-    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+    let mut admin = harness
+        .invite_and_accept(&mut owner, &org, &admin_email, "admin")
+        .await;
 
     // A viewer sees the organization but manages nothing and reads no audit log.
     viewer
@@ -842,7 +807,9 @@ async fn an_invitation_lapses_once_its_inviter_can_no_longer_give_its_role() {
     let owner_email = email("owner");
     let (org, mut owner, _) = organization(&harness, &owner_email).await;
     let admin_email = email("admin");
-    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+    let mut admin = harness
+        .invite_and_accept(&mut owner, &org, &admin_email, "admin")
+        .await;
 
     let invitee = email("invitee");
     admin.get(&format!("/orgs/{org}/members")).await;
@@ -898,7 +865,9 @@ async fn a_form_racing_its_callers_demotion_acts_on_the_role_after_it() {
     let owner_email = email("owner");
     let (org, mut owner, _) = organization(&harness, &owner_email).await;
     let admin_email = email("admin");
-    let mut admin = invite_and_accept(&harness, &mut owner, &org, &admin_email, "admin").await;
+    let mut admin = harness
+        .invite_and_accept(&mut owner, &org, &admin_email, "admin")
+        .await;
     admin.get(&format!("/orgs/{org}/members")).await;
 
     let organization: uuid::Uuid = org.parse().unwrap();

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api_tokens;
+pub mod atlassian_accounts;
 pub mod audit;
 pub mod csrf;
 pub mod digests;

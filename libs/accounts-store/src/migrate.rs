@@ -101,6 +101,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "weekly_digest",
         sql: include_str!("../migrations/0018_weekly_digest.sql"),
     },
+    Migration {
+        version: 19,
+        name: "atlassian_accounts",
+        sql: include_str!("../migrations/0019_atlassian_accounts.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

@@ -27,6 +27,8 @@ fn production() -> Config {
     config.atlassian.install_keys_url = "https://connect-install-keys.atlassian.com"
         .parse()
         .unwrap();
+    // As the Docker Compose file has it until an OAuth app is registered.
+    config.atlassian_oauth.auth_url = None;
     config
 }
 
@@ -63,7 +65,12 @@ fn the_defaults_work_on_the_local_stack() {
 
 #[test]
 fn validate_refuses_what_could_only_fail_later() {
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
+        (
+            "Atlassian's authorization server with the simulator's client",
+            |c| c.atlassian_oauth.auth_url = Some("https://auth.atlassian.com".parse().unwrap()),
+            "environment variable ATLASSIAN_OAUTH_CLIENT_ID has an invalid value \"metafrazo-local\"",
+        ),
         (
             "a real provider with the local client",
             |c| c.oidc.providers[0].issuer = "https://accounts.google.com".parse().unwrap(),
@@ -145,7 +152,12 @@ fn outside_local_mode_each_development_fallback_is_refused_naming_its_variable()
         "production unless DEPLOYMENT says local"
     );
     production().validate().expect("no fallback left");
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
+        (
+            "the simulator's authorization server",
+            |c| c.atlassian_oauth.auth_url = Some("http://127.0.0.1:8090".parse().unwrap()),
+            "environment variable ATLASSIAN_OAUTH_AUTH_URL is http://127.0.0.1:8090/, not https",
+        ),
         (
             "the development SECRETS_KEY (what an unset or empty one falls back to)",
             |c| c.cipher = SecretCipher::parse_key(DEVELOPMENT_KEY).unwrap(),

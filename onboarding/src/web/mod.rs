@@ -4,6 +4,7 @@
 
 mod account;
 mod api_tokens;
+mod atlassian_account;
 mod client_address;
 mod digest;
 mod email_verification;
@@ -80,6 +81,18 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route(
             "/account/sign-in-methods/{provider}/unlink",
             post(oidc::unlink),
+        )
+        .route(
+            "/account/atlassian/{organization}/connect",
+            post(atlassian_account::connect),
+        )
+        .route(
+            "/account/atlassian/{organization}/disconnect",
+            get(atlassian_account::disconnect_page).post(atlassian_account::disconnect),
+        )
+        .route(
+            crate::accounts::atlassian_oauth::AtlassianOAuth::CALLBACK_PATH,
+            get(atlassian_account::callback),
         )
         .route(
             api_tokens::PATH,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, sign_in_outcome},
-    oidc_flow::{FlowCheck, FlowCookies, NewFlow},
+    oidc_flow::{FlowCheck, FlowCookies, NewFlow, SIGN_IN},
     pages::{Account, LinkedMethod, Message, ProviderButton, SignInMethod, render},
     session::{Visitor, safe_next, session_cookie},
 };
@@ -114,6 +114,7 @@ async fn redirect_to_provider(
         nonce: &authorization.nonce,
         pkce_verifier: &authorization.pkce_verifier,
         link_user_id,
+        organization_id: None,
         next,
         lifetime: state.oidc_flow_ttl,
     });
@@ -128,6 +129,7 @@ fn flow_cookies(state: &AppState) -> FlowCookies<'_> {
     FlowCookies {
         cipher: &state.cipher,
         secure: state.accounts.cookie_secure,
+        kind: &SIGN_IN,
     }
 }
 
@@ -606,6 +608,8 @@ pub(crate) async fn settings(
         }
     }
     let ways_in = linked.len() + usize::from(has_password);
+    drop(client);
+    let jira = super::atlassian_account::rows(&state, user.user_id).await?;
     Ok(render(&Account {
         csrf: &visitor.csrf,
         email: &user.email,
@@ -613,9 +617,12 @@ pub(crate) async fn settings(
         has_password,
         methods,
         can_unlink: ways_in > 1,
+        jira,
         notice: match done.done.as_deref() {
             Some("linked") => Some("Linked. You can now sign in with it."),
             Some("unlinked") => Some("Unlinked. It no longer signs you in."),
+            Some("atlassian_linked") => Some("Your Atlassian account is connected."),
+            Some("atlassian_unlinked") => Some("Your Atlassian account is disconnected."),
             _ => None,
         },
     }))

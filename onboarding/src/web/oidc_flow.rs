@@ -1,7 +1,8 @@
-//! A sign-in at a provider under way, kept in the browser that started it rather than in
-//! Postgres: sealed (AES-256-GCM under `SECRETS_KEY`) into the `mf_oidc_flow` cookie. An
-//! anonymous `GET /auth/oidc/{provider}/start` thus stores nothing of ours; when each one wrote a
-//! row, anyone could grow the table without end.
+//! A sign-in at a provider under way, or a member's consent at Atlassian, kept in the browser
+//! that started it rather than in Postgres: sealed (AES-256-GCM under `SECRETS_KEY`) into a
+//! cookie (`mf_oidc_flow`, `mf_atlassian_flow`). An anonymous `GET /auth/oidc/{provider}/start`
+//! thus stores nothing of ours; when each one wrote a row, anyone could grow the table without
+//! end.
 //!
 //! The callback's answer is single-use in this browser: once taken, the cookie is replaced by
 //! the same flow marked used. A replay from elsewhere that carried the original cookie along
@@ -20,11 +21,29 @@ use service_runtime::secret_cipher::SecretCipher;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-const FLOW_COOKIE: &str = "mf_oidc_flow";
-/// Only the provider routes read it.
-const FLOW_COOKIE_PATH: &str = "/auth/oidc";
-/// Names what the sealed bytes are, so nothing else sealed under the same key passes for a flow.
-const PURPOSE: &str = "oidc_flow/1";
+/// Which flows a cookie carries.
+pub(crate) struct FlowKind {
+    cookie: &'static str,
+    /// Only the callback's routes read it.
+    path: &'static str,
+    /// Names what the sealed bytes are, so nothing else sealed under the same key (another
+    /// kind's flow among them) passes for a flow of this kind.
+    purpose: &'static str,
+}
+
+/// Signing in (or linking a sign-in method) with Google or Microsoft.
+pub(crate) const SIGN_IN: FlowKind = FlowKind {
+    cookie: "mf_oidc_flow",
+    path: "/auth/oidc",
+    purpose: "oidc_flow/1",
+};
+
+/// A member linking their Atlassian account in an organization.
+pub(crate) const ATLASSIAN_LINK: FlowKind = FlowKind {
+    cookie: "mf_atlassian_flow",
+    path: "/auth/atlassian",
+    purpose: "atlassian_flow/1",
+};
 
 /// What the browser must bring back from the provider, kept while it is away.
 pub(crate) struct NewFlow<'a> {
@@ -34,6 +53,8 @@ pub(crate) struct NewFlow<'a> {
     pub(crate) nonce: &'a str,
     pub(crate) pkce_verifier: &'a str,
     pub(crate) link_user_id: Option<Uuid>,
+    /// The organization an Atlassian account is linked in.
+    pub(crate) organization_id: Option<Uuid>,
     pub(crate) next: &'a str,
     pub(crate) lifetime: Duration,
 }
@@ -44,6 +65,7 @@ pub(crate) struct Flow {
     pub(crate) nonce: String,
     pub(crate) pkce_verifier: String,
     pub(crate) link_user_id: Option<Uuid>,
+    pub(crate) organization_id: Option<Uuid>,
     pub(crate) next: String,
 }
 
@@ -84,6 +106,9 @@ struct Sealed {
     pkce_verifier: String,
     /// A `Uuid` as text: the uuid crate is built without serde here.
     link_user_id: Option<String>,
+    /// A `Uuid` as text; absent from the sign-in flows sealed before it existed.
+    #[serde(default)]
+    organization_id: Option<String>,
     next: String,
     /// Seconds since the Unix epoch.
     expires_at: u64,
@@ -94,19 +119,21 @@ struct Sealed {
 pub(crate) struct FlowCookies<'a> {
     pub(crate) cipher: &'a SecretCipher,
     pub(crate) secure: bool,
+    pub(crate) kind: &'static FlowKind,
 }
 
 impl FlowCookies<'_> {
     /// The `Set-Cookie` that keeps `flow` in the browser until its callback.
     pub(crate) fn started(&self, flow: &NewFlow<'_>) -> Cookie<'static> {
         let sealed = Sealed {
-            purpose: PURPOSE.to_owned(),
+            purpose: self.kind.purpose.to_owned(),
             state: flow.state.to_owned(),
             visitor: flow.visitor.to_owned(),
             provider: flow.provider.to_owned(),
             nonce: flow.nonce.to_owned(),
             pkce_verifier: flow.pkce_verifier.to_owned(),
             link_user_id: flow.link_user_id.map(|id| id.to_string()),
+            organization_id: flow.organization_id.map(|id| id.to_string()),
             next: flow.next.to_owned(),
             expires_at: unix_now().saturating_add(flow.lifetime.as_secs()),
             used: false,
@@ -124,8 +151,8 @@ impl FlowCookies<'_> {
         visitor: &str,
         provider: &str,
     ) -> (FlowCheck, Option<Cookie<'static>>) {
-        let Some((mut sealed, link_user_id)) =
-            jar.get(FLOW_COOKIE).and_then(|c| self.open(c.value()))
+        let Some((mut sealed, link_user_id, organization_id)) =
+            jar.get(self.kind.cookie).and_then(|c| self.open(c.value()))
         else {
             return (FlowCheck::Unknown, None);
         };
@@ -145,6 +172,7 @@ impl FlowCookies<'_> {
                 nonce: sealed.nonce.clone(),
                 pkce_verifier: sealed.pkce_verifier.clone(),
                 link_user_id,
+                organization_id,
                 next: sealed.next.clone(),
             })
         };
@@ -156,31 +184,34 @@ impl FlowCookies<'_> {
     fn cookie(&self, sealed: &Sealed, lifetime: Duration) -> Cookie<'static> {
         let json = serde_json::to_vec(sealed).expect("a flow always serializes");
         Cookie::build((
-            FLOW_COOKIE,
+            self.kind.cookie,
             URL_SAFE_NO_PAD.encode(self.cipher.encrypt(&json)),
         ))
         .http_only(true)
         // Lax: the provider sends the browser back with a top-level GET from its site.
         .same_site(SameSite::Lax)
         .secure(self.secure)
-        .path(FLOW_COOKIE_PATH)
+        .path(self.kind.path)
         .max_age(time::Duration::seconds(
             i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
         ))
         .build()
     }
 
-    /// The flow sealed in `value`, and the user it links to, if it is a flow we sealed.
-    fn open(&self, value: &str) -> Option<(Sealed, Option<Uuid>)> {
+    /// The flow sealed in `value`, the user it links and the organization it links in, if it
+    /// is a flow of this kind that we sealed.
+    fn open(&self, value: &str) -> Option<(Sealed, Option<Uuid>, Option<Uuid>)> {
         use secrecy::ExposeSecret as _;
         let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
         let json = self.cipher.decrypt(&bytes).ok()?;
         let sealed: Sealed = serde_json::from_slice(json.expose_secret()).ok()?;
-        let link_user_id = match &sealed.link_user_id {
-            Some(id) => Some(Uuid::parse_str(id).ok()?),
-            None => None,
+        let uuid = |id: &Option<String>| match id {
+            Some(id) => Uuid::parse_str(id).ok().map(Some),
+            None => Some(None),
         };
-        (sealed.purpose == PURPOSE).then_some((sealed, link_user_id))
+        let link_user_id = uuid(&sealed.link_user_id)?;
+        let organization_id = uuid(&sealed.organization_id)?;
+        (sealed.purpose == self.kind.purpose).then_some((sealed, link_user_id, organization_id))
     }
 }
 
@@ -199,6 +230,7 @@ mod tests {
         FlowCookies {
             cipher,
             secure: true,
+            kind: &SIGN_IN,
         }
     }
 
@@ -210,6 +242,7 @@ mod tests {
             nonce: "nonce-1",
             pkce_verifier: "verifier-1",
             link_user_id: None,
+            organization_id: None,
             next: "/after",
             lifetime,
         }
@@ -258,7 +291,7 @@ mod tests {
         let (check, _) = flows.take(&expired, "state-1", "visitor-1", "google");
         assert!(matches!(check, FlowCheck::Expired), "{check}");
 
-        let forged = jar_with(Cookie::new(FLOW_COOKIE, URL_SAFE_NO_PAD.encode(b"{}")));
+        let forged = jar_with(Cookie::new(SIGN_IN.cookie, URL_SAFE_NO_PAD.encode(b"{}")));
         let (check, _) = flows.take(&forged, "state-1", "visitor-1", "google");
         assert!(matches!(check, FlowCheck::Unknown), "{check}");
 
@@ -268,5 +301,31 @@ mod tests {
         let foreign = jar_with(cookies(&other_key).started(&new_flow(Duration::from_secs(600))));
         let (check, _) = flows.take(&foreign, "state-1", "visitor-1", "google");
         assert!(matches!(check, FlowCheck::Unknown), "{check}");
+    }
+
+    #[test]
+    fn a_flow_of_one_kind_does_not_open_as_the_other() {
+        let cipher = SecretCipher::parse_key(DEVELOPMENT_KEY).unwrap();
+        let sign_in = cookies(&cipher);
+        let link = FlowCookies {
+            kind: &ATLASSIAN_LINK,
+            ..cookies(&cipher)
+        };
+        let organization = Uuid::new_v4();
+        let started = link.started(&NewFlow {
+            organization_id: Some(organization),
+            ..new_flow(Duration::from_secs(600))
+        });
+        assert_eq!(started.name(), "mf_atlassian_flow");
+        assert_eq!(started.path(), Some("/auth/atlassian"));
+        // The same sealed value, carried under the sign-in cookie's name.
+        let carried = jar_with(Cookie::new(SIGN_IN.cookie, started.value().to_owned()));
+        let (check, _) = sign_in.take(&carried, "state-1", "visitor-1", "google");
+        assert!(matches!(check, FlowCheck::Unknown), "{check}");
+        let (check, _) = link.take(&jar_with(started), "state-1", "visitor-1", "google");
+        let FlowCheck::Valid(flow) = check else {
+            panic!("expected a valid flow, got {check}");
+        };
+        assert_eq!(flow.organization_id, Some(organization));
     }
 }

@@ -309,7 +309,29 @@ pub(crate) struct Account<'a> {
     pub methods: Vec<SignInMethod>,
     /// Whether removing one method leaves another.
     pub can_unlink: bool,
+    /// One row per organization; empty when linking Atlassian accounts is off.
+    pub jira: Vec<JiraLink>,
     pub notice: Option<&'a str>,
+}
+
+/// An organization's row under "Jira accounts" on the account page.
+pub(crate) struct JiraLink {
+    pub organization: String,
+    pub organization_name: String,
+    /// The organization's Jira Cloud sites, joined; empty when it has none to link on.
+    pub sites: String,
+    /// The linked account and since when, as the page says it.
+    pub linked: Option<String>,
+}
+
+/// "Disconnect your Atlassian account?": a button, so a link followed by accident changes nothing.
+#[derive(Template)]
+#[template(path = "pages/atlassian_disconnect.html")]
+pub(crate) struct AtlassianDisconnect<'a> {
+    pub csrf: &'a str,
+    pub action: &'a str,
+    pub organization: &'a str,
+    pub account_id: &'a str,
 }
 
 /// "Check your inbox" after signing up, and "confirm your email address first" where an

@@ -329,9 +329,17 @@ pub(crate) async fn complete(
 
     let transaction = client.transaction().await?;
     let check = setup_links::check(&transaction, &token, true).await?;
-    let LinkCheck::Valid(SetupLink { target, .. }) = &check else {
+    let LinkCheck::Valid(SetupLink {
+        target, mailed_to, ..
+    }) = &check
+    else {
         return Err(unusable(&check, &token));
     };
+    // The link went to the installing admin's own address, and they are who finished it: their
+    // Atlassian account is linked too. Anyone else finishing a link is linked by nobody.
+    let mailed_to_them = mailed_to
+        .as_deref()
+        .is_some_and(|address| users::normalize_email(address) == user.email);
     if !target.installed {
         return Err(uninstalled());
     }
@@ -403,6 +411,15 @@ pub(crate) async fn complete(
     };
     organizations::connect_installation_by_id(&transaction, target.installation_id, organization)
         .await?;
+    if mailed_to_them {
+        super::atlassian_account::link_installer(
+            &transaction,
+            target.installation_id,
+            organization,
+            actor,
+        )
+        .await?;
+    }
     setup_links::mark_used(&transaction, &token).await?;
     audit::record(
         &transaction,

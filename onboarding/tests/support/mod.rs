@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod atlassian;
 pub mod browser;
 pub mod oidc;
 
@@ -45,6 +46,8 @@ impl Harness {
         config.atlassian.api_base_override = sim.url();
         config.atlassian.forge.jwks_url = sim.jwks_url().unwrap();
         config.atlassian.forge.app_id = SimulatorConfig::default().forge.app_ari;
+        config.atlassian_oauth.auth_url = sim.url();
+        config.atlassian_oauth.api_url = sim.url().unwrap();
         config.accounts.sign_in_max_failures = 3;
         config.accounts.dashboards_url = "http://dashboards.test".parse().unwrap();
         config.mail.poll_interval = Duration::from_millis(200);
@@ -167,6 +170,45 @@ impl Harness {
     pub async fn count(&self, sql: &str) -> i64 {
         let client = self.pool.get().await.unwrap();
         client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    /// Invites `invitee` to Acme (`org`) with `role` and has them accept in a fresh browser.
+    pub async fn invite_and_accept(
+        &self,
+        owner: &mut Browser,
+        org: &str,
+        invitee: &str,
+        role: &str,
+    ) -> Browser {
+        owner
+            .get(&format!("/orgs/{org}/members"))
+            .await
+            .assert_status(200);
+        owner
+            .submit(
+                &format!("/orgs/{org}/invites"),
+                &[("email", invitee), ("role", role)],
+            )
+            .await
+            .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
+        let mail = self
+            .mailbox
+            .wait_for(invitee, "Join Acme on MetaFrazo", 0)
+            .await;
+        assert!(mail.text.contains(&format!("as {role}")), "{}", mail.text);
+        let path = mail.link_path(&format!("{PUBLIC_BASE_URL}/invites/"));
+        let mut browser = self.signed_up(invitee).await;
+        browser
+            .get(&path)
+            .await
+            .assert_status(200)
+            .assert_contains("Accept and join");
+        browser
+            .submit(&path, &[])
+            .await
+            .assert_redirect_to("http://dashboards.test/orgs/");
+        browser.get(&path).await.assert_status(410);
+        browser
     }
 
     /// An organization "Acme" made by a confirmed owner from a setup link, and the path of the
