@@ -75,6 +75,8 @@ async fn services() -> Services {
     config.atlassian.public_base_url = onboarding_url.parse().unwrap();
     config.atlassian.install_keys_url = sim.install_keys_base_url().unwrap();
     config.atlassian.api_base_override = sim.url();
+    config.atlassian_oauth.auth_url = sim.url();
+    config.atlassian_oauth.api_url = sim.url().unwrap();
     config.accounts.dashboards_url = dashboards_url.parse().unwrap();
     config.accounts.cookie_secure = false;
     let onboarding = TestApp::spawn(onboarding::build(config).await.unwrap());
@@ -356,7 +358,48 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         Ok::<_, fantoccini::error::CmdError>((titles, log))
     };
     let toured = tour.await;
+
+    // The admin connects their own Atlassian account at the simulator's consent screen, then
+    // disconnects it after confirming.
+    let onboarding = &link[..link.find("/setup/").expect("a setup link")];
+    let linking = async {
+        browser.set_window_size(1280, 900).await?;
+        browser.goto(&format!("{onboarding}/account")).await?;
+        session.wait_for_heading("Jira accounts").await?;
+        session.press("Connect").await?;
+        session
+            .wait_for_heading("wants to access your Atlassian account")
+            .await?;
+        session.screenshot("atlassian-consent").await?;
+        session.press("Accept").await?;
+        session.wait_for_heading("Your account").await?;
+        session.screenshot("account-atlassian-connected").await?;
+        let connected = browser.source().await?;
+        browser
+            .find(Locator::LinkText("Disconnect"))
+            .await?
+            .click()
+            .await?;
+        session
+            .wait_for_heading("Disconnect your Atlassian account?")
+            .await?;
+        session.screenshot("atlassian-disconnect").await?;
+        session.press("Disconnect").await?;
+        session.wait_for_heading("Your account").await?;
+        Ok::<_, fantoccini::error::CmdError>((connected, browser.source().await?))
+    };
+    let linked = linking.await;
     session.close().await;
+    let (connected, disconnected) = linked.expect("connecting and disconnecting Atlassian");
+    assert!(
+        connected.contains("Your Atlassian account is connected") && connected.contains("712020:"),
+        "{connected}"
+    );
+    assert!(
+        disconnected.contains("Your Atlassian account is disconnected")
+            && disconnected.contains("not linked"),
+        "{disconnected}"
+    );
     let (titles, log) = toured.expect("the tour of the pages");
     assert_eq!(
         titles,
