@@ -3,6 +3,11 @@
 //! before anything connects.
 
 mod accounts;
+/// The client the local stack's providers register (the OpenID providers, the simulator's
+/// Atlassian): only for them.
+const LOCAL_CLIENT_ID: &str = "metafrazo-local";
+const LOCAL_CLIENT_SECRET: &str = "metafrazo-local-secret";
+
 mod atlassian;
 mod atlassian_oauth;
 mod digest;

@@ -93,16 +93,22 @@ fn allow<'a>(account: &'a str, cloud_ids: &'a [&'a str]) -> Consent<'a> {
     }
 }
 
+/// The member presses "Connect" for `org` and accepts as `account`, granting the
+/// organization's site; answers the callback path.
+async fn accepted(harness: &Harness, browser: &mut Browser, org: &str, account: &str) -> String {
+    let cloud_id = harness.cloud_id(org).await;
+    let authorize = connect(browser, org).await;
+    consent(&authorize, &allow(account, &[&cloud_id]), |_| {}).await
+}
+
 #[tokio::test]
 async fn a_member_connects_their_atlassian_account_and_disconnects_it_after_confirming() {
     let harness = Harness::start().await;
     let (org, mut owner, owner_email) = acme(&harness).await;
     assert!(harness.links().await.is_empty(), "nobody linked at setup");
-    let cloud_id = harness.cloud_id(&org).await;
     let account = account_id();
 
-    let authorize = connect(&mut owner, &org).await;
-    let callback = consent(&authorize, &allow(&account, &[&cloud_id]), |_| {}).await;
+    let callback = accepted(&harness, &mut owner, &org, &account).await;
     assert!(callback.starts_with("/auth/atlassian/callback?code="));
     owner
         .get(&callback)
@@ -242,10 +248,7 @@ async fn denied_consent_ends_on_a_page_and_links_nothing() {
 async fn a_replayed_foreign_or_altered_answer_is_refused() {
     let harness = Harness::start().await;
     let (org, mut owner, _) = acme(&harness).await;
-    let cloud_id = harness.cloud_id(&org).await;
-    let account = account_id();
-    let authorize = connect(&mut owner, &org).await;
-    let callback = consent(&authorize, &allow(&account, &[&cloud_id]), |_| {}).await;
+    let callback = accepted(&harness, &mut owner, &org, &account_id()).await;
 
     // An altered state belongs to no link begun here, and leaves the genuine answer usable.
     let altered = callback.replace("state=", "state=x");
@@ -318,20 +321,17 @@ async fn a_consent_that_reaches_none_of_the_organizations_sites_is_refused() {
 async fn an_atlassian_account_linked_to_another_member_cannot_be_linked_again() {
     let harness = Harness::start().await;
     let (org, mut owner, owner_email) = acme(&harness).await;
-    let cloud_id = harness.cloud_id(&org).await;
     let mut analyst = harness
         .invite_and_accept(&mut owner, &org, &email("analyst"), "analyst")
         .await;
     let account = account_id();
-    let authorize = connect(&mut owner, &org).await;
-    let callback = consent(&authorize, &allow(&account, &[&cloud_id]), |_| {}).await;
+    let callback = accepted(&harness, &mut owner, &org, &account).await;
     owner
         .get(&callback)
         .await
         .assert_redirect_to("/account?done=atlassian_linked");
 
-    let authorize = connect(&mut analyst, &org).await;
-    let callback = consent(&authorize, &allow(&account, &[&cloud_id]), |_| {}).await;
+    let callback = accepted(&harness, &mut analyst, &org, &account).await;
     analyst
         .get(&callback)
         .await
@@ -347,10 +347,7 @@ async fn an_atlassian_account_linked_to_another_member_cannot_be_linked_again() 
 async fn atlassian_unreachable_ends_on_a_page_to_try_again_and_links_nothing() {
     let harness = Harness::start().await;
     let (org, mut owner, _) = acme(&harness).await;
-    let cloud_id = harness.cloud_id(&org).await;
-    let account = account_id();
-    let authorize = connect(&mut owner, &org).await;
-    let callback = consent(&authorize, &allow(&account, &[&cloud_id]), |_| {}).await;
+    let callback = accepted(&harness, &mut owner, &org, &account_id()).await;
     harness.sim.fail_atlassian_oauth(true);
     owner
         .get(&callback)

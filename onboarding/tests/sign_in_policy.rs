@@ -27,39 +27,9 @@ async fn password_member(
     org: &str,
     invitee: &str,
 ) -> Browser {
-    password_member_as(harness, owner, org, invitee, "analyst").await
-}
-
-async fn password_member_as(
-    harness: &Harness,
-    owner: &mut Browser,
-    org: &str,
-    invitee: &str,
-    role: &str,
-) -> Browser {
-    owner
-        .get(&format!("/orgs/{org}/members"))
+    harness
+        .invite_and_accept(owner, org, invitee, "analyst")
         .await
-        .assert_status(200);
-    owner
-        .submit(
-            &format!("/orgs/{org}/invites"),
-            &[("email", invitee), ("role", role)],
-        )
-        .await
-        .assert_redirect_to(&format!("/orgs/{org}/members?done=invited"));
-    let mail = harness
-        .mailbox
-        .wait_for(invitee, "Join Acme on MetaFrazo", 0)
-        .await;
-    let path = mail.link_path(&format!("{}/invites/", support::PUBLIC_BASE_URL));
-    let mut member = harness.signed_up(invitee).await;
-    member.get(&path).await.assert_status(200);
-    member
-        .submit(&path, &[])
-        .await
-        .assert_redirect_to("http://dashboards.test/orgs/");
-    member
 }
 
 async fn set_policy(owner: &mut Browser, org: &str, require_sso: bool, domains: &str) -> u16 {
@@ -186,7 +156,9 @@ async fn only_owners_change_the_policy() {
 async fn a_setup_link_connects_a_workspace_only_within_the_policy() {
     let harness = Harness::start().await;
     let (org, mut owner) = organization_of_google_owner(&harness, &email("owner")).await;
-    let mut admin = password_member_as(&harness, &mut owner, &org, &email("admin"), "admin").await;
+    let mut admin = harness
+        .invite_and_accept(&mut owner, &org, &email("admin"), "admin")
+        .await;
     assert_eq!(set_policy(&mut owner, &org, true, "").await, 303);
 
     let (_, mail) = harness.install_and_read_setup_email().await;

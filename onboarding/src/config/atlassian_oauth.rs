@@ -9,11 +9,9 @@ use service_runtime::{
 };
 use url::Url;
 
-use crate::accounts::atlassian_oauth::AtlassianOAuthConfig;
+use super::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET};
 
-/// The simulator's registered client: only for it.
-const LOCAL_CLIENT_ID: &str = "metafrazo-local";
-const LOCAL_CLIENT_SECRET: &str = "metafrazo-local-secret";
+use crate::accounts::atlassian_oauth::AtlassianOAuthConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AtlassianOAuthSettings {

@@ -10,11 +10,9 @@ use service_runtime::{
 };
 use url::Url;
 
-use crate::accounts::oidc::{ProviderConfig, ProviderKind};
+use super::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET};
 
-/// The local providers' client, registered with them by `compose/local`: only for them.
-const LOCAL_CLIENT_ID: &str = "metafrazo-local";
-const LOCAL_CLIENT_SECRET: &str = "metafrazo-local-secret";
+use crate::accounts::oidc::{ProviderConfig, ProviderKind};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct OidcConfig {
