@@ -3,11 +3,6 @@
 //! before anything connects.
 
 mod accounts;
-/// The client the local stack's providers register (the OpenID providers, the simulator's
-/// Atlassian): only for them.
-const LOCAL_CLIENT_ID: &str = "metafrazo-local";
-const LOCAL_CLIENT_SECRET: &str = "metafrazo-local-secret";
-
 mod atlassian;
 mod atlassian_oauth;
 mod digest;
@@ -24,6 +19,11 @@ use service_runtime::{
     connections::{ClickHouseConfig, PostgresConfig, SmtpConfig},
     secret_cipher::{DEVELOPMENT_KEY, SecretCipher},
 };
+
+/// The client the local stack's providers register (the OpenID providers, the simulator's
+/// Atlassian): only for them.
+const LOCAL_CLIENT_ID: &str = "metafrazo-local";
+const LOCAL_CLIENT_SECRET: &str = "metafrazo-local-secret";
 
 #[derive(clap::Parser)]
 #[command(
