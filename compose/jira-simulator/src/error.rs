@@ -45,7 +45,9 @@ pub enum SimulatorError {
     Header(String),
     #[error("FIT claim overrides must be a JSON object, got {0}")]
     ClaimsOverride(String),
-    #[error("could not announce the installation to the simulator at {url}: {reason}")]
+    #[error(
+        "could not announce an installation or a permission change to the simulator at {url}: {reason}"
+    )]
     Announce { url: String, reason: String },
     #[error("could not read the installations file {path}")]
     ReadInstallations {

@@ -3,6 +3,9 @@
 //!
 //! Works on both fixture folders (`jira/` for Connect, `forge/` for Forge): the shapes differ, but
 //! the fields varied here sit at the same places.
+//!
+//! With [`EventFixtures::with_secured`], every nth issue of each project's pool is under an issue
+//! security level, and its events carry `fields.security` as Jira's do; no other issue's do.
 
 use std::{
     fs, io,
@@ -12,7 +15,10 @@ use std::{
 use rand::{Rng, seq::SliceRandom};
 use serde_json::{Value, json};
 
-use crate::time::now_millis;
+use crate::{
+    issue_security::{SecuredIssues, security_field},
+    time::now_millis,
+};
 
 /// Padded bodies land in this range, the size of real Jira issue events with a description.
 pub const MIN_BODY_BYTES: usize = 2 * 1024;
@@ -95,6 +101,8 @@ struct Template {
 #[derive(Debug, Clone)]
 pub struct EventFixtures {
     templates: Vec<Template>,
+    /// Which issues of the pool are under a security level; none unless a test asks.
+    secured: Option<SecuredIssues>,
 }
 
 impl EventFixtures {
@@ -155,7 +163,18 @@ impl EventFixtures {
         if templates.iter().all(|template| template.weight == 0) {
             return Err(FixtureError::Empty(dir.to_owned()));
         }
-        Ok(Self { templates })
+        Ok(Self {
+            templates,
+            secured: None,
+        })
+    }
+
+    /// From now on, the issue numbered n of each project (`SEC-n`, `OPS-n`, `WEB-n`) is under
+    /// the level of `secured` when `secured.covers(n)`: its events carry `fields.security`.
+    /// Nothing is drawn for it, so the same seed gives the same events otherwise.
+    pub fn with_secured(mut self, secured: SecuredIssues) -> Self {
+        self.secured = Some(secured);
+        self
     }
 
     /// The fixture names, in file order.
@@ -171,7 +190,7 @@ impl EventFixtures {
             .templates
             .choose_weighted(rng, |template| template.weight)
             .unwrap_or(&self.templates[0]);
-        vary(&template.body, rng)
+        vary(&template.body, self.secured.as_ref(), rng)
     }
 
     /// A fresh variant of the fixture `name` (its file stem), whatever its weight in the mix.
@@ -180,14 +199,14 @@ impl EventFixtures {
             .templates
             .iter()
             .find(|template| template.name == name)?;
-        Some(vary(&template.body, rng))
+        Some(vary(&template.body, self.secured.as_ref(), rng))
     }
 }
 
-fn vary<R: Rng + ?Sized>(template: &Value, rng: &mut R) -> Value {
+fn vary<R: Rng + ?Sized>(template: &Value, secured: Option<&SecuredIssues>, rng: &mut R) -> Value {
     let mut event = template.clone();
     refresh_timestamp(&mut event);
-    pick_issue(&mut event, rng);
+    pick_issue(&mut event, secured, rng);
     fresh_ids(&mut event, rng);
     relink_children(&mut event);
     let target = rng.gen_range(MIN_BODY_BYTES..=MAX_BODY_BYTES);
@@ -207,7 +226,7 @@ fn refresh_timestamp(event: &mut Value) {
     }
 }
 
-fn pick_issue<R: Rng + ?Sized>(event: &mut Value, rng: &mut R) {
+fn pick_issue<R: Rng + ?Sized>(event: &mut Value, secured: Option<&SecuredIssues>, rng: &mut R) {
     let (project_key, project_id, project_name) = PROJECTS[rng.gen_range(0..PROJECTS.len())];
     let number = rng.gen_range(1..=ISSUES_PER_PROJECT);
     let issue_id = (project_id - 10000) * 10000 + 10000 + number;
@@ -233,6 +252,19 @@ fn pick_issue<R: Rng + ?Sized>(event: &mut Value, rng: &mut R) {
                     "self",
                     json!(format!("{site}/rest/api/2/project/{project_id}")),
                 );
+            }
+        }
+        // The picked issue's level, whatever the fixture's issue had: Jira omits the field for
+        // an issue under none.
+        if let Some(fields) = issue.get_mut("fields").and_then(Value::as_object_mut) {
+            match secured.filter(|secured| secured.covers(number)) {
+                Some(level) => {
+                    let security = security_field(&site, &level.level_id, &level.level_name);
+                    fields.insert("security".into(), security);
+                }
+                None => {
+                    fields.remove("security");
+                }
             }
         }
     }

@@ -19,9 +19,11 @@ mod forge;
 #[cfg(feature = "in-process")]
 pub mod in_process;
 mod installations_file;
+mod issue_security;
 mod keys;
 pub mod lifecycle;
 mod oauth;
+mod permissions;
 pub mod qsh;
 mod registry;
 mod server;
@@ -30,6 +32,7 @@ mod target;
 mod time;
 
 pub use admin_webhook::{SIGNATURE_HEADER, admin_webhook_signature};
+pub use announce::{announce_failing_permission_checks, announce_permissions};
 pub use config::{ForgeAppConfig, SimulatorConfig};
 pub use connect::{ConnectInstallation, DEFAULT_WEBHOOK_PATH, WorkspaceSpec, sign_connect_token};
 pub use delivery::{
@@ -44,7 +47,9 @@ pub use forge::{
     USER_TOKEN_HEADER, UiAnswer,
 };
 pub use installations_file::InstallationsFile;
+pub use issue_security::SecuredIssues;
 pub use keys::{Jwk, KeyError, SigningKey};
+pub use permissions::SitePermissions;
 pub use qsh::connect_qsh;
 pub use simulator::Simulator;
 pub use target::Target;

@@ -14,11 +14,17 @@
 //!
 //! The events carry what happened in plain fields (kind, changes, the issue after the change), so
 //! a test can compute every number a view should show from them without reading a payload.
+//!
+//! [`generate_secured`] puts every nth issue under an issue security level besides: the same
+//! events, whose bodies carry `fields.security` for those issues, as Jira's do.
 
 pub mod agile;
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde_json::{Value, json};
+
+pub use crate::issue_security::SecuredIssues;
+use crate::issue_security::security_field;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -101,6 +107,9 @@ pub struct IssueSnapshot {
     pub labels: Vec<&'static str>,
     /// Component names (of the issue's project), sorted.
     pub components: Vec<&'static str>,
+    /// The id of the issue security level the issue is under (only with [`generate_secured`]):
+    /// only the level's members see it. `None`: whoever browses its project does.
+    pub security_level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +126,8 @@ pub struct LifecycleEvent {
     pub identifier: String,
     comment_id: Option<String>,
     changelog_id: Option<String>,
+    /// The name of `issue.security_level`, for the bodies.
+    security_level_name: Option<String>,
 }
 
 pub const TO_DO: Status = Status {
@@ -182,6 +193,20 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// The events of `spec`, in time order.
 pub fn generate(spec: &LifecycleSpec) -> Vec<LifecycleEvent> {
+    generate_with(spec, None)
+}
+
+/// The events of `spec` with every nth issue created (see [`SecuredIssues::covers`]; the
+/// first created is the first) under the level of `secured`: the same events as [`generate`]
+/// gives, but for those issues' `security_level` and the `fields.security` of their bodies.
+///
+/// An argument rather than a field of [`LifecycleSpec`], which other crates build field by
+/// field: a new field would break every one of them.
+pub fn generate_secured(spec: &LifecycleSpec, secured: &SecuredIssues) -> Vec<LifecycleEvent> {
+    generate_with(spec, Some(secured))
+}
+
+fn generate_with(spec: &LifecycleSpec, secured: Option<&SecuredIssues>) -> Vec<LifecycleEvent> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut extra = StdRng::seed_from_u64(spec.seed ^ EXTRA_SEED);
     let start_ms = spec.end_ms - i64::from(spec.weeks) * 7 * 24 * HOUR_MS;
@@ -209,6 +234,10 @@ pub fn generate(spec: &LifecycleSpec) -> Vec<LifecycleEvent> {
             summary: format!("{project_name} issue {n}"),
             labels: Vec::new(),
             components: Vec::new(),
+            // Drawn from neither generator, so securing issues changes nothing else.
+            security_level: secured
+                .filter(|secured| secured.covers(u64::from(n) + 1))
+                .map(|secured| secured.level_id.clone()),
         };
         let mut life = Life {
             rng: &mut rng,
@@ -236,6 +265,9 @@ pub fn generate(spec: &LifecycleSpec) -> Vec<LifecycleEvent> {
             .then(|| (500_000 + sequence as u64).to_string());
         event.changelog_id =
             (event.kind == LifecycleKind::Updated).then(|| (700_000 + sequence as u64).to_string());
+        event.security_level_name = secured
+            .filter(|_| event.issue.security_level.is_some())
+            .map(|secured| secured.level_name.clone());
     }
     events
 }
@@ -505,6 +537,7 @@ impl Life<'_> {
             identifier: String::new(),
             comment_id: None,
             changelog_id: None,
+            security_level_name: None,
         });
     }
 
@@ -702,7 +735,7 @@ impl LifecycleEvent {
     fn issue_json(&self, site_url: &str) -> Value {
         let issue = &self.issue;
         let status = issue.status;
-        json!({
+        let mut json = json!({
             "id": issue.id,
             "self": format!("{site_url}/rest/api/2/issue/{}", issue.id),
             "key": issue.key,
@@ -741,7 +774,16 @@ impl LifecycleEvent {
                     })
                     .collect::<Vec<_>>(),
             },
-        })
+        });
+        // Jira sends `security` only for an issue under a level; never as null.
+        if let (Some(id), Some(fields)) = (
+            &issue.security_level,
+            json.pointer_mut("/fields").and_then(Value::as_object_mut),
+        ) {
+            let name = self.security_level_name.as_deref().unwrap_or_default();
+            fields.insert("security".into(), security_field(site_url, id, name));
+        }
+        json
     }
 
     fn changelog_json(&self) -> Value {
@@ -1162,5 +1204,30 @@ mod tests {
             comment.forge_body("s")["eventType"],
             "avi:jira:commented:issue"
         );
+    }
+    #[test]
+    fn securing_issues_changes_only_their_security_level() {
+        let secured = SecuredIssues {
+            level_id: "10100".into(),
+            level_name: "Staff only".into(),
+            every_nth: std::num::NonZeroU32::new(4).expect("non-zero"),
+        };
+        let plain = generate(&spec());
+        let with_level = generate_secured(&spec(), &secured);
+        assert_eq!(plain.len(), with_level.len());
+        let mut secured_ids = std::collections::BTreeSet::new();
+        for (plain, event) in plain.iter().zip(&with_level) {
+            let ordinal = event.issue.id.parse::<u64>().expect("numeric id") - 30_000 + 1;
+            let expected = ordinal.is_multiple_of(4).then(|| "10100".to_owned());
+            assert_eq!(event.issue.security_level, expected, "{event:?}");
+            let mut unsecured = event.clone();
+            unsecured.issue.security_level = None;
+            unsecured.security_level_name = None;
+            assert_eq!(&unsecured, plain, "nothing else changed");
+            if expected.is_some() {
+                secured_ids.insert(event.issue.id.clone());
+            }
+        }
+        assert_eq!(secured_ids.len(), 20, "every fourth of 80 issues");
     }
 }

@@ -271,15 +271,18 @@ impl Registry {
     /// The installation a Jira user installed: how the email endpoint, which serves every
     /// simulated site on one address, tells the sites apart (real Jira goes by the host name).
     pub(crate) fn installed_by(&self, account_id: &str) -> Option<ConnectInstallation> {
-        if self
-            .deleted_users
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(account_id)
-        {
+        if self.user_deleted(account_id) {
             return None;
         }
         self.find(|installation| installation.installer_account_id == account_id)
+    }
+
+    /// Whether Jira deleted `account_id`: it answers as for an account it never had.
+    pub(crate) fn user_deleted(&self, account_id: &str) -> bool {
+        self.deleted_users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(account_id)
     }
 
     pub(crate) fn delete_user(&self, account_id: &str) {

@@ -1,6 +1,6 @@
 //! The simulator itself: one signing key, an HTTP client to call the app with, the installations
-//! it made, and (when started) the key server. The Connect, Forge and admin webhook modules add
-//! its methods.
+//! it made, what each account may see on each site, and (when started) the key server. The
+//! Connect, Forge and admin webhook modules add its methods.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -11,6 +11,7 @@ use crate::{
     error::{Result, SimulatorError},
     keys::{Jwk, SigningKey},
     oauth::OAuthGrants,
+    permissions::{PermissionStore, SitePermissions},
     registry::Registry,
     server::{RunningServer, ServerState},
 };
@@ -25,6 +26,8 @@ pub struct Simulator {
     pub(crate) registry: Arc<Registry>,
     /// What the Atlassian authorization server handed out to members linking their account.
     pub(crate) oauth: Arc<OAuthGrants>,
+    /// Each site's project permissions and issue security levels.
+    pub(crate) permissions: Arc<PermissionStore>,
     pub(crate) forge: ForgeAppConfig,
     pub(crate) announce_to: Option<Url>,
     server: Option<RunningServer>,
@@ -38,6 +41,7 @@ impl Simulator {
             key: simulator.key.clone(),
             registry: simulator.registry.clone(),
             oauth: simulator.oauth.clone(),
+            permissions: simulator.permissions.clone(),
         };
         simulator.server = Some(RunningServer::bind(config.addr, state).await?);
         Ok(simulator)
@@ -66,6 +70,7 @@ impl Simulator {
             http,
             registry: Arc::new(Registry::new(config.installations_file)),
             oauth: Arc::default(),
+            permissions: Arc::default(),
             forge: config.forge,
             announce_to: config.announce_to,
             server: None,
@@ -121,6 +126,24 @@ impl Simulator {
     /// How many "am I installed?" calls this simulator's Jira answered, failed ones included.
     pub fn installation_checks_answered(&self) -> u32 {
         self.registry.installation_checks()
+    }
+
+    /// From the next bulk permission check on, `site_base_url` (`https://<name>.atlassian.net`,
+    /// the site of a Connect or Forge installation) has `permissions` and nothing else: they
+    /// replace what it had. A site never set lets every account see everything. For a `serve`
+    /// in another process, use [`announce_permissions`](crate::announce_permissions).
+    pub fn set_permissions(&self, site_base_url: &str, permissions: SitePermissions) {
+        self.permissions.set(site_base_url, permissions);
+    }
+
+    /// While `failing`, Jira answers the bulk permission check with 503, as in an incident.
+    pub fn fail_permission_checks(&self, failing: bool) {
+        self.permissions.set_failing(failing);
+    }
+
+    /// How many bulk permission checks this simulator's Jira answered, any status included.
+    pub fn permission_checks_answered(&self) -> u32 {
+        self.permissions.answered()
     }
 
     /// While `failing`, Atlassian's token endpoint and the platform API a 3LO token opens

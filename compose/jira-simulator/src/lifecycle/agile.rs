@@ -320,6 +320,8 @@ pub fn generate(spec: &AgileSpec, lifecycle: &[LifecycleEvent], end_ms: i64) -> 
             identifier: String::new(),
             comment_id: None,
             changelog_id: Some((900_000 + n as u64).to_string()),
+            // The level, as its own events carry it.
+            security_level_name: state.security_level_name.clone(),
         };
         out.push((at_ms, AgileKind::Move(Box::new(event))));
     }

@@ -4,11 +4,15 @@
 //! plays the install and the one that serves Jira's REST API are two, so the first announces
 //! each installation before it calls the app, and the email and permission lookups the app makes
 //! next find it.
+//!
+//! `POST /_simulator/permissions` and `/_simulator/permissions/failing`: how a test in another
+//! process changes what each account may see on a site, or makes the bulk permission check fail,
+//! as a Jira admin changing a permission scheme (or an incident) would while the app runs.
 
 use axum::{Json, extract::State, http::StatusCode};
 
 use super::ServerState;
-use crate::announce::Announcement;
+use crate::announce::{Announcement, FailingAnnouncement, PermissionsAnnouncement};
 
 pub(super) async fn installed(
     State(state): State<ServerState>,
@@ -23,5 +27,23 @@ pub(super) async fn forget(
     Json(announcement): Json<Announcement>,
 ) -> StatusCode {
     state.registry.forget(&announcement);
+    StatusCode::NO_CONTENT
+}
+
+pub(super) async fn permissions(
+    State(state): State<ServerState>,
+    Json(announcement): Json<PermissionsAnnouncement>,
+) -> StatusCode {
+    state
+        .permissions
+        .set(&announcement.site, announcement.permissions);
+    StatusCode::NO_CONTENT
+}
+
+pub(super) async fn permissions_failing(
+    State(state): State<ServerState>,
+    Json(announcement): Json<FailingAnnouncement>,
+) -> StatusCode {
+    state.permissions.set_failing(announcement.failing);
     StatusCode::NO_CONTENT
 }

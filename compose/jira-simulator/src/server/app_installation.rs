@@ -10,21 +10,14 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{
     ServerState,
-    user_email::{LEEWAY_SECS, token},
+    app_auth::{site_path, verified},
+    user_email::token,
 };
-use crate::{connect::ConnectInstallation, qsh::connect_qsh};
-
-#[derive(Deserialize)]
-struct Claims {
-    iss: String,
-    qsh: String,
-}
+use crate::qsh::connect_qsh;
 
 fn jira_error(status: StatusCode, message: &str) -> Response {
     (
@@ -39,21 +32,6 @@ fn unavailable() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "Jira is unavailable; try again later",
     )
-}
-
-/// The claims of `token` if `installation`'s shared secret signed it, for its app, in time.
-fn verified(token: &str, installation: &ConnectInstallation) -> Option<Claims> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = LEEWAY_SECS;
-    validation.set_required_spec_claims(&["exp", "iss"]);
-    let claims: Claims = jsonwebtoken::decode(
-        token,
-        &DecodingKey::from_secret(installation.shared_secret.as_bytes()),
-        &validation,
-    )
-    .ok()?
-    .claims;
-    (claims.iss == installation.app_key).then_some(claims)
 }
 
 pub(super) async fn connect_addon(
@@ -88,11 +66,7 @@ pub(super) async fn connect_addon(
     let Some(claims) = verified(&token, &installation) else {
         return jira_error(StatusCode::UNAUTHORIZED, "the JWT is not valid");
     };
-    // The site's REST API lives at the root of its base URL.
-    let site_path = url::Url::parse(&installation.site_base_url)
-        .map(|url| url.path().to_owned())
-        .unwrap_or_default();
-    if claims.qsh != connect_qsh("GET", uri.path(), &query, &site_path) {
+    if claims.qsh != connect_qsh("GET", uri.path(), &query, &site_path(&installation)) {
         return jira_error(
             StatusCode::UNAUTHORIZED,
             "the JWT's qsh does not match this request",

@@ -1,10 +1,13 @@
 //! The HTTP side of the simulator: what Atlassian serves to apps. The install keys and Forge JWKS
 //! that verify our signatures, and the Jira REST endpoints onboarding calls (a user's email, a
-//! user's permissions, whether the app is still installed), and the OAuth 2.0 (3LO) authorization
-//! server with the platform API its tokens open, for members linking their Atlassian account.
+//! user's permissions, whether the app is still installed, what an account may browse), and the
+//! OAuth 2.0 (3LO) authorization server with the platform API its tokens open, for members
+//! linking their Atlassian account.
 
 mod announce;
+mod app_auth;
 mod app_installation;
+mod bulk_permissions;
 mod keys;
 mod my_permissions;
 mod oauth;
@@ -14,6 +17,7 @@ use std::{io, net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     routing::{get, post},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -22,6 +26,7 @@ use crate::{
     error::{Result, SimulatorError},
     keys::SigningKey,
     oauth::OAuthGrants,
+    permissions::PermissionStore,
     registry::Registry,
 };
 
@@ -30,6 +35,7 @@ pub(crate) struct ServerState {
     pub(crate) key: Arc<SigningKey>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) oauth: Arc<OAuthGrants>,
+    pub(crate) permissions: Arc<PermissionStore>,
 }
 
 fn router(state: ServerState) -> Router {
@@ -48,6 +54,10 @@ fn router(state: ServerState) -> Router {
         )
         .route("/rest/api/3/myself", get(app_installation::myself))
         .route(
+            bulk_permissions::PATH,
+            post(bulk_permissions::check).layer(DefaultBodyLimit::max(bulk_permissions::MAX_BODY)),
+        )
+        .route(
             "/authorize",
             get(oauth::authorize::show_consent).post(oauth::authorize::decide),
         )
@@ -59,6 +69,14 @@ fn router(state: ServerState) -> Router {
         .route("/me", get(oauth::platform_api::me))
         .route(crate::announce::INSTALLED_PATH, post(announce::installed))
         .route(crate::announce::FORGET_PATH, post(announce::forget))
+        .route(
+            crate::announce::PERMISSIONS_PATH,
+            post(announce::permissions),
+        )
+        .route(
+            crate::announce::PERMISSIONS_FAILING_PATH,
+            post(announce::permissions_failing),
+        )
         .with_state(state)
 }
 
