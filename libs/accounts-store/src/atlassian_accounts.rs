@@ -212,3 +212,22 @@ pub async fn installer_of(
         .await?;
     Ok(row.and_then(|row| row.get(0)))
 }
+
+/// How many members of the organization have no Atlassian account linked there: those who see
+/// only a request to link one while the organization shows members only what Jira lets them.
+pub async fn unlinked_members(
+    client: &impl GenericClient,
+    organization: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM memberships m
+             WHERE m.organization_id = $1
+               AND NOT EXISTS (SELECT 1 FROM atlassian_accounts a
+                               WHERE a.organization_id = m.organization_id
+                                 AND a.user_id = m.user_id)",
+            &[&organization],
+        )
+        .await?
+        .get(0))
+}

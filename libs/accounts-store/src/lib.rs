@@ -14,6 +14,7 @@ pub mod email_verifications;
 pub mod identities;
 pub mod installations;
 pub mod invites;
+pub mod jira_permissions;
 mod migrate;
 pub mod organizations;
 pub mod outbox;

@@ -106,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "atlassian_accounts",
         sql: include_str!("../migrations/0019_atlassian_accounts.sql"),
     },
+    Migration {
+        version: 20,
+        name: "jira_permissions",
+        sql: include_str!("../migrations/0020_jira_permissions.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock key that serializes migrations.

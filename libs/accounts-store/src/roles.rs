@@ -63,6 +63,12 @@ impl Role {
         self == Self::Owner
     }
 
+    /// Turning "members see only what their Jira account can see" on or off: it decides what
+    /// every member, owners included, may see, so it is the owners' alone.
+    pub fn can_set_jira_permissions(self) -> bool {
+        self == Self::Owner
+    }
+
     /// Saving a view for the whole organization; anyone may save one for themselves.
     pub fn can_share_views(self) -> bool {
         self >= Self::Analyst
@@ -110,6 +116,17 @@ mod tests {
         assert!(!Role::Analyst.can_manage(Role::Viewer));
         assert!(Role::Owner.can_delete_organization());
         assert!(!Role::Admin.can_delete_organization());
+    }
+
+    #[test]
+    fn only_owners_set_jira_permissions() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.can_set_jira_permissions(),
+                role == Role::Owner,
+                "{role}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod digest;
 mod email_verification;
 mod error;
 mod invite;
+mod jira_permissions;
 mod oidc;
 mod oidc_flow;
 mod organization;
@@ -123,6 +124,10 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route(
             "/orgs/{organization}/sign-in-policy",
             post(organization::set_sign_in_policy),
+        )
+        .route(
+            "/orgs/{organization}/jira-permissions",
+            post(jira_permissions::save),
         )
         .route("/orgs/{organization}/audit", get(organization::audit_log))
         .route("/orgs/{organization}/delete", post(organization::delete))

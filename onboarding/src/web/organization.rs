@@ -105,7 +105,7 @@ pub(super) struct Submitter {
 }
 
 impl Submitter {
-    fn actor(&self) -> Actor<'_> {
+    pub(super) fn actor(&self) -> Actor<'_> {
         Actor {
             user_id: self.user.user_id,
             email: &self.user.email,
@@ -169,6 +169,10 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "role_changed" => "Role changed.",
         "removed" => "Member removed. Their sessions were ended.",
         "policy" => "Sign-in policy saved.",
+        "jira_permissions_on" => "Saved: members see only what their Jira account can see.",
+        "jira_permissions_off" => {
+            "Saved: members see everything their role allows, whatever Jira lets their account see."
+        }
         "digest_on" => "Weekly digest saved: it comes on Monday mornings in your time zone.",
         "digest_off" => "Weekly digest turned off.",
         _ => return None,
@@ -188,7 +192,8 @@ pub(crate) async fn moved_page(Path(organization): Path<String>) -> Result<Respo
     Ok(Redirect::to(&members_path(id)).into_response())
 }
 
-/// `GET /orgs/{id}/members`: members, invitations, workspaces, the sign-in policy.
+/// `GET /orgs/{id}/members`: members, invitations, workspaces, the sign-in policy, Jira
+/// permissions.
 pub(crate) async fn page(
     State(state): State<AppState>,
     Path(organization): Path<String>,
@@ -203,6 +208,8 @@ pub(crate) async fn page(
     let members = organizations::members(&client, id).await?;
     let workspaces = organizations::installations(&client, id).await?;
     let digest = super::digest::settings(&client, id, caller.user.user_id, &cookies).await?;
+    let jira_permissions =
+        super::jira_permissions::settings(&state, &client, id, caller.user.user_id).await?;
     let invites = if caller.role.can_manage_members() {
         invites::pending(&client, id).await?
     } else {
@@ -254,6 +261,8 @@ pub(crate) async fn page(
         require_sso: caller.policy.require_sso,
         allowed_domains: caller.policy.allowed_domains.join(", "),
         digest,
+        can_set_jira_permissions: caller.role.can_set_jira_permissions(),
+        jira_permissions,
         notice: notice(done.done.as_deref()),
         error: None,
     }))

@@ -189,6 +189,9 @@ pub(crate) struct Organization<'a> {
     pub allowed_domains: String,
     /// The caller's own weekly digest.
     pub digest: DigestSettings,
+    /// Whether the caller may change the Jira permissions setting (owners), else only read it.
+    pub can_set_jira_permissions: bool,
+    pub jira_permissions: JiraPermissionsSettings,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
@@ -201,6 +204,17 @@ pub(crate) struct DigestSettings {
     pub time_zone: String,
     /// Every zone name, the one above selected.
     pub zones: Vec<(&'static str, bool)>,
+}
+
+/// "Members see only what their Jira account can see", for the members page's card.
+pub(crate) struct JiraPermissionsSettings {
+    pub enforced: bool,
+    /// Members with no Atlassian account linked in the organization; counted only while on.
+    pub unlinked_members: i64,
+    /// Whether the caller is one of them (only while on).
+    pub you_unlinked: bool,
+    /// Why no member can link an account here now, if none can.
+    pub cannot_link: Option<&'static str>,
 }
 
 /// What a digest's unsubscribe link opens: a button, since mail scanners follow links.
