@@ -5,16 +5,12 @@
 //! at the installation's `apiBaseUrl` with the app system token as a bearer token. For the Forge
 //! admin page's calls it also asks, as the calling user, whether that user administers Jira.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use atlassian_auth::connect_jwt;
-use jsonwebtoken::{EncodingKey, Header};
+use atlassian_auth::app_request;
 use serde::Deserialize;
-use serde_json::json;
 use url::Url;
 
-/// Long enough for one request; Atlassian accepts up to an hour.
-const TOKEN_LIFETIME_SECS: u64 = 60;
 const EMAIL_PATH: &str = "/rest/api/3/user/email";
 const PERMISSIONS_PATH: &str = "/rest/api/3/mypermissions";
 /// Jira's global permission to administer the site: what the admin page requires.
@@ -87,9 +83,7 @@ impl JiraUsers {
     }
 
     /// `GET {site}{path}?{query}` as a Connect app signs it: the URL (the site replaced by
-    /// `ATLASSIAN_API_BASE_URL` when set) and its `Authorization: JWT …`, a token whose `iss` is
-    /// our app key, signed with the installation's shared secret and bound to this request by
-    /// its qsh.
+    /// `ATLASSIAN_API_BASE_URL` when set) and its `Authorization: JWT …`.
     pub(super) fn connect_request(
         &self,
         site_base_url: &str,
@@ -101,28 +95,11 @@ impl JiraUsers {
             JiraUsersError::Unreachable(format!("the site URL is invalid: {err}"))
         })?;
         let base = self.api_base_override.as_ref().unwrap_or(&site);
-        let base_path = base.path().trim_end_matches('/');
-        let path = format!("{base_path}{path}");
-        let qsh = connect_jwt::query_string_hash("GET", &path, query, base_path);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
-        let claims = json!({
-            "iss": self.app_key,
-            "iat": now,
-            "exp": now + TOKEN_LIFETIME_SECS,
-            "qsh": qsh,
-        });
-        let token = jsonwebtoken::encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(shared_secret),
-        )
-        .map_err(|err| JiraUsersError::Unreachable(format!("cannot sign the request: {err}")))?;
-        let mut url = base.clone();
-        url.set_path(&path);
-        url.set_query(query);
-        Ok((url, format!("JWT {token}")))
+        let url = app_request::url_under(base, path, query);
+        let authorization =
+            app_request::connect_authorization(&self.app_key, shared_secret, "GET", &url, base)
+                .map_err(|err| JiraUsersError::Unreachable(err.to_string()))?;
+        Ok((url, authorization))
     }
 
     /// Our app key, as Jira knows the Connect app.

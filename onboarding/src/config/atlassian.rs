@@ -48,9 +48,9 @@ pub struct AtlassianConfig {
         long = "atlassian-api-base-url",
         env = "ATLASSIAN_API_BASE_URL",
         default_value = "http://127.0.0.1:8090",
-        value_parser = api_base
+        value_parser = parse::url_or_site
     )]
-    // Spelled out so clap takes the whole `Option` from `api_base` rather than an optional flag.
+    // Spelled out so clap takes the whole `Option` from the parser rather than an optional flag.
     pub api_base_override: std::option::Option<Url>,
     /// The same app as ingress's: the only `aud` accepted in a Forge Invocation Token.
     #[command(flatten)]
@@ -64,14 +64,6 @@ pub struct AtlassianConfig {
         value_parser = parse::millis
     )]
     pub body_read_timeout: Duration,
-}
-
-/// `site` (each installation's own site) or the one URL every call goes to.
-fn api_base(value: &str) -> Result<Option<Url>, url::ParseError> {
-    match value {
-        "site" => Ok(None),
-        url => Url::parse(url).map(Some),
-    }
 }
 
 impl AtlassianConfig {

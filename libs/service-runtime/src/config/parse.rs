@@ -35,6 +35,15 @@ pub fn secret(value: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(value))
 }
 
+/// `ATLASSIAN_API_BASE_URL`: `site` (None: each installation's own site, as production calls
+/// Jira) or the one URL every Jira call goes to (the local simulator serves every site).
+pub fn url_or_site(value: &str) -> Result<Option<url::Url>, url::ParseError> {
+    match value {
+        "site" => Ok(None),
+        url => url::Url::parse(url).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
