@@ -1,6 +1,7 @@
 //! Who may see what: the caller (an API token in `Authorization: Bearer`, else the session
-//! cookie onboarding set), checked in Postgres on every request, and their role in the
-//! organization of the path. A non-member gets 404.
+//! cookie onboarding set), checked in Postgres on every request, their role in the organization
+//! of the path, and, where the organization follows Jira's permissions, what their linked Jira
+//! account may browse (`jira_permissions`). A non-member gets 404.
 
 use accounts_store::{
     api_tokens,
@@ -14,6 +15,8 @@ use axum::http::HeaderMap;
 use axum_extra::extract::cookie::CookieJar;
 use contracts::InstallationId;
 use deadpool_postgres::Pool;
+use jira_permissions::{Resolver, VisibilityError};
+use warehouse::queries::Visibility;
 
 use uuid::Uuid;
 
@@ -26,6 +29,9 @@ pub(crate) struct Member {
     pub(crate) organization_id: Uuid,
     pub(crate) organization_name: String,
     pub(crate) installations: Vec<LinkedInstallation>,
+    /// What the member may see of them: everything, or only what their Jira account may
+    /// browse when the organization follows Jira's permissions.
+    pub(crate) visibility: Visibility,
 }
 
 impl Member {
@@ -93,11 +99,15 @@ pub(crate) async fn user(
         .ok_or_else(sign_in)
 }
 
+/// Who asks (see [`user`]), their role in `organization` (a non-member gets 404) under its
+/// sign-in policy, its installations, and what the member may see of them.
 pub(crate) async fn member(
     postgres: &Pool,
+    permissions: &Resolver,
     headers: &HeaderMap,
     organization: &str,
     sign_in_url: &str,
+    onboarding_url: &str,
 ) -> Result<Member, DashboardError> {
     let user = user(postgres, headers, sign_in_url).await?;
     let organization_id = Uuid::parse_str(organization).map_err(|_| DashboardError::NotFound)?;
@@ -124,12 +134,30 @@ pub(crate) async fn member(
         }
     }
     let installations = organizations::installations(&client, organization_id).await?;
+    drop(client);
+    let ids: Vec<InstallationId> = installations
+        .iter()
+        .map(|installation| installation.id)
+        .collect();
+    let visibility = permissions
+        .visibility(organization_id, user.user_id, &ids)
+        .await
+        .map_err(|err| match err {
+            VisibilityError::NotLinked => DashboardError::LinkJiraFirst {
+                account_url: format!("{}/account", onboarding_url.trim_end_matches('/')),
+            },
+            VisibilityError::Postgres(err) => DashboardError::Postgres(err),
+            VisibilityError::Pool(err) => DashboardError::Pool(err),
+            VisibilityError::Warehouse(err) => DashboardError::from(err),
+            err @ VisibilityError::JiraUnavailable(_) => DashboardError::JiraUnavailable(err),
+        })?;
     Ok(Member {
         user,
         role,
         organization_id,
         organization_name: organization.name,
         installations,
+        visibility,
     })
 }
 

@@ -8,6 +8,10 @@ use service_runtime::{
 };
 use url::Url;
 
+mod jira_permissions;
+
+pub(crate) use jira_permissions::JiraPermissionsConfig;
+
 #[derive(clap::Parser)]
 #[command(
     name = "dashboards",
@@ -54,6 +58,9 @@ pub struct Config {
     pub prometheus_url: Url,
     #[command(flatten)]
     pub query_limits: QueryLimits,
+    /// Asking Jira what each member may see, for organizations that show members only that.
+    #[command(flatten)]
+    pub jira_permissions: JiraPermissionsConfig,
 }
 
 /// What one view may ask of the shared ClickHouse, set on every query the dashboards send: a
@@ -105,6 +112,7 @@ impl Config {
         self.server.validate()?;
         self.clickhouse.validate()?;
         self.postgres.validate()?;
+        self.jira_permissions.validate(self.server.deployment)?;
         check::at_least_one(
             "DASHBOARDS_QUERY_MAX_SECONDS",
             self.query_limits.max_seconds,

@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 struct ErrorPage<'a> {
     title: &'a str,
     advice: &'a str,
+    /// Where the advice sends the visitor, if somewhere: (address, words of the link).
+    action: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,16 @@ pub(crate) enum DashboardError {
     NotFound,
     #[error("your role does not allow this: {0}")]
     Forbidden(&'static str),
+    /// The organization shows members only what their Jira account can see, and this member
+    /// has linked none: nothing but the way to link one.
+    #[error(
+        "this organization shows members only what their Jira account can see: link your Jira account at {account_url}"
+    )]
+    LinkJiraFirst { account_url: String },
+    /// Jira could not say what the member may see, and no answer young enough is kept: nothing
+    /// is shown rather than everything.
+    #[error("Jira cannot be asked what your account may see; retry in a minute")]
+    JiraUnavailable(#[source] jira_permissions::VisibilityError),
     #[error("this address does not take that method")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -130,6 +142,8 @@ impl DashboardError {
             Self::SignInFirst { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::LinkJiraFirst { .. } => (StatusCode::FORBIDDEN, "jira_account_not_linked"),
+            Self::JiraUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "jira_unavailable"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::BadRequest(_) | Self::InvalidForm(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
@@ -156,9 +170,11 @@ pub(crate) struct ApiError(pub(crate) DashboardError);
 /// What the API answers when it refuses or fails.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ErrorBody {
-    /// `unauthenticated` (401), `forbidden` (403), `not_found` (404), `bad_request` (400),
-    /// `method_not_allowed` (405), `too_large` (422: the view reads more than one request may;
-    /// narrow it) or `store_unavailable` (503).
+    /// `unauthenticated` (401), `forbidden` (403), `jira_account_not_linked` (403: the
+    /// organization shows members only what their Jira account can see; link one),
+    /// `not_found` (404), `bad_request` (400), `method_not_allowed` (405), `too_large` (422: the
+    /// view reads more than one request may; narrow it), `jira_unavailable` (503: Jira did not
+    /// say what the account may see; retry) or `store_unavailable` (503).
     error: &'static str,
     /// What to do about it, for a person.
     message: String,
@@ -177,6 +193,7 @@ impl IntoResponse for ApiError {
             DashboardError::SignInFirst { .. } => {
                 "send a session cookie or an API token (Authorization: Bearer mfp_…)".to_owned()
             }
+            DashboardError::JiraUnavailable(_) => self.0.to_string(),
             // Our trouble: the cause is for the operator's log, not the caller.
             err if err.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => {
                 "temporarily unavailable; retry later".to_owned()
@@ -195,8 +212,24 @@ impl IntoResponse for ApiError {
 
 impl IntoResponse for DashboardError {
     fn into_response(self) -> Response {
+        let mut action = None;
         let (status, code, title, advice) = match &self {
             Self::SignInFirst { sign_in_url } => return Redirect::to(sign_in_url).into_response(),
+            Self::LinkJiraFirst { account_url } => {
+                action = Some((account_url.as_str(), "Link your Jira account"));
+                (
+                    StatusCode::FORBIDDEN,
+                    "jira_account_not_linked",
+                    "Link your Jira account to see this organization",
+                    "This organization shows each member only the Jira projects and issues their own Jira account may see. Link your Jira account on your account page, then come back.",
+                )
+            }
+            Self::JiraUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "jira_unavailable",
+                "Jira is not answering",
+                "This organization shows each member only what their Jira account may see, and Jira did not say what yours may. Nothing is shown until it does: try again in a minute.",
+            ),
             Self::BadRequest(reason) => (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -260,9 +293,13 @@ impl IntoResponse for DashboardError {
                 "Please try again in a minute.",
             ),
         };
-        let body = ErrorPage { title, advice }
-            .render()
-            .unwrap_or_else(|_| title.to_owned());
+        let body = ErrorPage {
+            title,
+            advice,
+            action,
+        }
+        .render()
+        .unwrap_or_else(|_| title.to_owned());
         let mut response = (status, Html(body)).into_response();
         debug_assert_eq!(code, self.status_and_code().1);
         response.extensions_mut().insert(self.refusal());

@@ -2,6 +2,7 @@
 //! the lookup use the primary key), opaque and URL-safe. Resolving an id always goes through
 //! the caller's installations, so an id of another organization's event finds nothing.
 
+use crate::access::Member;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use contracts::InstallationId;
 use serde::{Serialize, de::DeserializeOwned};
@@ -39,17 +40,20 @@ pub(crate) fn decode(id: &str) -> Option<EventKey> {
     })
 }
 
-/// Looks the event up among `installations`.
+/// Looks the event up among the member's installations, as far as they may see it.
 pub(crate) async fn lookup(
     client: &clickhouse::Client,
-    installations: &[InstallationId],
+    member: &Member,
     key: &EventKey,
 ) -> Result<Option<warehouse::queries::EventDetail>, warehouse::queries::QueryError> {
+    let installations = member.installation_ids();
+    let (installations, visibility) = (&installations, &member.visibility);
     match key.occurred_at_ms {
         Some(at) => {
             warehouse::queries::event_at(
                 client,
                 installations,
+                visibility,
                 key.installation_id,
                 &key.delivery_id,
                 at,
@@ -57,8 +61,14 @@ pub(crate) async fn lookup(
             .await
         }
         None => {
-            warehouse::queries::event(client, installations, key.installation_id, &key.delivery_id)
-                .await
+            warehouse::queries::event(
+                client,
+                installations,
+                visibility,
+                key.installation_id,
+                &key.delivery_id,
+            )
+            .await
         }
     }
 }

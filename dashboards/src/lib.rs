@@ -53,6 +53,8 @@ struct AppState {
     origin: Arc<str>,
     /// Whether the visitor cookie the dashboards set carries `Secure` (an https address).
     cookie_secure: bool,
+    /// What each member may see, for organizations that follow Jira's permissions.
+    permissions: Arc<jira_permissions::Resolver>,
 }
 
 /// Every route that shows an organization's data, pages then API. Tests walk this table to
@@ -103,7 +105,17 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         "{}/sign-in",
         config.onboarding_url.as_str().trim_end_matches('/')
     );
+    let jira = config.jira_permissions;
+    let permissions = Arc::new(jira_permissions::Resolver::new(
+        postgres.clone(),
+        warehouse.clone(),
+        jira_permissions::BulkCheck::new(jira.app_key, jira.api_base_override),
+        jira.cipher,
+        jira.ttl,
+        jira_permissions::VisibilityMetrics::register(&registry, "dashboards")?,
+    ));
     let state = AppState {
+        permissions,
         postgres,
         warehouse,
         prometheus: Prometheus::new(config.prometheus_url),

@@ -179,6 +179,7 @@ impl ViewQuery {
                 labels: self.label.clone(),
                 components: self.component.clone(),
             },
+            visibility: member.visibility.clone(),
         })
     }
 }

@@ -94,9 +94,11 @@ async fn member(parts: &mut Parts, state: &AppState) -> Result<Member, Dashboard
             .map_err(|_| DashboardError::NotFound)?;
     access::member(
         &state.postgres,
+        &state.permissions,
         &parts.headers,
         &organization,
         &state.sign_in_url,
+        state.onboarding_url.as_str(),
     )
     .await
 }

@@ -86,6 +86,7 @@ async fn services() -> Services {
     config.postgres = postgres.clone();
     config.clickhouse = clickhouse.clone();
     config.onboarding_url = onboarding_url.parse().unwrap();
+    config.jira_permissions.api_base_override = sim.url();
     let dashboards = TestApp::spawn(dashboards::build(config).await.unwrap());
 
     let target = Target::new(
@@ -293,6 +294,7 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
                 delivery_id: format!("d-{i}"),
                 event_type: event_type.into(),
                 issue_key: format!("ACME-{}", i / 3),
+                project_id: "10000".into(),
                 project_key: "ACME".into(),
                 issue_type: "Task".into(),
                 occurred_at_ms: now - i * 9 * 3600 * 1000,
@@ -375,6 +377,30 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         session.wait_for_heading("Your account").await?;
         session.screenshot("account-atlassian-connected").await?;
         let connected = browser.source().await?;
+
+        // With an account linked, the owner turns on Jira permissions; the weekly rates are then
+        // what that account may see (the simulator lets it browse every project).
+        browser
+            .goto(&format!("{onboarding}{organization}/members"))
+            .await?;
+        session.wait_for_heading("Jira permissions").await?;
+        browser
+            .find(Locator::Css("#jira-permissions input[name=enforced]"))
+            .await?
+            .click()
+            .await?;
+        session.press("Save Jira permissions").await?;
+        session.wait_for_heading("Jira permissions").await?;
+        session.screenshot("jira-permissions-on").await?;
+        let setting = browser.source().await?;
+        browser
+            .goto(&format!("{dashboards_url}{organization}/weekly"))
+            .await?;
+        session.wait_for_heading("Weekly rates").await?;
+        session.screenshot("weekly-as-jira-allows").await?;
+        let limited = browser.source().await?;
+        browser.goto(&format!("{onboarding}/account")).await?;
+        session.wait_for_heading("Jira accounts").await?;
         browser
             .find(Locator::LinkText("Disconnect"))
             .await?
@@ -386,11 +412,46 @@ async fn an_admin_goes_from_the_setup_email_to_the_empty_dashboard_in_a_browser(
         session.screenshot("atlassian-disconnect").await?;
         session.press("Disconnect").await?;
         session.wait_for_heading("Your account").await?;
-        Ok::<_, fantoccini::error::CmdError>((connected, browser.source().await?))
+        let disconnected = browser.source().await?;
+
+        // No linked account: the views show only the way to link one.
+        browser
+            .goto(&format!("{dashboards_url}{organization}/weekly"))
+            .await?;
+        session
+            .wait_for_heading("Link your Jira account to see this organization")
+            .await?;
+        session.screenshot("link-your-jira-account").await?;
+        let unlinked = browser.source().await?;
+        Ok::<_, fantoccini::error::CmdError>((connected, disconnected, setting, limited, unlinked))
     };
     let linked = linking.await;
     session.close().await;
-    let (connected, disconnected) = linked.expect("connecting and disconnecting Atlassian");
+    let (connected, disconnected, setting, limited, unlinked) =
+        linked.expect("connecting and disconnecting Atlassian");
+    assert!(
+        setting.contains("Saved: members see only what their Jira account can see."),
+        "the setting is on: {setting}"
+    );
+    // The linked account browses every project: its weekly rates are everyone's.
+    let counts_of_the_last_week = |page: &str| {
+        golden_path::html::table_rows(page)
+            .last()
+            .map(|row| row[2..].to_vec())
+            .unwrap_or_default()
+    };
+    assert!(
+        counts_of_the_last_week(&limited).iter().any(|n| n != "0"),
+        "the linked owner sees the events: {limited}"
+    );
+    assert!(
+        limited.contains("as your Jira account sees it"),
+        "{limited}"
+    );
+    assert!(
+        unlinked.contains("/account") && !unlinked.contains("ACME-"),
+        "{unlinked}"
+    );
     assert!(
         connected.contains("Your Atlassian account is connected") && connected.contains("712020:"),
         "{connected}"

@@ -8,7 +8,7 @@
 //! the numbers, moves `last_week_sent` and adds the outbox row: several instances, or a crash
 //! half way, never mail a week twice nor lose one.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -25,7 +25,8 @@ use accounts_store::{
     outbox::{self, Email},
     users,
 };
-use warehouse::queries::{Filters, QueryError, Scope};
+use jira_permissions::{Resolver, VisibilityError};
+use warehouse::queries::{Filters, QueryError, Scope, Visibility};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -35,11 +36,16 @@ pub enum DigestError {
     Store(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Warehouse(#[from] QueryError),
+    /// What the member may see could not be settled (Jira not answering): no digest rather than
+    /// one with numbers they may not see.
+    #[error(transparent)]
+    Visibility(VisibilityError),
 }
 
 /// One organization's numbers for one week in one zone: the same for every member who shares
-/// the zone, so a pass asks the warehouse once for them all.
-type NumbersKey = (Uuid, &'static str, NaiveDate);
+/// the zone, so a pass asks the warehouse once for them all; unless the organization shows
+/// members only what their Jira account may see, when they are each member's own (the user).
+type NumbersKey = (Uuid, Option<Uuid>, &'static str, NaiveDate);
 
 /// The job, run beside the server every `interval`; [`DigestJob::run_once`] is one pass.
 pub struct DigestJob {
@@ -52,6 +58,9 @@ pub struct DigestJob {
     /// Wakes the outbox sender once digests are queued.
     pub waker: OutboxWaker,
     pub metrics: DigestMetrics,
+    /// What each member may see, for organizations that show members only what their Jira
+    /// account may: the dashboards' rule, so the digest never says more than the pages.
+    pub permissions: Arc<Resolver>,
 }
 
 /// The week a digest is about: Monday 00:00 to the next Monday 00:00 in the member's zone.
@@ -154,17 +163,29 @@ impl DigestJob {
         if !policy.admits_address(&email) {
             return Ok(false);
         }
-        let key = (organization, week.zone.name(), week.start);
+        let installations: Vec<InstallationId> =
+            organizations::installations(&transaction, organization)
+                .await?
+                .into_iter()
+                .map(|installation| installation.id)
+                .collect();
+        let visibility = match self
+            .permissions
+            .visibility(organization, subscription.user, &installations)
+            .await
+        {
+            Ok(visibility) => visibility,
+            // Whoever sees only a request to link their Jira account gets no numbers by email
+            // either; the digest waits (the next passes) until they link one.
+            Err(VisibilityError::NotLinked) => return Ok(false),
+            Err(err) => return Err(DigestError::Visibility(err)),
+        };
+        let own = matches!(visibility, Visibility::Permitted(_)).then_some(subscription.user);
+        let key = (organization, own, week.zone.name(), week.start);
         let numbers = match computed.get(&key) {
             Some(numbers) => numbers.clone(),
             None => {
-                let installations: Vec<InstallationId> =
-                    organizations::installations(&transaction, organization)
-                        .await?
-                        .into_iter()
-                        .map(|installation| installation.id)
-                        .collect();
-                let numbers = self.numbers(installations, &week, now).await?;
+                let numbers = self.numbers(installations, visibility, &week, now).await?;
                 computed.insert(key, numbers.clone());
                 numbers
             }
@@ -188,6 +209,7 @@ impl DigestJob {
     async fn numbers(
         &self,
         installations: Vec<InstallationId>,
+        visibility: Visibility,
         week: &Week,
         now: DateTime<Utc>,
     ) -> Result<Numbers, QueryError> {
@@ -205,6 +227,7 @@ impl DigestJob {
             to: week.to,
             time_zone: week.zone.name().to_owned(),
             filters: Filters::default(),
+            visibility,
         };
         let (trends, flow) = tokio::try_join!(
             warehouse::queries::trends(&self.warehouse, &scope, &[]),

@@ -110,7 +110,19 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         waker: outbox.clone(),
         metrics: MailMetrics::register(&registry)?,
     };
+    let permissions = Arc::new(jira_permissions::Resolver::new(
+        postgres.clone(),
+        config.clickhouse.client(),
+        jira_permissions::BulkCheck::new(
+            config.atlassian.app_key.clone(),
+            config.atlassian.api_base_override.clone(),
+        ),
+        config.cipher.clone(),
+        config.digest.permissions_ttl,
+        jira_permissions::VisibilityMetrics::register(&registry, "onboarding")?,
+    ));
     let digests = digest::DigestJob {
+        permissions,
         pool: postgres.clone(),
         warehouse: config.clickhouse.client(),
         hour: config.digest.hour,

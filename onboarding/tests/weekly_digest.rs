@@ -281,6 +281,7 @@ async fn check_digest(mail: &Mail, organization: &Organization<'_>, week: &Diges
         to: midnight(zone, monday + Days::new(7)),
         time_zone: zone.name().to_owned(),
         filters: Filters::default(),
+        visibility: Default::default(),
     };
     let flow =
         warehouse::queries::flow_as_of(organization.warehouse, &scope, sent_at.timestamp_millis())
@@ -591,6 +592,17 @@ async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
 
     let metrics = DigestMetrics::register(&prometheus::Registry::new()).unwrap();
     let job = DigestJob {
+        permissions: std::sync::Arc::new(jira_permissions::Resolver::new(
+            harness.pool.clone(),
+            warehouse.clone(),
+            jira_permissions::BulkCheck::new("io.metafrazo.jira".to_owned(), harness.sim.url()),
+            service_runtime::secret_cipher::SecretCipher::parse_key(
+                service_runtime::secret_cipher::DEVELOPMENT_KEY,
+            )
+            .unwrap(),
+            Duration::from_secs(60),
+            jira_permissions::VisibilityMetrics::unregistered(),
+        )),
         pool: harness.pool.clone(),
         warehouse: warehouse.clone(),
         hour: 7,
@@ -802,5 +814,201 @@ async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
             .contains("onboarding_digests_enqueued_total"),
         "the service registers the counter"
     );
+    path.stop().await;
+}
+
+/// The events of `events` the account may see by the test's rule: PAY only for `pay`, and an
+/// issue under the level only for its `members`.
+fn seen_by(
+    events: &[LifecycleEvent],
+    account: &str,
+    pay: &[&str],
+    members: &[&str],
+) -> Vec<LifecycleEvent> {
+    events
+        .iter()
+        .filter(|event| event.issue.project_key != "PAY" || pay.contains(&account))
+        .filter(|event| event.issue.security_level.is_none() || members.contains(&account))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn with_jira_permissions_on_each_digest_counts_only_what_its_members_account_may_see() {
+    const LEVEL: &str = "10100";
+    let mut databases = None;
+    let harness = Harness::start_with(|config| {
+        databases = Some((config.postgres.clone(), config.clickhouse.clone()));
+        config.digest.interval = Duration::from_secs(24 * 3600);
+    })
+    .await;
+    let (postgres, clickhouse) = databases.unwrap();
+    let warehouse = clickhouse.client();
+    let path = Path::start(&harness.sim, &postgres, &clickhouse).await;
+    let target = Target::new(
+        harness.app.address.parse().unwrap(),
+        path.ingress.address.parse().unwrap(),
+    );
+    let installation = harness
+        .sim
+        .install_connect(&target, &WorkspaceSpec::random())
+        .await
+        .unwrap();
+    let setup = harness
+        .mailbox
+        .wait_for(&installation.installer_email, SETUP_SUBJECT, 0)
+        .await;
+    // The installing admin finishes the link mailed to them: their Jira account is linked.
+    let owner_account = installation.installer_account_id.clone();
+    let mut owner = harness.signed_up(&installation.installer_email).await;
+    let org = owner.create_organization(&setup_path(&setup), "Acme").await;
+    let analyst_email = email("analyst");
+    let mut analyst = harness
+        .invite_and_accept(&mut owner, &org, &analyst_email, "analyst")
+        .await;
+    let newcomer_email = email("newcomer");
+    let mut newcomer = harness
+        .invite_and_accept(&mut owner, &org, &newcomer_email, "viewer")
+        .await;
+    // The analyst links their own account at Atlassian's consent screen.
+    let analyst_account = support::atlassian::account_id();
+    let cloud_id: String = harness
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT cloud_id FROM installations WHERE client_key = $1",
+            &[&installation.client_key],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    analyst.get("/account").await.assert_status(200);
+    let authorize = analyst
+        .submit(&format!("/account/atlassian/{org}/connect"), &[])
+        .await
+        .location
+        .clone()
+        .unwrap();
+    let consent = support::atlassian::Consent {
+        account_id: &analyst_account,
+        email: "analyst@jira.example.test",
+        cloud_ids: &[&cloud_id],
+        allow: true,
+    };
+    let callback = support::atlassian::consent(&authorize, &consent, |_| {}).await;
+    analyst
+        .get(&callback)
+        .await
+        .assert_redirect_to("/account?done=atlassian_linked");
+    // The owner turns Jira permissions on; everyone subscribes, in UTC.
+    owner.get(&format!("/orgs/{org}/members")).await;
+    owner
+        .submit(
+            &format!("/orgs/{org}/jira-permissions"),
+            &[("enforced", "on")],
+        )
+        .await
+        .assert_redirect_to(&format!("/orgs/{org}/members?done=jira_permissions_on"));
+    for browser in [&mut owner, &mut analyst, &mut newcomer] {
+        subscribe(browser, &org, "UTC").await;
+    }
+
+    // Three weeks with a third of the issues under a security level; in Jira, PAY and the
+    // level are the owner's only.
+    let now = Utc::now();
+    let events = lifecycle::generate_secured(
+        &LifecycleSpec {
+            seed: 20,
+            issues: 90,
+            weeks: 3,
+            end_ms: now.timestamp_millis() - 60_000,
+        },
+        &jira_simulator::SecuredIssues {
+            level_id: LEVEL.to_owned(),
+            level_name: "Staff only".to_owned(),
+            every_nth: std::num::NonZeroU32::new(3).unwrap(),
+        },
+    );
+    stream(&harness, &target, &installation, &events, &warehouse).await;
+    let mut model = jira_simulator::SitePermissions::default()
+        .restrict_project("20001", [owner_account.as_str()])
+        .level(LEVEL, [owner_account.as_str()]);
+    for event in events
+        .iter()
+        .filter(|event| event.issue.security_level.is_some())
+    {
+        model = model.secure_issue(event.issue.id.clone(), LEVEL);
+    }
+    harness
+        .sim
+        .set_permissions(&installation.site_base_url, model);
+
+    let utc = chrono_tz::UTC;
+    let monday = monday_of((now - chrono::Duration::hours(1)).date_naive());
+    let last_week = monday - Days::new(7);
+    let owners = [owner_account.as_str()];
+    let for_owner = tally(&events, utc, last_week);
+    let for_analyst = tally(
+        &seen_by(&events, &analyst_account, &owners, &owners),
+        utc,
+        last_week,
+    );
+    assert_eq!(
+        seen_by(&events, &owner_account, &owners, &owners).len(),
+        events.len()
+    );
+    assert!(
+        for_analyst.created < for_owner.created && for_analyst.created > 0,
+        "the accounts see different weeks: {for_owner:?} {for_analyst:?}"
+    );
+
+    let job = DigestJob {
+        permissions: std::sync::Arc::new(jira_permissions::Resolver::new(
+            harness.pool.clone(),
+            warehouse.clone(),
+            jira_permissions::BulkCheck::new("io.metafrazo.jira".to_owned(), harness.sim.url()),
+            service_runtime::secret_cipher::SecretCipher::parse_key(
+                service_runtime::secret_cipher::DEVELOPMENT_KEY,
+            )
+            .unwrap(),
+            Duration::from_secs(60),
+            jira_permissions::VisibilityMetrics::unregistered(),
+        )),
+        pool: harness.pool.clone(),
+        warehouse: warehouse.clone(),
+        hour: 7,
+        interval: Duration::from_secs(60),
+        waker: OutboxWaker::default(),
+        metrics: DigestMetrics::register(&prometheus::Registry::new()).unwrap(),
+    };
+    let morning = at(utc, monday, 7, 30);
+    // Jira not answering: nobody's digest goes out (the next pass retries).
+    harness.sim.fail_permission_checks(true);
+    assert_eq!(job.run_once(morning).await.unwrap(), 0);
+    harness.sim.fail_permission_checks(false);
+    assert_eq!(
+        job.run_once(morning).await.unwrap(),
+        2,
+        "the owner's and the analyst's; the newcomer has linked no Jira account"
+    );
+    for (recipient, want) in [
+        (&installation.installer_email, for_owner),
+        (&analyst_email, for_analyst),
+    ] {
+        let mail = digest_number(&harness, recipient, 1).await;
+        assert_eq!(
+            line(&mail, "Created:"),
+            format!("Created:   {}", want.created),
+            "{recipient}"
+        );
+        assert_eq!(
+            line(&mail, "Resolved:"),
+            format!("Resolved:  {}", want.resolved),
+            "{recipient}"
+        );
+    }
+    assert!(digests_to(&harness, &newcomer_email).is_empty());
     path.stop().await;
 }

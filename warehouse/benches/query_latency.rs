@@ -124,6 +124,7 @@ async fn measure(client: &Client) -> anyhow::Result<()> {
         to,
         time_zone: TIME_ZONE.to_owned(),
         filters: Filters::default(),
+        visibility: Default::default(),
     };
     let fields = vec!["assignee".to_owned(), "priority".to_owned()];
     let mut rows = Vec::new();

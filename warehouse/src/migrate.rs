@@ -87,6 +87,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "flow_snapshots_by_week",
         sql: include_str!("../migrations/0014_flow_snapshots_by_week.sql"),
     },
+    Migration {
+        version: 15,
+        name: "events_security_level",
+        sql: include_str!("../migrations/0015_events_security_level.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "issues_to_check",
+        sql: include_str!("../migrations/0016_issues_to_check.sql"),
+    },
 ];
 
 /// The version whose tables the flow facts' backfill fills (Rust, not SQL: each issue's history

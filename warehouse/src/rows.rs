@@ -41,6 +41,9 @@ pub struct EventRow {
     pub labels: Vec<String>,
     /// The names of the issue's components, sorted.
     pub components: Vec<String>,
+    /// The id of the issue security level the issue is under (empty when none): the views of a
+    /// member who sees only what Jira lets them ask Jira about these issues.
+    pub security_level: String,
     /// The account id of who did it, when the payload says.
     pub actor_account_id: String,
     /// Empty when `occurred_at_ms` is the payload's own `timestamp`; otherwise why the receipt
@@ -75,6 +78,7 @@ impl Default for EventRow {
             assignee_name: String::new(),
             labels: Vec::new(),
             components: Vec::new(),
+            security_level: String::new(),
             actor_account_id: String::new(),
             occurred_at_note: String::new(),
             payload: String::new(),

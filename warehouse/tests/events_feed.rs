@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use support::{generate, id, insert};
 use test_kit::Stack;
 use warehouse::queries::{
-    FeedFilters, Filters, Scope, event, event_at, export, feed, trends, weekly_rates,
+    FeedFilters, Filters, Scope, Visibility, event, event_at, export, feed, trends, weekly_rates,
 };
 
 fn scope(installations: &[&str]) -> Scope {
@@ -19,6 +19,7 @@ fn scope(installations: &[&str]) -> Scope {
         to: start + chrono::Duration::days(40),
         time_zone: "UTC".into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     }
 }
 
@@ -113,10 +114,16 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
         .expect("a delivery with two changes");
 
     let mine = [id("inst-a")];
-    let detail = event(&client, &mine, id("inst-a"), &with_changes.delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let detail = event(
+        &client,
+        &mine,
+        &Visibility::Everything,
+        id("inst-a"),
+        &with_changes.delivery_id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(&detail.event, with_changes);
     let want: Vec<_> = generated
         .changes
@@ -131,15 +138,23 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
 
     // Told when it happened, the lookup finds the same, and nothing at another second.
     let at = with_changes.occurred_at_ms;
-    let timed = event_at(&client, &mine, id("inst-a"), &with_changes.delivery_id, at)
-        .await
-        .unwrap()
-        .unwrap();
+    let timed = event_at(
+        &client,
+        &mine,
+        &Visibility::Everything,
+        id("inst-a"),
+        &with_changes.delivery_id,
+        at,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(timed, detail);
     assert_eq!(
         event_at(
             &client,
             &mine,
+            &Visibility::Everything,
             id("inst-a"),
             &with_changes.delivery_id,
             at + 5_000
@@ -151,15 +166,27 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
 
     let theirs = [id("inst-other")];
     assert_eq!(
-        event(&client, &theirs, id("inst-a"), &with_changes.delivery_id)
-            .await
-            .unwrap(),
+        event(
+            &client,
+            &theirs,
+            &Visibility::Everything,
+            id("inst-a"),
+            &with_changes.delivery_id
+        )
+        .await
+        .unwrap(),
         None
     );
     assert_eq!(
-        event(&client, &mine, id("inst-a"), "no-such-delivery")
-            .await
-            .unwrap(),
+        event(
+            &client,
+            &mine,
+            &Visibility::Everything,
+            id("inst-a"),
+            "no-such-delivery"
+        )
+        .await
+        .unwrap(),
         None
     );
 }

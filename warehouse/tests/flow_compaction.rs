@@ -49,6 +49,7 @@ fn scopes() -> Vec<Scope> {
                     projects,
                     ..Filters::default()
                 },
+                visibility: Default::default(),
             });
         }
     }
@@ -85,6 +86,7 @@ async fn assert_latest_are_the_latest(client: &clickhouse::Client) {
         to: as_of,
         time_zone: "UTC".into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     };
     let flow = flow_as_of(client, &scope, as_of.timestamp_millis())
         .await

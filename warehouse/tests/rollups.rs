@@ -28,6 +28,7 @@ fn whole_hours(installations: &[&str], time_zone: &str) -> Scope {
         to: start() + chrono::Duration::days(35),
         time_zone: time_zone.into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     }
 }
 

@@ -30,6 +30,7 @@ fn scopes(start: chrono::DateTime<Utc>) -> Vec<Scope> {
                     projects,
                     ..Filters::default()
                 },
+                visibility: Default::default(),
             });
         }
     }

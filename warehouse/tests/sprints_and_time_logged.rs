@@ -131,6 +131,7 @@ fn scope(installation: InstallationId, time_zone: &str) -> Scope {
         to: t0() + chrono::Duration::days(28),
         time_zone: time_zone.into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     }
 }
 
@@ -324,7 +325,30 @@ async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
     warehouse::migrate::migrate_to(&client, 8).await.unwrap();
     let installation = InstallationId::new_random();
     let planned = issue(installation, 1, at(1), "new");
-    insert!(client, "events", EventRow, std::slice::from_ref(&planned));
+    // As a version 8 warehouse stored it: its columns then (no security level yet).
+    client
+        .query(
+            "INSERT INTO events (installation_id, delivery_id, source, family, event_type,
+                 occurred_at_ms, received_at_ms, project_key, issue_id, issue_key, issue_type,
+                 status, status_category)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(planned.installation_id.to_string())
+        .bind(&planned.delivery_id)
+        .bind(&planned.source)
+        .bind(&planned.family)
+        .bind(&planned.event_type)
+        .bind(planned.occurred_at_ms)
+        .bind(planned.received_at_ms)
+        .bind(&planned.project_key)
+        .bind(&planned.issue_id)
+        .bind(&planned.issue_key)
+        .bind(&planned.issue_type)
+        .bind(&planned.status)
+        .bind(&planned.status_category)
+        .execute()
+        .await
+        .unwrap();
     insert!(
         client,
         "field_changes",

@@ -70,6 +70,7 @@ async fn trends_match_the_worked_example_and_ignore_duplicates() {
         to: Utc.with_ymd_and_hms(2026, 9, 21, 0, 0, 0).unwrap(),
         time_zone: "UTC".into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     };
     let fields = vec!["assignee".to_owned(), "priority".to_owned()];
     let result = trends(&client, &scope, &fields).await.unwrap();

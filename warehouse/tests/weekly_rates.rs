@@ -88,6 +88,7 @@ async fn weekly_rates_equal_an_independent_count_and_ignore_duplicates() {
                     projects: projects.clone(),
                     ..Filters::default()
                 },
+                visibility: Default::default(),
             };
             let rates = weekly_rates(&client, &scope).await.unwrap();
             let want = expected(
@@ -137,6 +138,7 @@ async fn a_bad_scope_is_refused_before_any_query() {
         to: now + chrono::Duration::days(days),
         time_zone: tz.into(),
         filters: Filters::default(),
+        visibility: Default::default(),
     };
     let cases = [
         (scope(vec![], "UTC", 7), "no installation"),

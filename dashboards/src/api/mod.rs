@@ -287,7 +287,7 @@ pub(crate) async fn event(
 ) -> Result<Json<EventDetail>, ApiError> {
     let member = caller.member;
     let key = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
-    let detail = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
+    let detail = event_id::lookup(&state.warehouse, &member, &key)
         .await?
         .ok_or(DashboardError::NotFound)?;
     Ok(Json(EventDetail::new(

@@ -5,8 +5,21 @@ use super::*;
 /// What the case is, how it breaks a valid config, and what the refusal must say.
 type Case = (&'static str, fn(&mut Config), &'static str);
 
+/// The declared defaults in local mode, as the local stack runs them.
 fn defaults() -> Config {
-    config::defaults(std::iter::empty()).expect("the declared defaults parse")
+    config::defaults(["--deployment", "local"]).expect("the declared defaults parse")
+}
+
+/// Local defaults with every development fallback replaced, in production mode.
+fn production() -> Config {
+    let mut config = defaults();
+    config.server.deployment = service_runtime::config::Deployment::Production;
+    config.jira_permissions.cipher = service_runtime::secret_cipher::SecretCipher::parse_key(
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    )
+    .unwrap();
+    config.jira_permissions.api_base_override = None;
+    config
 }
 
 #[test]
@@ -49,6 +62,42 @@ fn validate_refuses_what_could_only_fail_later() {
     for (case, break_it, expected) in cases {
         let mut config = defaults();
         break_it(&mut config);
+        let message = config.validate().expect_err(case).to_string();
+        assert!(message.contains(expected), "{case}: {message}");
+    }
+}
+
+#[test]
+fn outside_local_mode_each_development_fallback_is_refused_naming_its_variable() {
+    production().validate().expect("no fallback left");
+    let cases: [Case; 3] = [
+        (
+            "the development SECRETS_KEY (what an unset or empty one falls back to)",
+            |c| {
+                c.jira_permissions.cipher = service_runtime::secret_cipher::SecretCipher::parse_key(
+                    service_runtime::secret_cipher::DEVELOPMENT_KEY,
+                )
+                .unwrap()
+            },
+            "environment variable SECRETS_KEY is unset, empty or the development key committed",
+        ),
+        (
+            "the simulator's Jira API",
+            |c| {
+                c.jira_permissions.api_base_override =
+                    Some("http://127.0.0.1:8090".parse().unwrap())
+            },
+            "environment variable ATLASSIAN_API_BASE_URL is http://127.0.0.1:8090/, not https",
+        ),
+        (
+            "no time to keep Jira's answers",
+            |c| c.jira_permissions.ttl = std::time::Duration::ZERO,
+            "JIRA_PERMISSIONS_TTL_SECS",
+        ),
+    ];
+    for (case, fall_back, expected) in cases {
+        let mut config = production();
+        fall_back(&mut config);
         let message = config.validate().expect_err(case).to_string();
         assert!(message.contains(expected), "{case}: {message}");
     }

@@ -194,7 +194,7 @@ pub(crate) async fn event(
 ) -> Result<Response, DashboardError> {
     let (member, tz) = (caller.member, caller.tz);
     let key = event_id::decode(&id).ok_or(DashboardError::NotFound)?;
-    let found = event_id::lookup(&state.warehouse, &member.installation_ids(), &key)
+    let found = event_id::lookup(&state.warehouse, &member, &key)
         .await?
         .ok_or(DashboardError::NotFound)?;
     let detail = EventDetail::new(&found, member.role.can_see_payloads());

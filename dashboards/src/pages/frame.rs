@@ -3,6 +3,8 @@
 
 use chrono_tz::Tz;
 
+use warehouse::queries::Visibility;
+
 use crate::{access::Member, view_params::ViewQuery};
 
 pub(crate) struct Frame {
@@ -12,6 +14,9 @@ pub(crate) struct Frame {
     pub email: String,
     pub role: &'static str,
     pub time_zone: String,
+    /// Whether the page shows only what the member's Jira account may see (the organization
+    /// follows Jira's permissions), so its numbers are theirs, not the organization's.
+    pub limited_by_jira: bool,
     /// Which navigation entry is this page.
     pub active: &'static str,
 }
@@ -25,6 +30,7 @@ impl Frame {
             email: member.user.email.clone(),
             role: member.role.as_str(),
             time_zone: tz.name().to_owned(),
+            limited_by_jira: matches!(member.visibility, Visibility::Permitted(_)),
             active,
         }
     }

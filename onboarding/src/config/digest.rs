@@ -23,11 +23,21 @@ pub struct DigestConfig {
     /// sent.
     #[arg(long = "digest-hour", env = "DIGEST_HOUR", default_value_t = 7)]
     pub hour: u32,
+    /// How long Jira's answer about what a member may see is used for their digests, in
+    /// organizations that show members only that (the dashboards read the same variable).
+    #[arg(
+        long = "jira-permissions-ttl-secs",
+        env = "JIRA_PERMISSIONS_TTL_SECS",
+        default_value = "300",
+        value_parser = parse::secs
+    )]
+    pub permissions_ttl: Duration,
 }
 
 impl DigestConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check::not_zero("DIGEST_INTERVAL_SECONDS", self.interval)?;
+        check::not_zero("JIRA_PERMISSIONS_TTL_SECS", self.permissions_ttl)?;
         if self.hour > 23 {
             return Err(ConfigError::invalid(
                 "DIGEST_HOUR",

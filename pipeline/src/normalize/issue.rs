@@ -38,6 +38,7 @@ pub(super) fn issue_columns(body: &Object) -> Columns {
         assignee_name: text_at(issue, &["fields", "assignee", "displayName"]),
         labels: texts_at(issue, &["fields", "labels"], &[]),
         components: texts_at(issue, &["fields", "components"], &["name"]),
+        security_level: text_at(issue, &["fields", "security", "id"]),
         actor_account_id: String::new(),
     }
 }

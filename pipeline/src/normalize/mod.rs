@@ -183,6 +183,7 @@ pub fn normalize(
         assignee_name: columns.assignee_name,
         labels: columns.labels,
         components: columns.components,
+        security_level: columns.security_level,
         actor_account_id: columns.actor_account_id,
         occurred_at_note: occurred_at_note.to_owned(),
         payload: text.to_owned(),
@@ -226,6 +227,7 @@ struct Columns {
     assignee_name: String,
     labels: Vec<String>,
     components: Vec<String>,
+    security_level: String,
     actor_account_id: String,
 }
 

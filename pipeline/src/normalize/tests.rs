@@ -211,6 +211,8 @@ impl Expected {
                 .map(|label| (*label).to_owned())
                 .collect(),
             components: self.components.iter().map(|c| (*c).to_owned()).collect(),
+            // No fixture's issue is under a security level; see the test of one that is.
+            security_level: String::new(),
             actor_account_id: self.actor_account_id.to_owned(),
             occurred_at_note: self.occurred_at_note.to_owned(),
             payload: String::from_utf8(payload.to_vec()).expect("fixtures are UTF-8"),
@@ -1252,5 +1254,41 @@ fn labels_and_components_are_sorted_once_each_and_odd_elements_are_skipped() {
     for change in &normalized.field_changes {
         assert_eq!(change.labels, normalized.event.labels);
         assert_eq!(change.components, normalized.event.components);
+    }
+}
+
+#[test]
+fn an_issue_under_a_security_level_keeps_the_level_on_its_events() {
+    let secured = |payload: &[u8]| {
+        edited(payload, |body| {
+            let issue = body
+                .get_mut("issue")
+                .and_then(Value::as_object_mut)
+                .expect("the fixture has an issue");
+            let fields = issue
+                .entry("fields")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("fields are an object");
+            fields.insert(
+                "security".to_owned(),
+                serde_json::json!({"id": "10100", "name": "Security team", "description": ""}),
+            );
+        })
+    };
+    for (dir, fixtures) in [("jira", JIRA), ("forge", FORGE)] {
+        for name in ["issue_created", "issue_updated_status", "comment_created"] {
+            let (_, bytes) = fixtures
+                .iter()
+                .find(|(fixture, _)| *fixture == name)
+                .expect("the fixture exists");
+            let source = if dir == "jira" { "connect" } else { "forge" };
+            assert_eq!(
+                rows(&secured(bytes), source).event.security_level,
+                "10100",
+                "{dir} {name}"
+            );
+            assert_eq!(rows(bytes, source).event.security_level, "", "{dir} {name}");
+        }
     }
 }

@@ -153,6 +153,7 @@ pub(crate) async fn assert_views_match(path: &FaultPath, sent: &[Sent]) {
             to: now + chrono::Duration::days(1),
             time_zone: "UTC".into(),
             filters: Filters::default(),
+            visibility: Default::default(),
         },
     )
     .await

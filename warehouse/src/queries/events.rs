@@ -8,7 +8,7 @@ use clickhouse::{Client, query::RowCursor};
 use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
-use super::scope::{QueryError, SCOPE_FILTER, Scope, bind_scope};
+use super::scope::{QueryError, SCOPE_FILTER, Scope, Visibility, bind_scope};
 use crate::{EventRow, FieldChangeRow};
 
 /// Filters the feed adds to the scope's.
@@ -116,6 +116,7 @@ pub struct EventDetail {
 const COLUMNS: &str = "installation_id, delivery_id, source, family, event_type, occurred_at_ms,
     received_at_ms, project_id, project_key, issue_id, issue_key, issue_type, status,
     status_category, priority, assignee_account_id, assignee_name, labels, components,
+    security_level,
     actor_account_id, occurred_at_note";
 
 const DAY_MS: i64 = 86_400_000;
@@ -199,15 +200,18 @@ pub async fn feed(
     Ok(FeedPage { events, next })
 }
 
-/// One event, if it belongs to one of `installations` (anything else is as if it did not
-/// exist, so another organization's ids reveal nothing).
+/// One event, if it belongs to one of `installations` and `visibility` shows it (anything else
+/// is as if it did not exist, so another organization's ids, or an issue Jira hides from the
+/// viewer, reveal nothing).
 pub async fn event(
     client: &Client,
     installations: &[InstallationId],
+    visibility: &Visibility,
     installation_id: InstallationId,
     delivery_id: &str,
 ) -> Result<Option<EventDetail>, QueryError> {
-    lookup(client, installations, installation_id, delivery_id, None).await
+    let found = lookup(client, installations, installation_id, delivery_id, None).await?;
+    Ok(found.filter(|detail| detail.visible_to(visibility)))
 }
 
 /// [`event`], told when the event happened (as the feed showed it): the primary key then
@@ -215,18 +219,27 @@ pub async fn event(
 pub async fn event_at(
     client: &Client,
     installations: &[InstallationId],
+    visibility: &Visibility,
     installation_id: InstallationId,
     delivery_id: &str,
     occurred_at_ms: i64,
 ) -> Result<Option<EventDetail>, QueryError> {
-    lookup(
+    let found = lookup(
         client,
         installations,
         installation_id,
         delivery_id,
         Some(occurred_at_ms),
     )
-    .await
+    .await?;
+    Ok(found.filter(|detail| detail.visible_to(visibility)))
+}
+
+impl EventDetail {
+    fn visible_to(&self, visibility: &Visibility) -> bool {
+        let event = &self.event;
+        visibility.shows(event.installation_id, &event.project_key, &event.issue_id)
+    }
 }
 
 async fn lookup(

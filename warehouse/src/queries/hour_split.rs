@@ -10,7 +10,7 @@
 use clickhouse::{Client, Row, query::Query};
 use serde::Deserialize;
 
-use super::scope::{QueryError, Scope};
+use super::scope::{QueryError, Scope, bind_visible_projects, visible_project};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -24,10 +24,14 @@ pub(crate) fn whole_hours(hour: &str) -> String {
     )
 }
 
-/// The project and issue-type filters, on a table grouped by them.
-pub(crate) const PROJECT_AND_TYPE: &str =
+/// The project and issue-type filters and the visibility's projects, on a table grouped by
+/// them (a visibility that hides issues reads raw rows instead: [`Scope::beyond_rollup`]).
+pub(crate) const PROJECT_AND_TYPE: &str = concat!(
     "(empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), project_key))
-      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))";
+      AND (empty(CAST(? AS Array(String))) OR has(CAST(? AS Array(String)), issue_type))
+      AND ",
+    visible_project!()
+);
 
 /// The rollup's rows of a view: the scope's installations, the given kinds, whole hours inside
 /// one viewer's week, the project and issue-type filters.
@@ -126,7 +130,7 @@ impl HourSplit {
         let end_hour = to_ms.div_euclid(HOUR_MS);
         // The rollup is grouped by project and issue type only: a view filtered by anything
         // else reads every delivery from the raw tables.
-        if first_hour >= end_hour || scope.filters.beyond_rollup() {
+        if first_hour >= end_hour || scope.beyond_rollup() {
             return Ok(Self::raw_only(from_ms, to_ms));
         }
         let cut = client
@@ -293,11 +297,12 @@ impl HourSplit {
 
 /// Binds one [`PROJECT_AND_TYPE`].
 pub(crate) fn bind_project_and_type(query: Query, scope: &Scope) -> Query {
-    query
+    let query = query
         .bind(&scope.filters.projects)
         .bind(&scope.filters.projects)
         .bind(&scope.filters.issue_types)
-        .bind(&scope.filters.issue_types)
+        .bind(&scope.filters.issue_types);
+    bind_visible_projects(query, scope)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod calendar;
 pub mod events;
 pub mod flow;
 mod hour_split;
+mod permission_candidates;
 mod scope;
 pub mod sprints;
 pub mod time_logged;
@@ -17,7 +18,11 @@ pub use events::{
     is_feed_kind,
 };
 pub use flow::{Flow, flow, flow_as_of};
-pub use scope::{Filters, QueryError, Scope};
+pub use permission_candidates::{
+    CandidateCounts, IssueToAsk, PermissionCandidates, ProjectSeen, candidate_counts,
+    permission_candidates, record_grants,
+};
+pub use scope::{Filters, Permitted, QueryError, Scope, Visibility};
 pub use sprints::{Sprint, SprintIssue, SprintIssues, Sprints, sprints};
 pub use time_logged::{GroupSeconds, IssueSeconds, TimeLogged, WeekSeconds, time_logged};
 pub use trends::{TrendWeek, Trends, trends};

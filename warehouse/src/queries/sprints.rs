@@ -24,7 +24,7 @@ use clickhouse::{Client, Row};
 use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
-use super::scope::{QueryError, Scope};
+use super::scope::{QueryError, Scope, Visibility};
 
 /// One sprint as a view shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -192,6 +192,11 @@ pub(crate) fn compute(
         let filters = &scope.filters;
         (filters.projects.is_empty() || filters.projects.contains(&change.project_key))
             && (filters.issue_types.is_empty() || filters.issue_types.contains(&change.issue_type))
+            && scope.visibility.shows(
+                change.installation_id,
+                &change.project_key,
+                &change.issue_id,
+            )
     };
     // Each (sprint, issue)'s moves, in time order (the query's order; ties by delivery, item).
     let mut moves_of: BTreeMap<SprintKey, BTreeMap<IssueKey, Vec<&SprintMove>>> = BTreeMap::new();
@@ -281,6 +286,11 @@ pub(crate) fn compute(
                 return None;
             }
             let issues = moves_of.get(&key).unwrap_or(&empty);
+            // A board's sprints are not a project's: under Jira's permissions a sprint shows
+            // only through an issue the account may see.
+            if matches!(scope.visibility, Visibility::Permitted(_)) && issues.is_empty() {
+                return None;
+            }
             let mut sprint = Sprint {
                 installation_id: key.0,
                 sprint_id: key.1.clone(),
@@ -455,6 +465,7 @@ mod tests {
                 projects: projects.iter().map(|p| (*p).to_owned()).collect(),
                 ..Filters::default()
             },
+            visibility: Default::default(),
         }
     }
 

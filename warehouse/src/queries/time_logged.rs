@@ -182,6 +182,14 @@ pub(crate) fn compute(
         if !filters.projects.is_empty() && !filters.projects.iter().any(|p| p == project) {
             continue;
         }
+        // Time on an issue whose project is not known yet is nobody's to see under Jira's
+        // permissions, as the raw-row views treat a row without a project.
+        if !scope
+            .visibility
+            .shows(worklog.installation_id, project, &worklog.issue_id)
+        {
+            continue;
+        }
         if !filters.issue_types.is_empty() && !filters.issue_types.iter().any(|t| t == issue_type) {
             continue;
         }

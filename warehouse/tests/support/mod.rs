@@ -69,6 +69,7 @@ pub fn event(
         assignee_name: String::new(),
         labels: Vec::new(),
         components: Vec::new(),
+        security_level: String::new(),
         actor_account_id: "u".into(),
         occurred_at_note: String::new(),
         payload: "{}".into(),

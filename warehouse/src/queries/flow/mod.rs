@@ -26,7 +26,10 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::Serialize;
 
-use super::scope::{Filters, QueryError, Scope};
+use super::scope::{
+    Filters, QueryError, Scope, VISIBLE_ISSUE, VISIBLE_PROJECT, Visibility, bind_visible_issues,
+    bind_visible_projects,
+};
 use crate::flow::compaction::Snapshot;
 
 /// How many completions a flow lists (the latest): every number is computed over all of them,
@@ -336,20 +339,35 @@ fn issue_tests(filters: &Filters) -> [(&Vec<String>, &'static str); 6] {
     ]
 }
 
-/// [`issue_tests`]' given filters as one condition; bind with [`bind_issues`].
-fn issue_filter(filters: &Filters) -> String {
-    issue_tests(filters)
+/// [`issue_tests`]' given filters and the visibility's tests as one condition; bind with
+/// [`bind_issues`]. The visibility's issue test only when it hides issues: the status changes
+/// per hour, which have no issue id, are read only then (`Scope::beyond_rollup`).
+fn issue_filter(scope: &Scope) -> String {
+    let visibility = match &scope.visibility {
+        Visibility::Everything => Vec::new(),
+        Visibility::Permitted(_) if scope.beyond_rollup() => vec![VISIBLE_PROJECT, VISIBLE_ISSUE],
+        Visibility::Permitted(_) => vec![VISIBLE_PROJECT],
+    };
+    issue_tests(&scope.filters)
         .into_iter()
         .filter(|(values, _)| !values.is_empty())
         .map(|(_, test)| test)
+        .chain(visibility)
         .fold("1".to_owned(), |all, test| format!("{all} AND {test}"))
 }
 
 fn bind_issues(query: clickhouse::query::Query, scope: &Scope) -> clickhouse::query::Query {
-    issue_tests(&scope.filters)
+    let query = issue_tests(&scope.filters)
         .into_iter()
         .filter(|(values, _)| !values.is_empty())
-        .fold(query, |query, (values, _)| query.bind(values))
+        .fold(query, |query, (values, _)| query.bind(values));
+    match &scope.visibility {
+        Visibility::Everything => query,
+        Visibility::Permitted(_) if scope.beyond_rollup() => {
+            bind_visible_issues(bind_visible_projects(query, scope), scope)
+        }
+        Visibility::Permitted(_) => bind_visible_projects(query, scope),
+    }
 }
 
 /// Where a view reads the facts: the scope's installations, written into the SQL (typed ids,
@@ -360,8 +378,10 @@ struct FactsScope {
     /// Whether the scope has one installation, whose issues an issue id tells apart alone.
     one_installation: bool,
     snapshot: Option<Snapshot>,
-    /// [`issue_filter`] of the scope's filters.
+    /// [`issue_filter`] of the scope's filters and visibility.
     issue_filter: String,
+    /// Whether the filter tests rows against a Jira account's permissions.
+    visibility_enforced: bool,
 }
 
 impl FactsScope {
@@ -375,7 +395,8 @@ impl FactsScope {
                 .join(", "),
             one_installation: scope.installations.len() == 1,
             snapshot: crate::flow::compaction::newest_snapshot(client).await?,
-            issue_filter: issue_filter(&scope.filters),
+            issue_filter: issue_filter(scope),
+            visibility_enforced: matches!(scope.visibility, Visibility::Permitted(_)),
         })
     }
 
@@ -447,8 +468,16 @@ fn live_facts(
     key_filter: &str,
     row_filter: &str,
 ) -> String {
+    // The visibility's tests read the installation and issue, once each: `SELECT *` over a
+    // repeated column keeps one, which a UNION ALL with the listed columns would refuse.
+    let listed: Vec<&str> = columns.split(',').map(str::trim).collect();
+    let identity: String = ["installation_id", "issue_id"]
+        .into_iter()
+        .filter(|column| facts.visibility_enforced && !listed.contains(column))
+        .map(|column| format!(", {column}"))
+        .collect();
     let columns = format!(
-        "{columns}, live, project_key, issue_type, priority, assignee_account_id, labels, components"
+        "{columns}, live, project_key, issue_type, priority, assignee_account_id, labels, components{identity}"
     );
     let installations = format!("installation_id IN ({})", facts.installations);
     let source = match &facts.snapshot {

@@ -60,7 +60,7 @@ pub(super) async fn days(
         .chain(days[..days.len() - 1].iter().map(|(_, end)| *end))
         .all(|ms| ms % HOUR_MS == 0);
     let changes = match &facts.snapshot {
-        Some(snapshot) if whole_hours && !scope.filters.beyond_rollup() => {
+        Some(snapshot) if whole_hours && !scope.beyond_rollup() => {
             changes_by_hour(client, scope, facts, snapshot, window, days).await?
         }
         _ => changes_by_segment(client, scope, facts, window, days).await?,
