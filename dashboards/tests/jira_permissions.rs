@@ -32,7 +32,7 @@ use golden_path::{
 };
 use jira_simulator::{
     SecuredIssues, SitePermissions, WorkspaceSpec,
-    lifecycle::{self, LifecycleEvent, LifecycleSpec},
+    lifecycle::{self, LifecycleEvent, LifecycleKind, LifecycleSpec},
 };
 use real_path::{RealPath, Sent, stream};
 use serde_json::Value;
@@ -265,6 +265,23 @@ async fn check_member(
         .map(|event| event.issue.key.clone())
         .collect();
     assert_eq!(keys, want_keys, "{who}: the feed's issues");
+    // A drill-down: the creations behind the weekly bars.
+    let drilled = setup
+        .get(
+            &api("/events").replace("?", "?kind=issue_created&"),
+            &member.token,
+        )
+        .await
+        .json();
+    let created = visible
+        .iter()
+        .filter(|event| event.kind == LifecycleKind::Created)
+        .count();
+    assert_eq!(
+        drilled["events"].as_array().unwrap().len(),
+        created,
+        "{who}: the drill-down to creations"
+    );
     let csv = setup
         .get(
             &format!("/orgs/{organization}/export/events.csv{query}"),
@@ -322,22 +339,9 @@ async fn each_member_sees_only_what_their_jira_account_may_see() {
         .unwrap();
     let site = installation.site_base_url.clone();
     let (owner_user, owner_cookie) = setup.user("owner").await;
-    let organization = {
-        let client = setup.pool.get().await.unwrap();
-        let organization =
-            accounts_store::organizations::create_with_owner(&client, "Acme", owner_user)
-                .await
-                .unwrap();
-        let connected = client
-            .execute(
-                "UPDATE installations SET organization_id = $2 WHERE client_key = $1",
-                &[&installation.client_key, &organization],
-            )
-            .await
-            .unwrap();
-        assert_eq!(connected, 1, "the install reached Postgres");
-        organization
-    };
+    let organization = setup
+        .organization_of_install(owner_user, &installation.client_key)
+        .await;
     let (_, owner_token) = setup.api_token(owner_user).await;
     let owner = Member {
         user: owner_user,

@@ -356,21 +356,9 @@ async fn sprints_and_time_logged_match_the_stream_in_two_time_zones() {
         .await
         .unwrap();
     let (owner, cookie) = setup.user("owner").await;
-    let organization = {
-        let client = setup.pool.get().await.unwrap();
-        let organization = accounts_store::organizations::create_with_owner(&client, "Acme", owner)
-            .await
-            .unwrap();
-        let linked = client
-            .execute(
-                "UPDATE installations SET organization_id = $2 WHERE client_key = $1",
-                &[&installation.client_key, &organization],
-            )
-            .await
-            .unwrap();
-        assert_eq!(linked, 1, "the install reached Postgres");
-        organization
-    };
+    let organization = setup
+        .organization_of_install(owner, &installation.client_key)
+        .await;
 
     let end_ms = Utc::now().timestamp_millis() - 60_000;
     let spec = LifecycleSpec {

@@ -451,8 +451,9 @@ async fn subscribe(browser: &mut Browser, organization: &str, zone: &str) {
         .assert_redirect_to(&format!("/orgs/{organization}/members?done=digest_on"));
 }
 
-#[tokio::test]
-async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
+/// Onboarding with its digest job left to the test, and ingress and the pipeline on its stores;
+/// the target sends installs to onboarding and events to ingress.
+async fn on_the_real_path() -> (Harness, Path, Target, clickhouse::Client) {
     let mut databases = None;
     let harness = Harness::start_with(|config| {
         databases = Some((config.postgres.clone(), config.clickhouse.clone()));
@@ -461,12 +462,45 @@ async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
     })
     .await;
     let (postgres, clickhouse) = databases.unwrap();
-    let warehouse = clickhouse.client();
     let path = Path::start(&harness.sim, &postgres, &clickhouse).await;
     let target = Target::new(
         harness.app.address.parse().unwrap(),
         path.ingress.address.parse().unwrap(),
     );
+    (harness, path, target, clickhouse.client())
+}
+
+/// The digest job as onboarding runs it, on the harness's stores and simulator, run when the
+/// test says.
+fn digest_job(
+    harness: &Harness,
+    warehouse: &clickhouse::Client,
+    metrics: DigestMetrics,
+) -> DigestJob {
+    DigestJob {
+        permissions: std::sync::Arc::new(jira_permissions::Resolver::new(
+            harness.pool.clone(),
+            warehouse.clone(),
+            jira_permissions::BulkCheck::new("io.metafrazo.jira".to_owned(), harness.sim.url()),
+            service_runtime::secret_cipher::SecretCipher::parse_key(
+                service_runtime::secret_cipher::DEVELOPMENT_KEY,
+            )
+            .unwrap(),
+            Duration::from_secs(60),
+            jira_permissions::VisibilityMetrics::unregistered(),
+        )),
+        pool: harness.pool.clone(),
+        warehouse: warehouse.clone(),
+        hour: 7,
+        interval: Duration::from_secs(60),
+        waker: OutboxWaker::default(),
+        metrics,
+    }
+}
+
+#[tokio::test]
+async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
+    let (harness, path, target, warehouse) = on_the_real_path().await;
 
     // Organization A: its owner (Kolkata) from the setup link, a viewer (New York) invited.
     let installation = harness
@@ -591,25 +625,7 @@ async fn the_weekly_digest_reaches_each_member_on_their_own_monday_morning() {
     );
 
     let metrics = DigestMetrics::register(&prometheus::Registry::new()).unwrap();
-    let job = DigestJob {
-        permissions: std::sync::Arc::new(jira_permissions::Resolver::new(
-            harness.pool.clone(),
-            warehouse.clone(),
-            jira_permissions::BulkCheck::new("io.metafrazo.jira".to_owned(), harness.sim.url()),
-            service_runtime::secret_cipher::SecretCipher::parse_key(
-                service_runtime::secret_cipher::DEVELOPMENT_KEY,
-            )
-            .unwrap(),
-            Duration::from_secs(60),
-            jira_permissions::VisibilityMetrics::unregistered(),
-        )),
-        pool: harness.pool.clone(),
-        warehouse: warehouse.clone(),
-        hour: 7,
-        interval: Duration::from_secs(60),
-        waker: OutboxWaker::default(),
-        metrics: metrics.clone(),
-    };
+    let job = digest_job(&harness, &warehouse, metrics.clone());
 
     // 06:59 in Kolkata: nothing yet. 07:30: the Kolkata member's, and the outsider's of B.
     assert_eq!(job.run_once(at(KOLKATA, monday, 6, 59)).await.unwrap(), 0);
@@ -836,19 +852,7 @@ fn seen_by(
 #[tokio::test]
 async fn with_jira_permissions_on_each_digest_counts_only_what_its_members_account_may_see() {
     const LEVEL: &str = "10100";
-    let mut databases = None;
-    let harness = Harness::start_with(|config| {
-        databases = Some((config.postgres.clone(), config.clickhouse.clone()));
-        config.digest.interval = Duration::from_secs(24 * 3600);
-    })
-    .await;
-    let (postgres, clickhouse) = databases.unwrap();
-    let warehouse = clickhouse.client();
-    let path = Path::start(&harness.sim, &postgres, &clickhouse).await;
-    let target = Target::new(
-        harness.app.address.parse().unwrap(),
-        path.ingress.address.parse().unwrap(),
-    );
+    let (harness, path, target, warehouse) = on_the_real_path().await;
     let installation = harness
         .sim
         .install_connect(&target, &WorkspaceSpec::random())
@@ -964,25 +968,8 @@ async fn with_jira_permissions_on_each_digest_counts_only_what_its_members_accou
         "the accounts see different weeks: {for_owner:?} {for_analyst:?}"
     );
 
-    let job = DigestJob {
-        permissions: std::sync::Arc::new(jira_permissions::Resolver::new(
-            harness.pool.clone(),
-            warehouse.clone(),
-            jira_permissions::BulkCheck::new("io.metafrazo.jira".to_owned(), harness.sim.url()),
-            service_runtime::secret_cipher::SecretCipher::parse_key(
-                service_runtime::secret_cipher::DEVELOPMENT_KEY,
-            )
-            .unwrap(),
-            Duration::from_secs(60),
-            jira_permissions::VisibilityMetrics::unregistered(),
-        )),
-        pool: harness.pool.clone(),
-        warehouse: warehouse.clone(),
-        hour: 7,
-        interval: Duration::from_secs(60),
-        waker: OutboxWaker::default(),
-        metrics: DigestMetrics::register(&prometheus::Registry::new()).unwrap(),
-    };
+    let metrics = DigestMetrics::register(&prometheus::Registry::new()).unwrap();
+    let job = digest_job(&harness, &warehouse, metrics);
     let morning = at(utc, monday, 7, 30);
     // Jira not answering: nobody's digest goes out (the next pass retries).
     harness.sim.fail_permission_checks(true);

@@ -112,6 +112,24 @@ impl Setup {
         organization
     }
 
+    /// An organization owned by `owner` holding the workspace the real onboarding stored at
+    /// its signed install (`client_key`), connected as a setup link connects it.
+    pub async fn organization_of_install(&self, owner: Uuid, client_key: &str) -> Uuid {
+        let client = self.pool.get().await.unwrap();
+        let organization = organizations::create_with_owner(&client, "Acme", owner)
+            .await
+            .unwrap();
+        let connected = client
+            .execute(
+                "UPDATE installations SET organization_id = $2 WHERE client_key = $1",
+                &[&client_key, &organization],
+            )
+            .await
+            .unwrap();
+        assert_eq!(connected, 1, "the install reached Postgres");
+        organization
+    }
+
     pub async fn member(&self, organization: Uuid, user: Uuid, role: Role) {
         let client = self.pool.get().await.unwrap();
         organizations::add_member(&client, organization, user, role)
