@@ -8,7 +8,10 @@ use clickhouse::{Client, query::RowCursor};
 use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
-use super::scope::{QueryError, SCOPE_FILTER, Scope, Visibility, bind_scope};
+use super::{
+    scope::{QueryError, SCOPE_FILTER, Scope, bind_scope},
+    visibility::Visibility,
+};
 use crate::{EventRow, FieldChangeRow};
 
 /// Filters the feed adds to the scope's.

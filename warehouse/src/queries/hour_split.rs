@@ -10,7 +10,10 @@
 use clickhouse::{Client, Row, query::Query};
 use serde::Deserialize;
 
-use super::scope::{QueryError, Scope, bind_visible_projects, visible_project};
+use super::{
+    scope::{QueryError, Scope},
+    visibility::{bind_visible_projects, visible_project},
+};
 
 const HOUR_MS: i64 = 3_600_000;
 

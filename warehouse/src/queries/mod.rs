@@ -10,6 +10,7 @@ mod scope;
 pub mod sprints;
 pub mod time_logged;
 pub mod trends;
+mod visibility;
 pub mod weekly_rates;
 
 pub use activity::last_event_received;
@@ -22,8 +23,9 @@ pub use permission_candidates::{
     CandidateCounts, IssueToAsk, PermissionCandidates, ProjectSeen, candidate_counts,
     permission_candidates, record_grants,
 };
-pub use scope::{Filters, Permitted, QueryError, Scope, Visibility};
+pub use scope::{Filters, QueryError, Scope};
 pub use sprints::{Sprint, SprintIssue, SprintIssues, Sprints, sprints};
 pub use time_logged::{GroupSeconds, IssueSeconds, TimeLogged, WeekSeconds, time_logged};
 pub use trends::{TrendWeek, Trends, trends};
+pub use visibility::{Permitted, Visibility};
 pub use weekly_rates::{Week, WeeklyRates, weekly_rates};

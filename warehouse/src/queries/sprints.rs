@@ -24,7 +24,10 @@ use clickhouse::{Client, Row};
 use contracts::InstallationId;
 use serde::{Deserialize, Serialize};
 
-use super::scope::{QueryError, Scope, Visibility};
+use super::{
+    scope::{QueryError, Scope},
+    visibility::Visibility,
+};
 
 /// One sprint as a view shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

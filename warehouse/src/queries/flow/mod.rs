@@ -26,9 +26,11 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::Serialize;
 
-use super::scope::{
-    Filters, QueryError, Scope, VISIBLE_ISSUE, VISIBLE_PROJECT, Visibility, bind_visible_issues,
-    bind_visible_projects,
+use super::{
+    scope::{Filters, QueryError, Scope},
+    visibility::{
+        VISIBLE_ISSUE, VISIBLE_PROJECT, Visibility, bind_visible_issues, bind_visible_projects,
+    },
 };
 use crate::flow::compaction::Snapshot;
 
