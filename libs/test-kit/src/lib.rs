@@ -43,6 +43,8 @@ pub async fn fresh_topics(brokers: &str, raw_partitions: i32) -> TopicsConfig {
         raw: unique("raw"),
         dead_letter: unique("dead"),
         raw_partitions,
+        replication_factor: 1,
+        min_insync_replicas: 1,
     };
     topics
         .ensure(brokers)
