@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   zlib1g-dev
   chromium              # the headless browser of the UI tests, driven through chromedriver
   chromium-driver
+  python3-venv          # compose/kubernetes/check.sh's venv, when python3 is Debian's
 )
 TANSU_VERSION=0.6.0
 export TANSU_BIN=$CACHE_DIR/tansu-$TANSU_VERSION/bin/tansu
