@@ -8,13 +8,16 @@ use rdkafka::{
     consumer::{BaseConsumer, ConsumerContext, Rebalance},
 };
 
-use crate::metrics::CONSUMER_LAG_MESSAGES;
+use crate::metrics::{ASSIGNED_PARTITIONS, CONSUMER_LAG_MESSAGES};
 
 /// How often librdkafka reports; the gauge is at most this stale.
 pub(crate) const STATISTICS_INTERVAL_MS: &str = "5000";
 
 pub(crate) struct LagReporter {
     lag: IntGaugeVec,
+    /// 1 for each partition this instance reads now: which instance has which partition, even
+    /// one with nothing to read (which has no lag to report).
+    assigned: IntGaugeVec,
 }
 
 impl LagReporter {
@@ -27,7 +30,15 @@ impl LagReporter {
             &["topic", "partition"],
         )?;
         registry.register(Box::new(lag.clone()))?;
-        Ok(Self { lag })
+        let assigned = IntGaugeVec::new(
+            Opts::new(
+                ASSIGNED_PARTITIONS,
+                "1 for each partition assigned to this instance by its consumer group.",
+            ),
+            &["topic", "partition"],
+        )?;
+        registry.register(Box::new(assigned.clone()))?;
+        Ok(Self { lag, assigned })
     }
 }
 
@@ -54,13 +65,18 @@ impl ConsumerContext for LagReporter {
         match rebalance {
             Rebalance::Assign(partitions) => {
                 tracing::info!(partitions = %describe(partitions), "partitions assigned");
+                for element in partitions.elements() {
+                    self.assigned
+                        .with_label_values(&[element.topic(), &element.partition().to_string()])
+                        .set(1);
+                }
             }
             Rebalance::Revoke(partitions) => {
                 tracing::info!(partitions = %describe(partitions), "partitions revoked");
                 for element in partitions.elements() {
-                    let _ = self
-                        .lag
-                        .remove_label_values(&[element.topic(), &element.partition().to_string()]);
+                    let labels = [element.topic(), &element.partition().to_string()];
+                    let _ = self.lag.remove_label_values(&labels);
+                    let _ = self.assigned.remove_label_values(&labels);
                 }
             }
             Rebalance::Error(err) => tracing::warn!(error = %err, "rebalance failed"),

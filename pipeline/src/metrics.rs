@@ -16,6 +16,8 @@ pub const INSERT_DURATION_SECONDS: &str = "pipeline_insert_duration_seconds";
 pub const END_TO_END_DELAY_SECONDS: &str = "pipeline_end_to_end_delay_seconds";
 /// Registered by the consumer's statistics callback (`lag.rs`).
 pub const CONSUMER_LAG_MESSAGES: &str = "pipeline_consumer_lag_messages";
+/// Registered beside it, kept by the rebalance callback (`lag.rs`).
+pub const ASSIGNED_PARTITIONS: &str = "pipeline_assigned_partitions";
 /// Registered by the retention job (`retention.rs`).
 pub const PARTITIONS_DROPPED_TOTAL: &str = "pipeline_retention_partitions_dropped_total";
 /// Registered by the sealing job (`sealing.rs`).
