@@ -446,7 +446,8 @@ async fn a_killed_worker_s_partitions_move_to_the_survivors_once_its_session_exp
     else {
         eprintln!(
             "skipped: needs Apache Kafka (tansu 0.6 does not expire a killed member's session); \
-             run with {APACHE_KAFKA}=127.0.0.1:9092 against the docker compose's Apache Kafka"
+             run with {APACHE_KAFKA}=127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 against the \
+             docker compose's three Apache Kafka brokers"
         );
         return;
     };
