@@ -12,9 +12,6 @@ BUILD_DIR=$FORGE_DIR/build
 # What the committed manifest holds; the rendered copy must hold neither.
 DEMO_APP_ID=ari:cloud:ecosystem::app/406d303d-0393-4ec4-ad7c-1435be94583a
 PLACEHOLDER_URL=https://metafrazo.example.com
-# The admin page's own packages (UI Kit). Installed into the build copy only: the validator's
-# packages in forge/package.json do not need them.
-UI_PACKAGES=(@forge/react@12.3.1 @forge/bridge@7.2.0 react@18.3.1)
 
 die() { echo "forge/deploy.sh: $*" >&2; exit 1; }
 
@@ -39,9 +36,10 @@ awk -v demo_id="$DEMO_APP_ID" -v app_id="$app_id" -v placeholder="$PLACEHOLDER_U
   { print }
   END { if (ids != 1 || urls != 1) { print "expected one app id and one remote baseUrl to replace, found " ids + 0 " and " urls + 0 > "/dev/stderr"; exit 1 } }
 ' "$FORGE_DIR/manifest.yml" >"$BUILD_DIR/manifest.yml"
-cat >"$BUILD_DIR/package.json" <<JSON
-{ "name": "metafrazo-forge-build", "private": true, "description": "Rendered by forge/deploy.sh; do not edit." }
-JSON
+# The admin page's UI Kit packages are forge/package.json's dependencies, pinned by its lockfile
+# (the same ones forge/scripts/check.sh bundles); the build copy installs only those (npm ci
+# --omit=dev), not the validator, bundler and linter.
+cp "$FORGE_DIR/package.json" "$FORGE_DIR/package-lock.json" "$FORGE_DIR/.npmrc" "$BUILD_DIR/"
 
 # The rendered copy must be as valid as the committed one.
 if [[ -d $FORGE_DIR/node_modules/@forge/manifest ]]; then
@@ -53,14 +51,14 @@ echo "rendered $BUILD_DIR/manifest.yml for $app_id at $base_url"
 
 if command -v forge >/dev/null; then
   cd "$BUILD_DIR"
-  npm install --no-audit --no-fund --no-save "${UI_PACKAGES[@]}"
+  npm ci --omit=dev --no-audit --no-fund --prefer-offline --ignore-scripts --loglevel=error
   forge deploy --non-interactive "$@"
   echo "deployed; install it on a site with: (cd $BUILD_DIR && forge install --product jira --site <your-site>.atlassian.net)"
 else
   cat <<TXT
 The Forge CLI is not installed (npm install -g @forge/cli, then forge login). Then run:
   cd $BUILD_DIR
-  npm install --no-save ${UI_PACKAGES[*]}
+  npm ci --omit=dev --ignore-scripts
   forge deploy${*:+ $*}
   forge install --product jira --site <your-site>.atlassian.net
 TXT

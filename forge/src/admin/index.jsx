@@ -5,6 +5,7 @@ import ForgeReconciler, { Button, ButtonGroup, Heading, SectionMessage, Spinner,
 import { invokeRemote, router } from '@forge/bridge';
 
 // invokeRemote resolves with any status; a refusal (not an admin, too many emails) is an error here.
+/** @param {string} path @param {'GET' | 'POST'} [method] */
 const call = async (path, method = 'GET') => {
   const { status, body } = await invokeRemote({ path, method });
   if (status < 200 || status >= 300) throw new Error(`${path} answered ${status}`);
