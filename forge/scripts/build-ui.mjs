@@ -44,8 +44,12 @@ const ts = require('typescript');
 // Both packages resolve the manifest and the resources' paths against the working directory.
 process.chdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'));
 
-const scratch = [];
-const cleanUp = () => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+// Everything written goes to one temporary directory, removed at the end whether the check passes
+// or fails: the CLI's packages put the bundle under the system's temporary directory (TMPDIR).
+const scratch = mkdtempSync(path.join(tmpdir(), 'metafrazo-forge-check-'));
+process.env.TMPDIR = scratch;
+const cleanUp = () => rmSync(scratch, { recursive: true, force: true });
+process.on('exit', cleanUp);
 const fail = (message) => {
   console.error(`forge: ${message}`);
   cleanUp();
@@ -94,7 +98,6 @@ try {
   fail(`@forge/bundler could not bundle the UI Kit resources:\n${error.message}`);
 }
 for (const { key, path: outputDir } of bundled.nativeUiBundlesDetails) {
-  scratch.push(outputDir);
   const size = statSync(path.join(outputDir, `${key}.js`)).size;
   console.log(`forge: bundled the UI Kit resource '${key}' with @forge/bundler (${key}.js, ${Math.round(size / 1024)} KiB)`);
 }
@@ -140,9 +143,7 @@ if (!process.env.USE_LOCAL_SWAGGER) {
         'LOCAL_JSW_SWAGGER, LOCAL_CONF_SWAGGER, LOCAL_CONF_V2_SWAGGER and LOCAL_BB_SWAGGER to their paths',
     );
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'forge-lint-'));
-  scratch.push(dir);
-  const noPaths = path.join(dir, 'no-paths.json');
+  const noPaths = path.join(scratch, 'no-paths.json');
   writeFileSync(noPaths, JSON.stringify({ paths: {} }));
   process.env.USE_LOCAL_SWAGGER = 'true';
   for (const name of ['JIRA', 'JSM', 'JSW', 'CONF', 'CONF_V2', 'BB']) process.env[`LOCAL_${name}_SWAGGER`] = noPaths;
