@@ -88,7 +88,7 @@ async fn measure(
     postgres: &service_runtime::connections::PostgresConfig,
 ) -> anyhow::Result<()> {
     let warehouse = clickhouse.client();
-    warehouse::migrate(&warehouse).await?;
+    warehouse::migrate(clickhouse).await?;
     let started = Instant::now();
     let generated = synthetic::generate(
         &warehouse,

@@ -59,7 +59,7 @@ async fn services() -> Services {
     let stack = Stack::from_env();
     let postgres = stack.fresh_postgres().await;
     let clickhouse = stack.fresh_clickhouse().await;
-    warehouse::migrate(&clickhouse.client()).await.unwrap();
+    warehouse::migrate(&clickhouse).await.unwrap();
     let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
     let (onboarding_port, dashboards_port) = (free_port(), free_port());
     let onboarding_url = format!("http://127.0.0.1:{onboarding_port}");

@@ -73,7 +73,7 @@ impl Path {
         let built = pipeline::build(pipeline_config).await.unwrap();
         let stop = CancellationToken::new();
         let consuming = tokio::spawn(pipeline::Pipeline::consume(
-            clickhouse.client(),
+            clickhouse.clone(),
             stack.kafka.brokers.clone(),
             topics,
             built.worker,

@@ -143,14 +143,14 @@ async fn measure(
     for settings in SETTINGS {
         let database = bench_database(stack).await?;
         databases.push(database.clone());
-        warehouse::migrate(&database.client()).await?;
+        warehouse::migrate(&database).await?;
         let drained = drain(brokers, &raw, &dead, &database, settings).await?;
         drains.push((settings, drained));
     }
 
     let database = bench_database(stack).await?;
     databases.push(database.clone());
-    warehouse::migrate(&database.client()).await?;
+    warehouse::migrate(&database).await?;
     let ceiling = ceiling(&events, &database).await?;
 
     print_report(&drains, &ceiling);

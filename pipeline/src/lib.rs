@@ -25,6 +25,7 @@ use std::time::Duration;
 use service_runtime::{
     Application, Readiness, ServiceRouter,
     checks::{ClickHouseCheck, KafkaCheck},
+    connections::ClickHouseConfig,
     kafka_topics::TopicsConfig,
     new_registry,
     retry::RetryPolicy,
@@ -43,7 +44,7 @@ pub struct Pipeline {
     pub maintenance: Maintenance,
     /// Red in readiness once the worker has died.
     health: worker_health::WorkerHealth,
-    clickhouse: clickhouse::Client,
+    clickhouse: ClickHouseConfig,
     brokers: String,
     topics: TopicsConfig,
 }
@@ -86,7 +87,7 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
             flow_compaction,
         },
         health,
-        clickhouse: config.clickhouse.client(),
+        clickhouse: config.clickhouse.clone(),
         brokers: config.kafka.brokers.clone(),
         topics: config.topics.clone(),
     })
@@ -113,7 +114,7 @@ impl Pipeline {
     /// Migrates the warehouse and creates the topics (retrying while ClickHouse or the broker is
     /// away), then consumes until `stop`, with the maintenance jobs beside it.
     pub async fn consume(
-        clickhouse: clickhouse::Client,
+        clickhouse: ClickHouseConfig,
         brokers: String,
         topics: TopicsConfig,
         worker: Worker,

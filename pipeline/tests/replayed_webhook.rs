@@ -73,7 +73,7 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
     let built = pipeline::build(pipeline_config).await.unwrap();
     let stop = CancellationToken::new();
     let consuming = tokio::spawn(pipeline::Pipeline::consume(
-        clickhouse.client(),
+        clickhouse.clone(),
         stack.kafka.brokers.clone(),
         topics,
         built.worker,

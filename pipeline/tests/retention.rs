@@ -102,8 +102,9 @@ async fn months_of(client: &Client, table: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn months_older_than_the_retention_leave_every_table_and_recent_ones_stay() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let old = issue_created(
         "old",
         Utc.with_ymd_and_hms(2023, 1, 15, 9, 0, 0)

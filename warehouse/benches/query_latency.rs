@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
-use clickhouse::Client;
 use contracts::InstallationId;
 use service_runtime::connections::ClickHouseConfig;
 use test_kit::{
@@ -52,7 +51,7 @@ async fn run() -> anyhow::Result<()> {
         EVENTS / LARGE_EVERY
     );
     let database = bench_database(&Stack::from_env()).await?;
-    let outcome = measure(&database.client()).await;
+    let outcome = measure(&database).await;
     // To look at a slow query by hand afterwards: the generated data takes minutes to make.
     if std::env::var_os("QUERY_LATENCY_KEEP_DATABASE").is_some() {
         println!("  kept the database {}", database.database);
@@ -83,8 +82,9 @@ async fn bench_database(stack: &Stack) -> anyhow::Result<ClickHouseConfig> {
     Ok(config)
 }
 
-async fn measure(client: &Client) -> anyhow::Result<()> {
-    warehouse::migrate(client).await?;
+async fn measure(database: &ClickHouseConfig) -> anyhow::Result<()> {
+    warehouse::migrate(database).await?;
+    let client = &database.client();
     let now = Utc::now();
     let start = now - TimeDelta::weeks(WEEKS_OF_DATA);
     let started = Instant::now();

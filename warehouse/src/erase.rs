@@ -4,10 +4,13 @@
 //!
 //! `ALTER TABLE … DELETE` is a mutation: ClickHouse accepts it at once and rewrites the parts in
 //! the background, so rows disappear shortly after this returns. 18.16 has mutations but not
-//! lightweight `DELETE FROM`.
+//! lightweight `DELETE FROM`. On a cluster the tables found are the replicated ones under the
+//! `Distributed` tables, and each mutation reaches every shard (replication, every replica).
 
 use clickhouse::Client;
 use contracts::InstallationId;
+
+use crate::topology::Topology;
 
 pub async fn erase_installations(
     client: &Client,
@@ -16,6 +19,7 @@ pub async fn erase_installations(
     if installation_ids.is_empty() {
         return Ok(());
     }
+    let topology = Topology::of(client).await?;
     let tables: Vec<String> = client
         .query(
             "SELECT name FROM system.tables
@@ -31,7 +35,8 @@ pub async fn erase_installations(
         let table = table.replace('`', "``");
         client
             .query(&format!(
-                "ALTER TABLE `{table}` DELETE WHERE has(?, installation_id)"
+                "ALTER TABLE `{table}`{} DELETE WHERE has(?, installation_id)",
+                topology.to_each_shard()
             ))
             .bind(installation_ids)
             .execute()

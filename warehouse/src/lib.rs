@@ -9,7 +9,9 @@ pub mod queries;
 pub mod retention;
 pub mod rows;
 pub mod sealing;
+pub mod topology;
 
 pub use erase::erase_installations;
 pub use migrate::{MigrateError, migrate};
 pub use rows::{EventRow, FieldChangeRow, SprintRow, WorklogRow};
+pub use topology::Topology;

@@ -3,8 +3,10 @@
 //! this, but dropping partitions works on both and frees the space at once.
 
 use chrono::{Datelike, NaiveDate};
-use clickhouse::{Client, Row, sql::Identifier};
+use clickhouse::{Client, Row};
 use serde::Deserialize;
+
+use crate::topology::Topology;
 
 /// Every table partitioned by `toYYYYMM` of its event time (UTC). The rollups are partitioned
 /// like the raw rows they come from, so a month leaves all of them together.
@@ -67,13 +69,20 @@ pub async fn drop_months_before(
     client: &Client,
     first_kept: u32,
 ) -> Result<Vec<DroppedPartition>, RetentionError> {
+    // On a cluster the parts are the local tables' (this replica's; a dropped partition
+    // leaves every replica of every shard).
+    let topology = Topology::of(client).await.map_err(RetentionError::List)?;
+    let stored: Vec<String> = PARTITIONED_TABLES
+        .iter()
+        .map(|table| topology.local_name(table))
+        .collect();
     let partitions = client
         .query(
             "SELECT DISTINCT table, partition FROM system.parts
              WHERE database = currentDatabase() AND active AND has(CAST(? AS Array(String)), table)
              ORDER BY table, partition",
         )
-        .bind(PARTITIONED_TABLES)
+        .bind(&stored)
         .fetch_all::<Partition>()
         .await
         .map_err(RetentionError::List)?;
@@ -82,7 +91,7 @@ pub async fn drop_months_before(
         let Some(table) = PARTITIONED_TABLES
             .iter()
             .copied()
-            .find(|known| *known == partition.table)
+            .find(|known| topology.local_name(known) == partition.table)
         else {
             continue;
         };
@@ -94,8 +103,10 @@ pub async fn drop_months_before(
             continue;
         }
         client
-            .query("ALTER TABLE ? DROP PARTITION ?")
-            .bind(Identifier(table))
+            .query(&format!(
+                "ALTER TABLE {} DROP PARTITION ?",
+                topology.storage(table)
+            ))
             .bind(month)
             .execute()
             .await

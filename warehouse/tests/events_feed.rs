@@ -25,8 +25,9 @@ fn scope(installations: &[&str]) -> Scope {
 
 #[tokio::test]
 async fn paging_the_feed_returns_each_delivery_once_newest_first() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated = generate(start, &["inst-a", "inst-b"]);
     insert(&client, &generated).await;
@@ -94,8 +95,9 @@ async fn paging_the_feed_returns_each_delivery_once_newest_first() {
 
 #[tokio::test]
 async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated = generate(start, &["inst-a"]);
     insert(&client, &generated).await;
@@ -195,8 +197,9 @@ async fn one_event_comes_with_its_changes_and_only_for_its_organization() {
 /// feed asked for that week and kind lists as many deliveries as the view counted.
 #[tokio::test]
 async fn each_weekly_and_trend_count_drills_down_to_its_deliveries() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated = generate(start, &["inst-a", "inst-b"]);
     insert(&client, &generated).await;

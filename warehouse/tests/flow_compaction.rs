@@ -141,8 +141,9 @@ async fn snapshots_kept(client: &clickhouse::Client) -> Vec<u64> {
 
 /// A warehouse holding the generated workload, its facts backfilled and merged.
 async fn generated(stack: &test_kit::Stack) -> clickhouse::Client {
-    let client = stack.fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = stack.fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     synthetic::generate(
         &client,
         EVENTS,

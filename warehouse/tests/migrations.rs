@@ -4,10 +4,11 @@ use test_kit::Stack;
 
 #[tokio::test]
 async fn migrating_twice_applies_each_migration_once() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    let first = warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    let first = warehouse::migrate(&database).await.unwrap();
     assert_eq!(first.len() as u32, warehouse::migrate::latest_version());
-    let second = warehouse::migrate(&client).await.unwrap();
+    let second = warehouse::migrate(&database).await.unwrap();
     assert!(second.is_empty(), "nothing left to apply: {second:?}");
     for table in ["events", "field_changes"] {
         let exists: u8 = client
@@ -22,15 +23,16 @@ async fn migrating_twice_applies_each_migration_once() {
 
 #[tokio::test]
 async fn a_warehouse_migrated_by_a_newer_build_is_refused() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     client
         .query("INSERT INTO schema_migrations (version, name) VALUES (?, 'from the future')")
         .bind(warehouse::migrate::latest_version() + 1)
         .execute()
         .await
         .unwrap();
-    let err = warehouse::migrate(&client).await.unwrap_err();
+    let err = warehouse::migrate(&database).await.unwrap_err();
     assert!(
         matches!(err, warehouse::MigrateError::NewerSchema { .. }),
         "{err}"

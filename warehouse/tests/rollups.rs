@@ -60,8 +60,9 @@ async fn truncate_raw_rows(client: &Client) {
 
 #[tokio::test]
 async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let generated = generate(start(), &["inst-a", "inst-b"]);
     insert(&client, &generated).await;
     let scope = whole_hours(&["inst-a", "inst-b"], "UTC");
@@ -81,11 +82,13 @@ async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
         insert_events(&client, chunk).await;
     }
     insert(&client, &generated).await;
+    let topology = warehouse::Topology::of(&client).await.unwrap();
     let parts: u64 = client
         .query(
             "SELECT toUInt64(count()) FROM system.parts
-             WHERE database = currentDatabase() AND table = 'activity_hourly' AND active",
+             WHERE database = currentDatabase() AND table = ? AND active",
         )
+        .bind(topology.local_name("activity_hourly"))
         .fetch_one()
         .await
         .unwrap();
@@ -94,11 +97,7 @@ async fn copies_inserted_in_other_blocks_change_no_rollup_backed_number() {
 
     // Also once merged, and with the raw rows gone: the numbers were the rollups' own.
     for table in PARTITIONED_TABLES {
-        client
-            .query(&format!("OPTIMIZE TABLE {table} FINAL"))
-            .execute()
-            .await
-            .unwrap();
+        test_kit::synthetic::merge(&client, table).await.unwrap();
     }
     assert_eq!(views(&client, &scope).await, before, "after merging");
     truncate_raw_rows(&client).await;
@@ -206,14 +205,18 @@ async fn upgrading_a_warehouse_with_rows_backfills_the_rollups() {
     let stack = Stack::from_env();
     let generated = generate(start(), &["inst-a", "inst-b"]);
 
-    let fresh = stack.fresh_clickhouse().await.client();
-    warehouse::migrate(&fresh).await.unwrap();
+    let fresh_database = stack.fresh_clickhouse().await;
+    let fresh = fresh_database.client();
+    warehouse::migrate(&fresh_database).await.unwrap();
     insert(&fresh, &generated).await;
 
-    let upgraded = stack.fresh_clickhouse().await.client();
-    warehouse::migrate::migrate_to(&upgraded, 2).await.unwrap();
+    let upgraded_database = stack.fresh_clickhouse().await;
+    let upgraded = upgraded_database.client();
+    warehouse::migrate::migrate_to(&upgraded_database, 2)
+        .await
+        .unwrap();
     insert_as_version_2(&upgraded, &generated).await;
-    warehouse::migrate(&upgraded).await.unwrap();
+    warehouse::migrate(&upgraded_database).await.unwrap();
 
     for time_zone in ["UTC", "Asia/Kolkata"] {
         let scope = whole_hours(&["inst-a"], time_zone);

@@ -125,8 +125,9 @@ fn split(generated: &Generated) -> (Generated, Generated) {
 #[tokio::test]
 async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour() {
     let stack = Stack::from_env();
-    let client = stack.fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = stack.fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     // Background merges would fold an hour's older seals away before a view reads them; the
     // views must pick the newest themselves.
     support::on_each_table(
@@ -181,8 +182,9 @@ async fn sealed_hours_count_as_their_sets_and_a_late_delivery_unseals_its_hour()
         .unwrap();
     assert!(unsealed > 0, "the late deliveries' hours are unsealed");
     assert_ne!(with_late, from_sets, "the late deliveries count");
-    let unsealed = stack.fresh_clickhouse().await.client();
-    warehouse::migrate(&unsealed).await.unwrap();
+    let unsealed_database = stack.fresh_clickhouse().await;
+    let unsealed = unsealed_database.client();
+    warehouse::migrate(&unsealed_database).await.unwrap();
     insert(&unsealed, &generated).await;
     assert_eq!(
         with_late,

@@ -137,8 +137,9 @@ fn scope(installation: InstallationId, time_zone: &str) -> Scope {
 
 #[tokio::test]
 async fn a_sprint_counts_committed_added_removed_and_completed_once_whatever_the_copies() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let installation = InstallationId::new_random();
     // Created at 0 h, started at 24 h, closed at 240 h.
     let sprints_rows = [
@@ -196,8 +197,9 @@ async fn a_sprint_counts_committed_added_removed_and_completed_once_whatever_the
 
 #[tokio::test]
 async fn a_sprint_started_before_the_connection_has_no_committed_count() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let installation = InstallationId::new_random();
     insert!(
         client,
@@ -215,8 +217,9 @@ async fn a_sprint_started_before_the_connection_has_no_committed_count() {
 
 #[tokio::test]
 async fn time_logged_counts_each_worklog_as_its_newest_delivery_left_it() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let installation = InstallationId::new_random();
     insert!(
         client,
@@ -269,8 +272,9 @@ async fn time_logged_counts_each_worklog_as_its_newest_delivery_left_it() {
 
 #[tokio::test]
 async fn erasing_an_installation_empties_its_sprints_and_worklogs() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let (gone, kept) = (InstallationId::new_random(), InstallationId::new_random());
     for installation in [gone, kept] {
         insert!(
@@ -321,8 +325,9 @@ async fn erasing_an_installation_empties_its_sprints_and_worklogs() {
 
 #[tokio::test]
 async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate::migrate_to(&client, 8).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate::migrate_to(&database, 8).await.unwrap();
     let installation = InstallationId::new_random();
     let planned = issue(installation, 1, at(1), "new");
     // As a version 8 warehouse stored it: its columns then (no security level yet).
@@ -355,7 +360,7 @@ async fn upgrading_finds_the_sprint_moves_stored_before_migration_9() {
         FieldChangeRow,
         &[moved(&planned, "", "7")]
     );
-    warehouse::migrate(&client).await.unwrap();
+    warehouse::migrate(&database).await.unwrap();
     insert!(
         client,
         "sprints",

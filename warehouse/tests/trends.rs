@@ -57,8 +57,9 @@ fn history(installation: &str) -> Generated {
 
 #[tokio::test]
 async fn trends_match_the_worked_example_and_ignore_duplicates() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let mine = history("inst-a");
     insert(&client, &mine).await;
     insert(&client, &mine).await;

@@ -80,7 +80,7 @@ fn visible_sql() -> String {
 async fn fresh(stack: &test_kit::Stack) -> (clickhouse::Client, String) {
     let config = stack.fresh_clickhouse().await;
     let client = config.client();
-    warehouse::migrate(&client).await.unwrap();
+    warehouse::migrate(&config).await.unwrap();
     (client, config.database)
 }
 

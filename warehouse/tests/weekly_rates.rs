@@ -69,8 +69,9 @@ fn expected(
 
 #[tokio::test]
 async fn weekly_rates_equal_an_independent_count_and_ignore_duplicates() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
-    warehouse::migrate(&client).await.unwrap();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
+    warehouse::migrate(&database).await.unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 2, 13, 0, 0).unwrap();
     let generated = generate(start, &["inst-a", "inst-b", "inst-other-org"]);
     insert(&client, &generated).await;
@@ -130,7 +131,8 @@ async fn weekly_rates_equal_an_independent_count_and_ignore_duplicates() {
 
 #[tokio::test]
 async fn a_bad_scope_is_refused_before_any_query() {
-    let client = Stack::from_env().fresh_clickhouse().await.client();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let client = database.client();
     let now = Utc::now();
     let scope = |installations: Vec<contracts::InstallationId>, tz: &str, days: i64| Scope {
         installations,

@@ -52,7 +52,7 @@ impl Setup {
         let pool = config.postgres.pool().unwrap();
         accounts_store::migrate(&pool).await.unwrap();
         let warehouse = config.clickhouse.client();
-        warehouse::migrate(&warehouse).await.unwrap();
+        warehouse::migrate(&config.clickhouse).await.unwrap();
         Self {
             app: TestApp::spawn(dashboards::build(config).await.unwrap()),
             pool,

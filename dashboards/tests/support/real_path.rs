@@ -36,7 +36,7 @@ impl RealPath {
         let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
         let postgres = stack.fresh_postgres().await;
         let clickhouse = stack.fresh_clickhouse().await;
-        warehouse::migrate(&clickhouse.client()).await.unwrap();
+        warehouse::migrate(&clickhouse).await.unwrap();
 
         let mut onboarding_config = onboarding::Config::from_env().unwrap();
         onboarding_config.server.listen_on_free_ports();
@@ -68,7 +68,7 @@ impl RealPath {
         let built = pipeline::build(pipeline_config).await.unwrap();
         let stop = CancellationToken::new();
         let consuming = tokio::spawn(pipeline::Pipeline::consume(
-            clickhouse.client(),
+            clickhouse.clone(),
             stack.kafka.brokers.clone(),
             topics,
             built.worker,

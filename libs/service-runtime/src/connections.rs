@@ -102,6 +102,15 @@ pub struct ClickHouseConfig {
         hide_env_values = true
     )]
     pub password: SecretString,
+    /// The ClickHouse cluster (`remote_servers` in the servers' config) the warehouse's tables
+    /// span, as replicated tables under `Distributed` ones; empty for one server. Read by the
+    /// migrations, which create the tables; every service reads the topology from the schema.
+    #[arg(
+        long = "clickhouse-cluster",
+        env = "CLICKHOUSE_CLUSTER",
+        default_value = ""
+    )]
+    pub cluster: String,
 }
 
 impl ClickHouseConfig {
@@ -113,7 +122,20 @@ impl ClickHouseConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = Url::parse(&self.url)
             .map_err(|err| ConfigError::invalid("CLICKHOUSE_URL", redact_url(&self.url), err))?;
-        check::http_url("CLICKHOUSE_URL", &url)
+        check::http_url("CLICKHOUSE_URL", &url)?;
+        // Written into DDL as it is: a bare identifier, as `remote_servers` names clusters.
+        if !self
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                "CLICKHOUSE_CLUSTER",
+                &self.cluster,
+                "must be a cluster name of letters, digits and underscores (or empty for one server)",
+            ));
+        }
+        Ok(())
     }
 
     pub fn client(&self) -> clickhouse::Client {
@@ -125,6 +147,13 @@ impl ClickHouseConfig {
             // ClickHouse 18.16 (Debian's, the local stack) lacks RowBinaryWithNamesAndTypes,
             // which the crate's schema validation needs.
             .with_validation(false)
+            // On a cluster (warehouse::topology): an insert through a `Distributed` table
+            // returns once its shard stored it, so an error reaches the caller, who retries the
+            // same block (which the replicated table then stores once); a subquery reads the
+            // shard's own rows, where all of an installation's rows live. Neither changes
+            // anything on one server.
+            .with_setting("insert_distributed_sync", "1")
+            .with_setting("distributed_product_mode", "local")
     }
 }
 

@@ -1,6 +1,6 @@
 //! The harness integration tests share: where the running local stack is (the same variables
-//! and defaults as the services), fresh isolated resources per test, and a TCP gate to cut a
-//! dependency off and bring it back.
+//! and defaults as the services), fresh isolated resources per test, a TCP gate to cut a
+//! dependency off and bring it back, and a forwarder that loses inserts' answers.
 
 mod confirm;
 mod eventually;
@@ -111,21 +111,24 @@ impl Stack {
         }
     }
 
-    /// A new, empty ClickHouse database; returns a config pointing at it.
+    /// A new, empty ClickHouse database; returns a config pointing at it. On a cluster
+    /// (`CLICKHOUSE_CLUSTER`) the database is created on every replica.
     pub async fn fresh_clickhouse(&self) -> ClickHouseConfig {
         let name = unique("test");
+        let on_cluster = match self.clickhouse.cluster.as_str() {
+            "" => String::new(),
+            cluster => format!(" ON CLUSTER {cluster}"),
+        };
         self.clickhouse
             .client()
             .with_database("default")
-            .query(&format!("CREATE DATABASE {name}"))
+            .query(&format!("CREATE DATABASE {name}{on_cluster}"))
             .execute()
             .await
             .expect("create a test ClickHouse database");
         ClickHouseConfig {
-            url: self.clickhouse.url.clone(),
             database: name,
-            user: self.clickhouse.user.clone(),
-            password: self.clickhouse.password.clone(),
+            ..self.clickhouse.clone()
         }
     }
 }
@@ -228,9 +231,7 @@ impl TcpGate {
         let gate = Self::start(url_addr(&config.url)).await;
         let routed = ClickHouseConfig {
             url: url_via(&config.url, gate.addr),
-            database: config.database.clone(),
-            user: config.user.clone(),
-            password: config.password.clone(),
+            ..config.clone()
         };
         (gate, routed)
     }
@@ -271,6 +272,129 @@ impl Drop for TcpGate {
         if let Ok(state) = self.state.lock() {
             state.cut.cancel();
         }
+    }
+}
+
+/// A forwarder in front of ClickHouse's HTTP port that lets inserts reach the server and then,
+/// for the first `n` inserts into one table, cuts the connection as the server's answer begins,
+/// so the client never reads it: an insert the server stored whose client saw a timeout, and
+/// will retry. An insert of rows (the `clickhouse` crate's `insert`) names its table in the URL.
+/// HTTP/1.1 clients wait for an answer before the next request on a connection, so the answer
+/// after an `INSERT` request's bytes is that insert's.
+pub struct LostInsertAnswers {
+    pub addr: SocketAddr,
+    to_lose: Arc<std::sync::atomic::AtomicUsize>,
+    lost: Arc<std::sync::atomic::AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl LostInsertAnswers {
+    /// A forwarder in front of the ClickHouse `config` names, and that config routed through it.
+    pub async fn for_clickhouse(
+        config: &ClickHouseConfig,
+        table: &str,
+        n: usize,
+    ) -> (Self, ClickHouseConfig) {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let target = url_addr(&config.url);
+        // `INSERT INTO `table`(columns) …`, form-encoded in the request line.
+        let pattern: Arc<[u8]> = format!("query=INSERT+INTO+%60{table}%60%28")
+            .into_bytes()
+            .into();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let to_lose = Arc::new(AtomicUsize::new(n));
+        let lost = Arc::new(AtomicUsize::new(0));
+        let (to_lose_in_task, lost_in_task) = (Arc::clone(&to_lose), Arc::clone(&lost));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (to_lose, lost) = (Arc::clone(&to_lose_in_task), Arc::clone(&lost_in_task));
+                let pattern = Arc::clone(&pattern);
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = inbound.into_split();
+                    let (mut server_read, mut server_write) = outbound.into_split();
+                    // Set when an insert's request passed and its answer is to be lost.
+                    let losing = Arc::new(AtomicBool::new(false));
+                    let losing_up = Arc::clone(&losing);
+                    let up = tokio::spawn(async move {
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        loop {
+                            let Ok(read) = client_read.read(&mut buffer).await else {
+                                return;
+                            };
+                            if read == 0 {
+                                return;
+                            }
+                            let chunk = &buffer[..read];
+                            let is_insert = chunk.windows(pattern.len()).any(|w| w == &pattern[..]);
+                            if is_insert
+                                && to_lose
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                                        left.checked_sub(1)
+                                    })
+                                    .is_ok()
+                            {
+                                losing_up.store(true, Ordering::SeqCst);
+                            }
+                            if server_write.write_all(chunk).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(read) = server_read.read(&mut buffer).await {
+                        if read == 0 {
+                            break;
+                        }
+                        if losing.load(Ordering::SeqCst) {
+                            lost.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if client_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        let routed = ClickHouseConfig {
+            url: url_via(&config.url, addr),
+            ..config.clone()
+        };
+        (
+            Self {
+                addr,
+                to_lose,
+                lost,
+                task,
+            },
+            routed,
+        )
+    }
+
+    /// Inserts whose answer was cut off so far.
+    pub fn lost(&self) -> usize {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Inserts still to lose.
+    pub fn still_to_lose(&self) -> usize {
+        self.to_lose.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for LostInsertAnswers {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

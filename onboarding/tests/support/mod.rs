@@ -56,7 +56,7 @@ impl Harness {
         adjust(&mut config);
         let pool = config.postgres.pool().unwrap();
         let warehouse = config.clickhouse.client();
-        warehouse::migrate(&warehouse).await.unwrap();
+        warehouse::migrate(&config.clickhouse).await.unwrap();
         let app = TestApp::spawn(onboarding::build(config).await.unwrap());
         let target = Target::new(app.address.parse().unwrap(), app.address.parse().unwrap());
         Self {

@@ -113,6 +113,7 @@ async fn consumer() -> anyhow::Result<()> {
         database: env("CLICKHOUSE_DATABASE")?,
         user: env("CLICKHOUSE_USER")?,
         password: env("CLICKHOUSE_PASSWORD").unwrap_or_default().into(),
+        cluster: std::env::var("CLICKHOUSE_CLUSTER").unwrap_or_default(),
     }
     .client();
     let mut inserting: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;

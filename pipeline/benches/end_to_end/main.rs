@@ -199,7 +199,7 @@ impl Lane {
         clickhouse: &ClickHouseConfig,
         installation: &ConnectInstallation,
     ) -> anyhow::Result<Self> {
-        warehouse::migrate(&clickhouse.client()).await?;
+        warehouse::migrate(clickhouse).await?;
         let raw = fresh_topics(&broker.brokers, PARTITIONS).await.raw;
         let addr = format!("127.0.0.1:{}", free_port());
         let half = |role: &str| {

@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     service_runtime::telemetry::init("warehouse-migrate");
     let config = service_runtime::connections::ClickHouseConfig::from_env()?;
     config.validate()?;
-    let applied = warehouse::migrate(&config.client()).await?;
+    let applied = warehouse::migrate(&config).await?;
     tracing::info!(
         database = %config.database,
         ?applied,

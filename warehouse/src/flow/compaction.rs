@@ -14,6 +14,8 @@
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
+use crate::topology::Topology;
+
 /// Each snapshot table, the facts table it copies and the columns it copies.
 const SNAPSHOT_TABLES: [(&str, &str, &str); 2] = [
     ("flow_segments_snapshot", "flow_segments", SEGMENT_COLUMNS),
@@ -108,9 +110,10 @@ pub async fn compact(client: &Client) -> Result<Snapshot, clickhouse::error::Err
         .bind(snapshot.started_at)
         .execute()
         .await?;
-    drop_snapshots_before_previous(client).await?;
+    let topology = Topology::of(client).await?;
+    drop_snapshots_before_previous(client, &topology).await?;
     for table in ["flow_refreshes", "flow_snapshots"] {
-        drop_days_before(client, table, started_at).await?;
+        drop_days_before(client, &topology, table, started_at).await?;
     }
     Ok(snapshot)
 }
@@ -164,7 +167,10 @@ pub async fn newest_snapshot(
 /// Drops every snapshot older than the previous recorded one: a view that read the previous
 /// one a moment ago still finds it. A compaction that failed halfway left an unrecorded
 /// snapshot, which goes with them once older than that.
-async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhouse::error::Error> {
+async fn drop_snapshots_before_previous(
+    client: &Client,
+    topology: &Topology,
+) -> Result<(), clickhouse::error::Error> {
     let recorded: Vec<u64> = client
         .query("SELECT snapshot FROM flow_snapshots ORDER BY snapshot DESC LIMIT 2")
         .fetch_all()
@@ -189,16 +195,27 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
                AND has(CAST(? AS Array(String)), table)
                AND toUInt64(splitByChar('-', partition_id)[1]) < ?",
         )
-        .bind(&tables)
+        .bind(
+            tables
+                .iter()
+                .map(|table| topology.local_name(table))
+                .collect::<Vec<_>>(),
+        )
         .bind(previous)
         .fetch_all()
         .await?;
     for partition in old {
-        let Some(table) = tables.iter().find(|table| **table == partition.table) else {
+        let Some(table) = tables
+            .iter()
+            .find(|table| topology.local_name(table) == partition.table)
+        else {
             continue;
         };
         client
-            .query(&format!("ALTER TABLE {table} DROP PARTITION ID ?"))
+            .query(&format!(
+                "ALTER TABLE {} DROP PARTITION ID ?",
+                topology.storage(table)
+            ))
             .bind(&partition.partition_id)
             .execute()
             .await?;
@@ -211,6 +228,7 @@ async fn drop_snapshots_before_previous(client: &Client) -> Result<(), clickhous
 /// and one that read the previous snapshot a moment ago still finds the day before.
 async fn drop_days_before(
     client: &Client,
+    topology: &Topology,
     table: &str,
     started_at: u32,
 ) -> Result<(), clickhouse::error::Error> {
@@ -220,13 +238,16 @@ async fn drop_days_before(
              WHERE database = currentDatabase() AND table = ? AND active
                AND toDate(partition) < toDate(toDateTime(?)) - 1",
         )
-        .bind(table)
+        .bind(topology.local_name(table))
         .bind(started_at)
         .fetch_all()
         .await?;
     for day in days {
         client
-            .query(&format!("ALTER TABLE {table} DROP PARTITION ?"))
+            .query(&format!(
+                "ALTER TABLE {} DROP PARTITION ?",
+                topology.storage(table)
+            ))
             .bind(&day)
             .execute()
             .await?;

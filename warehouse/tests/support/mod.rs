@@ -152,11 +152,14 @@ pub async fn insert(client: &clickhouse::Client, generated: &Generated) {
     insert.end().await.unwrap();
 }
 
-/// Runs `statement` once for each of `tables`, its `{table}` replaced by the table's name.
+/// Runs `statement` once for each of `tables`, its `{table}` replaced by the name the table's
+/// rows are stored under (on a cluster, the replicated table the client's replica holds, which
+/// its `Distributed` table reads first).
 pub async fn on_each_table(client: &clickhouse::Client, statement: &str, tables: &[&str]) {
+    let topology = warehouse::Topology::of(client).await.unwrap();
     for table in tables {
         client
-            .query(&statement.replace("{table}", table))
+            .query(&statement.replace("{table}", &topology.local_name(table)))
             .execute()
             .await
             .unwrap();

@@ -3,10 +3,19 @@
 //! whose copies change no number), since ClickHouse has no transactions or locks: two instances
 //! starting at once both succeed. 18.16 cannot write `ADD COLUMN IF NOT EXISTS`, so the runner
 //! skips an `ALTER TABLE t ADD COLUMN c …` statement (one column each) when `c` is there. A
-//! database migrated by a newer build is refused.
+//! database migrated by a newer build is refused. The files are written for one server; on a
+//! cluster the runner sends each statement's cluster form (`plan`).
+
+mod plan;
+
+pub use plan::UnknownStatement;
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
+use service_runtime::connections::ClickHouseConfig;
+
+use crate::topology::Topology;
+use plan::{ClusterPlan, Step};
 
 struct Migration {
     version: u32,
@@ -20,82 +29,82 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "events",
-        sql: include_str!("../migrations/0001_events.sql"),
+        sql: include_str!("../../migrations/0001_events.sql"),
     },
     Migration {
         version: 2,
         name: "field_changes",
-        sql: include_str!("../migrations/0002_field_changes.sql"),
+        sql: include_str!("../../migrations/0002_field_changes.sql"),
     },
     Migration {
         version: 3,
         name: "field_changes_status_category",
-        sql: include_str!("../migrations/0003_field_changes_status_category.sql"),
+        sql: include_str!("../../migrations/0003_field_changes_status_category.sql"),
     },
     Migration {
         version: 4,
         name: "rollups",
-        sql: include_str!("../migrations/0004_rollups.sql"),
+        sql: include_str!("../../migrations/0004_rollups.sql"),
     },
     Migration {
         version: 5,
         name: "events_occurred_at_note",
-        sql: include_str!("../migrations/0005_events_occurred_at_note.sql"),
+        sql: include_str!("../../migrations/0005_events_occurred_at_note.sql"),
     },
     Migration {
         version: 6,
         name: "issue_timeline",
-        sql: include_str!("../migrations/0006_issue_timeline.sql"),
+        sql: include_str!("../../migrations/0006_issue_timeline.sql"),
     },
     Migration {
         version: 7,
         name: "flow_facts",
-        sql: include_str!("../migrations/0007_flow_facts.sql"),
+        sql: include_str!("../../migrations/0007_flow_facts.sql"),
     },
     Migration {
         version: 8,
         name: "issue_dimensions",
-        sql: include_str!("../migrations/0008_issue_dimensions.sql"),
+        sql: include_str!("../../migrations/0008_issue_dimensions.sql"),
     },
     Migration {
         version: 9,
         name: "sprints_worklogs",
-        sql: include_str!("../migrations/0009_sprints_worklogs.sql"),
+        sql: include_str!("../../migrations/0009_sprints_worklogs.sql"),
     },
     Migration {
         version: 10,
         name: "sealed_hours",
-        sql: include_str!("../migrations/0010_sealed_hours.sql"),
+        sql: include_str!("../../migrations/0010_sealed_hours.sql"),
     },
     Migration {
         version: 11,
         name: "last_received",
-        sql: include_str!("../migrations/0011_last_received.sql"),
+        sql: include_str!("../../migrations/0011_last_received.sql"),
     },
     Migration {
         version: 12,
         name: "flow_compaction",
-        sql: include_str!("../migrations/0012_flow_compaction.sql"),
+        sql: include_str!("../../migrations/0012_flow_compaction.sql"),
     },
     Migration {
         version: 13,
         name: "flow_snapshots",
-        sql: include_str!("../migrations/0013_flow_snapshots.sql"),
+        sql: include_str!("../../migrations/0013_flow_snapshots.sql"),
     },
     Migration {
         version: 14,
         name: "flow_snapshots_by_week",
-        sql: include_str!("../migrations/0014_flow_snapshots_by_week.sql"),
+        sql: include_str!("../../migrations/0014_flow_snapshots_by_week.sql"),
     },
     Migration {
         version: 15,
         name: "events_security_level",
-        sql: include_str!("../migrations/0015_events_security_level.sql"),
+        sql: include_str!("../../migrations/0015_events_security_level.sql"),
     },
     Migration {
         version: 16,
         name: "issues_to_check",
-        sql: include_str!("../migrations/0016_issues_to_check.sql"),
+        sql: include_str!("../../migrations/0016_issues_to_check.sql"),
     },
 ];
 
@@ -124,6 +133,11 @@ pub enum MigrateError {
         name: &'static str,
         source: clickhouse::error::Error,
     },
+    #[error("migration {version}: {source}")]
+    Plan {
+        version: u32,
+        source: UnknownStatement,
+    },
     #[error("cannot read the schema version: {0}")]
     Version(#[from] clickhouse::error::Error),
 }
@@ -133,24 +147,23 @@ struct Version {
     version: u32,
 }
 
-/// Applies what the database lacks; returns the versions applied.
-pub async fn migrate(client: &Client) -> Result<Vec<u32>, MigrateError> {
-    migrate_to(client, latest_version()).await
+/// Applies what the database lacks; returns the versions applied. On a cluster
+/// (`CLICKHOUSE_CLUSTER`) every statement runs in its cluster form ([`plan`]) on every replica.
+pub async fn migrate(config: &ClickHouseConfig) -> Result<Vec<u32>, MigrateError> {
+    migrate_to(config, latest_version()).await
 }
 
 /// Applies what the database lacks up to `target` (an older schema: for upgrade tests, or to
 /// stop before a migration while looking at data).
-pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, MigrateError> {
-    client
-        .query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version UInt32,
-                name String,
-                applied_at DateTime DEFAULT now()
-            ) ENGINE = MergeTree() ORDER BY version",
-        )
-        .execute()
-        .await?;
+pub async fn migrate_to(config: &ClickHouseConfig, target: u32) -> Result<Vec<u32>, MigrateError> {
+    let client = config.client();
+    let client = &client;
+    let topology = Topology::named(client, &config.cluster).await?;
+    let mut plan = Plan::new(client, &topology).await?;
+    let ledger = plan
+        .render(LEDGER)
+        .map_err(|source| MigrateError::Plan { version: 0, source })?;
+    run(client, &ledger).await.map_err(MigrateError::Version)?;
     let current = current_version(client).await?;
     let known = latest_version();
     if current > known {
@@ -160,26 +173,27 @@ pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, Migrat
         });
     }
     let mut applied = Vec::new();
-    let pending = MIGRATIONS
-        .iter()
-        .filter(|m| m.version > current && m.version <= target);
-    for migration in pending {
+    for migration in MIGRATIONS {
+        let mut steps = Vec::new();
+        for statement in statements(migration.sql) {
+            steps.extend(
+                plan.render(&statement)
+                    .map_err(|source| MigrateError::Plan {
+                        version: migration.version,
+                        source,
+                    })?,
+            );
+        }
+        // Every migration is rendered, applied or not: the cluster form learns its tables.
+        if migration.version <= current || migration.version > target {
+            continue;
+        }
         let failed = |source| MigrateError::Failed {
             version: migration.version,
             name: migration.name,
             source,
         };
-        for statement in statements(migration.sql) {
-            let done = match added_column(&statement) {
-                Some((table, column)) => {
-                    column_exists(client, table, column).await.map_err(failed)?
-                }
-                None => false,
-            };
-            if !done {
-                client.query(&statement).execute().await.map_err(failed)?;
-            }
-        }
+        run(client, &steps).await.map_err(failed)?;
         client
             .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
             .bind(migration.version)
@@ -201,6 +215,52 @@ pub async fn migrate_to(client: &Client, target: u32) -> Result<Vec<u32>, Migrat
         tracing::info!(issues = refreshed.issues, "flow facts backfilled");
     }
     Ok(applied)
+}
+
+/// Where the versions applied are recorded; created before anything else.
+const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime DEFAULT now()
+) ENGINE = MergeTree() ORDER BY version";
+
+/// The statements of the migrations in the form the topology needs.
+enum Plan {
+    Single,
+    Cluster(ClusterPlan),
+}
+
+impl Plan {
+    async fn new(client: &Client, topology: &Topology) -> Result<Self, MigrateError> {
+        Ok(match topology {
+            Topology::Single => Self::Single,
+            Topology::Cluster { .. } => {
+                let database: String = client.query("SELECT currentDatabase()").fetch_one().await?;
+                Self::Cluster(ClusterPlan::new(topology, &database))
+            }
+        })
+    }
+
+    fn render(&mut self, statement: &str) -> Result<Vec<Step>, UnknownStatement> {
+        match self {
+            Self::Single => Ok(vec![plan::single(statement)]),
+            Self::Cluster(plan) => plan.render(statement),
+        }
+    }
+}
+
+async fn run(client: &Client, steps: &[Step]) -> Result<(), clickhouse::error::Error> {
+    for step in steps {
+        if let Some((table, column)) = &step.unless_column
+            && column_exists(client, table, column).await?
+        {
+            continue;
+        }
+        for statement in &step.statements {
+            client.query(statement).execute().await?;
+        }
+    }
+    Ok(())
 }
 
 /// The statements of a migration file: split where a line ends with `;`, comments and blank
@@ -227,22 +287,6 @@ fn statements(sql: &str) -> Vec<String> {
     statements.push(current);
     statements.retain(|statement| !statement.trim().is_empty());
     statements
-}
-
-/// `(table, column)` of an `ALTER TABLE table ADD COLUMN column …` statement.
-fn added_column(statement: &str) -> Option<(&str, &str)> {
-    let words: Vec<&str> = statement.split_whitespace().take(6).collect();
-    match words.as_slice() {
-        [alter, table_word, table, add, column_word, column]
-            if alter.eq_ignore_ascii_case("ALTER")
-                && table_word.eq_ignore_ascii_case("TABLE")
-                && add.eq_ignore_ascii_case("ADD")
-                && column_word.eq_ignore_ascii_case("COLUMN") =>
-        {
-            Some((table, column))
-        }
-        _ => None,
-    }
 }
 
 async fn column_exists(
@@ -272,7 +316,33 @@ pub async fn current_version(client: &Client) -> Result<u32, clickhouse::error::
 
 #[cfg(test)]
 mod tests {
+    use super::plan::added_column;
     use super::*;
+
+    #[test]
+    fn every_migration_has_a_cluster_form() {
+        let topology = Topology::Cluster {
+            name: "metafrazo".into(),
+            shards: 2,
+        };
+        let mut plan = ClusterPlan::new(&topology, "db");
+        plan.render(LEDGER).unwrap();
+        for migration in MIGRATIONS {
+            for statement in statements(migration.sql) {
+                let steps = plan
+                    .render(&statement)
+                    .unwrap_or_else(|err| panic!("{}: {err}", migration.name));
+                for sql in steps.iter().flat_map(|step| &step.statements) {
+                    let ddl = !sql.trim_start().starts_with("INSERT");
+                    assert!(
+                        !ddl || sql.contains(" ON CLUSTER "),
+                        "{}: {sql}",
+                        migration.name
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_migration_splits_into_statements_without_comments() {
@@ -285,16 +355,6 @@ mod tests {
             }
         }
         assert_eq!(statements("SELECT 1;\n-- x;\nSELECT\n  2;\n\n").len(), 2);
-    }
-
-    #[test]
-    fn an_added_column_is_named_and_other_statements_are_not() {
-        assert_eq!(
-            added_column("ALTER TABLE events\nADD COLUMN labels Array(String) AFTER x"),
-            Some(("events", "labels"))
-        );
-        assert_eq!(added_column("ALTER TABLE events DELETE WHERE 1"), None);
-        assert_eq!(added_column("CREATE TABLE t (a String)"), None);
     }
 
     #[test]
