@@ -5,6 +5,7 @@ DEBIAN_PACKAGES=(
   postgresql-15         # Postgres (onboarding's store)
   clickhouse-server     # ClickHouse 18.16 (the warehouse)
   clickhouse-client
+  zookeeper             # coordinates the local ClickHouse cluster's replicas (Java, from Debian)
   prometheus            # Prometheus and promtool
   python3-aiosmtpd      # the local SMTP sink
   nginx                 # the front door: one address routing paths to the services
