@@ -26,6 +26,13 @@ CFG
   spawn zookeeper java -Xmx256m -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
     org.apache.zookeeper.server.ZooKeeperServerMain "$ZK_DIR/zoo.cfg"
   wait_until zookeeper 60 "$STACK_DIR/logs/zookeeper.log" zookeeper_healthy
+  # The cluster statements' queue, made before any replica asks: on a fresh ZooKeeper, 18.16
+  # sometimes crashes (a null pointer in createImpl) making it for the first `ON CLUSTER`.
+  local node
+  for node in /clickhouse /clickhouse/task_queue /clickhouse/task_queue/ddl; do
+    java -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar org.apache.zookeeper.ZooKeeperMain \
+      -server "127.0.0.1:$ZOOKEEPER_PORT" create "$node" "" >>"$STACK_DIR/logs/zookeeper.log" 2>&1
+  done
   say "zookeeper: up on 127.0.0.1:$ZOOKEEPER_PORT"
 }
 
@@ -78,11 +85,23 @@ clickhouse_cluster_healthy() {
   for n in $(seq 1 ${#CLUSTER_REPLICAS[@]}); do replica_healthy "$n" || return 1; done
 }
 
+# Whether replica N has a ZooKeeper session: 18.16 crashes (a null session in createImpl) when a
+# cluster statement reaches a replica that has not connected yet, as on a fresh start.
+replica_in_zookeeper() {
+  curl -fsS --max-time 5 "http://127.0.0.1:$(replica_http_port "$1")/" \
+    --data-binary "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1
+}
+
 clickhouse_cluster_start() {
   zookeeper_healthy || zookeeper_start
   local n
   for n in $(seq 1 ${#CLUSTER_REPLICAS[@]}); do
     replica_healthy "$n" || replica_start "$n"
+  done
+  for n in $(seq 1 ${#CLUSTER_REPLICAS[@]}); do
+    wait_until "clickhouse-${CLUSTER_REPLICAS[n - 1]}" 60 \
+      "$STACK_DIR/clickhouse-${CLUSTER_REPLICAS[n - 1]}/logs/clickhouse-server.err.log" \
+      replica_in_zookeeper "$n"
   done
   curl -fsS --max-time 30 "http://127.0.0.1:$(replica_http_port 1)/" \
     --data-binary "CREATE DATABASE IF NOT EXISTS metafrazo ON CLUSTER $CLICKHOUSE_CLUSTER_NAME" >/dev/null
