@@ -30,10 +30,19 @@ CFG
   # sometimes crashes (a null pointer in createImpl) making it for the first `ON CLUSTER`.
   local node
   for node in /clickhouse /clickhouse/task_queue /clickhouse/task_queue/ddl; do
-    java -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar org.apache.zookeeper.ZooKeeperMain \
-      -server "127.0.0.1:$ZOOKEEPER_PORT" create "$node" "" >>"$STACK_DIR/logs/zookeeper.log" 2>&1
+    wait_until zookeeper 60 "$STACK_DIR/logs/zookeeper.log" zookeeper_has "$node"
   done
   say "zookeeper: up on 127.0.0.1:$ZOOKEEPER_PORT"
+}
+
+# Makes NODE unless it exists; false while ZooKeeper takes no sessions yet (it answers `ruok`
+# before it has loaded its data).
+zookeeper_has() {
+  local answer
+  answer=$(java -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
+    org.apache.zookeeper.ZooKeeperMain -server "127.0.0.1:$ZOOKEEPER_PORT" create "$1" "" 2>&1) || true
+  printf '%s\n' "$answer" >>"$STACK_DIR/logs/zookeeper.log"
+  [[ $answer == *"Created $1"* || $answer == *"Node already exists"* ]]
 }
 
 zookeeper_stop() { stop_spawned zookeeper; }

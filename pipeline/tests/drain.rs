@@ -470,10 +470,10 @@ async fn on_a_cluster_an_insert_retried_after_its_answer_was_lost_is_stored_once
         return;
     }
     warehouse::migrate(&setup.clickhouse).await.unwrap();
-    let (events_lost, via_events) =
-        LostInsertAnswers::for_clickhouse(&setup.clickhouse, "events", 1).await;
+    // The changelog items' insert comes after the sprints' and worklogs' and before the events':
+    // its retry sends all but the events again.
     let (changes_lost, lossy) =
-        LostInsertAnswers::for_clickhouse(&via_events, "field_changes", 1).await;
+        LostInsertAnswers::for_clickhouse(&setup.clickhouse, "field_changes", 1).await;
     let (stop, task, app) = setup.run(&lossy).await;
     let envelopes = setup.fixture_envelopes();
     for envelope in &envelopes {
@@ -485,12 +485,12 @@ async fn on_a_cluster_an_insert_retried_after_its_answer_was_lost_is_stored_once
     task.await.unwrap().unwrap();
 
     assert_eq!(
-        (events_lost.lost(), changes_lost.lost()),
-        (1, 1),
-        "an answer lost for each table"
+        changes_lost.lost(),
+        1,
+        "the changelog insert's answer was lost"
     );
     assert!(
-        metric(&metrics, pipeline::metrics::INSERT_FAILURES_TOTAL) >= 2,
+        metric(&metrics, pipeline::metrics::INSERT_FAILURES_TOTAL) >= 1,
         "the pipeline saw the failures and retried: {metrics}"
     );
     let raw = |table: &str, key: &str| {

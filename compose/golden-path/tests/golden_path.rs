@@ -38,6 +38,8 @@ const WEEKS_VIEWED: u32 = 8;
 const ZONES: [Tz; 2] = [chrono_tz::UTC, chrono_tz::Asia::Kolkata];
 /// How long the stack may take to make an accepted delivery visible.
 const VISIBLE_WITHIN: Duration = Duration::from_secs(60);
+/// How long a deleted organization's rows may take to leave every table.
+const ERASED_WITHIN: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WayIn {
@@ -296,8 +298,10 @@ async fn walk(way: WayIn, seed: u64) {
     delete_organization(&browser, &stack, &organization, &name)
         .await
         .unwrap_or_else(|err| panic!("{way:?}: deleting the organization: {err}"));
+    // Erasure is a mutation per table, which ClickHouse schedules in the background; on a
+    // cluster each replica runs its own after the leader logs it, behind the other walks'.
     eventually(
-        Duration::from_secs(30),
+        ERASED_WITHIN,
         &format!("{way:?}: every row erased after the organization was deleted"),
         || async {
             match rows_of(installation).await {

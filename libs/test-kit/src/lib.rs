@@ -283,7 +283,6 @@ impl Drop for TcpGate {
 /// after an `INSERT` request's bytes is that insert's.
 pub struct LostInsertAnswers {
     pub addr: SocketAddr,
-    to_lose: Arc<std::sync::atomic::AtomicUsize>,
     lost: Arc<std::sync::atomic::AtomicUsize>,
     task: JoinHandle<()>,
 }
@@ -307,7 +306,7 @@ impl LostInsertAnswers {
         let addr = listener.local_addr().expect("address");
         let to_lose = Arc::new(AtomicUsize::new(n));
         let lost = Arc::new(AtomicUsize::new(0));
-        let (to_lose_in_task, lost_in_task) = (Arc::clone(&to_lose), Arc::clone(&lost));
+        let (to_lose_in_task, lost_in_task) = (to_lose, Arc::clone(&lost));
         let task = tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
@@ -370,25 +369,12 @@ impl LostInsertAnswers {
             url: url_via(&config.url, addr),
             ..config.clone()
         };
-        (
-            Self {
-                addr,
-                to_lose,
-                lost,
-                task,
-            },
-            routed,
-        )
+        (Self { addr, lost, task }, routed)
     }
 
     /// Inserts whose answer was cut off so far.
     pub fn lost(&self) -> usize {
         self.lost.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Inserts still to lose.
-    pub fn still_to_lose(&self) -> usize {
-        self.to_lose.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
