@@ -64,10 +64,10 @@ pub(crate) enum DashboardError {
     #[error("no Postgres connection")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("the warehouse query failed")]
-    Warehouse(warehouse::queries::QueryError),
+    Warehouse(#[source] warehouse::queries::QueryError),
     /// Reading the rows of a streamed export, after the query was accepted.
     #[error("reading the warehouse")]
-    WarehouseRead(clickhouse::error::Error),
+    WarehouseRead(#[source] clickhouse::error::Error),
     #[error("writing CSV")]
     Csv(#[from] csv::Error),
 }

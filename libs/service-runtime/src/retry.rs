@@ -63,7 +63,8 @@ impl RetryPolicy {
         let retried = attempt
             .retry(self.backoff())
             .notify(|err: &E, retry_in: Duration| {
-                tracing::warn!(error = %err, ?retry_in, "{waiting}");
+                // `{:#}`: an anyhow error with its causes, which say what is wrong.
+                tracing::warn!(error = %format_args!("{err:#}"), ?retry_in, "{waiting}");
             });
         tokio::select! {
             () = stop.cancelled() => None,
