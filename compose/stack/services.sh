@@ -3,6 +3,9 @@
 # restarts it with the new code and settings.
 
 SERVICES=(ingress onboarding dashboards pipeline)
+# How long each service may take to answer ready. The pipeline migrates the warehouse first and
+# the dashboards wait for that: under a second on one server, tens of seconds on a fresh cluster.
+SERVICE_READY_SECONDS=${SERVICE_READY_SECONDS:-60}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 # The public address; none for the pipeline, which has only its admin port.
@@ -78,7 +81,7 @@ services_start() {
     service_settings "$service" >"$(service_settings_file "$service")"
   done
   for service in "${SERVICES[@]}"; do
-    wait_until "$service" 60 "$STACK_DIR/logs/$service.log" service_ready "$service"
+    wait_until "$service" "$SERVICE_READY_SECONDS" "$STACK_DIR/logs/$service.log" service_ready "$service"
     say "$service: ready on $(service_where "$service")"
   done
 }

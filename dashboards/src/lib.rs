@@ -98,6 +98,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         &registry,
         vec![
             Box::new(ClickHouseCheck(warehouse.clone())),
+            Box::new(warehouse::migrate::SchemaCheck(warehouse.clone())),
             Box::new(PostgresCheck(postgres.clone())),
         ],
     )?;

@@ -18,6 +18,23 @@ async fn ready_when_clickhouse_and_postgres_answer() {
     app.stop().await.unwrap();
 }
 
+/// Started beside a warehouse the pipeline has not migrated yet (a fresh cluster takes tens of
+/// seconds), the dashboards wait rather than fail each page on a missing table.
+#[tokio::test]
+async fn not_ready_until_the_warehouse_is_migrated() {
+    let mut config = config().await;
+    let database = Stack::from_env().fresh_clickhouse().await;
+    config.clickhouse = database.clone();
+    let app = TestApp::spawn(dashboards::build(config).await.unwrap());
+    let response = app.admin_get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("warehouse_schema"), "{body}");
+    warehouse::migrate(&database).await.unwrap();
+    app.wait_until_ready().await;
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn not_ready_while_clickhouse_is_cut_off_and_ready_again_after() {
     let mut config = config().await;

@@ -60,6 +60,8 @@ pub async fn build(config: Config) -> anyhow::Result<Pipeline> {
         vec![
             Box::new(KafkaCheck::new(&config.kafka.brokers)?),
             Box::new(ClickHouseCheck(config.clickhouse.client())),
+            // Red until this pipeline (or another instance) has migrated the warehouse.
+            Box::new(warehouse::migrate::SchemaCheck(config.clickhouse.client())),
             Box::new(health.clone()),
         ],
     )?;

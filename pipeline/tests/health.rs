@@ -8,7 +8,27 @@ async fn config() -> pipeline::Config {
     config.server.listen_on_free_ports();
     // A database of its own: a build with a newer migration must not migrate the stack's.
     config.clickhouse = Stack::from_env().fresh_clickhouse().await;
+    // Migrated as the consuming side would as it starts; these tests spawn the admin port alone.
+    warehouse::migrate(&config.clickhouse)
+        .await
+        .expect("migrate the test database");
     config
+}
+
+#[tokio::test]
+async fn not_ready_until_the_warehouse_is_migrated() {
+    let mut config = pipeline::Config::from_env().expect("config");
+    config.server.listen_on_free_ports();
+    let database = Stack::from_env().fresh_clickhouse().await;
+    config.clickhouse = database.clone();
+    let app = TestApp::spawn(pipeline::build(config).await.unwrap().app);
+    let response = app.admin_get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("warehouse_schema"), "{body}");
+    warehouse::migrate(&database).await.unwrap();
+    app.wait_until_ready().await;
+    app.stop().await.unwrap();
 }
 
 #[tokio::test]

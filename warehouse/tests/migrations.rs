@@ -38,3 +38,18 @@ async fn a_warehouse_migrated_by_a_newer_build_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_schema_check_is_red_until_the_warehouse_is_migrated() {
+    use service_runtime::DependencyCheck;
+
+    let database = Stack::from_env().fresh_clickhouse().await;
+    let check = warehouse::migrate::SchemaCheck(database.client());
+    let before = check.check().await.unwrap_err();
+    assert!(before.contains("schema version"), "{before}");
+    warehouse::migrate::migrate_to(&database, 3).await.unwrap();
+    let partly = check.check().await.unwrap_err();
+    assert!(partly.contains("at version 3"), "{partly}");
+    warehouse::migrate(&database).await.unwrap();
+    assert_eq!(check.check().await, Ok(()));
+}

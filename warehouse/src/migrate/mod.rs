@@ -7,8 +7,10 @@
 //! cluster the runner sends each statement's cluster form (`plan`).
 
 mod plan;
+mod schema_check;
 
 pub use plan::UnknownStatement;
+pub use schema_check::SchemaCheck;
 
 use clickhouse::{Client, Row};
 use serde::Deserialize;
