@@ -1,5 +1,5 @@
 //! What the runner sends for each statement of a migration file. The files are written for one
-//! server; on a cluster each statement becomes its cluster form, run `ON CLUSTER` on every
+//! server; on a cluster each statement becomes its cluster form, most run `ON CLUSTER` on every
 //! replica:
 //!
 //! - `CREATE TABLE t (…) ENGINE = XMergeTree(args) …` creates `t_local` with
