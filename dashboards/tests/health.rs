@@ -26,12 +26,10 @@ async fn not_ready_until_the_warehouse_is_migrated() {
     let database = Stack::from_env().fresh_clickhouse().await;
     config.clickhouse = database.clone();
     let app = TestApp::spawn(dashboards::build(config).await.unwrap());
-    let response = app.admin_get("/readyz").await;
-    assert_eq!(response.status(), 503);
-    let body = response.text().await.unwrap();
-    assert!(body.contains("warehouse_schema"), "{body}");
-    warehouse::migrate(&database).await.unwrap();
-    app.wait_until_ready().await;
+    app.assert_not_ready_until("warehouse_schema", async {
+        warehouse::migrate(&database).await.unwrap();
+    })
+    .await;
     app.stop().await.unwrap();
 }
 

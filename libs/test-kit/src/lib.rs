@@ -533,12 +533,7 @@ impl TestApp {
         let body = self
             .wait_until_not_ready(&format!("{dependency} is cut off"))
             .await;
-        assert_eq!(body["error"], "not_ready");
-        assert_ne!(body["dependencies"][dependency], "ok", "body: {body}");
-        assert!(
-            body["message"].as_str().unwrap_or("").contains(dependency),
-            "the message should name {dependency}: {body}"
-        );
+        assert_names_the_dependency(&body, dependency);
         assert_eq!(self.admin_get("/healthz").await.status(), 200);
 
         gate.open();
@@ -548,6 +543,31 @@ impl TestApp {
         )
         .await;
     }
+
+    /// `/readyz` answers 503 naming `dependency` until `remedy` has run, then 200 by itself
+    /// within a few seconds.
+    pub async fn assert_not_ready_until(&self, dependency: &str, remedy: impl Future<Output = ()>) {
+        let body = self
+            .wait_until_not_ready(&format!("waiting for {dependency}"))
+            .await;
+        assert_names_the_dependency(&body, dependency);
+        remedy.await;
+        self.wait_for_readyz(
+            Duration::from_secs(10),
+            &format!("ready once {dependency} is"),
+        )
+        .await;
+    }
+}
+
+/// A `/readyz` 503 body that says `dependency` is what is missing.
+fn assert_names_the_dependency(body: &serde_json::Value, dependency: &str) {
+    assert_eq!(body["error"], "not_ready");
+    assert_ne!(body["dependencies"][dependency], "ok", "body: {body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains(dependency),
+        "the message should name {dependency}: {body}"
+    );
 }
 
 /// `/healthz`, `/readyz` and `/metrics` answer on the app's admin port and are unknown paths
