@@ -6,10 +6,7 @@
 
 use std::time::Duration;
 
-use jira_simulator::{
-    DeliveryOptions, Simulator, SimulatorConfig, Target,
-    in_process::{self, PUBLIC_BASE_URL},
-};
+use jira_simulator::{DeliveryOptions, Simulator, SimulatorConfig, Target, in_process};
 use serde_json::Value;
 use test_kit::{Stack, TestApp, eventually, fresh_topics, unique};
 use tokio_util::sync::CancellationToken;
@@ -42,25 +39,27 @@ async fn a_replayed_data_center_delivery_is_stored_once() {
     let postgres = stack.fresh_postgres().await;
     let clickhouse = stack.fresh_clickhouse().await;
     let topics = fresh_topics(&stack.kafka.brokers, 2).await;
-    let (raw, dead) = (topics.raw, topics.dead_letter);
+    let (raw, dead) = (topics.raw.clone(), topics.dead_letter.clone());
     let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {})
         .await
         .unwrap();
 
-    let mut ingress_config = ingress::Config::from_env().unwrap();
-    ingress_config.server.listen_on_free_ports();
-    ingress_config.server.deployment = service_runtime::config::Deployment::Local;
-    ingress_config.postgres = postgres.clone();
-    ingress_config.topics.raw = raw.clone();
-    ingress_config.topics.dead_letter = dead.clone();
-    ingress_config.topics.raw_partitions = 2;
-    ingress_config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-    ingress_config.verify.forge.jwks_url = sim.jwks_url().unwrap();
-    // The default, whatever the environment says (the local stack widens it for demo data).
-    ingress_config.verify.replay_window = Duration::from_secs(3600);
-    let cipher = ingress_config.cipher.clone();
-    let ingress = TestApp::spawn(ingress::build(ingress_config).await.unwrap());
-    ingress.wait_until_ready().await;
+    let mut cipher = None;
+    let ingress = in_process::start_ingress(
+        &sim,
+        postgres.clone(),
+        &stack.kafka.brokers,
+        &topics,
+        |config| {
+            // The default, whatever the environment says (the local stack widens it for demo
+            // data).
+            config.verify.replay_window = Duration::from_secs(3600);
+            cipher = Some(config.cipher.clone());
+        },
+    )
+    .await
+    .unwrap();
+    let cipher = cipher.expect("ingress's cipher");
 
     let mut pipeline_config = pipeline::Config::from_env().unwrap();
     pipeline_config.server.listen_on_free_ports();

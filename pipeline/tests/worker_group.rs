@@ -20,7 +20,7 @@ use std::{
 use futures::StreamExt;
 use jira_simulator::{
     ConnectInstallation, DeliveryOptions, EventFixtures, Simulator, SimulatorConfig, Target,
-    in_process::{self, PUBLIC_BASE_URL},
+    in_process,
 };
 use rand::SeedableRng;
 use service_runtime::connections::ClickHouseConfig;
@@ -93,17 +93,9 @@ impl GroupPath {
             .await
             .unwrap();
 
-        let mut ingress_config = ingress::Config::from_env().unwrap();
-        ingress_config.server.listen_on_free_ports();
-        // Tests run the development fallbacks (the simulator, the committed key).
-        ingress_config.server.deployment = service_runtime::config::Deployment::Local;
-        ingress_config.postgres = postgres;
-        ingress_config.kafka.brokers = brokers.clone();
-        ingress_config.topics = topics.clone();
-        ingress_config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-        ingress_config.verify.forge.jwks_url = sim.jwks_url().unwrap();
-        let ingress = TestApp::spawn(ingress::build(ingress_config).await.unwrap());
-        ingress.wait_until_ready().await;
+        let ingress = in_process::start_ingress(&sim, postgres, &brokers, &topics, |_| {})
+            .await
+            .unwrap();
 
         let target = Target::new(
             onboarding.address.parse().unwrap(),

@@ -1,15 +1,18 @@
-//! Dev-only, behind the `in-process` feature: the real onboarding started in the calling
-//! process beside a simulator, and a workspace installed through it until ingress takes its
-//! events. The benchmarks and the fault suite share it instead of each keeping a copy.
+//! Dev-only, behind the `in-process` feature: the real onboarding and ingress started in the
+//! calling process beside a simulator, and a workspace installed through them until ingress
+//! takes its events. The benchmarks, the fault suite and the pipeline's path tests share it
+//! instead of each keeping a copy.
 //!
-//! It configures and starts onboarding; nothing the simulator checks or signs calls it, so the
+//! It configures and starts the services; nothing the simulator checks or signs calls it, so the
 //! independence described in the crate's documentation still holds.
 
 use std::{sync::Mutex, time::Duration};
 
 use anyhow::Context;
 use rand::SeedableRng;
-use service_runtime::connections::PostgresConfig;
+use service_runtime::{
+    config::Deployment, connections::PostgresConfig, kafka_topics::TopicsConfig,
+};
 use test_kit::{TestApp, eventually};
 
 use crate::{
@@ -40,7 +43,7 @@ pub async fn start_onboarding(
     let mut config = onboarding::Config::from_env()?;
     config.server.listen_on_free_ports();
     // Tests run the development fallbacks (the simulator, the committed key).
-    config.server.deployment = service_runtime::config::Deployment::Local;
+    config.server.deployment = Deployment::Local;
     config.postgres = postgres;
     config.atlassian.public_base_url = PUBLIC_BASE_URL.parse()?;
     config.atlassian.install_keys_url = sim
@@ -48,6 +51,33 @@ pub async fn start_onboarding(
         .context("the simulator serves no install keys")?;
     configure(&mut config);
     Ok(TestApp::spawn(onboarding::build(config).await?))
+}
+
+/// Ingress on onboarding's `postgres` (whose installations it follows) and `brokers`, writing to
+/// `topics`, with [`PUBLIC_BASE_URL`] and `sim`'s Forge keys; `configure` changes anything else
+/// before it starts. Answers once ingress reports ready.
+pub async fn start_ingress(
+    sim: &Simulator,
+    postgres: PostgresConfig,
+    brokers: &str,
+    topics: &TopicsConfig,
+    configure: impl FnOnce(&mut ingress::Config),
+) -> anyhow::Result<TestApp> {
+    let mut config = ingress::Config::from_env()?;
+    config.server.listen_on_free_ports();
+    // Tests run the development fallbacks (the simulator, the committed key).
+    config.server.deployment = Deployment::Local;
+    config.postgres = postgres;
+    config.kafka.brokers = brokers.to_owned();
+    config.topics = topics.clone();
+    config.verify.public_base_url = PUBLIC_BASE_URL.parse()?;
+    config.verify.forge.jwks_url = sim
+        .jwks_url()
+        .context("the simulator serves no Forge keys")?;
+    configure(&mut config);
+    let ingress = TestApp::spawn(ingress::build(config).await?);
+    ingress.wait_until_ready().await;
+    Ok(ingress)
 }
 
 /// A Connect installation ingress accepts events for, and the probes sent to find that out.

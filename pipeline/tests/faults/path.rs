@@ -9,7 +9,7 @@ use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 use contracts::envelope::header;
 use jira_simulator::{
     Simulator, SimulatorConfig, Target,
-    in_process::{self, InstalledWorkspace, PUBLIC_BASE_URL},
+    in_process::{self, InstalledWorkspace},
 };
 use rdkafka::{
     ClientConfig, Message,
@@ -81,25 +81,14 @@ impl FaultPath {
         };
         let brokers = broker.brokers.clone();
         let topics = fresh_topics(&brokers, RAW_PARTITIONS).await;
-        let (raw_topic, dead_letter_topic) = (topics.raw, topics.dead_letter);
 
         let onboarding = in_process::start_onboarding(&sim, postgres.clone(), |_| {})
             .await
             .unwrap();
 
-        let mut ingress_config = ingress::Config::from_env().unwrap();
-        ingress_config.server.listen_on_free_ports();
-        // Tests run the development fallbacks (the simulator, the committed key).
-        ingress_config.server.deployment = service_runtime::config::Deployment::Local;
-        ingress_config.postgres = postgres;
-        ingress_config.kafka.brokers = brokers.clone();
-        ingress_config.topics.raw = raw_topic.clone();
-        ingress_config.topics.dead_letter = dead_letter_topic.clone();
-        ingress_config.topics.raw_partitions = RAW_PARTITIONS;
-        ingress_config.verify.public_base_url = PUBLIC_BASE_URL.parse().unwrap();
-        ingress_config.verify.forge.jwks_url = sim.jwks_url().unwrap();
-        let ingress = TestApp::spawn(ingress::build(ingress_config).await.unwrap());
-        ingress.wait_until_ready().await;
+        let ingress = in_process::start_ingress(&sim, postgres, &brokers, &topics, |_| {})
+            .await
+            .unwrap();
 
         let target = Target::new(
             onboarding.address.parse().unwrap(),
@@ -119,8 +108,8 @@ impl FaultPath {
             clickhouse,
             broker,
             brokers,
-            raw_topic,
-            dead_letter_topic,
+            raw_topic: topics.raw,
+            dead_letter_topic: topics.dead_letter,
             group: unique("group"),
             pipelines: Vec::new(),
             logs,
