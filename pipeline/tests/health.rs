@@ -3,11 +3,17 @@
 
 use test_kit::{Stack, TcpGate, TestApp};
 
-async fn config() -> pipeline::Config {
+/// A config on a ClickHouse database of its own, not yet migrated: a build with a newer
+/// migration must not migrate the stack's.
+async fn unmigrated_config() -> pipeline::Config {
     let mut config = pipeline::Config::from_env().expect("config");
     config.server.listen_on_free_ports();
-    // A database of its own: a build with a newer migration must not migrate the stack's.
     config.clickhouse = Stack::from_env().fresh_clickhouse().await;
+    config
+}
+
+async fn config() -> pipeline::Config {
+    let config = unmigrated_config().await;
     // Migrated as the consuming side would as it starts; these tests spawn the admin port alone.
     warehouse::migrate(&config.clickhouse)
         .await
@@ -17,10 +23,8 @@ async fn config() -> pipeline::Config {
 
 #[tokio::test]
 async fn not_ready_until_the_warehouse_is_migrated() {
-    let mut config = pipeline::Config::from_env().expect("config");
-    config.server.listen_on_free_ports();
-    let database = Stack::from_env().fresh_clickhouse().await;
-    config.clickhouse = database.clone();
+    let config = unmigrated_config().await;
+    let database = config.clickhouse.clone();
     let app = TestApp::spawn(pipeline::build(config).await.unwrap().app);
     app.assert_not_ready_until("warehouse_schema", async {
         warehouse::migrate(&database).await.unwrap();

@@ -300,8 +300,6 @@ async fn walk(way: WayIn, seed: u64) {
     delete_organization(&browser, &stack, &organization, &name)
         .await
         .unwrap_or_else(|err| panic!("{way:?}: deleting the organization: {err}"));
-    // Erasure is a mutation per table, which ClickHouse schedules in the background; on a
-    // cluster each replica runs its own after the leader logs it, behind the other walks'.
     eventually(
         ERASED_WITHIN,
         &format!("{way:?}: every row erased after the organization was deleted"),
